@@ -1,0 +1,130 @@
+"""Settings for order_updates, read from one ``ORDER_UPDATES`` dict.
+
+Access them as attributes of :data:`app_settings`::
+
+    from order_updates.conf import app_settings
+    app_settings.TRACK_NEW_ORDERS
+
+Values are resolved lazily and cached; the cache is dropped whenever Django's
+``setting_changed`` signal reports a change (``override_settings`` in tests).
+The order model is a top-level setting of its own, ``ORDER_UPDATES_ORDER_MODEL``,
+because migrations must read it the way they read ``AUTH_USER_MODEL``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from .exceptions import OrderUpdatesConfigurationError
+
+ORDER_MODEL_SETTING = "ORDER_UPDATES_ORDER_MODEL"
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the adapter class: the one place that knows the shop's order model.
+    "ADAPTER": "order_updates.adapter.DefaultOrderAdapter",
+    # None for the default pipeline; or a dict (see pipeline.Pipeline.from_config),
+    # a Pipeline instance, or a dotted path to either.
+    "PIPELINE": None,
+    # Start tracking every order row the shop creates (post_save), so checkout code
+    # need not call services.start_tracking() itself.
+    "TRACK_NEW_ORDERS": False,
+    # Where the default adapter finds things on the order; "__" follows relations.
+    "ORDER_FIELDS": {},
+    # Where the default adapter finds things on an order line.
+    "ITEM_FIELDS": {},
+    # Rows per statement in set-based bulk operations.
+    "BULK_BATCH_SIZE": 1000,
+}
+
+# Settings whose string values are dotted paths to import.
+IMPORT_STRINGS = ("ADAPTER", "PIPELINE")
+
+
+class AppSettings:
+    """Lazy view of ``settings.ORDER_UPDATES`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self, defaults: dict[str, Any], import_strings: tuple[str, ...]):
+        self.defaults = defaults
+        self.import_strings = import_strings
+        self._cached: set[str] = set()
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "ORDER_UPDATES", None) or {}
+        if not isinstance(value, dict):
+            raise OrderUpdatesConfigurationError(
+                "settings.ORDER_UPDATES must be a dict, not %s." % type(value).__name__
+            )
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self.defaults:
+            raise AttributeError("Invalid order_updates setting: %r" % name)
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in self.import_strings and isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                raise OrderUpdatesConfigurationError(
+                    "Could not import %r for setting ORDER_UPDATES[%r]: %s"
+                    % (value, name, exc)
+                ) from exc
+        self._cached.add(name)
+        setattr(self, name, value)
+        return value
+
+    def reload(self) -> None:
+        """Forget cached values, so the next access reads settings again."""
+        for name in self._cached:
+            self.__dict__.pop(name, None)
+        self._cached.clear()
+
+
+app_settings = AppSettings(DEFAULTS, IMPORT_STRINGS)
+
+
+def get_order_model_label() -> str:
+    """Return ``settings.ORDER_UPDATES_ORDER_MODEL``, or raise naming the setting."""
+    label = getattr(settings, ORDER_MODEL_SETTING, None)
+    if not label:
+        raise OrderUpdatesConfigurationError(
+            "order_updates needs to know your order model: set %s = "
+            '"app_label.ModelName" in your settings (for example "shop.Order").'
+            % ORDER_MODEL_SETTING
+        )
+    return label
+
+
+def get_order_model():
+    """Return the shop's order model class named by ``ORDER_UPDATES_ORDER_MODEL``."""
+    label = get_order_model_label()
+    try:
+        return apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise OrderUpdatesConfigurationError(
+            '%s must be of the form "app_label.ModelName", not %r.'
+            % (ORDER_MODEL_SETTING, label)
+        ) from exc
+    except LookupError as exc:
+        raise OrderUpdatesConfigurationError(
+            "%s refers to model %r, which is not installed."
+            % (ORDER_MODEL_SETTING, label)
+        ) from exc
+
+
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("ORDER_UPDATES", ORDER_MODEL_SETTING):
+        app_settings.reload()
+        # The pipeline and adapter are built from settings; drop them too.
+        from . import adapter, pipeline
+
+        pipeline.get_pipeline.cache_clear()
+        adapter.get_adapter.cache_clear()
+
+
+setting_changed.connect(_reload_settings)
