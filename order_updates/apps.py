@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrderUpdatesConfig(AppConfig):
+    """Wires checks and the optional automatic tracking of new orders."""
+
+    name = "order_updates"
+    verbose_name = _("Order updates")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+        from django.db.models.signals import post_save
+
+        from . import checks as order_checks
+        from . import receivers
+        from .conf import get_order_model
+
+        checks.register(order_checks.check_settings)
+        checks.register(order_checks.check_order_model)
+        checks.register(order_checks.check_adapter)
+        checks.register(order_checks.check_pipeline)
+        post_save.connect(
+            receivers.track_new_order,
+            sender=get_order_model(),
+            dispatch_uid="order_updates.track_new_order",
+        )

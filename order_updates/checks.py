@@ -1,0 +1,143 @@
+"""System checks: report a broken set-up at start-up, each with a hint to fix it."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Warning
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+
+from .conf import DEFAULTS, ORDER_MODEL_SETTING, app_settings
+
+
+def check_order_model(app_configs=None, **kwargs) -> list:
+    """E001: the setting is missing or malformed; E002: the model is not installed."""
+    label = getattr(settings, ORDER_MODEL_SETTING, None)
+    if not label or not isinstance(label, str) or label.count(".") != 1:
+        return [
+            Error(
+                "%s is missing or not of the form 'app_label.ModelName' (it is %r)."
+                % (ORDER_MODEL_SETTING, label),
+                hint='Point it at your order model, e.g. %s = "shop.Order".'
+                % ORDER_MODEL_SETTING,
+                id="order_updates.E001",
+            )
+        ]
+    try:
+        apps.get_model(label)
+    except LookupError:
+        return [
+            Error(
+                "%s refers to %r, which is not an installed model."
+                % (ORDER_MODEL_SETTING, label),
+                hint="Check the spelling, and that the app holding it is in "
+                "INSTALLED_APPS.",
+                id="order_updates.E002",
+            )
+        ]
+    return []
+
+
+def check_settings(app_configs=None, **kwargs) -> list:
+    """E005: ORDER_UPDATES is not a dict or has a key order_updates doesn't know."""
+    value = getattr(settings, "ORDER_UPDATES", None) or {}
+    if not isinstance(value, dict):
+        return [
+            Error(
+                "settings.ORDER_UPDATES must be a dict, not %s." % type(value).__name__,
+                hint="ORDER_UPDATES = {'ADAPTER': ..., 'PIPELINE': ...}",
+                id="order_updates.E005",
+            )
+        ]
+    unknown = sorted(set(value) - set(DEFAULTS))
+    if unknown:
+        return [
+            Error(
+                "settings.ORDER_UPDATES has unknown keys: %s." % ", ".join(unknown),
+                hint="Known keys: %s. Check for typos." % ", ".join(DEFAULTS),
+                id="order_updates.E005",
+            )
+        ]
+    return []
+
+
+def check_adapter(app_configs=None, **kwargs) -> list:
+    """E003: the adapter cannot be imported or built; E006: a field path is wrong."""
+    from .adapter import DefaultOrderAdapter
+
+    try:
+        adapter_class = app_settings.ADAPTER
+        adapter = adapter_class()
+    except (ImproperlyConfigured, ImportError, TypeError) as exc:
+        return [
+            Error(
+                "The order_updates adapter could not be loaded: %s" % exc,
+                hint="Set ORDER_UPDATES['ADAPTER'] to the dotted path of a class, "
+                "e.g. 'shop.adapters.OrderAdapter' (a subclass of "
+                "order_updates.adapter.DefaultOrderAdapter).",
+                id="order_updates.E003",
+            )
+        ]
+    if not isinstance(adapter, DefaultOrderAdapter) or check_order_model():
+        return []
+    model = apps.get_model(getattr(settings, ORDER_MODEL_SETTING))
+    errors = []
+    for name, path in adapter.order_fields.items():
+        if path and not _path_exists(model, path):
+            errors.append(
+                Error(
+                    "ORDER_UPDATES['ORDER_FIELDS'][%r] is %r, which %s does not have."
+                    % (name, path, model._meta.label),
+                    hint="Map it to a field of your order model ('__' follows "
+                    "relations), set it to None if your orders have no %s, or "
+                    "override the adapter method." % name,
+                    id="order_updates.E006",
+                )
+            )
+    return errors
+
+
+def _path_exists(model, path: str) -> bool:
+    """Whether ``a__b__c`` names fields (the last may be a property) from ``model``."""
+    parts = path.split("__")
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return last and hasattr(model, part)
+        if not last:
+            if field.related_model is None:
+                return False
+            model = field.related_model
+    return True
+
+
+def check_pipeline(app_configs=None, **kwargs) -> list:
+    """E004: the pipeline is broken; W001: a status can never be reached."""
+    from .pipeline import build_pipeline
+
+    hint = (
+        "Fix ORDER_UPDATES['PIPELINE'] (see the 'Statuses and pipeline' docs), or "
+        "remove it to use the default pipeline."
+    )
+    try:
+        pipeline = build_pipeline(app_settings.PIPELINE)
+    except (ImproperlyConfigured, KeyError, TypeError, ValueError) as exc:
+        return [Error(str(exc), hint=hint, id="order_updates.E004")]
+    errors = [
+        Error("Pipeline: %s" % problem, hint=hint, id="order_updates.E004")
+        for problem in pipeline.validate()
+    ]
+    if not errors:
+        unreachable = pipeline.unreachable()
+        if unreachable:
+            errors.append(
+                Warning(
+                    "Pipeline: no transition leads to %s from the initial status %r."
+                    % (", ".join(unreachable), pipeline.initial),
+                    hint="Add a transition to each of them, or remove them.",
+                    id="order_updates.W001",
+                )
+            )
+    return errors

@@ -1,0 +1,616 @@
+"""The public API that changes orders: the one way to change state.
+
+Each function runs in one transaction, locks the order's state row, validates,
+appends timeline events, and sends signals only after the transaction commits, so a
+rolled-back change sends nothing. Call them from checkout, views, tasks and the
+shell alike::
+
+    from order_updates import services
+
+    services.start_tracking(order, actor=request.user)
+    services.set_status(order, "shipped", actor=request.user, message="On its way!")
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from . import signals
+from .adapter import get_adapter
+from .conf import app_settings, get_order_model
+from .exceptions import InvalidTransition, UnknownStatus
+from .models import EventKind, OrderEvent, OrderState, Shipment
+from .pipeline import Status, get_pipeline
+
+#: Who made a change: a user, a label such as "system" or "carrier:ups", or None
+#: (recorded as "system").
+Actor = AbstractBaseUser | str | None
+
+__all__ = [
+    "Actor",
+    "BulkResult",
+    "add_note",
+    "add_shipment",
+    "bulk_set_status",
+    "get_status",
+    "set_status",
+    "start_tracking",
+    "track_existing_orders",
+]
+
+
+# Public API -------------------------------------------------------------------------
+
+
+def start_tracking(
+    order: models.Model,
+    *,
+    status: str | None = None,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Give a newly placed order its first status and timeline event.
+
+    ``status`` defaults to the adapter's initial status (the pipeline's ``initial``).
+    Calling it again for a tracked order changes nothing and returns the order's
+    first event, so a retried checkout is harmless.
+    """
+    pipeline = get_pipeline()
+    status = pipeline.get(status or get_adapter().get_initial_status(order)).code
+    with transaction.atomic():
+        state, started = _lock_state(
+            order,
+            status=status,
+            actor=actor,
+            message=message,
+            note=note,
+            notify=notify,
+            data=data,
+        )
+        if started is None:
+            return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence")[0]
+        state.save(update_fields=["last_sequence"])
+    return started
+
+
+def set_status(
+    order: models.Model,
+    status: str,
+    *,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+    force: bool = False,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent | None:
+    """Move ``order`` to ``status``; return the new event, or None if unchanged.
+
+    ``message`` is shown to the customer, ``note`` only to staff. Raises
+    :class:`~order_updates.exceptions.UnknownStatus` or
+    :class:`~order_updates.exceptions.InvalidTransition`. Setting the current status
+    again does nothing unless ``force=True``, which records it again (and notifies
+    again). An untracked order starts being tracked first.
+    """
+    pipeline = get_pipeline()
+    pipeline.get(status)
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor)
+        if state.status == status and not force:
+            if _started is not None:
+                state.save(update_fields=["last_sequence"])
+            return None
+        if state.status != status:
+            pipeline.check_transition(state.status, status)
+        event = _append_event(
+            state,
+            kind=EventKind.STATUS_CHANGED,
+            from_status=state.status,
+            to_status=status,
+            actor=actor,
+            message=message,
+            note=note,
+            notify=notify,
+            data=data,
+        )
+        old_status = state.status
+        state.status = status
+        state.status_changed_at = event.created_at
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        _send_on_commit(
+            signals.order_status_changed,
+            order,
+            event=event,
+            old_status=old_status,
+            new_status=status,
+            actor=actor,
+            notify=notify,
+        )
+    return event
+
+
+@dataclass
+class BulkResult:
+    """What :func:`bulk_set_status` did."""
+
+    #: Primary keys of the orders that moved to the new status.
+    changed: list[Any] = field(default_factory=list)
+    #: Primary key → why that order was left alone.
+    skipped: dict[Any, str] = field(default_factory=dict)
+    #: The status-change events written, in the order of ``changed``.
+    events: list[OrderEvent] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changed)
+
+
+def bulk_set_status(
+    orders: models.QuerySet | Iterable[models.Model],
+    status: str,
+    *,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+) -> BulkResult:
+    """Move many orders to ``status`` at once, set-based.
+
+    Orders already in ``status``, or whose current status may not move to it, are
+    skipped with a reason; the rest change in one transaction with a few
+    statements per ``BULK_BATCH_SIZE`` orders. ``order_status_changed`` is sent for
+    each changed order after commit.
+    """
+    pipeline = get_pipeline()
+    target = pipeline.get(status)
+    model = get_order_model()
+    if isinstance(orders, models.QuerySet):
+        instances: dict[Any, models.Model] = {}
+        pks = list(orders.order_by().values_list("pk", flat=True).distinct())
+    else:
+        instances = {order.pk: order for order in orders}
+        pks = list(instances)
+    result = BulkResult()
+    batch_size = app_settings.BULK_BATCH_SIZE
+    bulk_id = uuid.uuid4().hex
+    now = timezone.now()
+    actor_fields = _actor_fields(actor)
+    with transaction.atomic():
+        for start in range(0, len(pks), batch_size):
+            batch = sorted(pks[start : start + batch_size])
+            states = _lock_states(batch, instances, actor_fields, now)
+            new_events: list[OrderEvent] = []
+            changed_states: list[OrderState] = []
+            for pk in batch:
+                state = states.get(pk)
+                if state is None:
+                    result.skipped[pk] = gettext("Order does not exist.")
+                    continue
+                fresh = state.last_sequence == 0
+                moved = False
+                if fresh:
+                    new_events.append(_started_event(state, actor_fields, now))
+                if state.status == target.code:
+                    result.skipped[pk] = gettext("Already %(status)s.") % {
+                        "status": target.label
+                    }
+                elif not pipeline.can_transition(state.status, target.code):
+                    result.skipped[pk] = str(
+                        InvalidTransition(
+                            state.status,
+                            target.code,
+                            list(pipeline.allowed_from(state.status)),
+                        )
+                    )
+                else:
+                    state.last_sequence += 1
+                    event = OrderEvent(
+                        order_id=pk,
+                        sequence=state.last_sequence,
+                        kind=EventKind.STATUS_CHANGED,
+                        from_status=state.status,
+                        to_status=target.code,
+                        message=message,
+                        note=note,
+                        notify=notify,
+                        data={"bulk": bulk_id},
+                        created_at=now,
+                        **actor_fields,
+                    )
+                    new_events.append(event)
+                    result.changed.append(pk)
+                    result.events.append(event)
+                    state.status = target.code
+                    state.status_changed_at = now
+                    moved = True
+                if fresh or moved:
+                    changed_states.append(state)
+            OrderEvent.objects.bulk_create(new_events)
+            OrderState.objects.bulk_update(
+                changed_states, ["status", "last_sequence", "status_changed_at"]
+            )
+        if result.changed and signals.order_status_changed.has_listeners(model):
+            changed = result.changed
+            events = result.events
+
+            def send_signals() -> None:
+                missing = [pk for pk in changed if pk not in instances]
+                for start in range(0, len(missing), batch_size):
+                    instances.update(
+                        model._default_manager.in_bulk(
+                            missing[start : start + batch_size]
+                        )
+                    )
+                for event in events:
+                    order = instances.get(event.order_id)
+                    if order is None:  # deleted since
+                        continue
+                    signals.order_status_changed.send(
+                        sender=model,
+                        order=order,
+                        event=event,
+                        old_status=event.from_status,
+                        new_status=event.to_status,
+                        actor=actor,
+                        notify=notify,
+                    )
+
+            transaction.on_commit(send_signals, robust=True)
+    return result
+
+
+def add_note(
+    order: models.Model,
+    message: str,
+    *,
+    public: bool = True,
+    actor: Actor = None,
+    notify: bool = True,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Add a note to the timeline: for the customer if ``public``, else staff only."""
+    if not message or not message.strip():
+        raise ValueError("A note needs a message.")
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor)
+        event = _append_event(
+            state,
+            kind=EventKind.NOTE,
+            actor=actor,
+            message=message if public else "",
+            note="" if public else message,
+            notify=notify and public,
+            data=data,
+        )
+        state.save(update_fields=["last_sequence"])
+        _send_on_commit(
+            signals.order_note_added, order, event=event, public=public, actor=actor
+        )
+    return event
+
+
+def add_shipment(
+    order: models.Model,
+    *,
+    carrier: str = "",
+    tracking_number: str = "",
+    tracking_url: str = "",
+    shipped_at=None,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    status: str | None = None,
+    notify: bool = True,
+) -> Shipment:
+    """Record a shipment for ``order``; with ``status`` (e.g. "shipped") also move it.
+
+    Raises :class:`~django.core.exceptions.ValidationError` for a bad link and the
+    usual status errors if the move is not allowed; then nothing is saved.
+    """
+    pipeline = get_pipeline()
+    if status is not None:
+        pipeline.get(status)
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor)
+        move = status is not None and status != state.status
+        if move:
+            pipeline.check_transition(state.status, status)
+        shipment = Shipment(
+            order_id=order.pk,
+            carrier=carrier,
+            tracking_number=tracking_number,
+            tracking_url=tracking_url,
+            shipped_at=shipped_at,
+        )
+        shipment.full_clean(exclude=["order"])
+        shipment.save()
+        shipment_event = _append_event(
+            state,
+            kind=EventKind.SHIPMENT_ADDED,
+            actor=actor,
+            message="" if move else message,
+            note=note,
+            notify=notify and not move,
+            data={
+                "shipment": shipment.pk,
+                "carrier": carrier,
+                "tracking_number": tracking_number,
+                "tracking_url": tracking_url,
+            },
+        )
+        update_fields = ["last_sequence"]
+        if move:
+            status_event = _append_event(
+                state,
+                kind=EventKind.STATUS_CHANGED,
+                from_status=state.status,
+                to_status=status,
+                actor=actor,
+                message=message,
+                notify=notify,
+                data={"shipment": shipment.pk},
+            )
+            old_status = state.status
+            state.status = status
+            state.status_changed_at = status_event.created_at
+            update_fields += ["status", "status_changed_at"]
+        state.save(update_fields=update_fields)
+        _send_on_commit(
+            signals.shipment_added,
+            order,
+            shipment=shipment,
+            event=shipment_event,
+            actor=actor,
+            notify=notify,
+        )
+        if move:
+            _send_on_commit(
+                signals.order_status_changed,
+                order,
+                event=status_event,
+                old_status=old_status,
+                new_status=status,
+                actor=actor,
+                notify=notify,
+            )
+    return shipment
+
+
+def get_status(order: models.Model) -> Status | None:
+    """The order's current pipeline status, or None if it is not tracked."""
+    code = (
+        OrderState.objects.filter(order_id=order.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if code is None:
+        return None
+    try:
+        return get_pipeline().get(code)
+    except UnknownStatus:
+        # A status retired from the pipeline still has to show as something.
+        return Status(code=code, label=code)
+
+
+def track_existing_orders(
+    orders: models.QuerySet | None = None,
+    *,
+    status: str | None = None,
+    actor: Actor = "system",
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Start tracking every order that has no status yet; return how many.
+
+    Works set-based in batches of ``batch_size`` (default ``BULK_BATCH_SIZE``), each
+    batch in its own transaction, so a large back catalogue neither holds locks for
+    long nor starts over after an interruption. ``status`` forces the initial
+    status; by default the adapter picks it per order. ``progress(done, total)`` is
+    called after each batch. Sends no signals: nothing new happened to these orders.
+    """
+    pipeline = get_pipeline()
+    if status is not None:
+        pipeline.get(status)
+    adapter = get_adapter()
+    model = get_order_model()
+    queryset = orders if orders is not None else model._default_manager.all()
+    queryset = queryset.filter(order_updates_state__isnull=True).order_by("pk")
+    total = queryset.count()
+    batch_size = batch_size or app_settings.BULK_BATCH_SIZE
+    actor_fields = _actor_fields(actor)
+    done = 0
+    last_pk = None
+    while True:
+        page = queryset if last_pk is None else queryset.filter(pk__gt=last_pk)
+        batch = list(page[:batch_size])
+        if not batch:
+            break
+        last_pk = batch[-1].pk
+        now = timezone.now()
+        with transaction.atomic():
+            OrderState.objects.bulk_create(
+                [
+                    OrderState(
+                        order_id=order.pk,
+                        status=pipeline.get(
+                            status or adapter.get_initial_status(order)
+                        ).code,
+                        created_at=now,
+                        status_changed_at=now,
+                    )
+                    for order in batch
+                ],
+                ignore_conflicts=True,
+            )
+            # Only rows nobody else has started (last_sequence 0) get a first event.
+            fresh = list(
+                OrderState.objects.select_for_update()
+                .filter(order_id__in=[order.pk for order in batch], last_sequence=0)
+                .order_by("order_id")
+            )
+            OrderEvent.objects.bulk_create(
+                [_started_event(state, actor_fields, now) for state in fresh]
+            )
+            OrderState.objects.filter(pk__in=[state.pk for state in fresh]).update(
+                last_sequence=1
+            )
+        done += len(fresh)
+        if progress is not None:
+            progress(done, total)
+    return done
+
+
+# Internals ----------------------------------------------------------------------------
+
+
+def _actor_fields(actor: Actor) -> dict[str, Any]:
+    """The event columns that record who acted."""
+    if actor is None:
+        return {"actor_user": None, "actor_label": "system"}
+    if isinstance(actor, str):
+        return {"actor_user": None, "actor_label": actor[:150]}
+    if not getattr(actor, "is_authenticated", False):
+        return {"actor_user": None, "actor_label": "guest"}
+    return {"actor_user": actor, "actor_label": ""}
+
+
+def _lock_state(
+    order: models.Model,
+    *,
+    status: str | None = None,
+    actor: Actor = None,
+    **started_fields: Any,
+) -> tuple[OrderState, OrderEvent | None]:
+    """Lock the order's state row, creating it if the order is not tracked yet.
+
+    Returns the row and the tracking-started event if this call wrote it. The
+    caller saves the row (its ``last_sequence`` moved) before the transaction ends.
+    """
+    state = OrderState.objects.select_for_update().filter(order_id=order.pk).first()
+    if state is None:
+        initial = status or get_adapter().get_initial_status(order)
+        now = timezone.now()
+        # get_or_create survives a concurrent insert: it re-reads on IntegrityError.
+        OrderState.objects.get_or_create(
+            order_id=order.pk,
+            defaults={"status": initial, "created_at": now, "status_changed_at": now},
+        )
+        state = OrderState.objects.select_for_update().get(order_id=order.pk)
+    if state.last_sequence:
+        return state, None
+    event = _append_event(
+        state,
+        kind=EventKind.TRACKING_STARTED,
+        to_status=state.status,
+        actor=actor,
+        **started_fields,
+    )
+    _send_on_commit(
+        signals.order_tracking_started,
+        order,
+        event=event,
+        status=state.status,
+        actor=actor,
+    )
+    return state, event
+
+
+def _lock_states(
+    pks: list[Any],
+    instances: dict[Any, models.Model],
+    actor_fields: dict[str, Any],
+    now,
+) -> dict[Any, OrderState]:
+    """Lock the state rows of ``pks`` (in pk order), creating missing ones."""
+    states = {
+        state.order_id: state
+        for state in OrderState.objects.select_for_update()
+        .filter(order_id__in=pks)
+        .order_by("order_id")
+    }
+    missing = [pk for pk in pks if pk not in states]
+    if missing:
+        model = get_order_model()
+        adapter = get_adapter()
+        # Read from the database even when given instances: a deleted order must be
+        # skipped, not break the foreign key at commit.
+        found = model._default_manager.in_bulk(missing)
+        found.update((pk, instances[pk]) for pk in found if pk in instances)
+        OrderState.objects.bulk_create(
+            [
+                OrderState(
+                    order_id=pk,
+                    status=adapter.get_initial_status(order),
+                    created_at=now,
+                    status_changed_at=now,
+                )
+                for pk, order in found.items()
+            ],
+            ignore_conflicts=True,
+        )
+        states.update(
+            (state.order_id, state)
+            for state in OrderState.objects.select_for_update()
+            .filter(order_id__in=list(found))
+            .order_by("order_id")
+        )
+    return states
+
+
+def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> OrderEvent:
+    """An unsaved tracking-started event for a fresh state row (sequence 1)."""
+    state.last_sequence = 1
+    return OrderEvent(
+        order_id=state.order_id,
+        sequence=1,
+        kind=EventKind.TRACKING_STARTED,
+        to_status=state.status,
+        created_at=now,
+        **actor_fields,
+    )
+
+
+def _append_event(
+    state: OrderState,
+    *,
+    kind: str,
+    actor: Actor,
+    from_status: str = "",
+    to_status: str = "",
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Write the order's next timeline event; ``state`` must be locked."""
+    state.last_sequence += 1
+    return OrderEvent.objects.create(
+        order_id=state.order_id,
+        sequence=state.last_sequence,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        message=message,
+        note=note,
+        notify=notify,
+        data=data or {},
+        **_actor_fields(actor),
+    )
+
+
+def _send_on_commit(signal: Signal, order: models.Model, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits (never on rollback)."""
+    transaction.on_commit(
+        lambda: signal.send(sender=type(order), order=order, **kwargs), robust=True
+    )
