@@ -1,0 +1,97 @@
+"""Fixtures shared by the suite: orders of whichever shop shape is active."""
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+_numbers = itertools.count(1000)
+
+
+def _make_plain_order(user=None, email=None, phone="", language="en", **extra):
+    from tests.testapps.plainshop.models import Order, OrderLine
+
+    number = "PS-%d" % next(_numbers)
+    order = Order.objects.create(
+        number=number,
+        user=user,
+        email=email if email is not None else "%s@example.com" % number.lower(),
+        phone=phone,
+        language=language,
+        total=Decimal("42.50"),
+        **extra,
+    )
+    OrderLine.objects.create(order=order, name="Mug", quantity=2, price=Decimal("10"))
+    OrderLine.objects.create(order=order, name="Tea", quantity=1, price=Decimal("22.5"))
+    return order
+
+
+def _make_customer_order(user=None, email=None, phone="", language="en", **extra):
+    from tests.testapps.customershop.models import Customer, Purchase
+
+    number = "CS-%d" % next(_numbers)
+    # A user has one customer record, shared by all their purchases.
+    customer = Customer.objects.filter(user=user).first() if user else None
+    if customer is None:
+        customer = Customer.objects.create(
+            user=user,
+            email=email if email is not None else "%s@example.com" % number.lower(),
+            phone=phone,
+            full_name="Ada Lovelace",
+            preferred_language=language,
+        )
+    return Purchase.objects.create(
+        reference=number, customer=customer, amount=Decimal("42.50"), **extra
+    )
+
+
+@pytest.fixture
+def make_order(db):
+    """Create an order of the active shop shape (see tests/settings.py)."""
+    if settings.TEST_SHOP == "plainshop":
+        return _make_plain_order
+    return _make_customer_order
+
+
+@pytest.fixture
+def order(make_order):
+    return make_order()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        "merchant", "merchant@example.com", "pw", is_staff=True, first_name="Mia"
+    )
+
+
+@pytest.fixture
+def capture_signal():
+    """Record a signal's calls: ``calls = capture_signal(order_status_changed)``."""
+    connected = []
+
+    def connect(signal):
+        calls = []
+
+        def receiver(sender, **kwargs):
+            calls.append(kwargs)
+
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+        return calls
+
+    yield connect
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip PostgreSQL-only tests on SQLite; they run in the PostgreSQL pass."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,132 @@
+"""The default adapter reads both shop shapes; a custom one overrides methods."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from order_updates import services
+from order_updates.adapter import DefaultOrderAdapter, get_adapter
+from order_updates.exceptions import OrderUpdatesConfigurationError
+
+
+@pytest.fixture
+def customer(django_user_model):
+    return django_user_model.objects.create_user(
+        "ada", "account@example.com", "pw", first_name="Ada", last_name="Lovelace"
+    )
+
+
+def test_reads_the_order(make_order, customer, settings):
+    order = make_order(
+        user=customer, email="ada@example.com", phone="+4930901820", language="de"
+    )
+    adapter = get_adapter()
+    expected_number = (
+        order.reference if settings.TEST_SHOP == "customershop" else (order.number)
+    )
+    assert adapter.get_number(order) == expected_number
+    assert adapter.get_order_by_number(expected_number) == order
+    assert adapter.get_order_by_number("does-not-exist") is None
+    assert adapter.get_user(order) == customer
+    assert adapter.get_email(order) == "ada@example.com"
+    assert adapter.get_phone(order) == "+4930901820"
+    assert adapter.get_language(order) == "de"
+    assert adapter.get_customer_name(order) == "Ada Lovelace"
+
+
+def test_orders_a_user_may_see(make_order, customer, django_user_model):
+    mine = [make_order(user=customer), make_order(user=customer)]
+    make_order()  # a guest's
+    other = django_user_model.objects.create_user("bob", "bob@example.com", "pw")
+    make_order(user=other)
+    adapter = get_adapter()
+    assert set(adapter.get_orders_for_user(customer)) == set(mine)
+    assert list(adapter.get_orders_for_user(AnonymousUser())) == []
+
+
+def test_guest_order_falls_back_to_defaults(make_order, settings):
+    order = make_order(email="guest@example.com", language="")
+    adapter = get_adapter()
+    assert adapter.get_user(order) is None
+    assert adapter.get_phone(order) == ""
+    assert adapter.get_language(order) == settings.LANGUAGE_CODE
+
+
+def test_notification_context_is_plain_data(make_order, settings):
+    order = make_order(email="ada@example.com")
+    context = get_adapter().get_notification_context(order)
+    assert context["email"] == "ada@example.com"
+    assert context["total"] == "42.50"
+    assert context["created"] is not None
+    if settings.TEST_SHOP == "plainshop":
+        assert context["currency"] == "EUR"
+        assert context["items"] == [
+            {"name": "Mug", "quantity": 2, "price": "10.00"},
+            {"name": "Tea", "quantity": 1, "price": "22.50"},
+        ]
+    else:
+        assert context["currency"] == ""
+        assert context["items"] == []
+        assert context["customer_name"] == "Ada Lovelace"
+
+    def is_plain(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(is_plain(v) for v in value)
+        return not hasattr(value, "_meta")  # never a model instance
+
+    assert is_plain(context)
+
+
+def test_email_falls_back_to_the_user_account(make_order, customer):
+    order = make_order(user=customer, email="")
+    assert get_adapter().get_email(order) == "account@example.com"
+
+
+class SeasonalAdapter(DefaultOrderAdapter):
+    """A custom adapter: old orders start delivered, totals carry a currency sign."""
+
+    def get_initial_status(self, order):
+        return "delivered"
+
+    def get_notification_context(self, order):
+        context = super().get_notification_context(order)
+        context["total"] = "€%s" % context["total"]
+        return context
+
+
+def test_custom_adapter_from_settings(settings, make_order):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_adapter.SeasonalAdapter",
+    }
+    adapter = get_adapter()
+    assert isinstance(adapter, SeasonalAdapter)
+    order = make_order()
+    assert adapter.get_notification_context(order)["total"] == "€42.50"
+    services.set_status(order, "returned")  # tracking starts at "delivered"
+    assert services.get_status(order).code == "returned"
+
+
+def test_adapter_is_rebuilt_when_settings_change(settings):
+    first = get_adapter()
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "BULK_BATCH_SIZE": 10}
+    assert get_adapter() is not first
+
+
+def test_unknown_order_fields_key_is_a_configuration_error(settings):
+    settings.ORDER_UPDATES = {"ORDER_FIELDS": {"emial": "email"}}
+    with pytest.raises(OrderUpdatesConfigurationError, match="emial"):
+        get_adapter()
+
+
+def test_plain_converts_decimals_and_objects():
+    from order_updates.adapter import plain
+
+    assert plain({"a": Decimal("1.50"), "b": [Decimal("2")], 3: object}) == {
+        "a": "1.50",
+        "b": ["2"],
+        "3": str(object),
+    }

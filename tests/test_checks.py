@@ -1,0 +1,133 @@
+import pytest
+from django.core import checks
+
+from order_updates.checks import (
+    check_adapter,
+    check_order_model,
+    check_pipeline,
+    check_settings,
+)
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_the_configured_project_passes_every_check():
+    assert checks.run_checks() == []
+
+
+@pytest.mark.parametrize("value", [None, "", "Order", "a.b.C", 42])
+def test_e001_missing_or_malformed_order_model(settings, value):
+    if value is None:
+        del settings.ORDER_UPDATES_ORDER_MODEL
+    else:
+        settings.ORDER_UPDATES_ORDER_MODEL = value
+    messages = check_order_model()
+    assert ids(messages) == ["order_updates.E001"]
+    assert 'ORDER_UPDATES_ORDER_MODEL = "shop.Order"' in messages[0].hint
+
+
+def test_e002_order_model_not_installed(settings):
+    settings.ORDER_UPDATES_ORDER_MODEL = "nosuchapp.Order"
+    messages = check_order_model()
+    assert ids(messages) == ["order_updates.E002"]
+    assert "INSTALLED_APPS" in messages[0].hint
+
+
+def test_e003_adapter_cannot_be_imported(settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "ADAPTER": "shop.nope.Adapter"}
+    messages = check_adapter()
+    assert ids(messages) == ["order_updates.E003"]
+    assert "shop.nope.Adapter" in messages[0].msg
+    assert "DefaultOrderAdapter" in messages[0].hint
+
+
+def test_e003_unknown_order_fields_key(settings):
+    settings.ORDER_UPDATES = {"ORDER_FIELDS": {"emial": "email"}}
+    messages = check_adapter()
+    assert ids(messages) == ["order_updates.E003"]
+    assert "emial" in messages[0].msg
+
+
+def test_e006_field_path_the_order_does_not_have(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {
+            **settings.ORDER_UPDATES.get("ORDER_FIELDS", {}),
+            "email": "customer__mail",
+            "phone": "no_such_field",
+        },
+    }
+    messages = check_adapter()
+    assert ids(messages) == ["order_updates.E006", "order_updates.E006"]
+    assert "'customer__mail'" in messages[0].msg + messages[1].msg
+    assert "set it to None" in messages[0].hint
+
+
+def test_e004_broken_pipeline_lists_each_problem(settings):
+    settings.ORDER_UPDATES = {
+        "PIPELINE": {
+            "initial": "new",
+            "statuses": [
+                {"code": "new", "transitions": ["gone"]},
+                {"code": "done", "terminal": True, "transitions": ["new"]},
+            ],
+        }
+    }
+    messages = check_pipeline()
+    assert ids(messages) == ["order_updates.E004", "order_updates.E004"]
+    assert "'gone'" in messages[0].msg
+    assert "default pipeline" in messages[0].hint
+
+
+def test_e004_pipeline_of_the_wrong_type(settings):
+    settings.ORDER_UPDATES = {"PIPELINE": ["placed"]}
+    assert ids(check_pipeline()) == ["order_updates.E004"]
+
+
+def test_e004_pipeline_dotted_path_that_does_not_import(settings):
+    settings.ORDER_UPDATES = {"PIPELINE": "shop.pipelines.MISSING"}
+    messages = check_pipeline()
+    assert ids(messages) == ["order_updates.E004"]
+    assert "shop.pipelines.MISSING" in messages[0].msg
+
+
+def test_pipeline_from_dotted_path(settings):
+    settings.ORDER_UPDATES = {"PIPELINE": "order_updates.pipeline.DEFAULT_PIPELINE"}
+    assert check_pipeline() == []
+
+
+def test_w001_unreachable_status(settings):
+    from order_updates.pipeline import DEFAULT_PIPELINE
+
+    settings.ORDER_UPDATES = {
+        "PIPELINE": {
+            **DEFAULT_PIPELINE,
+            "statuses": [*DEFAULT_PIPELINE["statuses"], {"code": "limbo"}],
+        }
+    }
+    messages = check_pipeline()
+    assert ids(messages) == ["order_updates.W001"]
+    assert messages[0].level == checks.WARNING
+
+
+def test_e005_unknown_setting_key(settings):
+    settings.ORDER_UPDATES = {"TRACK_NEW_ORDER": True}
+    messages = check_settings()
+    assert ids(messages) == ["order_updates.E005"]
+    assert "TRACK_NEW_ORDERS" in messages[0].hint
+
+
+def test_e005_settings_not_a_dict(settings):
+    settings.ORDER_UPDATES = ["ADAPTER"]
+    assert ids(check_settings()) == ["order_updates.E005"]
+
+
+def test_checks_run_with_manage_py_check(settings):
+    settings.ORDER_UPDATES = {"TRACK_NEW_ORDER": True}
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match=r"order_updates\.E005"):
+        call_command("check")

@@ -1,0 +1,64 @@
+import pytest
+
+from order_updates import services
+from order_updates.exceptions import OrderUpdatesError
+from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+
+
+def test_events_are_append_only(order):
+    event = services.start_tracking(order)
+    event.message = "rewritten history"
+    with pytest.raises(OrderUpdatesError, match="append-only"):
+        event.save()
+    with pytest.raises(OrderUpdatesError, match="append-only"):
+        event.delete()
+    with pytest.raises(OrderUpdatesError, match="append-only"):
+        OrderEvent.objects.filter(pk=event.pk).update(message="x")
+    with pytest.raises(OrderUpdatesError, match="append-only"):
+        OrderEvent.objects.all().delete()
+    assert OrderEvent.objects.get(pk=event.pk).message == ""
+
+
+def test_sequence_is_unique_per_order(order):
+    from django.db import IntegrityError, transaction
+
+    services.start_tracking(order)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OrderEvent.objects.create(order_id=order.pk, sequence=1, kind=EventKind.NOTE)
+
+
+def test_deleting_the_order_deletes_its_tracking(order):
+    services.start_tracking(order, status="processing")
+    services.add_shipment(order, tracking_number="T1", status="shipped")
+    order.delete()
+    assert not OrderState.objects.exists()
+    assert not OrderEvent.objects.exists()
+    assert not Shipment.objects.exists()
+
+
+def test_state_knows_its_pipeline_status(order):
+    services.start_tracking(order)
+    state = OrderState.objects.get(order_id=order.pk)
+    assert state.status_info.label == "Placed"
+    assert str(state) == "%s: placed" % order.pk
+
+
+def test_retired_status_still_displays(order, settings):
+    services.start_tracking(order, status="on_hold")
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "PIPELINE": {
+            "initial": "placed",
+            "statuses": [{"code": "placed", "transitions": ["done"]}, {"code": "done"}],
+        },
+    }
+    assert OrderState.objects.get(order_id=order.pk).status_info is None
+    assert services.get_status(order).label == "on_hold"
+
+
+def test_event_strings(order):
+    event = services.start_tracking(order)
+    assert str(event) == "#1 Tracking started"
+    assert event.is_public
+    shipment = services.add_shipment(order, carrier="ups", tracking_number="1Z")
+    assert str(shipment) == "ups 1Z"

@@ -1,0 +1,1 @@
+"""A shop whose order ("Purchase") reaches email and phone through a Customer."""

@@ -1,0 +1,1 @@
+"""A shop whose order carries user, email and phone itself (the common shape)."""
