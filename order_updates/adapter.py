@@ -23,7 +23,8 @@ from .conf import app_settings, get_order_model
 from .exceptions import OrderUpdatesConfigurationError
 
 #: Where the default adapter looks when ORDER_FIELDS does not say otherwise.
-#: None means "the shop's order has no such thing".
+#: None means "the shop's order has no such thing". ``shipping_address`` may also
+#: be a list of paths, one per address line.
 DEFAULT_ORDER_FIELDS: dict[str, str | None] = {
     "number": "number",
     "email": "email",
@@ -159,6 +160,13 @@ class DefaultOrderAdapter:
             return model._default_manager.none()
         return model._default_manager.filter(**{path: user})
 
+    def get_shipping_address(self, order: models.Model) -> str:
+        """The delivery address as text, one line per address line ('' if none)."""
+        path = self.order_fields.get("shipping_address")
+        paths = path if isinstance(path, (list, tuple)) else [path]
+        lines = [_resolve(order, item) for item in paths]
+        return "\n".join(str(line) for line in lines if line not in (None, ""))
+
     def get_initial_status(self, order: models.Model) -> str:
         """The status an order starts in when tracking starts without one."""
         from .pipeline import get_pipeline
@@ -196,7 +204,7 @@ class DefaultOrderAdapter:
             "items": self.get_items(order),
             "total": plain(self.field(order, "total")),
             "currency": plain(self.field(order, "currency")) or "",
-            "shipping_address": plain(self.field(order, "shipping_address")) or "",
+            "shipping_address": self.get_shipping_address(order),
             "created": plain(self.field(order, "created")),
         }
 

@@ -1,13 +1,14 @@
-"""Read-only admin views of the status, timeline and shipments.
+"""Read-only admin inlines of the timeline and shipments for the shop's order admin.
 
 Changes go through :mod:`order_updates.services`, never through raw row edits, so
-these pages only show. Shops add :class:`OrderEventInline` and
-:class:`ShipmentInline` to their own order admin to see the timeline in place.
+these inlines only show. They are deliberately not registered as admin pages of
+their own: Django's admin asks every registered admin for permission before an
+order is deleted, and a read-only page would then forbid deleting orders.
 """
 
 from django.contrib import admin
 
-from .models import OrderEvent, OrderState, Shipment
+from .models import OrderEvent, Shipment
 
 
 class ReadOnlyAdminMixin:
@@ -50,35 +51,3 @@ class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     fields = ["carrier", "tracking_number", "tracking_url", "shipped_at", "created_at"]
     readonly_fields = fields
-
-
-@admin.register(OrderState)
-class OrderStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["order", "status", "status_changed_at", "created_at"]
-    list_filter = ["status"]
-    list_select_related = ["order"]
-    date_hierarchy = "status_changed_at"
-
-
-@admin.register(OrderEvent)
-class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "order",
-        "sequence",
-        "kind",
-        "from_status",
-        "to_status",
-        "actor_display",
-        "created_at",
-    ]
-    list_filter = ["kind", "to_status"]
-    list_select_related = ["order", "actor_user"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(Shipment)
-class ShipmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["order", "carrier", "tracking_number", "shipped_at"]
-    list_filter = ["carrier"]
-    search_fields = ["tracking_number"]
-    list_select_related = ["order"]

@@ -82,12 +82,15 @@ def check_adapter(app_configs=None, **kwargs) -> list:
         return []
     model = apps.get_model(getattr(settings, ORDER_MODEL_SETTING))
     errors = []
-    for name, path in adapter.order_fields.items():
-        if path and not _path_exists(model, path):
+    for name, value in adapter.order_fields.items():
+        paths = value if isinstance(value, (list, tuple)) else [value]
+        for path in paths:
+            if not path or _path_exists(model, path):
+                continue
             errors.append(
                 Error(
-                    "ORDER_UPDATES['ORDER_FIELDS'][%r] is %r, which %s does not have."
-                    % (name, path, model._meta.label),
+                    "ORDER_UPDATES['ORDER_FIELDS'][%r] names %r, which %s does "
+                    "not have." % (name, path, model._meta.label),
                     hint="Map it to a field of your order model ('__' follows "
                     "relations), set it to None if your orders have no %s, or "
                     "override the adapter method." % name,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -27,21 +28,28 @@ from django.utils.translation import gettext
 from . import signals
 from .adapter import get_adapter
 from .conf import app_settings, get_order_model
-from .exceptions import InvalidTransition, UnknownStatus
+from .exceptions import InvalidTransition
 from .models import EventKind, OrderEvent, OrderState, Shipment
 from .pipeline import Status, get_pipeline
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
-#: (recorded as "system").
+#: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".
 Actor = AbstractBaseUser | str | None
 
+#: Actor labels order_updates itself writes.
+ACTOR_SYSTEM = "system"
+ACTOR_CUSTOMER = "customer"
+
 __all__ = [
+    "ACTOR_CUSTOMER",
+    "ACTOR_SYSTEM",
     "Actor",
     "BulkResult",
     "add_note",
     "add_shipment",
     "bulk_set_status",
     "get_status",
+    "get_statuses",
     "set_status",
     "start_tracking",
     "track_existing_orders",
@@ -60,12 +68,14 @@ def start_tracking(
     note: str = "",
     notify: bool = True,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> OrderEvent:
     """Give a newly placed order its first status and timeline event.
 
     ``status`` defaults to the adapter's initial status (the pipeline's ``initial``).
     Calling it again for a tracked order changes nothing and returns the order's
-    first event, so a retried checkout is harmless.
+    first event, so a retried checkout is harmless. ``at`` back-dates the event
+    (an order imported with its real placing time); it defaults to now.
     """
     pipeline = get_pipeline()
     status = pipeline.get(status or get_adapter().get_initial_status(order)).code
@@ -78,6 +88,7 @@ def start_tracking(
             note=note,
             notify=notify,
             data=data,
+            at=at,
         )
         if started is None:
             return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence")[0]
@@ -95,6 +106,7 @@ def set_status(
     notify: bool = True,
     force: bool = False,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> OrderEvent | None:
     """Move ``order`` to ``status``; return the new event, or None if unchanged.
 
@@ -102,12 +114,13 @@ def set_status(
     :class:`~order_updates.exceptions.UnknownStatus` or
     :class:`~order_updates.exceptions.InvalidTransition`. Setting the current status
     again does nothing unless ``force=True``, which records it again (and notifies
-    again). An untracked order starts being tracked first.
+    again). An untracked order starts being tracked first. ``at`` is when the
+    change happened (a carrier scan's time, an import); it defaults to now.
     """
     pipeline = get_pipeline()
     pipeline.get(status)
     with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor)
+        state, _started = _lock_state(order, actor=actor, at=at)
         if state.status == status and not force:
             if _started is not None:
                 state.save(update_fields=["last_sequence"])
@@ -124,6 +137,7 @@ def set_status(
             note=note,
             notify=notify,
             data=data,
+            at=at,
         )
         old_status = state.status
         state.status = status
@@ -278,12 +292,13 @@ def add_note(
     actor: Actor = None,
     notify: bool = True,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> OrderEvent:
     """Add a note to the timeline: for the customer if ``public``, else staff only."""
     if not message or not message.strip():
         raise ValueError("A note needs a message.")
     with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor)
+        state, _started = _lock_state(order, actor=actor, at=at)
         event = _append_event(
             state,
             kind=EventKind.NOTE,
@@ -292,6 +307,7 @@ def add_note(
             note="" if public else message,
             notify=notify and public,
             data=data,
+            at=at,
         )
         state.save(update_fields=["last_sequence"])
         _send_on_commit(
@@ -312,17 +328,20 @@ def add_shipment(
     note: str = "",
     status: str | None = None,
     notify: bool = True,
+    at: datetime | None = None,
 ) -> Shipment:
     """Record a shipment for ``order``; with ``status`` (e.g. "shipped") also move it.
 
     Raises :class:`~django.core.exceptions.ValidationError` for a bad link and the
-    usual status errors if the move is not allowed; then nothing is saved.
+    usual status errors if the move is not allowed; then nothing is saved. ``at``
+    is when it happened (defaults to now; ``shipped_at`` defaults to it when the
+    order moves).
     """
     pipeline = get_pipeline()
     if status is not None:
         pipeline.get(status)
     with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor)
+        state, _started = _lock_state(order, actor=actor, at=at)
         move = status is not None and status != state.status
         if move:
             pipeline.check_transition(state.status, status)
@@ -332,6 +351,7 @@ def add_shipment(
             tracking_number=tracking_number,
             tracking_url=tracking_url,
             shipped_at=shipped_at,
+            created_at=at or timezone.now(),
         )
         shipment.full_clean(exclude=["order"])
         shipment.save()
@@ -348,6 +368,7 @@ def add_shipment(
                 "tracking_number": tracking_number,
                 "tracking_url": tracking_url,
             },
+            at=shipment.created_at,
         )
         update_fields = ["last_sequence"]
         if move:
@@ -360,6 +381,7 @@ def add_shipment(
                 message=message,
                 notify=notify,
                 data={"shipment": shipment.pk},
+                at=shipment.created_at,
             )
             old_status = state.status
             state.status = status
@@ -396,11 +418,20 @@ def get_status(order: models.Model) -> Status | None:
     )
     if code is None:
         return None
-    try:
-        return get_pipeline().get(code)
-    except UnknownStatus:
-        # A status retired from the pipeline still has to show as something.
-        return Status(code=code, label=code)
+    # A status retired from the pipeline still has to show as something.
+    return get_pipeline().statuses.get(code) or Status(code=code, label=code)
+
+
+def get_statuses(orders: Iterable[models.Model]) -> dict[Any, Status]:
+    """Current statuses of many orders in one query: ``{order pk: Status}``.
+
+    Untracked orders are left out. For a queryset you render anyway,
+    ``select_related("order_updates_state")`` and ``state.status_info`` also work.
+    """
+    pipeline = get_pipeline()
+    pks = [order.pk for order in orders]
+    rows = OrderState.objects.filter(order_id__in=pks).values_list("order_id", "status")
+    return {pk: pipeline.statuses.get(code) or Status(code, code) for pk, code in rows}
 
 
 def track_existing_orders(
@@ -477,11 +508,12 @@ def track_existing_orders(
 def _actor_fields(actor: Actor) -> dict[str, Any]:
     """The event columns that record who acted."""
     if actor is None:
-        return {"actor_user": None, "actor_label": "system"}
+        return {"actor_user": None, "actor_label": ACTOR_SYSTEM}
     if isinstance(actor, str):
         return {"actor_user": None, "actor_label": actor[:150]}
     if not getattr(actor, "is_authenticated", False):
-        return {"actor_user": None, "actor_label": "guest"}
+        # request.user of a guest checkout: the customer acted, without an account.
+        return {"actor_user": None, "actor_label": ACTOR_CUSTOMER}
     return {"actor_user": actor, "actor_label": ""}
 
 
@@ -490,6 +522,7 @@ def _lock_state(
     *,
     status: str | None = None,
     actor: Actor = None,
+    at: datetime | None = None,
     **started_fields: Any,
 ) -> tuple[OrderState, OrderEvent | None]:
     """Lock the order's state row, creating it if the order is not tracked yet.
@@ -500,7 +533,7 @@ def _lock_state(
     state = OrderState.objects.select_for_update().filter(order_id=order.pk).first()
     if state is None:
         initial = status or get_adapter().get_initial_status(order)
-        now = timezone.now()
+        now = at or timezone.now()
         # get_or_create survives a concurrent insert: it re-reads on IntegrityError.
         OrderState.objects.get_or_create(
             order_id=order.pk,
@@ -514,6 +547,7 @@ def _lock_state(
         kind=EventKind.TRACKING_STARTED,
         to_status=state.status,
         actor=actor,
+        at=at,
         **started_fields,
     )
     _send_on_commit(
@@ -592,6 +626,7 @@ def _append_event(
     note: str = "",
     notify: bool = True,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> OrderEvent:
     """Write the order's next timeline event; ``state`` must be locked."""
     state.last_sequence += 1
@@ -605,6 +640,7 @@ def _append_event(
         note=note,
         notify=notify,
         data=data or {},
+        created_at=at or timezone.now(),
         **_actor_fields(actor),
     )
 

@@ -61,7 +61,11 @@ TEST_SHOP = os.environ.get("ORDER_UPDATES_TEST_SHOP", "plainshop")
 if TEST_SHOP == "plainshop":
     ORDER_UPDATES_ORDER_MODEL = "plainshop.Order"
     ORDER_UPDATES = {
-        "ORDER_FIELDS": {"items": "lines", "created": "created_at"},
+        "ORDER_FIELDS": {
+            "items": "lines",
+            "created": "created_at",
+            "shipping_address": ["number", "email"],
+        },
     }
 elif TEST_SHOP == "customershop":
     ORDER_UPDATES_ORDER_MODEL = "customershop.Purchase"

@@ -130,3 +130,12 @@ def test_plain_converts_decimals_and_objects():
         "b": ["2"],
         "3": str(object),
     }
+
+
+def test_shipping_address_from_several_fields(make_order, settings):
+    order = make_order(email="ada@example.com")
+    address = get_adapter().get_notification_context(order)["shipping_address"]
+    if settings.TEST_SHOP == "plainshop":  # mapped to ["number", "email"] here
+        assert address == "%s\nada@example.com" % order.number
+    else:
+        assert address == ""

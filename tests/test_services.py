@@ -116,11 +116,11 @@ def test_actor_labels(order, actor, label):
     assert event.actor_display == label
 
 
-def test_anonymous_user_is_recorded_as_guest(order):
+def test_anonymous_user_is_recorded_as_customer(order):
     from django.contrib.auth.models import AnonymousUser
 
     event = services.start_tracking(order, actor=AnonymousUser())
-    assert (event.actor_user, event.actor_label) == (None, "guest")
+    assert (event.actor_user, event.actor_label) == (None, "customer")
 
 
 def test_user_actor_is_displayed_by_name(order, staff_user):
@@ -290,3 +290,32 @@ def test_receiver_error_does_not_undo_a_committed_change(make_order):
     finally:
         signals.order_status_changed.disconnect(broken)
     assert services.get_status(order).code == "confirmed"
+
+
+def test_events_can_be_back_dated(order):
+    import datetime
+
+    from django.utils import timezone
+
+    placed = timezone.now() - datetime.timedelta(days=30)
+    shipped = placed + datetime.timedelta(days=2)
+    services.start_tracking(order, at=placed, status="processing")
+    shipment = services.add_shipment(
+        order, tracking_number="X", status="shipped", at=shipped
+    )
+    state = OrderState.objects.get(order_id=order.pk)
+    assert (state.created_at, state.status_changed_at) == (placed, shipped)
+    assert [e.created_at for e in timeline(order)] == [placed, shipped, shipped]
+    assert shipment.created_at == shipped
+
+
+def test_get_statuses_in_one_query(make_order, django_assert_num_queries):
+    orders = [make_order() for _ in range(3)]
+    services.start_tracking(orders[0])
+    services.start_tracking(orders[1], status="shipped")
+    with django_assert_num_queries(1):
+        found = services.get_statuses(orders)
+    assert {pk: status.code for pk, status in found.items()} == {
+        orders[0].pk: "placed",
+        orders[1].pk: "shipped",
+    }
