@@ -1,0 +1,122 @@
+"""The demo shop's pages: catalogue, cart, checkout, confirmation, my orders."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from order_updates import services
+
+from .cart import Cart
+from .forms import CheckoutForm
+from .models import Order, Product
+from .orders import place_order
+
+#: Session key listing the order numbers this browser placed (guests included).
+PLACED_ORDERS_KEY = "shop_placed_orders"
+
+
+def product_list(request):
+    products = Product.objects.filter(active=True)
+    return render(request, "shop/product_list.html", {"products": products})
+
+
+@require_POST
+def cart_add(request, product_id):
+    product = get_object_or_404(Product, pk=product_id, active=True)
+    Cart(request).add(product)
+    messages.success(
+        request, _("%(product)s was added to your cart.") % {"product": product.name}
+    )
+    return redirect("shop:product_list")
+
+
+def cart_detail(request):
+    cart = Cart(request)
+    if request.method == "POST":
+        for product_id in list(cart.data):
+            try:
+                quantity = int(request.POST.get("quantity-%s" % product_id, ""))
+            except ValueError:
+                continue
+            cart.set(product_id, quantity)
+        return redirect("shop:cart")
+    return render(
+        request, "shop/cart.html", {"lines": cart.lines(), "total": cart.total()}
+    )
+
+
+def checkout(request):
+    cart = Cart(request)
+    lines = cart.lines()
+    if not lines:
+        messages.info(request, _("Your cart is empty."))
+        return redirect("shop:product_list")
+    user = request.user if request.user.is_authenticated else None
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if form.is_valid():
+            order = place_order(
+                [(product, quantity) for product, quantity, _total in lines],
+                customer=user,
+                language=(translation.get_language() or "en").split("-")[0],
+                **form.cleaned_data,
+            )
+            cart.clear()
+            placed = request.session.get(PLACED_ORDERS_KEY, [])
+            request.session[PLACED_ORDERS_KEY] = [*placed, order.number][-20:]
+            return redirect("shop:order_confirmation", number=order.number)
+    else:
+        initial = {"shipping_country": "DE"}
+        if user is not None:
+            initial.update(email=user.email, shipping_name=user.get_full_name())
+        form = CheckoutForm(initial=initial)
+    return render(
+        request,
+        "shop/checkout.html",
+        {"form": form, "lines": lines, "total": cart.total()},
+    )
+
+
+def order_confirmation(request, number):
+    order = get_object_or_404(
+        Order.objects.select_related("customer").prefetch_related("lines"),
+        number=number,
+    )
+    if not _may_see(request, order):
+        raise Http404
+    return render(
+        request,
+        "shop/order_confirmation.html",
+        {"order": order, "status": services.get_status(order)},
+    )
+
+
+def _may_see(request, order):
+    if request.user.is_authenticated and (
+        request.user.is_staff or order.customer_id == request.user.pk
+    ):
+        return True
+    return order.number in request.session.get(PLACED_ORDERS_KEY, [])
+
+
+@login_required
+def my_orders(request):
+    orders = (
+        Order.objects.filter(customer=request.user)
+        .select_related("order_updates_state")
+        .prefetch_related("lines")
+    )
+    rows = [(order, current_status(order)) for order in orders]
+    return render(request, "shop/my_orders.html", {"rows": rows})
+
+
+def current_status(order):
+    """The order's current status, read from the already-joined state row."""
+    try:
+        return order.order_updates_state.status_info
+    except ObjectDoesNotExist:
+        return None
