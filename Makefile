@@ -1,0 +1,64 @@
+# The two set-up commands of the README:
+#   make demo   install into .venv and serve the demo shop on http://127.0.0.1:8000
+#   make test   install the test dependencies into .venv and run the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The suite runs on SQLite, then on this PostgreSQL (pytest-django creates and
+# drops its own test_… database there).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+DEMO_HOST ?= 127.0.0.1:8000
+
+.PHONY: demo test test-sqlite test-postgres test-browser lint docs messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-demo: $(BIN)/python setup.cfg
+	$(BIN)/pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python setup.cfg
+	$(BIN)/pip install --quiet -e ".[test,docs]"
+	touch $@
+
+messages: $(VENV)/.installed-demo
+	cd order_updates && ../$(BIN)/django-admin compilemessages --ignore "$(VENV)" >/dev/null
+
+demo: $(VENV)/.installed-demo messages
+	cd example_project && ../$(BIN)/python manage.py migrate --noinput -v 0
+	cd example_project && ../$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Demo shop: http://$(DEMO_HOST)/   (admin: http://$(DEMO_HOST)/admin/)"
+	@echo "Logins: admin/admin (merchant), alice/alice and bob/bob (customers)"
+	@echo
+	cd example_project && ../$(BIN)/python manage.py runserver $(DEMO_HOST)
+
+test: $(VENV)/.installed-test messages
+	$(MAKE) test-sqlite test-postgres test-browser
+
+# Both order-model shapes, on SQLite then on PostgreSQL (see tests/settings.py).
+test-sqlite: $(VENV)/.installed-test
+	ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
+	ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
+
+test-postgres: $(VENV)/.installed-test
+	@scripts/require-postgres "$(TEST_DATABASE_URL)"
+	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
+	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
+
+# The demo shop in headless Chromium, on PostgreSQL.
+test-browser: $(VENV)/.installed-test
+	@scripts/require-chromium
+	cd example_project && DATABASE_URL=$(TEST_DATABASE_URL) ../$(BIN)/pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) docs/_build example_project/var
