@@ -39,10 +39,54 @@ DEFAULTS: dict[str, Any] = {
     "ITEM_FIELDS": {},
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
+    # --- Notifications -------------------------------------------------------------
+    # Channel name -> dotted path of its class (see order_updates.channels).
+    "CHANNELS": {"email": "order_updates.channels.email.EmailChannel"},
+    # Per notification type overrides: {"order_processing": {"enabled": True}}.
+    "NOTIFICATION_TYPES": {},
+    # Timeline event -> notification type; "status:<code>" keys for status changes.
+    # Merged over notification_types.DEFAULT_EVENT_NOTIFICATIONS; None unmaps one.
+    "EVENT_NOTIFICATIONS": {},
+    # Changes to one order within this many seconds send one message (0: off).
+    "COALESCE_SECONDS": 30,
+    # Local (customer) time window in which SMS and push wait; None turns it off.
+    "QUIET_HOURS": ("21:00", "08:00"),
+    "QUIET_HOURS_CHANNELS": ("sms", "push"),
+    # Delivery attempts before a notification is marked failed.
+    "MAX_ATTEMPTS": 6,
+    # Retry n waits about RETRY_BACKOFF_SECONDS * 2**(n-1), with jitter, capped.
+    "RETRY_BACKOFF_SECONDS": 30,
+    "RETRY_BACKOFF_MAX_SECONDS": 3600,
+    # A worker that has not finished sending after this is presumed dead.
+    "SENDING_LEASE_SECONDS": 300,
+    # Rows the sweeper re-queues per run.
+    "SWEEP_BATCH_SIZE": 500,
+    # Absolute base URL for links in messages, e.g. "https://shop.example.com".
+    "SITE_URL": None,
+    "SHOP_NAME": "",
+    "SHOP_LOGO_URL": "",
+    # Email: from address (default DEFAULT_FROM_EMAIL), Reply-To list, and on
+    # Django 6.1+ the MAILERS alias to send with (None: the default mailer).
+    "EMAIL_FROM": None,
+    "EMAIL_REPLY_TO": [],
+    "EMAIL_MAILER": None,
+    # SMS: the provider class and its sender (number or alphanumeric id).
+    "SMS_PROVIDER": "order_updates.channels.sms.console.ConsoleSMSProvider",
+    "SMS_FROM": "",
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_MESSAGING_SERVICE_SID": "",
+    # Web push (pip install "django-order-updates[push]").
+    "WEBPUSH_VAPID_PUBLIC_KEY": "",
+    "WEBPUSH_VAPID_PRIVATE_KEY": "",
+    "WEBPUSH_VAPID_SUBJECT": "",
+    "WEBPUSH_TTL": 86400,
+    # Signed unsubscribe/preferences links stay valid this long (None: forever).
+    "PREFERENCES_LINK_MAX_AGE": None,
 }
 
 # Settings whose string values are dotted paths to import.
-IMPORT_STRINGS = ("ADAPTER", "PIPELINE")
+IMPORT_STRINGS = ("ADAPTER", "PIPELINE", "SMS_PROVIDER")
 
 
 class AppSettings:
@@ -117,6 +161,10 @@ def get_order_model():
         ) from exc
 
 
+#: Callables run when order_updates' settings change (caches of built objects).
+RELOAD_HOOKS: list = []
+
+
 def _reload_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("ORDER_UPDATES", ORDER_MODEL_SETTING):
         app_settings.reload()
@@ -125,6 +173,8 @@ def _reload_settings(*, setting: str, **kwargs: Any) -> None:
 
         pipeline.get_pipeline.cache_clear()
         adapter.get_adapter.cache_clear()
+        for hook in RELOAD_HOOKS:
+            hook()
 
 
 setting_changed.connect(_reload_settings)

@@ -13,9 +13,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .conf import get_order_model_label
-from .exceptions import OrderUpdatesError
-from .pipeline import Status, get_pipeline
+from ..conf import get_order_model_label
+from ..exceptions import OrderUpdatesError
+from ..pipeline import Status, get_pipeline
 
 ORDER_MODEL = get_order_model_label()
 
@@ -60,6 +60,8 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed")
     NOTE = "note", _("Note")
     SHIPMENT_ADDED = "shipment_added", _("Shipment added")
+    #: A bounce, complaint or fallback reported about a notification (staff only).
+    DELIVERY_FEEDBACK = "delivery_feedback", _("Delivery feedback")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -146,6 +148,8 @@ class OrderEvent(models.Model):
     @property
     def is_public(self) -> bool:
         """Whether the customer sees this event in their timeline."""
+        if self.kind == EventKind.DELIVERY_FEEDBACK:
+            return False
         return self.kind != EventKind.NOTE or bool(self.message)
 
     @property
