@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
 
@@ -64,6 +64,21 @@ def _resolve(obj: Any, path: str | None) -> Any:
     return value
 
 
+def _forward_relation_chain(model: type[models.Model], path: str) -> str:
+    """The longest prefix of ``path`` made of forward FK/one-to-one fields."""
+    chain = []
+    for part in path.split("__"):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            break
+        if not (field.many_to_one or field.one_to_one) or not field.concrete:
+            break
+        chain.append(part)
+        model = field.related_model
+    return "__".join(chain)
+
+
 def plain(value: Any) -> Any:
     """Turn a value into plain data a template may safely receive."""
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -97,6 +112,21 @@ class DefaultOrderAdapter:
     def get_order_model(self) -> type[models.Model]:
         """The shop's order model class."""
         return get_order_model()
+
+    def get_queryset(self) -> QuerySet:
+        """Orders with the relations the mapped fields follow, joined in.
+
+        Used where order_updates loads many orders at once (bulk changes), so
+        reading ``customer__email`` costs no query per order.
+        """
+        model = self.get_order_model()
+        related = set()
+        for value in self.order_fields.values():
+            for path in value if isinstance(value, (list, tuple)) else [value]:
+                chain = _forward_relation_chain(model, path or "")
+                if chain:
+                    related.add(chain)
+        return model._default_manager.select_related(*sorted(related))
 
     def field(self, order: models.Model, name: str) -> Any:
         """The value at ``ORDER_FIELDS[name]`` on ``order`` (None if unmapped)."""
@@ -166,6 +196,12 @@ class DefaultOrderAdapter:
         paths = path if isinstance(path, (list, tuple)) else [path]
         lines = [_resolve(order, item) for item in paths]
         return "\n".join(str(line) for line in lines if line not in (None, ""))
+
+    def get_order_url(self, order: models.Model) -> str:
+        """Where the customer sees this order: an absolute URL or a path on
+        ``SITE_URL`` ('' if the shop has no such page). Messages link to it.
+        """
+        return ""
 
     def get_initial_status(self, order: models.Model) -> str:
         """The status an order starts in when tracking starts without one."""

@@ -4,11 +4,16 @@ Changes go through :mod:`order_updates.services`, never through raw row edits, s
 these inlines only show. They are deliberately not registered as admin pages of
 their own: Django's admin asks every registered admin for permission before an
 order is deleted, and a read-only page would then forbid deleting orders.
+
+The notification log is a page of its own (with a re-send action).
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import OrderEvent, Shipment
+from .models import Notification, OrderEvent, Shipment
 
 
 class ReadOnlyAdminMixin:
@@ -51,3 +56,60 @@ class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     fields = ["carrier", "tracking_number", "tracking_url", "shipped_at", "created_at"]
     readonly_fields = fields
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Every message sent, waiting or failed, with a re-send action.
+
+    Rows can be deleted (with their order, or to tidy up) but not edited: they
+    record what was sent.
+    """
+
+    list_display = [
+        "created_at",
+        "order",
+        "type",
+        "channel",
+        "recipient",
+        "state",
+        "attempts",
+        "short_error",
+    ]
+    list_filter = ["state", "channel", "type"]
+    search_fields = ["recipient", "provider_message_id", "dedupe_key"]
+    date_hierarchy = "created_at"
+    list_select_related = ["order"]
+    actions = ["resend"]
+    readonly_fields = [
+        field.name for field in Notification._meta.fields if field.name != "id"
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Viewing is allowed (read-only form); nothing is editable.
+        return request.method in ("GET", "HEAD") and super().has_view_permission(
+            request, obj
+        )
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj):
+        return Truncator(obj.last_error).chars(80)
+
+    @admin.action(description=_("Send selected notifications again"))
+    def resend(self, request, queryset):
+        from .outbox import resend
+
+        count = sum(resend(notification) for notification in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d notification queued again.",
+                "%(count)d notifications queued again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )

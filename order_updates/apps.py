@@ -21,6 +21,11 @@ class OrderUpdatesConfig(AppConfig):
         checks.register(order_checks.check_order_model)
         checks.register(order_checks.check_adapter)
         checks.register(order_checks.check_pipeline)
+        checks.register(order_checks.check_channels)
+        from .feedback import connect_receivers
+
+        # django-anymail's tracking webhooks update the notifications they concern.
+        connect_receivers()
         post_save.connect(
             receivers.track_new_order,
             sender=get_order_model(),

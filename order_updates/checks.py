@@ -116,6 +116,44 @@ def _path_exists(model, path: str) -> bool:
     return True
 
 
+def check_channels(app_configs=None, **kwargs) -> list:
+    """E007: a channel cannot be loaded or is missing settings; E008: no SITE_URL."""
+    from .channels import get_channels
+
+    hint_import = (
+        "ORDER_UPDATES['CHANNELS'] maps names to dotted paths of channel classes, "
+        "e.g. {'email': 'order_updates.channels.email.EmailChannel'}."
+    )
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint=hint_import, id="order_updates.E007")]
+    errors = []
+    for name, channel in channels.items():
+        try:
+            problems = channel.check()
+        except ImproperlyConfigured as exc:
+            problems = [str(exc)]
+        for problem in problems:
+            errors.append(
+                Error(
+                    "Channel %r: %s" % (name, problem),
+                    hint=problem,
+                    id="order_updates.E007",
+                )
+            )
+    if channels and not app_settings.SITE_URL:
+        errors.append(
+            Error(
+                "Notifications need ORDER_UPDATES['SITE_URL'] for their links.",
+                hint='Set it to the shop\'s public address, e.g. '
+                '"https://shop.example.com".',
+                id="order_updates.E008",
+            )
+        )
+    return errors
+
+
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
     from .pipeline import build_pipeline

@@ -30,6 +30,7 @@ from .adapter import get_adapter
 from .conf import app_settings, get_order_model
 from .exceptions import InvalidTransition
 from .models import EventKind, OrderEvent, OrderState, Shipment
+from .outbox import queue_notifications
 from .pipeline import Status, get_pipeline
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
@@ -45,11 +46,13 @@ __all__ = [
     "ACTOR_SYSTEM",
     "Actor",
     "BulkResult",
+    "add_delivery_feedback",
     "add_note",
     "add_shipment",
     "bulk_set_status",
     "get_status",
     "get_statuses",
+    "report_delivery_issue",
     "set_status",
     "start_tracking",
     "track_existing_orders",
@@ -93,6 +96,7 @@ def start_tracking(
         if started is None:
             return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence")[0]
         state.save(update_fields=["last_sequence"])
+        queue_notifications([(order, [started])])
     return started
 
 
@@ -143,6 +147,7 @@ def set_status(
         state.status = status
         state.status_changed_at = event.created_at
         state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        queue_notifications([(order, [event])])
         _send_on_commit(
             signals.order_status_changed,
             order,
@@ -200,6 +205,7 @@ def bulk_set_status(
     bulk_id = uuid.uuid4().hex
     now = timezone.now()
     actor_fields = _actor_fields(actor)
+    has_listeners = signals.order_status_changed.has_listeners(model)
     with transaction.atomic():
         for start in range(0, len(pks), batch_size):
             batch = sorted(pks[start : start + batch_size])
@@ -254,25 +260,27 @@ def bulk_set_status(
             OrderState.objects.bulk_update(
                 changed_states, ["status", "last_sequence", "status_changed_at"]
             )
-        if result.changed and signals.order_status_changed.has_listeners(model):
-            changed = result.changed
+            moved_events = [e for e in new_events if e.kind == EventKind.STATUS_CHANGED]
+            if moved_events and (notify or has_listeners):
+                _load_orders(instances, [event.order_id for event in moved_events])
+            if notify:
+                queue_notifications(
+                    [
+                        (instances[event.order_id], [event])
+                        for event in moved_events
+                        if event.order_id in instances
+                    ]
+                )
+        if result.changed and has_listeners:
             events = result.events
 
             def send_signals() -> None:
-                missing = [pk for pk in changed if pk not in instances]
-                for start in range(0, len(missing), batch_size):
-                    instances.update(
-                        model._default_manager.in_bulk(
-                            missing[start : start + batch_size]
-                        )
-                    )
                 for event in events:
-                    order = instances.get(event.order_id)
-                    if order is None:  # deleted since
+                    if event.order_id not in instances:  # deleted meanwhile
                         continue
                     signals.order_status_changed.send(
                         sender=model,
-                        order=order,
+                        order=instances[event.order_id],
                         event=event,
                         old_status=event.from_status,
                         new_status=event.to_status,
@@ -310,6 +318,7 @@ def add_note(
             at=at,
         )
         state.save(update_fields=["last_sequence"])
+        queue_notifications([(order, [event])])
         _send_on_commit(
             signals.order_note_added, order, event=event, public=public, actor=actor
         )
@@ -388,6 +397,9 @@ def add_shipment(
             state.status_changed_at = status_event.created_at
             update_fields += ["status", "status_changed_at"]
         state.save(update_fields=update_fields)
+        queue_notifications(
+            [(order, [shipment_event, status_event] if move else [shipment_event])]
+        )
         _send_on_commit(
             signals.shipment_added,
             order,
@@ -407,6 +419,83 @@ def add_shipment(
                 notify=notify,
             )
     return shipment
+
+
+def add_delivery_feedback(
+    order: models.Model,
+    note: str,
+    *,
+    actor: Actor = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> OrderEvent:
+    """Put a provider's report about a notification (a bounce, a complaint, an SMS
+    sent instead) on the order's timeline, for staff only; it never notifies.
+    """
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor, at=at)
+        event = _append_event(
+            state,
+            kind=EventKind.DELIVERY_FEEDBACK,
+            actor=actor,
+            note=note,
+            notify=False,
+            data=data,
+            at=at,
+        )
+        state.save(update_fields=["last_sequence"])
+    return event
+
+
+#: What :func:`report_delivery_issue` accepts, and the event kind each writes.
+DELIVERY_ISSUES = {
+    "delayed": EventKind.DELIVERY_DELAYED,
+    "exception": EventKind.DELIVERY_EXCEPTION,
+}
+
+
+def report_delivery_issue(
+    order: models.Model,
+    issue: str,
+    *,
+    message: str = "",
+    note: str = "",
+    actor: Actor = None,
+    notify: bool = True,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> OrderEvent:
+    """Record that delivery is late (``"delayed"``) or went wrong (``"exception"``:
+    a failed attempt, an address problem, a damaged parcel) without changing the
+    status; the customer hears about it unless ``notify=False``.
+    """
+    if issue not in DELIVERY_ISSUES:
+        raise ValueError(
+            "issue must be one of %s, not %r." % (", ".join(DELIVERY_ISSUES), issue)
+        )
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor, at=at)
+        event = _append_event(
+            state,
+            kind=DELIVERY_ISSUES[issue],
+            actor=actor,
+            message=message,
+            note=note,
+            notify=notify,
+            data=data,
+            at=at,
+        )
+        state.save(update_fields=["last_sequence"])
+        queue_notifications([(order, [event])])
+        _send_on_commit(
+            signals.delivery_issue_reported,
+            order,
+            event=event,
+            issue=issue,
+            actor=actor,
+            notify=notify,
+        )
+    return event
 
 
 def get_status(order: models.Model) -> Status | None:
@@ -542,6 +631,9 @@ def _lock_state(
         state = OrderState.objects.select_for_update().get(order_id=order.pk)
     if state.last_sequence:
         return state, None
+    # Only start_tracking() announces the start; a first change on an untracked
+    # order notifies about the change itself.
+    started_fields.setdefault("notify", False)
     event = _append_event(
         state,
         kind=EventKind.TRACKING_STARTED,
@@ -602,6 +694,13 @@ def _lock_states(
     return states
 
 
+def _load_orders(instances: dict[Any, models.Model], pks: list[Any]) -> None:
+    """Fill ``instances`` with the orders of ``pks`` it lacks, in one query."""
+    missing = [pk for pk in pks if pk not in instances]
+    if missing:
+        instances.update(get_adapter().get_queryset().in_bulk(missing))
+
+
 def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> OrderEvent:
     """An unsaved tracking-started event for a fresh state row (sequence 1)."""
     state.last_sequence = 1
@@ -611,6 +710,8 @@ def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> Orde
         kind=EventKind.TRACKING_STARTED,
         to_status=state.status,
         created_at=now,
+        # Adopted or bulk-touched orders are not "just received": no message.
+        notify=False,
         **actor_fields,
     )
 

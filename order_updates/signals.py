@@ -1,8 +1,9 @@
 """Signals sent by order_updates.
 
-Every signal is sent only after the transaction that made the change has
-committed: a rolled-back change sends nothing. ``sender`` is the shop's order
-model class. ``actor`` is a user, a label such as ``"system"``, or None.
+Order signals are sent only after the transaction that made the change has
+committed: a rolled-back change sends nothing. Their ``sender`` is the shop's
+order model class; ``actor`` is a user, a label such as ``"system"``, or None.
+Notification signals are sent with the Notification class as ``sender``.
 """
 
 from django.dispatch import Signal
@@ -22,3 +23,24 @@ order_note_added = Signal()
 #: Sent after a shipment is added to an order.
 #: provides args: order, shipment, event, actor, notify
 shipment_added = Signal()
+
+#: Sent after a delay or a delivery problem is recorded.
+#: provides args: order, event, issue ("delayed" or "exception"), actor, notify
+delivery_issue_reported = Signal()
+
+#: Sent after notification rows are committed to the outbox, once per row.
+#: provides args: notification
+notification_queued = Signal()
+
+#: Sent when a provider accepted a notification.
+#: provides args: notification, result (channels.base.SendResult)
+notification_sent = Signal()
+
+#: Sent when a notification failed for good (after its last retry, or at once
+#: for a permanent error), or bounced.
+#: provides args: notification, error (str)
+notification_failed = Signal()
+
+#: Sent when the provider reports the notification delivered.
+#: provides args: notification
+notification_delivered = Signal()

@@ -7,6 +7,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+pytest_plugins = ["tests.http_mock"]
+
 _numbers = itertools.count(1000)
 
 
@@ -95,3 +97,44 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real ``celery worker`` process on the test database and Redis."""
+    import uuid
+
+    import redis
+    from django.conf import settings as django_settings
+
+    from tests.celery_app import app
+    from tests.celery_worker import WorkerProcess
+
+    try:
+        redis.Redis.from_url(django_settings.CELERY_BROKER_URL).ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(
+            "The worker tests need Redis at %s: %s"
+            % (django_settings.CELERY_BROKER_URL, exc)
+        )
+    queue = "order_updates_tests_%s" % uuid.uuid4().hex[:8]
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    worker = WorkerProcess(queue, str(tmp_path / "mail")).start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_default_queue = previous
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)
+
+
+@pytest.fixture
+def sms_outbox():
+    """Messages the test SMS provider 'sent' in this process."""
+    from order_updates.channels.sms import test as test_sms
+
+    test_sms.outbox.clear()
+    yield test_sms.outbox
+    test_sms.outbox.clear()

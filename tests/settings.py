@@ -84,3 +84,39 @@ elif TEST_SHOP == "customershop":
     }
 else:
     raise ValueError("ORDER_UPDATES_TEST_SHOP must be plainshop or customershop")
+
+# --- Notifications ---------------------------------------------------------------
+ORDER_UPDATES.update(
+    {
+        "SITE_URL": "https://shop.example.com",
+        "SHOP_NAME": "Test Shop",
+        "CHANNELS": {
+            "email": "order_updates.channels.email.EmailChannel",
+            "sms": "order_updates.channels.sms.SMSChannel",
+        },
+        "SMS_PROVIDER": "order_updates.channels.sms.test.TestSMSProvider",
+        "SMS_FROM": "+15005550006",
+        # Deterministic by default; the tests of these features turn them on.
+        "COALESCE_SECONDS": 0,
+        "QUIET_HOURS": None,
+    }
+)
+DEFAULT_FROM_EMAIL = "Test Shop <shop@example.com>"
+# A worker started by the tests (a separate process) writes mail here.
+EMAIL_BACKEND = os.environ.get(
+    "TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", "/tmp/order_updates_mail")
+
+# Celery over the machine's Redis (database 15 is the tests' own). Tests that need
+# a worker start a real one (tests/celery_worker.py); no eager mode.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
+    "CELERY_TASK_DEFAULT_QUEUE", "order_updates_tests"
+)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Worker processes started by tests get fast retries through the environment.
+ORDER_UPDATES["RETRY_BACKOFF_SECONDS"] = float(os.environ.get("TEST_RETRY_BACKOFF", 30))
+ORDER_UPDATES["SENDING_LEASE_SECONDS"] = int(os.environ.get("TEST_LEASE_SECONDS", 300))

@@ -116,6 +116,7 @@ class BaseChannel:
         self, notification: Notification, order: Model
     ) -> OutgoingMessage:
         """Render ``notification`` into a message (templating raises on errors)."""
+        from ..adapter import get_adapter
         from ..templating import render_notification
 
         rendered = render_notification(notification, order)
@@ -132,6 +133,7 @@ class BaseChannel:
             metadata={
                 "order_updates_notification": str(notification.pk),
                 "order_updates_type": notification.type,
+                "order_updates_order": get_adapter().get_number(order),
             },
             tags=["order_updates", notification.type],
         )
@@ -145,6 +147,10 @@ class BaseChannel:
         raise NotImplementedError(
             "%s.%s must implement send()" % (type(self).__module__, type(self).__name__)
         )
+
+    def check(self) -> list[str]:
+        """Configuration problems, each a sentence naming the setting to fix."""
+        return []
 
     def forget_recipient(self, recipient: str) -> None:
         """Called after :class:`RecipientGone`; drop stored data for it (optional)."""

@@ -6,6 +6,7 @@ from .notifications import (
     NotificationState,
     NotificationTypeSetting,
     SuppressedRecipient,
+    SuppressionReason,
 )
 from .preferences import NotificationPreference, PushSubscription
 from .templates import NotificationTemplate, NotificationTemplateRevision
@@ -36,4 +37,5 @@ __all__ = [
     "PushSubscription",
     "Shipment",
     "SuppressedRecipient",
+    "SuppressionReason",
 ]

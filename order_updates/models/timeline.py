@@ -60,6 +60,9 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed")
     NOTE = "note", _("Note")
     SHIPMENT_ADDED = "shipment_added", _("Shipment added")
+    DELIVERY_DELAYED = "delivery_delayed", _("Delivery delayed")
+    #: The carrier could not deliver (attempt failed, address problem, damage…).
+    DELIVERY_EXCEPTION = "delivery_exception", _("Delivery problem")
     #: A bounce, complaint or fallback reported about a notification (staff only).
     DELIVERY_FEEDBACK = "delivery_feedback", _("Delivery feedback")
 

@@ -1,0 +1,225 @@
+"""Claiming, sending, retrying and sweeping, called directly (no broker needed)."""
+
+import datetime
+import smtplib
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from order_updates import delivery, outbox, services, signals
+from order_updates.channels.base import PermanentChannelError, TransientChannelError
+from order_updates.models import (
+    Notification,
+    NotificationPreference,
+    NotificationState,
+    NotificationTypeSetting,
+    SuppressedRecipient,
+)
+
+
+@pytest.fixture
+def row(make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    return Notification.objects.get(order_id=order.pk, channel="email")
+
+
+def reload(notification):
+    return Notification.objects.get(pk=notification.pk)
+
+
+def test_deliver_sends_once_and_records_what_was_sent(row, capture_signal):
+    sent = capture_signal(signals.notification_sent)
+    assert delivery.deliver(row.pk) == delivery.SENT
+    assert delivery.deliver(row.pk) == delivery.NOT_CLAIMED
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ada@example.com"]
+    row = reload(row)
+    assert row.state == NotificationState.SENT
+    assert row.attempts == 1 and row.sent_at and row.lease_expires_at is None
+    assert row.subject == message.subject
+    assert row.body_text and row.body_html
+    assert row.provider
+    assert [call["notification"].pk for call in sent] == [row.pk]
+
+
+def test_claim_is_exclusive(row):
+    assert delivery.claim(row.pk)
+    assert not delivery.claim(row.pk)
+    assert reload(row).state == NotificationState.SENDING
+
+
+def test_not_due_yet_is_not_claimed(row):
+    Notification.objects.filter(pk=row.pk).update(
+        next_attempt_at=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    assert delivery.deliver(row.pk) == delivery.NOT_CLAIMED
+
+
+def failing_channel(monkeypatch, error):
+    from order_updates.channels import get_channel
+
+    channel = get_channel("email")
+
+    def send(message):
+        raise error
+
+    monkeypatch.setattr(channel, "send", send)
+
+
+def test_transient_error_retries_with_backoff(row, monkeypatch, settings):
+    failing_channel(monkeypatch, TransientChannelError("503 from provider"))
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert delivery.deliver(row.pk) == delivery.RETRY
+    row = reload(row)
+    assert row.state == NotificationState.PENDING
+    assert row.attempts == 1
+    assert "503 from provider" in row.last_error
+    # 30 s base: between 15 and 30 seconds for the first retry.
+    wait = (row.next_attempt_at - start).total_seconds()
+    assert 15 <= wait <= 30
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "RETRY_BACKOFF_SECONDS": 10,
+        "RETRY_BACKOFF_MAX_SECONDS": 100,
+    }
+    waits = [delivery.backoff(n) for n in range(1, 8)]
+    assert 5 <= waits[0] <= 10
+    assert 20 <= waits[2] <= 40
+    assert all(50 <= wait <= 100 for wait in waits[4:])
+
+
+def test_last_attempt_fails_for_good(row, monkeypatch, capture_signal):
+    failed = capture_signal(signals.notification_failed)
+    failing_channel(monkeypatch, TransientChannelError("timeout"))
+    Notification.objects.filter(pk=row.pk).update(attempts=5)
+    assert delivery.deliver(row.pk) == delivery.FAILED
+    row = reload(row)
+    assert (row.state, row.attempts) == (NotificationState.FAILED, 6)
+    assert "timeout" in row.last_error
+    assert [call["notification"].pk for call in failed] == [row.pk]
+
+
+def test_permanent_error_fails_at_once(row, monkeypatch):
+    failing_channel(monkeypatch, PermanentChannelError("address rejected"))
+    assert delivery.deliver(row.pk) == delivery.FAILED
+    row = reload(row)
+    assert (row.state, row.attempts) == (NotificationState.FAILED, 1)
+
+
+def test_unexpected_errors_are_retried(row, monkeypatch):
+    failing_channel(monkeypatch, smtplib.SMTPServerDisconnected("gone"))
+    assert delivery.deliver(row.pk) == delivery.RETRY
+    assert "SMTPServerDisconnected" in reload(row).last_error
+
+
+def test_configuration_error_fails_with_a_clear_message(row, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": None}
+    assert delivery.deliver(row.pk) == delivery.FAILED
+    assert "SITE_URL" in reload(row).last_error
+
+
+def test_rows_are_rechecked_before_sending(row):
+    NotificationTypeSetting.objects.create(type="order_received", enabled=False)
+    assert delivery.deliver(row.pk) == delivery.SKIPPED
+    row = reload(row)
+    assert row.state == NotificationState.SKIPPED
+    assert "switched off" in row.reason
+    assert mail.outbox == []
+
+
+def test_customer_who_unsubscribed_meanwhile_is_skipped(row):
+    NotificationPreference.objects.create(
+        email="ada@example.com", channels={"order": ["sms"]}
+    )
+    assert delivery.deliver(row.pk) == delivery.SKIPPED
+    assert "no longer wants" in reload(row).reason
+
+
+def test_address_suppressed_meanwhile(row):
+    SuppressedRecipient.objects.create(
+        channel="email", address="ada@example.com", reason="complained"
+    )
+    assert delivery.deliver(row.pk) == delivery.SKIPPED
+    assert reload(row).state == NotificationState.SUPPRESSED
+
+
+def test_quiet_hours_postpone_at_send_time(make_order, settings, django_user_model):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    NotificationPreference.objects.create(
+        user=user, sms_consent_at=timezone.now(), timezone="America/New_York"
+    )
+    order = make_order(user=user, phone="+12025550123")
+    services.start_tracking(order)
+    sms = Notification.objects.get(order_id=order.pk, channel="sms")
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "QUIET_HOURS": ("21:00", "08:00"),
+    }
+    # 03:00 in New York.
+    night = datetime.datetime(2026, 11, 27, 8, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(night, tick=False):
+        assert delivery.deliver(sms.pk) == delivery.POSTPONED
+    sms = reload(sms)
+    assert sms.state == NotificationState.PENDING and sms.attempts == 0
+    assert sms.next_attempt_at == datetime.datetime(
+        2026, 11, 27, 13, 0, tzinfo=datetime.timezone.utc
+    )
+
+
+def test_sweeper_takes_back_rows_of_dead_workers(row):
+    assert delivery.claim(row.pk)
+    later = timezone.now() + datetime.timedelta(minutes=6)
+    with time_machine.travel(later, tick=False):
+        result = delivery.sweep()
+    assert result["recovered"] == 1 and result["queued"] >= 1
+    row = reload(row)
+    assert row.state == NotificationState.PENDING
+    assert "lease expired" in row.last_error
+
+
+def test_sweeper_fails_rows_out_of_attempts(row, capture_signal):
+    failed = capture_signal(signals.notification_failed)
+    Notification.objects.filter(pk=row.pk).update(attempts=5)
+    assert delivery.claim(row.pk)
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+        assert delivery.sweep()["failed"] == 1
+    assert reload(row).state == NotificationState.FAILED
+    assert len(failed) == 1
+
+
+def test_sweeper_leaves_fresh_rows_to_their_task(row):
+    assert delivery.sweep() == {"recovered": 0, "failed": 0, "queued": 0}
+
+
+def test_resend_a_failed_notification(
+    row, monkeypatch, django_capture_on_commit_callbacks
+):
+    failing_channel(monkeypatch, PermanentChannelError("bad address"))
+    delivery.deliver(row.pk)
+    monkeypatch.undo()
+    queued = []
+    monkeypatch.setattr(outbox, "enqueue", lambda ids, countdown=0: queued.extend(ids))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.resend(reload(row))
+    assert queued == [row.pk]
+    assert delivery.deliver(row.pk) == delivery.SENT
+    assert not outbox.resend(reload(row))  # sent: nothing to do
+
+
+def test_sms_is_sent_through_the_provider(make_order, django_user_model, sms_outbox):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    NotificationPreference.objects.create(user=user, sms_consent_at=timezone.now())
+    order = make_order(user=user, phone="+4930901820")
+    services.start_tracking(order)
+    sms = Notification.objects.get(order_id=order.pk, channel="sms")
+    assert delivery.deliver(sms.pk) == delivery.SENT
+    assert len(sms_outbox) == 1
+    assert reload(sms).body_text

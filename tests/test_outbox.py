@@ -1,0 +1,205 @@
+"""Which changes write which notification rows, in the change's transaction."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from order_updates import services
+from order_updates.models import (
+    Notification,
+    NotificationPreference,
+    NotificationState,
+    NotificationTypeSetting,
+    SuppressedRecipient,
+)
+
+
+def rows(order, **filters):
+    return list(
+        Notification.objects.filter(order_id=order.pk, **filters).order_by("pk")
+    )
+
+
+@pytest.fixture
+def consenting_customer(django_user_model):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    NotificationPreference.objects.create(user=user, sms_consent_at=timezone.now())
+    return user
+
+
+def test_a_status_change_writes_one_row_per_channel_and_recipient(
+    make_order, consenting_customer
+):
+    order = make_order(
+        user=consenting_customer, email="ada@example.com", phone="+4930901820"
+    )
+    event = services.start_tracking(order)
+    found = [(r.type, r.channel, r.recipient, r.state) for r in rows(order)]
+    assert found == [
+        ("order_received", "email", "ada@example.com", "pending"),
+        ("order_received", "sms", "+4930901820", "pending"),
+    ]
+    row = rows(order)[0]
+    assert row.event == event
+    assert row.dedupe_key == "%s:email:ada@example.com" % event.pk
+    assert row.language == "en"
+
+
+def test_no_sms_without_consent(make_order):
+    order = make_order(email="ada@example.com", phone="+4930901820")
+    services.start_tracking(order)
+    assert [r.channel for r in rows(order)] == ["email"]
+
+
+def test_notify_false_and_internal_notes_write_nothing(order):
+    services.start_tracking(order, notify=False)
+    services.set_status(order, "confirmed", notify=False)
+    services.add_note(order, "Customer is a VIP", public=False)
+    assert rows(order) == []
+    services.add_note(order, "Thanks for your patience!")
+    assert [r.type for r in rows(order)] == ["note_added"]
+
+
+def test_types_that_are_off_write_nothing(order, settings):
+    services.start_tracking(order)
+    services.set_status(order, "processing")  # off by default
+    assert [r.type for r in rows(order)] == ["order_received"]
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "NOTIFICATION_TYPES": {"order_processing": {"enabled": True}},
+        "EVENT_NOTIFICATIONS": {"status:on_hold": None},
+    }
+    services.set_status(order, "on_hold")
+    services.set_status(order, "processing")
+    assert [r.type for r in rows(order)] == ["order_received", "order_processing"]
+
+
+def test_merchant_switch_wins(order):
+    NotificationTypeSetting.objects.create(type="order_confirmed", enabled=False)
+    NotificationTypeSetting.objects.create(type="order_processing", enabled=True)
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    services.set_status(order, "processing")
+    assert [r.type for r in rows(order)] == ["order_received", "order_processing"]
+
+
+def test_opted_out_customer_gets_no_row(make_order):
+    order = make_order(email="Guest@Example.com")
+    NotificationPreference.objects.create(
+        email="guest@example.com", channels={"order": [], "shipping": ["email"]}
+    )
+    services.start_tracking(order)
+    assert rows(order) == []
+
+
+def test_suppressed_address_row_is_kept_visible(make_order):
+    order = make_order(email="Bounced@Example.com")
+    SuppressedRecipient.objects.create(
+        channel="email", address="bounced@example.com", reason="bounced"
+    )
+    services.start_tracking(order)
+    (row,) = rows(order)
+    assert row.state == NotificationState.SUPPRESSED
+    assert "Hard bounce" in row.reason
+
+
+def test_rows_roll_back_with_the_change(transactional_db, make_order):
+    order = make_order()
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        services.start_tracking(order)
+        assert len(rows(order)) == 1
+        1 / 0  # noqa: B018
+    assert rows(order) == []
+
+
+def test_rapid_changes_coalesce_into_the_latest(order, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "COALESCE_SECONDS": 30}
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        services.start_tracking(order)
+    with time_machine.travel(start + datetime.timedelta(seconds=10), tick=False):
+        services.set_status(order, "confirmed")
+        services.add_note(order, "We gift-wrapped it.")
+    with time_machine.travel(start + datetime.timedelta(seconds=25), tick=False):
+        services.set_status(order, "processing")
+        services.set_status(order, "on_hold")
+    found = [(r.type, r.state) for r in rows(order)]
+    assert found == [
+        ("order_received", "skipped"),
+        ("order_confirmed", "skipped"),
+        ("note_added", "pending"),  # a note is never swallowed
+        ("on_hold", "pending"),
+    ]
+    latest = rows(order)[-1]
+    assert latest.next_attempt_at == start + datetime.timedelta(seconds=55)
+    received, confirmed = rows(order)[:2]
+    # Each skipped message names the one that replaced it.
+    assert "(#%s)" % confirmed.pk in received.reason
+    assert "(#%s)" % latest.pk in confirmed.reason
+    # A change after the window does not touch the earlier message.
+    with time_machine.travel(start + datetime.timedelta(seconds=90), tick=False):
+        services.set_status(order, "processing")
+        services.set_status(order, "shipped")
+    assert [r.state for r in rows(order)][-3:] == ["pending", "pending", "pending"]
+
+
+def test_coalescing_off(order):
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    assert [r.state for r in rows(order)] == ["pending", "pending"]
+    assert all(r.next_attempt_at <= timezone.now() for r in rows(order))
+
+
+def test_quiet_hours_hold_sms_not_email(make_order, consenting_customer, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "QUIET_HOURS": ("21:00", "08:00"),
+    }
+    NotificationPreference.objects.filter(user=consenting_customer).update(
+        timezone="Europe/Berlin"
+    )
+    order = make_order(user=consenting_customer, phone="+4930901820")
+    # 23:30 in Berlin (UTC+1 in winter).
+    night = datetime.datetime(2026, 11, 27, 22, 30, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(night, tick=False):
+        services.start_tracking(order)
+    email, sms = rows(order)
+    assert email.next_attempt_at == night
+    # Held until 08:00 Berlin time the next morning.
+    assert sms.next_attempt_at == datetime.datetime(
+        2026, 11, 28, 7, 0, tzinfo=datetime.timezone.utc
+    )
+
+
+def test_bulk_changes_queue_notifications_set_based(
+    make_order, django_assert_max_num_queries
+):
+    orders = [make_order() for _ in range(30)]
+    services.bulk_set_status(orders[:10], "confirmed", notify=False)
+    from order_updates.conf import get_order_model
+
+    queryset = get_order_model().objects.filter(pk__in=[o.pk for o in orders])
+    with django_assert_max_num_queries(20):
+        result = services.bulk_set_status(queryset, "on_hold")
+    assert len(result.changed) == 30
+    assert Notification.objects.filter(type="on_hold").count() == 30
+    # Adopted orders are not announced as "received".
+    assert not Notification.objects.filter(type="order_received").exists()
+
+
+def test_adopting_old_orders_sends_nothing(make_order):
+    make_order()
+    services.track_existing_orders()
+    assert not Notification.objects.exists()
+
+
+def test_delivery_issue_notifies(order):
+    services.start_tracking(order, status="shipped", notify=False)
+    services.report_delivery_issue(order, "delayed", message="Storm in the Alps")
+    services.report_delivery_issue(order, "exception", notify=False)
+    assert [r.type for r in rows(order)] == ["delayed"]
+    with pytest.raises(ValueError, match="delayed, exception"):
+        services.report_delivery_issue(order, "lost")
