@@ -1,0 +1,311 @@
+"""Web push: real VAPID signing and payload encryption, the push service mocked."""
+
+import base64
+import json
+import os
+
+import http_ece
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid
+
+from order_updates.adapter import get_adapter
+from order_updates.channels.base import (
+    OutgoingMessage,
+    PermanentChannelError,
+    RecipientGone,
+    TransientChannelError,
+)
+from order_updates.channels.push import WebPushChannel, vapid_public_key
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.models import NotificationPreference, PushSubscription
+
+ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABabc123"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.fixture(scope="module")
+def vapid():
+    key = Vapid()
+    key.generate_keys()
+    return key
+
+
+@pytest.fixture
+def vapid_settings(order_updates_settings, vapid):
+    private_raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    order_updates_settings(
+        WEBPUSH_VAPID_PRIVATE_KEY=b64url(private_raw),
+        WEBPUSH_VAPID_PUBLIC_KEY=vapid_public_key(vapid),
+        WEBPUSH_VAPID_SUBJECT="mailto:shop@example.com",
+        WEBPUSH_TTL=3600,
+    )
+    return order_updates_settings
+
+
+@pytest.fixture
+def browser():
+    """A browser's push keys: its ECDH key pair and auth secret."""
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    public = private_key.public_key().public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint
+    )
+    return {
+        "private_key": private_key,
+        "p256dh": b64url(public),
+        "auth": os.urandom(16),
+    }
+
+
+@pytest.fixture
+def subscription(db, browser, django_user_model):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    return PushSubscription.objects.create(
+        user=user,
+        endpoint=ENDPOINT,
+        p256dh=browser["p256dh"],
+        auth=b64url(browser["auth"]),
+        user_agent="Firefox",
+    )
+
+
+@pytest.fixture
+def channel(vapid_settings):
+    return WebPushChannel("push")
+
+
+def outgoing(subscription, **overrides):
+    values = {
+        "notification_id": 9,
+        "channel": "push",
+        "type": "order_shipped",
+        "recipient": str(subscription.pk),
+        "language": "en",
+        "subject": "Your order is on its way",
+        "text": "Order PS-1 has shipped.",
+        "url": "https://shop.example.com/t/abc/",
+        "metadata": {"order_updates_order": "PS-1"},
+    }
+    values.update(overrides)
+    return OutgoingMessage(**values)
+
+
+def decrypt(request, browser):
+    body = http_ece.decrypt(
+        request.body,
+        private_key=browser["private_key"],
+        auth_secret=browser["auth"],
+        version="aes128gcm",
+    )
+    return json.loads(body)
+
+
+# Recipients ---------------------------------------------------------------------------
+
+
+def test_recipients_are_the_users_subscriptions(channel, make_order, subscription):
+    other = PushSubscription.objects.create(
+        user=subscription.user, endpoint=ENDPOINT + "2", p256dh="k", auth="a"
+    )
+    PushSubscription.objects.create(
+        email="someone@example.com", endpoint=ENDPOINT + "3", p256dh="k", auth="a"
+    )
+    order = make_order(user=subscription.user)
+    preference = NotificationPreference(user=subscription.user)
+    assert channel.recipients(order, get_adapter(), preference) == [
+        str(subscription.pk),
+        str(other.pk),
+    ]
+
+
+def test_guests_are_found_by_email(channel, make_order, db):
+    guest = PushSubscription.objects.create(
+        email="guest@example.com", endpoint=ENDPOINT, p256dh="k", auth="a"
+    )
+    order = make_order(email="Guest@Example.com")
+    preference = NotificationPreference(email="guest@example.com")
+    assert channel.recipients(order, get_adapter(), preference) == [str(guest.pk)]
+    nobody = make_order(email="")
+    assert channel.recipients(nobody, get_adapter(), preference) == []
+
+
+def test_build_message_remembers_the_order(channel, order, make_notification):
+    notification = make_notification(order, channel="push", recipient="1")
+    message = channel.build_message(notification, order)
+    assert message.metadata["order_updates_order"] == get_adapter().get_number(order)
+    assert message.subject and message.text
+    assert message.html == ""
+
+
+# Sending ------------------------------------------------------------------------------
+
+
+def test_send_encrypted_and_signed(channel, subscription, browser, vapid, http):
+    http.add("POST", ENDPOINT, status=201, headers={"Location": ENDPOINT + "/m/1"})
+    result = channel.send(outgoing(subscription))
+
+    request = http.last_request
+    assert request.headers["Content-Encoding"] == "aes128gcm"
+    assert request.headers["TTL"] == "3600"
+    assert request.headers["Urgency"] == "normal"
+    assert len(request.headers["Topic"]) == 32
+    assert decrypt(request, browser) == {
+        "title": "Your order is on its way",
+        "body": "Order PS-1 has shipped.",
+        "url": "https://shop.example.com/t/abc/",
+        "tag": "order-PS-1",
+    }
+
+    authorization = request.headers["Authorization"]
+    assert authorization.startswith("vapid t=")
+    assert Vapid.verify(authorization)
+    params = dict(part.split("=", 1) for part in authorization[6:].split(","))
+    assert params["k"] == vapid_public_key(vapid)
+    claims = json.loads(b64url_decode(params["t"].split(".")[1]))
+    assert claims["aud"] == "https://updates.push.services.mozilla.com"
+    assert claims["sub"] == "mailto:shop@example.com"
+
+    assert result.provider == "webpush"
+    assert result.message_id == ENDPOINT + "/m/1"
+    subscription.refresh_from_db()
+    assert subscription.last_used_at is not None
+
+
+def test_same_order_same_topic(channel, subscription, http):
+    http.add("POST", ENDPOINT, status=201)
+    http.add("POST", ENDPOINT, status=201)
+    http.add("POST", ENDPOINT, status=201)
+    channel.send(outgoing(subscription, notification_id=1))
+    channel.send(outgoing(subscription, notification_id=2))
+    channel.send(outgoing(subscription, metadata={"order_updates_order": "PS-2"}))
+    first, second, other = (request.headers["Topic"] for request in http.requests)
+    assert first == second != other
+
+
+def test_pem_private_key(vapid_settings, vapid, subscription, browser, http):
+    vapid_settings(WEBPUSH_VAPID_PRIVATE_KEY=vapid.private_pem().decode())
+    http.add("POST", ENDPOINT, status=201)
+    WebPushChannel("push").send(outgoing(subscription))
+    assert Vapid.verify(http.last_request.headers["Authorization"])
+    assert WebPushChannel("push").check() == []
+
+
+def test_long_body_is_shortened(channel, subscription, browser, http):
+    http.add("POST", ENDPOINT, status=201)
+    channel.send(outgoing(subscription, text="ж" * 5000))
+    payload = decrypt(http.last_request, browser)
+    assert payload["body"].endswith("…")
+    assert len(json.dumps(payload, ensure_ascii=False).encode()) <= 3000
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_subscription(channel, subscription, http, status):
+    http.add("POST", ENDPOINT, status=status)
+    with pytest.raises(RecipientGone):
+        channel.send(outgoing(subscription))
+    channel.forget_recipient(str(subscription.pk))
+    assert not PushSubscription.objects.filter(pk=subscription.pk).exists()
+
+
+def test_deleted_subscription_is_gone(channel, subscription, http):
+    message = outgoing(subscription)
+    subscription.delete()
+    with pytest.raises(RecipientGone):
+        channel.send(message)
+    channel.forget_recipient("not-a-number")  # harmless
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503])
+def test_transient_statuses(channel, subscription, http, status):
+    http.add("POST", ENDPOINT, status=status, headers={"Retry-After": "60"})
+    with pytest.raises(TransientChannelError):
+        channel.send(outgoing(subscription))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 413])
+def test_permanent_statuses(channel, subscription, http, status):
+    http.add("POST", ENDPOINT, status=status)
+    with pytest.raises(PermanentChannelError) as info:
+        channel.send(outgoing(subscription))
+    assert type(info.value) is PermanentChannelError
+    if status in (401, 403):
+        assert "WEBPUSH_VAPID_PUBLIC_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "error", [requests.ConnectionError("refused"), requests.ReadTimeout("slow")]
+)
+def test_network_errors_are_transient(channel, subscription, http, error):
+    http.add_error("POST", ENDPOINT, error)
+    with pytest.raises(TransientChannelError):
+        channel.send(outgoing(subscription))
+
+
+def test_broken_subscription_keys_are_permanent(channel, subscription, http):
+    subscription.p256dh = "not-a-key"
+    subscription.save()
+    with pytest.raises(PermanentChannelError):
+        channel.send(outgoing(subscription))
+    assert len(http.calls) == 0
+
+
+# Configuration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_VAPID_SUBJECT"])
+def test_missing_vapid_settings_name_the_key(vapid_settings, subscription, key):
+    vapid_settings(**{key: ""})
+    with pytest.raises(OrderUpdatesConfigurationError, match=key):
+        WebPushChannel("push").send(outgoing(subscription))
+
+
+def test_bad_subject_names_the_key(vapid_settings, subscription):
+    vapid_settings(WEBPUSH_VAPID_SUBJECT="shop@example.com")
+    with pytest.raises(OrderUpdatesConfigurationError, match="WEBPUSH_VAPID_SUBJECT"):
+        WebPushChannel("push").send(outgoing(subscription))
+
+
+def test_bad_private_key_names_the_key(vapid_settings, subscription):
+    vapid_settings(WEBPUSH_VAPID_PRIVATE_KEY="bm90IGEga2V5")
+    with pytest.raises(
+        OrderUpdatesConfigurationError, match="WEBPUSH_VAPID_PRIVATE_KEY"
+    ):
+        WebPushChannel("push").send(outgoing(subscription))
+
+
+def test_missing_extra_names_it(channel, subscription, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pywebpush", None)  # as if not installed
+    with pytest.raises(OrderUpdatesConfigurationError, match=r"\[push\]"):
+        channel.send(outgoing(subscription))
+    assert "django-order-updates[push]" in channel.check()[0]
+
+
+def test_check(channel, vapid_settings):
+    assert channel.check() == []
+    other = Vapid()
+    other.generate_keys()
+    vapid_settings(
+        WEBPUSH_VAPID_PUBLIC_KEY=vapid_public_key(other),
+        WEBPUSH_VAPID_SUBJECT="shop@example.com",
+    )
+    problems = channel.check()
+    assert len(problems) == 2
+    assert "mailto:" in problems[0]
+    assert "not the public half" in problems[1]
+    vapid_settings(
+        WEBPUSH_VAPID_PRIVATE_KEY="",
+        WEBPUSH_VAPID_PUBLIC_KEY="",
+        WEBPUSH_VAPID_SUBJECT="",
+    )
+    assert len(channel.check()) == 3

@@ -1,0 +1,268 @@
+"""The SMS channel, its segment calculator, and the console and test providers."""
+
+import io
+import logging
+
+import pytest
+from django.utils import timezone
+
+from order_updates.adapter import get_adapter
+from order_updates.channels.base import (
+    OutgoingMessage,
+    PermanentChannelError,
+    TransientChannelError,
+)
+from order_updates.channels.sms import SMSChannel, normalize_phone
+from order_updates.channels.sms import test as test_sms
+from order_updates.channels.sms.base import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    BaseSMSProvider,
+    sms_segments,
+)
+from order_updates.channels.sms.console import ConsoleSMSProvider
+from order_updates.channels.sms.test import TestSMSProvider
+from order_updates.models import NotificationPreference
+
+
+def outgoing(**overrides):
+    values = {
+        "notification_id": 7,
+        "channel": "sms",
+        "type": "order_shipped",
+        "recipient": "+14155550100",
+        "language": "en",
+        "text": "Order PS-1 has shipped: https://shop.example.com/t/abc/",
+    }
+    values.update(overrides)
+    return OutgoingMessage(**values)
+
+
+@pytest.fixture(autouse=True)
+def clean_outbox():
+    test_sms.reset()
+    yield
+    test_sms.reset()
+
+
+@pytest.fixture
+def channel():
+    return SMSChannel("sms")
+
+
+@pytest.fixture
+def consent():
+    return NotificationPreference(
+        email="ada@example.com", sms_consent_at=timezone.now()
+    )
+
+
+# Segments -----------------------------------------------------------------------------
+
+
+def test_gsm7_tables():
+    # 128 code points minus the escape; 10 characters behind the escape.
+    assert len(GSM7_BASIC) == 127
+    assert len(GSM7_EXTENSION) == 10
+    assert not GSM7_BASIC & GSM7_EXTENSION
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("GSM-7", 0)),
+        ("a" * 160, ("GSM-7", 1)),
+        ("a" * 161, ("GSM-7", 2)),
+        ("a" * 306, ("GSM-7", 2)),
+        ("a" * 307, ("GSM-7", 3)),
+        ("Grüße, Ñoño! @£$¥ èéùìò", ("GSM-7", 1)),
+        # Extension characters take two septets.
+        ("€" * 80, ("GSM-7", 1)),
+        ("€" * 81, ("GSM-7", 2)),
+        # ...and are not split: 152 septets, then an escape pair that won't fit.
+        ("a" * 152 + "€" + "a" * 10, ("GSM-7", 2)),
+        ("a" * 151 + "€" + "a" * 152 + "€", ("GSM-7", 3)),
+        # One character outside GSM-7 switches the whole text to UCS-2.
+        ("a" * 69 + "ç", ("UCS-2", 1)),
+        ("Ваш заказ отправлен", ("UCS-2", 1)),
+        ("ж" * 70, ("UCS-2", 1)),
+        ("ж" * 71, ("UCS-2", 2)),
+        ("ж" * 134, ("UCS-2", 2)),
+        ("ж" * 135, ("UCS-2", 3)),
+        # An emoji is a surrogate pair: two UTF-16 code units, never split.
+        ("📦" * 35, ("UCS-2", 1)),
+        ("📦" * 36, ("UCS-2", 2)),
+        ("ж" * 66 + "📦", ("UCS-2", 1)),
+        ("ж" * 66 + "📦" + "ж" * 4, ("UCS-2", 2)),
+        ("ж" * 66 + "📦" * 34, ("UCS-2", 3)),
+    ],
+)
+def test_sms_segments(text, expected):
+    assert sms_segments(text) == expected
+
+
+# Recipients ---------------------------------------------------------------------------
+
+
+def test_recipient_needs_consent(channel, make_order, consent):
+    order = make_order(phone="+14155550100")
+    adapter = get_adapter()
+    assert channel.recipients(order, adapter, consent) == ["+14155550100"]
+    no_consent = NotificationPreference(email="ada@example.com")
+    assert channel.recipients(order, adapter, no_consent) == []
+
+
+def test_no_phone_no_recipient(channel, make_order, consent):
+    assert channel.recipients(make_order(phone=""), get_adapter(), consent) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+14155550100", "+14155550100"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+1 415 555", ""),  # too short
+        ("+999 123", ""),  # no such country
+        ("call me", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_normalize_phone(value, expected):
+    assert normalize_phone(value) == expected
+
+
+def test_national_numbers_use_the_default_region(settings):
+    settings.PHONENUMBER_DEFAULT_REGION = "DE"
+    assert normalize_phone("030 901820") == "+4930901820"
+
+
+def test_invalid_number_from_adapter_is_no_recipient(channel, order, consent):
+    class Adapter(type(get_adapter())):
+        def get_phone(self, order):
+            return "+1 415 555"
+
+    assert channel.recipients(order, Adapter(), consent) == []
+
+
+# Building -----------------------------------------------------------------------------
+
+
+def test_build_message_carries_the_link_once(channel, order, make_notification):
+    notification = make_notification(order, channel="sms", recipient="+14155550100")
+    message = channel.build_message(notification, order)
+    assert message.text
+    if message.url:
+        assert message.text.count(message.url) == 1
+    assert message.html == ""
+
+
+def test_build_message_appends_a_missing_link(
+    channel, order, make_notification, monkeypatch
+):
+    import order_updates.templating as templating
+
+    rendered = {"text": "Shipped!", "url": "https://shop.example.com/t/x/"}
+    monkeypatch.setattr(
+        templating, "render_notification", lambda notification, order: rendered
+    )
+    notification = make_notification(order, channel="sms", recipient="+14155550100")
+    message = channel.build_message(notification, order)
+    assert message.text == "Shipped!\nhttps://shop.example.com/t/x/"
+
+
+# Sending ------------------------------------------------------------------------------
+
+
+def test_send_with_test_provider(channel, caplog):
+    with caplog.at_level(logging.INFO, logger="order_updates.channels.sms"):
+        result = channel.send(outgoing())
+
+    assert result.provider == "test"
+    assert result.message_id == "test-sms-1"
+    [sms] = test_sms.outbox
+    assert sms.to == "+14155550100"
+    assert sms.body == "Order PS-1 has shipped: https://shop.example.com/t/abc/"
+    assert sms.sender == "+15005550006"
+    assert sms.idempotency_key == "7"
+    assert (sms.encoding, sms.segments) == ("GSM-7", 1)
+    [record] = caplog.records
+    assert record.sms_segments == 1
+    assert record.sms_encoding == "GSM-7"
+    assert "1 segment(s)" in record.getMessage()
+
+
+def test_test_provider_fail_next(channel):
+    TestSMSProvider.fail_next()
+    TestSMSProvider.fail_next(PermanentChannelError("Unsubscribed"))
+    with pytest.raises(TransientChannelError):
+        channel.send(outgoing())
+    with pytest.raises(PermanentChannelError, match="Unsubscribed"):
+        channel.send(outgoing())
+    channel.send(outgoing())
+    assert len(test_sms.outbox) == 1
+
+
+def test_empty_text_is_permanent(channel):
+    with pytest.raises(PermanentChannelError, match="empty"):
+        channel.send(outgoing(text="  "))
+    assert test_sms.outbox == []
+
+
+def test_console_provider_prints(order_updates_settings, capsys):
+    order_updates_settings(
+        SMS_PROVIDER="order_updates.channels.sms.console.ConsoleSMSProvider"
+    )
+    channel = SMSChannel("sms")
+    result = channel.send(outgoing(text="Ваш заказ отправлен"))
+
+    assert isinstance(channel.provider, ConsoleSMSProvider)
+    assert result.provider == "console"
+    assert len(result.message_id) == 32
+    out = capsys.readouterr().out
+    assert "To: +14155550100" in out
+    assert "From: +15005550006" in out
+    assert "UCS-2, 1 segment(s)" in out
+    assert "Ваш заказ отправлен" in out
+    assert result.message_id in out
+
+
+def test_console_provider_stream():
+    stream = io.StringIO()
+    ConsoleSMSProvider(stream=stream).send_sms(
+        "+14155550100", "Hi", idempotency_key="1"
+    )
+    assert "Hi" in stream.getvalue()
+
+
+def test_provider_must_implement_send_sms():
+    with pytest.raises(NotImplementedError, match="must implement send_sms"):
+        BaseSMSProvider().send_sms("+14155550100", "Hi", idempotency_key="1")
+
+
+def test_provider_instance_in_settings(order_updates_settings):
+    provider = TestSMSProvider()
+    order_updates_settings(SMS_PROVIDER=provider)
+    assert SMSChannel("sms").provider is provider
+
+
+# Checks -------------------------------------------------------------------------------
+
+
+def test_check_delegates_to_the_provider(channel, order_updates_settings):
+    assert channel.check() == []
+    order_updates_settings(
+        SMS_PROVIDER="order_updates.channels.sms.twilio.TwilioSMSProvider",
+        TWILIO_ACCOUNT_SID="",
+        TWILIO_AUTH_TOKEN="",
+        SMS_FROM="",
+    )
+    problems = channel.check()
+    assert len(problems) == 3
+    assert "TWILIO_ACCOUNT_SID" in problems[0]
+
+
+def test_check_reports_an_unimportable_provider(channel, order_updates_settings):
+    order_updates_settings(SMS_PROVIDER="shop.sms.Nope")
+    [problem] = channel.check()
+    assert "SMS_PROVIDER" in problem
