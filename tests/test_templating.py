@@ -1,0 +1,771 @@
+"""Notification templates: defaults, lookup, context, sandbox, validation, revisions."""
+
+import datetime
+import re
+import zoneinfo
+
+import pytest
+from django.utils import translation
+
+from order_updates import services, templating
+from order_updates.exceptions import OrderUpdatesError
+from order_updates.models import (
+    Notification,
+    NotificationPreference,
+    NotificationTemplate,
+    OrderEvent,
+)
+from order_updates.notification_types import DEFAULT_TYPES
+from order_updates.templating import (
+    TemplateError,
+    TemplateValidationError,
+    build_context,
+    preview,
+    render,
+    render_notification,
+    restore_revision,
+    revert_to_default,
+    sample_context,
+    save_template,
+    strict_undefined,
+    validate_template,
+)
+from order_updates.templating.environment import format_date, money
+
+TYPES = [item.code for item in DEFAULT_TYPES]
+SHIPPING_TYPES = [item.code for item in DEFAULT_TYPES if item.category == "shipping"]
+CHANNELS = ["email", "sms", "push"]
+TRACKING_URL = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+
+# GSM 03.38 basic character set: what one SMS segment holds 160 of.
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+@pytest.fixture
+def ship(db):
+    """Move an order to "shipped" with a UPS shipment; returns the status event."""
+
+    def ship(order, message=""):
+        services.start_tracking(order)
+        services.set_status(order, "confirmed")
+        services.set_status(order, "processing")
+        services.add_shipment(
+            order,
+            carrier="ups",
+            tracking_number="1Z999AA10123456784",
+            tracking_url=TRACKING_URL,
+            status="shipped",
+            message=message,
+        )
+        return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence").last()
+
+    return ship
+
+
+def notification_for(order, type_code, channel, *, event=None, language="en"):
+    """An outbox row for ``event`` (default: the order's latest event)."""
+    if event is None:
+        event = OrderEvent.objects.filter(order_id=order.pk).order_by("sequence").last()
+    return Notification.objects.create(
+        order=order,
+        event=event,
+        type=type_code,
+        channel=channel,
+        recipient="someone@example.com",
+        language=language,
+        dedupe_key="test:%s:%s:%s" % (event.pk, channel, type_code),
+    )
+
+
+def walk(value, path="context"):
+    """Yield (path, leaf) for every leaf of a nested dict/list."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert type(key) is str, path
+            yield from walk(item, "%s.%s" % (path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, "%s[%d]" % (path, index))
+    else:
+        yield path, value
+
+
+PLAIN_TYPES = (str, int, float, bool, type(None), datetime.datetime, datetime.date)
+
+
+# Every default renders ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("type_code", TYPES)
+def test_default_renders_with_sample_data(db, type_code, channel):
+    with strict_undefined():
+        rendered = render(type_code, channel, "en", sample_context(type_code, channel))
+    parts = templating.CHANNEL_PARTS[channel]
+    assert set(rendered) == {*parts, "url"}
+    for part in parts:
+        assert rendered[part].strip(), part
+    assert "1001" in (rendered.get("subject") or rendered["text"])
+    if "subject" in parts:
+        assert "\n" not in rendered["subject"]
+        assert len(rendered["subject"]) <= 80
+    if channel == "email":
+        assert rendered["html"].startswith("<!DOCTYPE html>")
+        assert "Test Shop" in rendered["html"]
+        assert "Unsubscribe" in rendered["html"] and "Unsubscribe" in rendered["text"]
+    if type_code in SHIPPING_TYPES:
+        assert rendered["url"] == TRACKING_URL
+    else:
+        assert rendered["url"] == "https://shop.example.com/orders/1001/"
+
+
+@pytest.mark.parametrize("type_code", TYPES)
+def test_default_renders_for_a_real_order(make_order, ship, type_code):
+    order = make_order()
+    if type_code in SHIPPING_TYPES:
+        ship(order, message="Packed with care.")
+    elif type_code == "cancelled":
+        services.start_tracking(order)
+        services.set_status(order, "cancelled", message="Sorry, that's sold out.")
+    else:
+        services.start_tracking(order)
+        services.add_note(order, "We will ship on Monday.")
+    for channel in CHANNELS:
+        notification = notification_for(order, type_code, channel)
+        with strict_undefined():
+            rendered = render_notification(notification, order)
+        number = build_context(notification, order)["order"]["number"]
+        assert number in (rendered.get("subject") or rendered["text"])
+        if channel == "email":
+            assert "/order-updates/unsubscribe/" in rendered["html"]
+            assert "/order-updates/preferences/" in rendered["text"]
+            if type_code in SHIPPING_TYPES:
+                assert "1Z999AA10123456784" in rendered["text"]
+                assert "Packed with care." in rendered["text"]
+                assert rendered["url"] == TRACKING_URL
+
+
+@pytest.mark.parametrize("type_code", TYPES)
+def test_sms_fits_one_gsm7_segment(db, type_code):
+    text = render(type_code, "sms", "en", sample_context(type_code, "sms"))["text"]
+    assert len(text) <= 160, text
+    assert set(text) <= GSM7, set(text) - GSM7
+
+
+def test_push_is_short(db):
+    for type_code in TYPES:
+        rendered = render(type_code, "push", "en", sample_context(type_code, "push"))
+        assert len(rendered["subject"]) <= 50
+        assert len(rendered["text"]) <= 140
+
+
+def test_email_html_has_its_css_inlined(db):
+    html = render("shipped", "email", "en", sample_context("shipped", "email"))["html"]
+    assert re.search(r'<h1 style="[^"]*font-size: 24px', html)
+    assert re.search(r'<td class="content" style="[^"]*padding', html)
+    # Plain rules are gone from <style>; media queries stay for the clients that
+    # read them.
+    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    assert style.strip().startswith("@media")
+    assert ".content {" not in style.split("@media")[0]
+
+
+def test_email_text_is_tidy(db):
+    text = render("shipped", "email", "en", sample_context("shipped", "email"))["text"]
+    assert "\n\n\n" not in text
+    assert not re.search(r"[ \t]+$", text, re.M)
+    assert text.startswith("Hi Ada Lovelace,")
+
+
+# Context -----------------------------------------------------------------------------
+
+
+def test_context_is_plain_data(make_order, ship):
+    order = make_order()
+    ship(order)
+    context = build_context(notification_for(order, "shipped", "email"), order)
+    assert set(context) == set(templating.CONTEXT_KEYS)
+    for root, key in templating.CONTEXT_KEYS.items():
+        value = context[root]
+        items = value if key.is_list else [value]
+        for item in items:
+            assert set(item) == key.keys, root
+    for path, leaf in walk(context):
+        assert type(leaf) in PLAIN_TYPES, (path, type(leaf))
+    assert context["shipment"]["carrier_name"] == "UPS"
+    assert context["links"]["tracking"] == TRACKING_URL
+    assert context["order"]["status"] == "shipped"
+    assert [stage["done"] for stage in context["order"]["stages"]] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert [stage["current"] for stage in context["order"]["stages"]].index(True) == 2
+    assert context["event"]["to_status_label"] == "Shipped"
+
+
+def test_sample_context_has_the_documented_keys(db):
+    for type_code in TYPES:
+        context = sample_context(type_code, "email")
+        assert set(context) == set(templating.CONTEXT_KEYS)
+        for path, leaf in walk(context):
+            assert type(leaf) in PLAIN_TYPES, (path, type(leaf))
+
+
+def test_german_customer_gets_german_labels_and_dates(make_order, ship):
+    order = make_order(language="de")
+    ship(order)
+    notification = notification_for(order, "shipped", "email", language="de")
+    context = build_context(notification, order)
+    assert context["order"]["status_label"] == "Versandt"
+    assert context["order"]["stage_label"] == "Unterwegs"
+    assert context["notification"]["language"] == "de"
+    assert translation.get_language() == "en"  # restored afterwards
+    with translation.override("de"):
+        assert format_date(datetime.date(2026, 3, 5)) == "5. März 2026"
+        assert money("1234.5", "EUR") == "1.234,50\xa0€"
+    assert money("1234.5", "EUR") == "€1,234.50"
+    assert money("") == "" and money(None) == "" and money("n/a") == "n/a"
+
+
+def test_regional_language_uses_base_translations(make_order, ship):
+    order = make_order()
+    ship(order)
+    notification = notification_for(order, "shipped", "email", language="de-at")
+    assert build_context(notification, order)["order"]["status_label"] == "Versandt"
+
+
+def test_dates_are_in_the_customers_time_zone(make_order, ship):
+    order = make_order(email="zoned@example.com")
+    ship(order)
+    NotificationPreference.objects.create(
+        email="zoned@example.com", timezone="America/New_York"
+    )
+    context = build_context(notification_for(order, "shipped", "email"), order)
+    assert context["event"]["created_at"].tzinfo == zoneinfo.ZoneInfo(
+        "America/New_York"
+    )
+
+
+def test_bad_or_missing_time_zone_falls_back_to_settings(make_order, ship, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    order = make_order(email="nozone@example.com")
+    ship(order)
+    context = build_context(notification_for(order, "shipped", "email"), order)
+    assert context["event"]["created_at"].tzinfo == zoneinfo.ZoneInfo("Europe/Berlin")
+    NotificationPreference.objects.create(
+        email="nozone@example.com", timezone="Mars/Base"
+    )
+    context = build_context(notification_for(order, "shipped", "sms"), order)
+    assert context["event"]["created_at"].tzinfo == zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, monkeypatch):
+    from order_updates.adapter import get_adapter
+
+    order = make_order()
+    services.start_tracking(order)
+    notification = notification_for(order, "order_received", "sms")
+    assert build_context(notification, order)["links"]["order"] == ""
+    assert render_notification(notification, order)["url"] == ""
+    monkeypatch.setattr(
+        get_adapter(), "get_order_url", lambda order: "/account/orders/", raising=False
+    )
+    rendered = render_notification(notification, order)
+    assert rendered["url"] == "https://shop.example.com/account/orders/"
+    assert rendered["text"].endswith(" https://shop.example.com/account/orders/")
+
+
+def test_shipping_link_is_the_tracking_page_order_link_otherwise(make_order, ship):
+    order = make_order()
+    ship(order)
+    shipped = render_notification(notification_for(order, "shipped", "push"), order)
+    assert shipped["url"] == TRACKING_URL
+    note = services.add_note(order, "Hello")
+    other = notification_for(order, "note_added", "push", event=note)
+    assert render_notification(other, order)["url"] == ""
+
+
+# Lookup order ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def template_dir(tmp_path, settings):
+    """A shop template directory searched before the app's templates."""
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+
+    def write(name, text):
+        path = tmp_path / "order_updates" / "notifications" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    return write
+
+
+def test_merchant_template_wins_and_base_language_applies(db):
+    context = sample_context("shipped", "email")
+    save_template("shipped", "email", "de", subject="Bestellung {{ order.number }}")
+    assert render("shipped", "email", "de", context)["subject"] == "Bestellung 1001"
+    assert render("shipped", "email", "de-AT", context)["subject"] == "Bestellung 1001"
+    assert render("shipped", "email", "de_at", context)["subject"] == "Bestellung 1001"
+    save_template("shipped", "email", "de-at", subject="Servus {{ order.number }}")
+    assert render("shipped", "email", "de-at", context)["subject"] == "Servus 1001"
+    assert render("shipped", "email", "de", context)["subject"] == "Bestellung 1001"
+    # Other languages, and parts the merchant left blank, use the files.
+    assert render("shipped", "email", "en", context)["subject"] == (
+        "Your order #1001 is on its way"
+    )
+    assert "Good news" in render("shipped", "email", "de", context)["text"]
+
+
+def test_inactive_merchant_template_is_ignored(db):
+    save_template("shipped", "sms", "en", body_text="Custom {{ order.number }}")
+    context = sample_context("shipped", "sms")
+    assert render("shipped", "sms", "en", context)["text"] == "Custom 1001"
+    revert_to_default("shipped", "sms", "en")
+    assert render("shipped", "sms", "en", context)["text"].startswith("Test Shop: ")
+
+
+def test_shop_file_overrides_the_default(db, template_dir):
+    context = sample_context("delivered", "email")
+    template_dir("email/delivered_subject.txt", "Arrived: {{ order.number }}\n")
+    template_dir("de/email/delivered_subject.txt", "Angekommen: {{ order.number }}")
+    assert render("delivered", "email", "en", context)["subject"] == "Arrived: 1001"
+    assert (
+        render("delivered", "email", "de-ch", context)["subject"] == "Angekommen: 1001"
+    )
+    # The other parts still come from the package.
+    assert "has been delivered" in render("delivered", "email", "en", context)["text"]
+    # A merchant's template wins over the shop's file.
+    save_template("delivered", "email", "en", subject="Merchant {{ order.number }}")
+    assert render("delivered", "email", "en", context)["subject"] == "Merchant 1001"
+
+
+def test_shop_file_overrides_a_partial(db, template_dir):
+    template_dir(
+        "email/_layout.html",
+        "<html><body><h1>{% block heading %}{% endblock %}</h1>"
+        "{% block content %}{% endblock %}<p>Our own footer</p></body></html>",
+    )
+    html = render("shipped", "email", "en", sample_context("shipped", "email"))["html"]
+    assert "Our own footer" in html
+    assert "Your order is on its way" in html
+
+
+def test_missing_template_names_the_file_to_add(db, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "NOTIFICATION_TYPES": {
+            "gift_card": {"label": "Gift card", "category": "order"}
+        },
+    }
+    with pytest.raises(TemplateError, match="order_updates/notifications/email/"):
+        render("gift_card", "email", "en", sample_context("gift_card", "email"))
+
+
+def test_template_with_only_subject_and_text_sends_no_html(db, template_dir, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "NOTIFICATION_TYPES": {
+            "gift_card": {"label": "Gift card", "category": "order"}
+        },
+    }
+    template_dir("email/gift_card_subject.txt", "Your gift card")
+    template_dir("email/gift_card_body.txt", "Here it is, {{ customer.name }}.")
+    rendered = render("gift_card", "email", "en", sample_context("gift_card", "email"))
+    assert rendered == {
+        "subject": "Your gift card",
+        "text": "Here it is, Ada Lovelace.",
+        "html": "",
+        "url": "https://shop.example.com/orders/1001/",
+    }
+
+
+def test_channel_without_templates_uses_the_email_templates(db):
+    rendered = render("shipped", "test", "en", sample_context("shipped", "test"))
+    assert rendered["subject"] == "Your order #1001 is on its way"
+    assert rendered["html"]
+
+
+class ChatChannel:
+    """Stands for a channel class of the shop's: only its ``parts`` matter here."""
+
+    parts = ("text",)
+
+
+def test_other_channel_renders_its_declared_parts(db, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {"chat": "tests.test_templating.ChatChannel"},
+    }
+    rendered = render("shipped", "chat", "en", sample_context("shipped", "chat"))
+    assert set(rendered) == {"text", "url"}
+    assert rendered["text"].startswith("Hi Ada Lovelace,")
+
+
+def test_codes_that_are_not_names_are_refused(db):
+    with pytest.raises(TemplateError):
+        render("../../../etc/passwd", "email", "en", {})
+
+
+# Rendering errors --------------------------------------------------------------------
+
+
+def test_broken_merchant_template_raises_a_clear_template_error(make_order, ship):
+    order = make_order()
+    ship(order)
+    # Bypass validation, as a row edited in the database would.
+    NotificationTemplate.objects.create(
+        type="shipped",
+        channel="email",
+        language="en",
+        subject="{{ order.number | nope }}",
+    )
+    with pytest.raises(TemplateError) as caught:
+        render_notification(notification_for(order, "shipped", "email"), order)
+    message = str(caught.value)
+    assert "subject" in message and "shipped email" in message
+    assert "notification template shipped/email/en" in message
+    assert "unknown filter 'nope'" in message
+    assert isinstance(caught.value, OrderUpdatesError)
+
+
+def test_subject_is_one_line_and_sms_whitespace_collapses(db):
+    save_template(
+        "shipped", "email", "en", subject="  Line one\n\n   line   two  ", body_text=""
+    )
+    save_template("shipped", "sms", "en", body_text="A\n\n  B   {{ order.number }}\n")
+    context = sample_context("shipped", "email")
+    assert render("shipped", "email", "en", context)["subject"] == "Line one line two"
+    assert render("shipped", "sms", "en", context)["text"] == "A B 1001"
+
+
+# Autoescape --------------------------------------------------------------------------
+
+
+def test_html_is_autoescaped_text_is_not(make_order, ship, django_user_model):
+    order = make_order()
+    ship(order, message='<img src=x onerror="alert(1)">')
+    context = build_context(notification_for(order, "shipped", "email"), order)
+    context["customer"]["name"] = "<script>alert('x')</script>"
+    rendered = render("shipped", "email", "en", context)
+    assert "<script>" not in rendered["html"]
+    # (the CSS inliner re-serializes: quotes in text need no escaping)
+    assert "Hi &lt;script&gt;alert('x')&lt;/script&gt;," in rendered["html"]
+    assert "<img src=x" not in rendered["html"]
+    assert "&lt;img src=x onerror=" in rendered["html"]
+    assert "Hi <script>alert('x')</script>," in rendered["text"]
+
+
+def test_safe_strings_in_data_are_escaped_too(db):
+    from django.utils.safestring import mark_safe
+
+    from order_updates.templating.context import plain
+
+    context = sample_context("shipped", "email")
+    context["customer"]["name"] = plain(mark_safe("<b>Ada</b>"))
+    html = render("shipped", "email", "en", context)["html"]
+    assert "<b>Ada</b>" not in html and "&lt;b&gt;Ada&lt;/b&gt;" in html
+
+
+# Sandbox -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "variable"),
+    [
+        ("{{ settings.SECRET_KEY }}", "settings"),
+        ("{{ order.delete }}", "order.delete"),
+        ("{{ order.__class__ }}", "order.__class__"),
+        ("{{ order.items.__class__.__mro__ }}", None),
+        ("{{ shop.name.__class__ }}", None),
+    ],
+)
+def test_templates_cannot_reach_python(db, settings, source, variable):
+    if variable:
+        errors = validate_template("shipped", "sms", body_text=source)
+        assert "unknown variable '%s'" % variable in errors["body_text"][0]
+    rendered = preview("shipped", "sms", "en", body_text=source + "|end")
+    assert rendered["text"] == "|end"
+    assert settings.SECRET_KEY not in rendered["text"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% include '/etc/passwd' %}",
+        "{% include '../../settings.py' %}",
+        "{% render '../../../tests/settings.py' %}",
+        "{% include 'email/../../../../tests/settings.py' %}",
+        "{% extends '/etc/passwd' %}",
+        "{% include 'order_updates/base.html' %}",
+    ],
+)
+def test_templates_cannot_read_files(db, source):
+    errors = validate_template("shipped", "email", body_html=source)
+    assert "can't be included" in " ".join(errors["body_html"])
+    with pytest.raises(TemplateError) as caught:
+        preview("shipped", "email", "en", body_html=source)
+    assert "root:" not in str(caught.value)
+    assert "SECRET_KEY" not in str(caught.value)
+
+
+def test_templates_can_include_our_partials(db):
+    source = '{% render "email/_shipment.html" %}'
+    assert validate_template("shipped", "email", body_html=source) == {}
+    assert (
+        "1Z999AA10123456784"
+        in preview("shipped", "email", "en", body_html=source)["html"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("{% for i in (1..1000000) %}x{% endfor %}", "loop iteration limit"),
+        (
+            "{% for i in (1..1000) %}{% for j in (1..1000) %}x{% endfor %}{% endfor %}",
+            "loop iteration limit",
+        ),
+        (
+            "{% assign s = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..40) %}"
+            "{% assign s = s | append: s %}{% endfor %}",
+            "local namespace limit",
+        ),
+        (
+            "{% assign s = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..9000) %}"
+            "{{ s }}{{ s }}{{ s }}{{ s }}{% endfor %}",
+            "output stream limit",
+        ),
+    ],
+)
+def test_resource_limits(db, source, error):
+    with pytest.raises(TemplateError, match=error):
+        preview("shipped", "sms", "en", body_text=source)
+    errors = validate_template("shipped", "sms", body_text=source)
+    assert error in errors["body_text"][0]
+
+
+def test_deep_nesting_is_refused(db):
+    source = "{% if true %}" * 50 + "x" + "{% endif %}" * 50
+    errors = validate_template("shipped", "sms", body_text=source)
+    assert "nesting" in errors["body_text"][0]
+    with pytest.raises(TemplateError):
+        preview("shipped", "sms", "en", body_text=source)
+
+
+def test_layout_cannot_extend_itself_forever(db, template_dir):
+    template_dir("email/_loop.html", '{% include "email/_loop.html" %}')
+    with pytest.raises(TemplateError, match="context depth"):
+        preview("shipped", "email", "en", body_html='{% include "email/_loop.html" %}')
+
+
+# Validation --------------------------------------------------------------------------
+
+
+def test_valid_template_has_no_errors(db):
+    assert (
+        validate_template(
+            "shipped",
+            "email",
+            subject="{{ order.number }} is on its way",
+            body_text="{% for item in order.items %}{{ item.name }}{% endfor %}"
+            "{{ shipments.first.tracking_url }}{{ shipments.size }}"
+            "{% assign n = order.number %}{{ n }}{{ order.items.size }}",
+            body_html='{% extends "email/_layout.html" %}{% block content %}'
+            "<p>{{ customer.name | upcase }}</p>{% endblock %}",
+        )
+        == {}
+    )
+
+
+def test_syntax_errors_carry_line_numbers(db):
+    errors = validate_template(
+        "shipped", "email", body_text="Hello\n\n{% if order.number %}\nno end"
+    )
+    assert errors["body_text"] == [
+        "line 4 (end of the template): expected tag endif, found end of expression"
+    ]
+    errors = validate_template("shipped", "email", subject="{{ order.number ")
+    assert errors["subject"][0].startswith("line 1: ")
+    errors = validate_template("shipped", "email", subject="{% frobnicate %}")
+    assert "frobnicate" in errors["subject"][0]
+
+
+def test_unknown_variables_are_named_with_a_suggestion(db):
+    errors = validate_template(
+        "shipped",
+        "email",
+        body_text="Hi\n{{ order.numbr }}\n{{ ordr.number }}\n{{ shipment.traking_url }}"
+        "\n{{ shipments.first.carier }}\n{{ whatever }}",
+    )
+    assert errors["body_text"] == [
+        "line 2: unknown variable 'order.numbr'. Did you mean 'order.number'?",
+        "line 3: unknown variable 'ordr'. Did you mean 'order'?",
+        "line 4: unknown variable 'shipment.traking_url'. "
+        "Did you mean 'shipment.tracking_url'?",
+        "line 5: unknown variable 'shipments.first.carier'. "
+        "Did you mean 'shipments.first.carrier'?",
+        "line 6: unknown variable 'whatever'.",
+    ]
+
+
+def test_lists_are_used_as_lists(db):
+    errors = validate_template("shipped", "sms", body_text="{{ shipments.carrier }}")
+    assert "'shipments' is a list" in errors["body_text"][0]
+
+
+def test_unknown_filters_are_named_with_a_suggestion(db):
+    errors = validate_template("shipped", "email", subject="{{ order.number | upcse }}")
+    assert errors["subject"] == [
+        "line 1: unknown filter 'upcse'. Did you mean 'upcase'?"
+    ]
+
+
+def test_parts_the_channel_does_not_use_are_ignored(db):
+    errors = validate_template(
+        "shipped",
+        "sms",
+        subject="{% broken",
+        body_html="{{ nope }}",
+        body_text="{{ order.number }}",
+    )
+    assert errors == {}
+
+
+def test_render_against_sample_data_must_succeed(db):
+    errors = validate_template(
+        "shipped", "sms", body_text="{{ order.total | divided_by: 0 }}"
+    )
+    assert "sample data" in errors["body_text"][0]
+
+
+def test_unknown_type_or_channel_is_refused(db):
+    errors = validate_template("shiped", "email", subject="x")
+    assert errors == {
+        "__all__": ["Unknown notification type 'shiped'. Did you mean 'shipped'?"]
+    }
+    assert "__all__" in validate_template("shipped", "../x", subject="x")
+
+
+# Saving, revisions, revert -----------------------------------------------------------
+
+
+def test_save_validates_and_keeps_revisions(db, staff_user):
+    with pytest.raises(TemplateValidationError) as caught:
+        save_template("shipped", "email", "en", subject="{{ order.numbr }}")
+    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, OrderUpdatesError)
+    assert "order.number" in caught.value.errors["subject"][0]
+    assert not NotificationTemplate.objects.exists()
+
+    first = save_template(
+        "shipped", "email", "EN", subject="One {{ order.number }}", user=staff_user
+    )
+    assert (first.language, first.active, first.updated_by) == ("en", True, staff_user)
+    second = save_template(
+        "shipped", "email", "en", subject="Two {{ order.number }}", comment="shorter"
+    )
+    assert second.pk == first.pk
+    revisions = list(second.revisions.all())
+    assert [r.subject for r in revisions] == [
+        "Two {{ order.number }}",
+        "One {{ order.number }}",
+    ]
+    assert revisions[0].comment == "shorter"
+    assert revisions[1].created_by == staff_user
+
+
+def test_saving_nothing_is_refused(db):
+    with pytest.raises(TemplateValidationError) as caught:
+        save_template("shipped", "sms", "en", subject="only for email")
+    assert "__all__" in caught.value.errors
+    with pytest.raises(TemplateValidationError):
+        save_template("shipped", "sms", "not a language", body_text="x")
+
+
+def test_restore_and_revert(db, staff_user):
+    context = sample_context("shipped", "sms")
+    save_template("shipped", "sms", "en", body_text="First {{ order.number }}")
+    template = save_template("shipped", "sms", "en", body_text="Second")
+    first_revision = template.revisions.order_by("pk").first()
+
+    restored = restore_revision(first_revision, user=staff_user)
+    assert restored.body_text == "First {{ order.number }}"
+    assert render("shipped", "sms", "en", context)["text"] == "First 1001"
+    assert restored.revisions.count() == 3
+    assert restored.revisions.first().comment == "Restored revision #%s" % (
+        first_revision.pk
+    )
+
+    reverted = revert_to_default("shipped", "sms", "en", user=staff_user)
+    assert reverted.active is False
+    assert reverted.body_text == "First {{ order.number }}"  # kept for restoring
+    revert_revision = reverted.revisions.first()
+    assert revert_revision.active is False and revert_revision.created_by == staff_user
+    assert render("shipped", "sms", "en", context)["text"].startswith("Test Shop: ")
+    # Reverting again changes nothing.
+    assert revert_to_default("shipped", "sms", "en").revisions.count() == 4
+    assert revert_to_default("delivered", "sms", "en") is None
+
+    restore_revision(first_revision)
+    assert render("shipped", "sms", "en", context)["text"] == "First 1001"
+    restore_revision(revert_revision)
+    assert NotificationTemplate.objects.get().active is False
+
+
+def test_restoring_a_revision_that_no_longer_validates_is_refused(db):
+    template = save_template("shipped", "sms", "en", body_text="{{ order.number }}")
+    revision = template.revisions.get()
+    revision.body_text = "{{ order.gone }}"
+    revision.save()
+    with pytest.raises(TemplateValidationError):
+        restore_revision(revision)
+
+
+# Preview -----------------------------------------------------------------------------
+
+
+def test_preview_unsaved_sources_against_sample_or_a_real_order(make_order, ship):
+    rendered = preview(
+        "shipped",
+        "email",
+        "en",
+        subject="Preview {{ order.number }}",
+        body_html="<p style='color: red'>{{ customer.name }}</p>",
+    )
+    assert rendered["subject"] == "Preview 1001"
+    assert "Ada Lovelace" in rendered["html"]
+    assert "Good news" in rendered["text"]  # not given: the current template
+    assert not NotificationTemplate.objects.exists()
+
+    order = make_order()
+    ship(order, message="Wrapped as a gift.")
+    rendered = preview(
+        "shipped", "email", "de", subject="{{ order.number }}", order=order
+    )
+    number = build_context(notification_for(order, "shipped", "email"), order)["order"][
+        "number"
+    ]
+    assert rendered["subject"] == number
+    assert "Wrapped as a gift." in rendered["html"]
+    assert "Unterwegs" in rendered["html"]  # stage labels in the preview's language
+    assert "/order-updates/unsubscribe/" in rendered["html"]
+
+
+def test_preview_blank_part_shows_the_default(db):
+    save_template("shipped", "email", "en", subject="Merchant subject")
+    assert preview("shipped", "email", "en")["subject"] == "Merchant subject"
+    assert preview("shipped", "email", "en", subject="")["subject"] == (
+        "Your order #1001 is on its way"
+    )
+
+
+def test_preview_raises_template_error(db):
+    with pytest.raises(TemplateError, match="line 1"):
+        preview("shipped", "email", "en", subject="{{ order.number | nope }}")
