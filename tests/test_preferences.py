@@ -1,0 +1,224 @@
+"""Customer preferences and suppressed addresses (order_updates.preferences)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from order_updates import preferences
+from order_updates.models import NotificationPreference, SuppressedRecipient
+from order_updates.models.notifications import SuppressionReason
+
+
+@pytest.fixture
+def channels(settings):
+    """Configure email, sms, push and test channels (not imported by these tests)."""
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "email": "x.Email",
+            "sms": "x.SMS",
+            "push": "x.Push",
+            "test": "x.Test",
+        },
+    }
+
+
+@pytest.fixture
+def customer(django_user_model):
+    return django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+
+
+# Finding a preference ------------------------------------------------------------
+
+
+def test_unknown_customer_gets_an_unsaved_default(db, customer):
+    guest = preferences.preference_for(email="Guest@Example.COM")
+    assert guest.pk is None
+    assert guest.email == "guest@example.com"
+    member = preferences.preference_for(user=customer)
+    assert member.pk is None and member.user == customer
+    assert not NotificationPreference.objects.exists()
+
+
+def test_user_wins_over_email(db, customer):
+    NotificationPreference.objects.create(email="ada@example.com")
+    mine = NotificationPreference.objects.create(user=customer)
+    assert preferences.preference_for(user=customer, email="ada@example.com") == mine
+
+
+def test_guest_lookup_is_case_insensitive(db):
+    saved = NotificationPreference.objects.create(email="guest@example.com")
+    assert preferences.preference_for(email=" GUEST@example.com ") == saved
+
+
+def test_preference_needs_an_owner(db):
+    with pytest.raises(ValueError):
+        preferences.preference_for()
+
+
+def test_preference_for_order_uses_the_adapter(make_order, customer):
+    guest_order = make_order(email="Buyer@Example.com")
+    assert preferences.preference_for_order(guest_order).email == "buyer@example.com"
+    member_order = make_order(user=customer)
+    assert preferences.preference_for_order(member_order).user == customer
+
+
+# Defaults and explicit choices ---------------------------------------------------
+
+
+def test_transactional_defaults(db, channels):
+    preference = preferences.preference_for(email="a@example.com")
+    assert preferences.wants(preference, "order", "email")
+    assert preferences.wants(preference, "shipping", "push")
+    assert preferences.wants(preference, "order", "test")
+    assert not preferences.wants(preference, "order", "sms")  # no consent yet
+    preferences.give_sms_consent(preference)
+    assert preferences.wants(preference, "order", "sms")
+    assert preferences.wanted_channels(preference, "order") == [
+        "email",
+        "sms",
+        "push",
+        "test",
+    ]
+
+
+def test_explicit_list_decides(db, channels):
+    preference = preferences.preference_for(email="a@example.com")
+    preferences.set_channels(preference, "shipping", ["sms", "push"])
+    assert preference.pk is not None
+    assert not preferences.wants(preference, "shipping", "email")
+    assert preferences.wants(preference, "shipping", "push")
+    # SMS still needs consent, whatever the list says.
+    assert not preferences.wants(preference, "shipping", "sms")
+    # Another category keeps the defaults.
+    assert preferences.wants(preference, "order", "email")
+
+
+def test_set_channels_validates(db, channels):
+    preference = preferences.preference_for(email="a@example.com")
+    with pytest.raises(ValueError, match="category"):
+        preferences.set_channels(preference, "marketing", ["email"])
+    with pytest.raises(TypeError):
+        preferences.set_channels(preference, "order", "email")
+    assert preference.pk is None
+
+
+def test_unsubscribe_turns_one_channel_off_everywhere(db, channels):
+    preference = preferences.preference_for(email="a@example.com")
+    preferences.unsubscribe(preference, "email")
+    stored = NotificationPreference.objects.get(email="a@example.com")
+    assert stored.channels == {
+        "order": ["push", "test"],
+        "shipping": ["push", "test"],
+    }
+    for category in ("order", "shipping"):
+        assert not preferences.wants(stored, category, "email")
+        assert preferences.wants(stored, category, "push")
+    # A preference, not a suppression: the address may be written to again.
+    assert not SuppressedRecipient.objects.exists()
+    preferences.subscribe(stored, "email")
+    assert preferences.wants(stored, "order", "email")
+
+
+def test_changes_to_different_categories_both_survive(db, channels):
+    first = preferences.preference_for(email="a@example.com")
+    second = preferences.preference_for(email="a@example.com")  # stale copy
+    preferences.set_channels(first, "order", ["email"])
+    preferences.set_channels(second, "shipping", ["push"])
+    stored = NotificationPreference.objects.get()
+    assert stored.channels == {"order": ["email"], "shipping": ["push"]}
+    assert second.pk == first.pk
+
+
+def test_sms_consent_keeps_its_first_time(db, channels):
+    preference = preferences.preference_for(email="a@example.com")
+    preferences.give_sms_consent(preference)
+    first = preference.sms_consent_at
+    preferences.give_sms_consent(preference)
+    assert preference.sms_consent_at == first
+    preferences.withdraw_sms_consent(preference)
+    assert NotificationPreference.objects.get().sms_consent_at is None
+
+
+def test_save_choices(db, channels, customer):
+    preference = preferences.preference_for(user=customer)
+    preferences.save_choices(
+        preference,
+        channels={"order": ["email", "sms"], "shipping": []},
+        sms_consent=True,
+        timezone_name="Europe/Berlin",
+    )
+    stored = NotificationPreference.objects.get(user=customer)
+    assert stored.email == ""
+    assert stored.channels == {"order": ["email", "sms"], "shipping": []}
+    assert stored.sms_consent_at is not None
+    assert stored.timezone == "Europe/Berlin"
+    assert preferences.wants(stored, "order", "sms")
+    assert not preferences.wants(stored, "shipping", "email")
+
+
+# Suppression -------------------------------------------------------------------------
+
+
+def test_suppress_is_idempotent_and_lower_cases_email(db):
+    row, created = preferences.suppress("email", "Bad@Example.com", "bounced")
+    assert created and row.address == "bad@example.com"
+    again, created = preferences.suppress(
+        "email", "bad@example.COM", SuppressionReason.COMPLAINED
+    )
+    assert not created and again.pk == row.pk
+    assert again.reason == SuppressionReason.BOUNCED  # the first reason stays
+    assert SuppressedRecipient.objects.count() == 1
+
+
+def test_is_suppressed_per_channel(db):
+    preferences.suppress("email", "bad@example.com", "bounced")
+    assert preferences.is_suppressed("email", "BAD@example.com")
+    assert not preferences.is_suppressed("sms", "bad@example.com")
+    assert not preferences.is_suppressed("email", "good@example.com")
+
+
+def test_suppressed_addresses_in_one_query(db):
+    preferences.suppress("email", "bad@example.com", "bounced")
+    preferences.suppress("sms", "+15005550006", "manual")
+    addresses = ["Bad@Example.com", "good@example.com", "bad@example.com"]
+    with CaptureQueriesContext(connection) as queries:
+        found = preferences.suppressed_addresses("email", addresses)
+    assert len(queries) == 1
+    assert found == {"Bad@Example.com", "bad@example.com"}
+    assert preferences.suppressed_addresses("sms", ["+15005550006"]) == {"+15005550006"}
+    assert preferences.suppressed_addresses("email", []) == set()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_changes_create_one_row_and_keep_both(channels):
+    import threading
+
+    from django.db import connections
+
+    categories = ["order", "shipping"] * 4
+    barrier = threading.Barrier(len(categories))
+    errors = []
+
+    def change(index, category):
+        try:
+            preference = preferences.preference_for(email="new@example.com")
+            barrier.wait()
+            preferences.set_channels(preference, category, ["email", str(index)])
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=change, args=(index, category))
+        for index, category in enumerate(categories)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    stored = NotificationPreference.objects.get()
+    assert set(stored.channels) == {"order", "shipping"}

@@ -1,0 +1,277 @@
+"""The unsubscribe and preferences pages behind signed links."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import signing
+from django.test import Client
+from django.urls import reverse
+
+from order_updates import preferences
+from order_updates.links import make_token
+from order_updates.models import NotificationPreference
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+@pytest.fixture(autouse=True)
+def channels(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {"email": "x.Email", "sms": "x.SMS", "push": "x.Push"},
+        "PREFERENCES_LINK_MAX_AGE": None,
+    }
+
+
+@pytest.fixture
+def strict_client():
+    """A client that enforces CSRF like a real browser session would."""
+    return Client(enforce_csrf_checks=True)
+
+
+def unsubscribe_url(**kwargs):
+    kwargs.setdefault("channel", "email")
+    return reverse("order_updates:unsubscribe", args=[make_token(**kwargs)])
+
+
+def preferences_url(**kwargs):
+    return reverse("order_updates:preferences", args=[make_token(**kwargs)])
+
+
+def stored(email="guest@example.com"):
+    return NotificationPreference.objects.filter(email=email).first()
+
+
+# Unsubscribe -----------------------------------------------------------------------
+
+
+def test_get_asks_and_never_unsubscribes(client, db):
+    url = unsubscribe_url(email="Guest@example.com")
+    response = client.get(url)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Unsubscribe from email updates about your orders?" in content
+    assert 'method="post"' in content
+    assert "csrfmiddlewaretoken" in content
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert "no-cache" in response["Cache-Control"]
+    assert client.head(url).status_code == 200
+    assert stored() is None
+
+
+def test_confirming_unsubscribes_and_links_to_preferences(strict_client, db):
+    url = unsubscribe_url(email="guest@example.com")
+    page = strict_client.get(url)
+    token = page.context["csrf_token"]
+    response = strict_client.post(url, {"csrfmiddlewaretoken": str(token)})
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "You will no longer get email updates" in content
+    assert "/order-updates/preferences/" in content
+    assert not preferences.wants(stored(), "order", "email")
+    assert preferences.wants(stored(), "order", "push")
+
+
+def test_confirmation_post_needs_csrf(strict_client, db):
+    response = strict_client.post(unsubscribe_url(email="guest@example.com"))
+    assert response.status_code == 403
+    assert stored() is None
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+def test_one_click_post_without_csrf_or_cookies(strict_client, db, multipart):
+    url = unsubscribe_url(email="guest@example.com")
+    if multipart:
+        response = strict_client.post(url, {"List-Unsubscribe": "One-Click"})
+    else:
+        response = strict_client.post(
+            url, ONE_CLICK, content_type="application/x-www-form-urlencoded"
+        )
+    assert response.status_code == 200
+    assert not strict_client.cookies  # nothing needed, nothing required
+    assert not preferences.wants(stored(), "shipping", "email")
+
+
+def test_one_click_for_an_account_holder(strict_client, django_user_model):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    url = unsubscribe_url(user_id=user.pk, channel="sms")
+    response = strict_client.post(
+        url, ONE_CLICK, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    preference = NotificationPreference.objects.get(user=user)
+    assert preference.email == ""
+    assert "sms" not in preference.channels["order"]
+    assert "email" in preference.channels["order"]
+
+
+def test_other_post_bodies_are_not_one_click(strict_client, db):
+    url = unsubscribe_url(email="guest@example.com")
+    response = strict_client.post(
+        url,
+        "List-Unsubscribe=Yes",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 403
+    assert stored() is None
+
+
+def tampered(token):
+    payload, rest = token.split(":", 1)
+    return payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + ":" + rest
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_tampered_token_is_refused(client, db, method):
+    token = make_token(email="guest@example.com", channel="email")
+    url = reverse("order_updates:unsubscribe", args=[tampered(token)])
+    data = ONE_CLICK if method == "post" else None
+    kwargs = {"content_type": "application/x-www-form-urlencoded"} if data else {}
+    response = getattr(client, method)(url, data, **kwargs)
+    assert response.status_code == 400
+    assert "This link is not valid" in response.content.decode()
+    assert stored() is None
+
+
+def test_token_signed_for_something_else_is_refused(client, db):
+    other = signing.dumps({"u": None, "e": "guest@example.com", "c": "email"})
+    response = client.get(reverse("order_updates:unsubscribe", args=[other]))
+    assert response.status_code == 400
+    assert stored() is None
+
+
+def test_link_without_channel_cannot_unsubscribe(client, db):
+    url = reverse(
+        "order_updates:unsubscribe", args=[make_token(email="guest@example.com")]
+    )
+    response = client.post(
+        url, ONE_CLICK, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert stored() is None
+
+
+def test_link_of_a_deleted_user_is_refused(client, django_user_model):
+    user = django_user_model.objects.create_user("gone", "gone@example.com", "pw")
+    url = unsubscribe_url(user_id=user.pk)
+    user.delete()
+    assert client.get(url).status_code == 400
+
+
+def test_expired_link_is_refused(client, db, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "PREFERENCES_LINK_MAX_AGE": 7 * 24 * 3600,
+    }
+    start = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(start, tick=False):
+        url = unsubscribe_url(email="guest@example.com")
+        prefs = preferences_url(email="guest@example.com")
+    with time_machine.travel(start + datetime.timedelta(days=6), tick=False):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(start + datetime.timedelta(days=8), tick=False):
+        response = client.post(
+            url, ONE_CLICK, content_type="application/x-www-form-urlencoded"
+        )
+        assert response.status_code == 400
+        assert "This link has expired" in response.content.decode()
+        assert client.get(prefs).status_code == 400
+    assert stored() is None
+
+
+# Preferences -----------------------------------------------------------------------
+
+
+def test_preferences_page_shows_current_choices(client, db):
+    preference = preferences.preference_for(email="guest@example.com")
+    preferences.set_channels(preference, "shipping", ["push"])
+    response = client.get(preferences_url(email="guest@example.com"))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["order"].initial == ["email", "push"]
+    assert form["shipping"].initial == ["push"]
+    assert form["sms_consent"].initial is False
+    content = response.content.decode()
+    assert "<legend>Order updates" in content
+    assert "guest@example.com" in content
+    assert 'name="timezone"' in content
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_preferences_save_and_redirect(client, db):
+    url = preferences_url(email="guest@example.com", channel="email")
+    response = client.post(
+        url,
+        {
+            "order": ["email", "sms"],
+            "shipping": ["sms"],
+            "sms_consent": "on",
+            "timezone": "Europe/Berlin",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url + "?saved=1"
+    page = client.get(response["Location"])
+    assert "Your preferences have been saved." in page.content.decode()
+    preference = stored()
+    assert preference.channels == {"order": ["email", "sms"], "shipping": ["sms"]}
+    assert preference.sms_consent_at is not None
+    assert preference.timezone == "Europe/Berlin"
+    assert not preferences.wants(preference, "shipping", "email")
+
+
+def test_preferences_need_csrf(strict_client, db):
+    response = strict_client.post(
+        preferences_url(email="guest@example.com"), {"order": ["email"]}
+    )
+    assert response.status_code == 403
+    assert stored() is None
+
+
+def test_invalid_choices_rerender_with_errors_and_keep_input(client, db):
+    response = client.post(
+        preferences_url(email="guest@example.com"),
+        {"order": ["email", "sms"], "shipping": ["pigeon"], "timezone": "Mars/Base"},
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == {"shipping", "timezone", "sms_consent"}
+    content = response.content.decode()
+    assert "Please correct the errors below." in content
+    assert "To get text messages, please agree to receive them." in content
+    # What the customer ticked is still ticked.
+    assert form["order"].value() == ["email", "sms"]
+    assert stored() is None
+
+
+def test_preferences_without_sms_channel_hide_consent(client, db, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": {"email": "x"}}
+    response = client.get(preferences_url(email="guest@example.com"))
+    assert "sms_consent" not in response.context["form"].fields
+    response = client.post(
+        preferences_url(email="guest@example.com"), {"order": [], "shipping": []}
+    )
+    assert response.status_code == 302
+    assert stored().channels == {"order": [], "shipping": []}
+    assert stored().sms_consent_at is None
+
+
+def test_preferences_for_an_account_holder(client, django_user_model):
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    url = preferences_url(user_id=user.pk)
+    assert "ada@example.com" in client.get(url).content.decode()
+    client.post(url, {"order": ["email"], "shipping": ["email"]})
+    assert NotificationPreference.objects.get(user=user).channels == {
+        "order": ["email"],
+        "shipping": ["email"],
+    }
+
+
+def test_preferences_tampered_token(client, db):
+    token = make_token(email="guest@example.com")
+    url = reverse("order_updates:preferences", args=[tampered(token)])
+    assert client.get(url).status_code == 400
+    response = client.post(url, {"order": []})
+    assert response.status_code == 400
+    assert stored() is None
