@@ -146,7 +146,7 @@ def check_channels(app_configs=None, **kwargs) -> list:
         errors.append(
             Error(
                 "Notifications need ORDER_UPDATES['SITE_URL'] for their links.",
-                hint='Set it to the shop\'s public address, e.g. '
+                hint="Set it to the shop's public address, e.g. "
                 '"https://shop.example.com".',
                 id="order_updates.E008",
             )
