@@ -69,12 +69,8 @@ class EmailChannel(BaseChannel):
     ) -> OutgoingMessage:
         """Render (templating inlines the HTML's CSS) and add unsubscribe headers."""
         from .. import links
-        from ..adapter import get_adapter
 
         message = super().build_message(notification, order)
-        message.metadata.setdefault(
-            "order_updates_order", get_adapter().get_number(order)
-        )
         message.headers.update(
             {
                 "List-Unsubscribe": "<%s>" % links.unsubscribe_url(notification),

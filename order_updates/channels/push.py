@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from ..adapter import DefaultOrderAdapter
-    from ..models import Notification, NotificationPreference
+    from ..models import NotificationPreference
 
 MISSING_EXTRA = (
     'Web push needs pywebpush: pip install "django-order-updates[push]" (%s).'
@@ -105,18 +105,6 @@ class WebPushChannel(BaseChannel):
         return [
             str(pk) for pk in subscriptions.order_by("pk").values_list("pk", flat=True)
         ]
-
-    def build_message(
-        self, notification: Notification, order: Model
-    ) -> OutgoingMessage:
-        """Render title and body; remember the order (the notification's tag)."""
-        from ..adapter import get_adapter
-
-        message = super().build_message(notification, order)
-        message.metadata.setdefault(
-            "order_updates_order", get_adapter().get_number(order)
-        )
-        return message
 
     def payload(self, message: OutgoingMessage) -> str:
         """The JSON the service worker receives: title, body, url, tag."""

@@ -15,21 +15,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import TYPE_CHECKING
 
-from .base import (
-    BaseChannel,
-    ChannelError,
-    OutgoingMessage,
-    SendResult,
-    TransientChannelError,
-)
-
-if TYPE_CHECKING:
-    from django.db.models import Model
-
-    from ..adapter import DefaultOrderAdapter
-    from ..models import NotificationPreference
+from .base import ChannelError, OutgoingMessage, SendResult, TransientChannelError
+from .email import EmailChannel
 
 #: Every message "sent" by any TestChannel, oldest first.
 outbox: list[OutgoingMessage] = []
@@ -49,11 +37,10 @@ def reset() -> None:
         _failures.clear()
 
 
-class TestChannel(BaseChannel):
-    """Stands in for email: same parts, the order's email address as recipient."""
+class TestChannel(EmailChannel):
+    """Stands in for email: same recipients and message, recorded instead of sent."""
 
     __test__ = False  # not a pytest test class
-    parts = ("subject", "text", "html")
 
     @classmethod
     def fail_next(cls, error: ChannelError | None = None, *, times: int = 1) -> None:
@@ -68,16 +55,6 @@ class TestChannel(BaseChannel):
                 _failures.append(
                     error or TransientChannelError("TestChannel told to fail.")
                 )
-
-    def recipients(
-        self,
-        order: Model,
-        adapter: DefaultOrderAdapter,
-        preference: NotificationPreference,
-    ) -> list[str]:
-        """The order's email address, if it has one."""
-        email = (adapter.get_email(order) or "").strip()
-        return [email] if email else []
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Record ``message`` in :data:`outbox`, or raise the next queued failure."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -267,26 +266,10 @@ def order_url(order: Model, adapter: DefaultOrderAdapter) -> str:
 
 def customer_timezone(order: Model, adapter: DefaultOrderAdapter) -> datetime.tzinfo:
     """The zone of the customer's preference, else settings.TIME_ZONE."""
-    from ..models import NotificationPreference
+    from ..preferences import preference_for_order
+    from ..quiet_hours import get_zone
 
-    preferences = NotificationPreference.objects.all()
-    user = adapter.get_user(order)
-    if user is not None and user.pk is not None:
-        preference = preferences.filter(user=user).first()
-    else:
-        email = adapter.get_email(order).lower()
-        preference = (
-            preferences.filter(user__isnull=True, email=email).first()
-            if email
-            else None
-        )
-    for name in (getattr(preference, "timezone", ""), settings.TIME_ZONE, "UTC"):
-        if name:
-            try:
-                return zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return datetime.timezone.utc
+    return get_zone(preference_for_order(order).timezone)
 
 
 def _preference_links(notification: Notification) -> dict[str, str]:
