@@ -79,6 +79,22 @@ def _forward_relation_chain(model: type[models.Model], path: str) -> str:
     return "__".join(chain)
 
 
+def path_exists(model: type[models.Model], path: str) -> bool:
+    """Whether ``a__b__c`` names fields (the last may be a property) from ``model``."""
+    parts = path.split("__")
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return last and hasattr(model, part)
+        if not last:
+            if field.related_model is None:
+                return False
+            model = field.related_model
+    return True
+
+
 def plain(value: Any) -> Any:
     """Turn a value into plain data a template may safely receive."""
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -104,7 +120,15 @@ class DefaultOrderAdapter:
                 "ORDER_UPDATES['ORDER_FIELDS'] has unknown keys: %s. Known keys: %s."
                 % (", ".join(sorted(unknown)), ", ".join(DEFAULT_ORDER_FIELDS))
             )
-        self.order_fields = {**DEFAULT_ORDER_FIELDS, **app_settings.ORDER_FIELDS}
+        configured = app_settings.ORDER_FIELDS
+        model = self.get_order_model()
+        # A conventional name the shop's model lacks means "not available", so a
+        # shop without, say, a phone field needs no setting for it.
+        defaults = {
+            name: path if path and path_exists(model, path) else None
+            for name, path in DEFAULT_ORDER_FIELDS.items()
+        }
+        self.order_fields = {**defaults, **configured}
         self.item_fields = {**DEFAULT_ITEM_FIELDS, **app_settings.ITEM_FIELDS}
 
     # The order model --------------------------------------------------------------

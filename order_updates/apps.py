@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,8 +27,12 @@ class OrderUpdatesConfig(AppConfig):
 
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
+        try:
+            order_model = get_order_model()
+        except ImproperlyConfigured:
+            return  # reported by the checks (order_updates.E001/E002)
         post_save.connect(
             receivers.track_new_order,
-            sender=get_order_model(),
+            sender=order_model,
             dispatch_uid="order_updates.track_new_order",
         )

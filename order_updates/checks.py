@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Warning
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 
+from .adapter import path_exists
 from .conf import DEFAULTS, ORDER_MODEL_SETTING, app_settings
 
 
@@ -63,8 +64,24 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 def check_adapter(app_configs=None, **kwargs) -> list:
     """E003: the adapter cannot be imported or built; E006: a field path is wrong."""
-    from .adapter import DefaultOrderAdapter
+    from .adapter import DEFAULT_ITEM_FIELDS, DEFAULT_ORDER_FIELDS, DefaultOrderAdapter
 
+    for setting, known in (
+        ("ORDER_FIELDS", DEFAULT_ORDER_FIELDS),
+        ("ITEM_FIELDS", DEFAULT_ITEM_FIELDS),
+    ):
+        unknown = sorted(set(getattr(app_settings, setting)) - set(known))
+        if unknown:
+            return [
+                Error(
+                    "ORDER_UPDATES[%r] has unknown keys: %s."
+                    % (setting, ", ".join(unknown)),
+                    hint="Known keys: %s. Check for typos." % ", ".join(known),
+                    id="order_updates.E006",
+                )
+            ]
+    if check_order_model():
+        return []  # the adapter needs the order model; E001/E002 say what to fix
     try:
         adapter_class = app_settings.ADAPTER
         adapter = adapter_class()
@@ -78,42 +95,27 @@ def check_adapter(app_configs=None, **kwargs) -> list:
                 id="order_updates.E003",
             )
         ]
-    if not isinstance(adapter, DefaultOrderAdapter) or check_order_model():
+    if not isinstance(adapter, DefaultOrderAdapter):
         return []
     model = apps.get_model(getattr(settings, ORDER_MODEL_SETTING))
     errors = []
-    for name, value in adapter.order_fields.items():
+    # Only what the shop configured: a conventional name its model lacks is
+    # simply "not available" (see DefaultOrderAdapter).
+    for name, value in app_settings.ORDER_FIELDS.items():
         paths = value if isinstance(value, (list, tuple)) else [value]
         for path in paths:
-            if not path or _path_exists(model, path):
+            if not path or path_exists(model, path):
                 continue
             errors.append(
                 Error(
                     "ORDER_UPDATES['ORDER_FIELDS'][%r] names %r, which %s does "
                     "not have." % (name, path, model._meta.label),
                     hint="Map it to a field of your order model ('__' follows "
-                    "relations), set it to None if your orders have no %s, or "
-                    "override the adapter method." % name,
+                    "relations), or set it to None if your orders have no %s." % name,
                     id="order_updates.E006",
                 )
             )
     return errors
-
-
-def _path_exists(model, path: str) -> bool:
-    """Whether ``a__b__c`` names fields (the last may be a property) from ``model``."""
-    parts = path.split("__")
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        try:
-            field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return last and hasattr(model, part)
-        if not last:
-            if field.related_model is None:
-                return False
-            model = field.related_model
-    return True
 
 
 def check_channels(app_configs=None, **kwargs) -> list:
@@ -138,7 +140,8 @@ def check_channels(app_configs=None, **kwargs) -> list:
             errors.append(
                 Error(
                     "Channel %r: %s" % (name, problem),
-                    hint=problem,
+                    hint="Set what it names; the Channels page of the docs lists "
+                    "each channel's settings.",
                     id="order_updates.E007",
                 )
             )

@@ -7,6 +7,8 @@ deliberately not from :class:`OrderUpdatesError`, so no "fail silently" path can
 swallow a broken set-up.
 """
 
+from typing import Any
+
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -44,8 +46,54 @@ class InvalidTransition(OrderUpdatesError, ValueError):
         )
 
 
-class OrderNotTracked(OrderUpdatesError, LookupError):
-    """The order has no status yet (tracking has not started)."""
+class TemplateError(OrderUpdatesError):
+    """A notification template could not be found or rendered.
+
+    The message says which template failed and why; the delivery worker stores it
+    on the notification it marks failed.
+    """
+
+
+class TemplateValidationError(TemplateError, ValueError):
+    """A merchant's template was refused: ``errors`` maps each field to its problems.
+
+    Fields are the :class:`~order_updates.models.NotificationTemplate` field names
+    (``subject``, ``body_text``, ``body_html``), or ``__all__`` for problems that
+    concern no single field, as Django forms expect.
+    """
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        summary = "; ".join(
+            "%s: %s" % (field, " ".join(messages)) for field, messages in errors.items()
+        )
+        super().__init__("The template is invalid. %s" % summary)
+
+
+class ChannelError(OrderUpdatesError):
+    """Sending failed. ``transient`` says whether trying again may succeed."""
+
+    transient = True
+
+    def __init__(self, message: str, *, provider_response: Any = None):
+        super().__init__(message)
+        self.provider_response = provider_response
+
+
+class TransientChannelError(ChannelError):
+    """A failure worth retrying: timeouts, rate limits, 5xx answers."""
+
+    transient = True
+
+
+class PermanentChannelError(ChannelError):
+    """A failure that retrying won't fix: a rejected address, bad credentials."""
+
+    transient = False
+
+
+class RecipientGone(PermanentChannelError):
+    """The recipient no longer exists (a push subscription answered 404/410)."""
 
 
 class OrderUpdatesConfigurationError(ImproperlyConfigured):

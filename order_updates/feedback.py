@@ -28,6 +28,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from . import signals
@@ -294,7 +295,7 @@ def _bounced(
             robust=True,
         )
     note = gettext("%(channel)s to %(recipient)s bounced: %(description)s") % {
-        "channel": str(channel_label(notification.channel)).capitalize(),
+        "channel": capfirst(channel_label(notification.channel)),
         "recipient": notification.recipient,
         "description": error,
     }

@@ -129,9 +129,21 @@ class Pipeline:
         except KeyError:
             raise UnknownStatus(code, list(self.statuses)) from None
 
+    def get_or_retired(self, code: str) -> Status:
+        """The status with this code; for a code no longer in the pipeline (an
+        order still sits in a retired status) a stand-in labelled with the code.
+        """
+        return self.statuses.get(code) or Status(code=code, label=code)
+
     def allowed_from(self, code: str) -> tuple[str, ...]:
-        """Codes an order in status ``code`` may move to."""
-        return self.get(code).transitions
+        """Codes an order in status ``code`` may move to.
+
+        From a retired status every status is allowed: that is how its orders
+        get out of it.
+        """
+        if code not in self.statuses:
+            return tuple(self.statuses)
+        return self.statuses[code].transitions
 
     def can_transition(self, from_code: str, to_code: str) -> bool:
         """Whether the pipeline allows moving from ``from_code`` to ``to_code``."""

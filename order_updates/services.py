@@ -13,6 +13,7 @@ shell alike::
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,10 +29,11 @@ from django.utils.translation import gettext
 from . import signals
 from .adapter import get_adapter
 from .conf import app_settings, get_order_model
-from .exceptions import InvalidTransition
 from .models import EventKind, OrderEvent, OrderState, Shipment
 from .outbox import queue_notifications
 from .pipeline import Status, get_pipeline
+
+logger = logging.getLogger(__name__)
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
 #: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".
@@ -170,6 +172,8 @@ class BulkResult:
     skipped: dict[Any, str] = field(default_factory=dict)
     #: The status-change events written, in the order of ``changed``.
     events: list[OrderEvent] = field(default_factory=list)
+    #: Tracking-started events of orders that were not tracked before.
+    started: list[OrderEvent] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.changed)
@@ -198,17 +202,22 @@ def bulk_set_status(
         instances: dict[Any, models.Model] = {}
         pks = list(orders.order_by().values_list("pk", flat=True).distinct())
     else:
-        instances = {order.pk: order for order in orders}
+        instances = {_checked(order).pk: order for order in orders}
         pks = list(instances)
+    # One global lock order: concurrent bulk changes over overlapping orders
+    # then wait for each other instead of deadlocking.
+    pks.sort()
     result = BulkResult()
     batch_size = app_settings.BULK_BATCH_SIZE
     bulk_id = uuid.uuid4().hex
     now = timezone.now()
     actor_fields = _actor_fields(actor)
-    has_listeners = signals.order_status_changed.has_listeners(model)
+    has_listeners = signals.order_status_changed.has_listeners(
+        model
+    ) or signals.order_tracking_started.has_listeners(model)
     with transaction.atomic():
         for start in range(0, len(pks), batch_size):
-            batch = sorted(pks[start : start + batch_size])
+            batch = pks[start : start + batch_size]
             states = _lock_states(batch, instances, actor_fields, now)
             new_events: list[OrderEvent] = []
             changed_states: list[OrderState] = []
@@ -222,17 +231,16 @@ def bulk_set_status(
                 if fresh:
                     new_events.append(_started_event(state, actor_fields, now))
                 if state.status == target.code:
-                    result.skipped[pk] = gettext("Already %(status)s.") % {
-                        "status": target.label
-                    }
+                    result.skipped[pk] = gettext(
+                        "The order is already in status “%(status)s”."
+                    ) % {"status": target.label}
                 elif not pipeline.can_transition(state.status, target.code):
-                    result.skipped[pk] = str(
-                        InvalidTransition(
-                            state.status,
-                            target.code,
-                            list(pipeline.allowed_from(state.status)),
-                        )
-                    )
+                    result.skipped[pk] = gettext(
+                        "An order in status “%(current)s” cannot move to “%(target)s”."
+                    ) % {
+                        "current": pipeline.get_or_retired(state.status).label,
+                        "target": target.label,
+                    }
                 else:
                     state.last_sequence += 1
                     event = OrderEvent(
@@ -260,9 +268,14 @@ def bulk_set_status(
             OrderState.objects.bulk_update(
                 changed_states, ["status", "last_sequence", "status_changed_at"]
             )
-            moved_events = [e for e in new_events if e.kind == EventKind.STATUS_CHANGED]
-            if moved_events and (notify or has_listeners):
-                _load_orders(instances, [event.order_id for event in moved_events])
+            moved_events = []
+            for event in new_events:
+                if event.kind == EventKind.STATUS_CHANGED:
+                    moved_events.append(event)
+                else:
+                    result.started.append(event)
+            if new_events and (notify or has_listeners):
+                _load_orders(instances, [event.order_id for event in new_events])
             if notify:
                 queue_notifications(
                     [
@@ -271,24 +284,26 @@ def bulk_set_status(
                         if event.order_id in instances
                     ]
                 )
-        if result.changed and has_listeners:
-            events = result.events
-
-            def send_signals() -> None:
-                for event in events:
-                    if event.order_id not in instances:  # deleted meanwhile
-                        continue
-                    signals.order_status_changed.send(
-                        sender=model,
-                        order=instances[event.order_id],
-                        event=event,
-                        old_status=event.from_status,
-                        new_status=event.to_status,
-                        actor=actor,
-                        notify=notify,
-                    )
-
-            transaction.on_commit(send_signals, robust=True)
+        if has_listeners:
+            # The same signals one set_status() per order would send.
+            for event in result.started:
+                _send_on_commit(
+                    signals.order_tracking_started,
+                    instances[event.order_id],
+                    event=event,
+                    status=event.to_status,
+                    actor=actor,
+                )
+            for event in result.events:
+                _send_on_commit(
+                    signals.order_status_changed,
+                    instances[event.order_id],
+                    event=event,
+                    old_status=event.from_status,
+                    new_status=event.to_status,
+                    actor=actor,
+                    notify=notify,
+                )
     return result
 
 
@@ -354,13 +369,14 @@ def add_shipment(
         move = status is not None and status != state.status
         if move:
             pipeline.check_transition(state.status, status)
+        now = at or timezone.now()
         shipment = Shipment(
             order_id=order.pk,
             carrier=carrier,
             tracking_number=tracking_number,
             tracking_url=tracking_url,
-            shipped_at=shipped_at,
-            created_at=at or timezone.now(),
+            shipped_at=shipped_at or (now if move else None),
+            created_at=now,
         )
         shipment.full_clean(exclude=["order"])
         shipment.save()
@@ -507,8 +523,7 @@ def get_status(order: models.Model) -> Status | None:
     )
     if code is None:
         return None
-    # A status retired from the pipeline still has to show as something.
-    return get_pipeline().statuses.get(code) or Status(code=code, label=code)
+    return get_pipeline().get_or_retired(code)
 
 
 def get_statuses(orders: Iterable[models.Model]) -> dict[Any, Status]:
@@ -520,7 +535,7 @@ def get_statuses(orders: Iterable[models.Model]) -> dict[Any, Status]:
     pipeline = get_pipeline()
     pks = [order.pk for order in orders]
     rows = OrderState.objects.filter(order_id__in=pks).values_list("order_id", "status")
-    return {pk: pipeline.statuses.get(code) or Status(code, code) for pk, code in rows}
+    return {pk: pipeline.get_or_retired(code) for pk, code in rows}
 
 
 def track_existing_orders(
@@ -594,6 +609,19 @@ def track_existing_orders(
 # Internals ----------------------------------------------------------------------------
 
 
+def _checked(order: models.Model) -> models.Model:
+    """``order`` if it is a saved instance of the configured order model."""
+    model = get_order_model()
+    if not isinstance(order, model):
+        raise TypeError(
+            "Expected a %s (ORDER_UPDATES_ORDER_MODEL), got %r."
+            % (model._meta.label, order)
+        )
+    if order.pk is None:
+        raise ValueError("Save the order before changing its status.")
+    return order
+
+
 def _actor_fields(actor: Actor) -> dict[str, Any]:
     """The event columns that record who acted."""
     if actor is None:
@@ -603,7 +631,9 @@ def _actor_fields(actor: Actor) -> dict[str, Any]:
     if not getattr(actor, "is_authenticated", False):
         # request.user of a guest checkout: the customer acted, without an account.
         return {"actor_user": None, "actor_label": ACTOR_CUSTOMER}
-    return {"actor_user": actor, "actor_label": ""}
+    # The name is kept too, so the timeline still says who it was after the
+    # account is deleted.
+    return {"actor_user": actor, "actor_label": actor.get_username()[:150]}
 
 
 def _lock_state(
@@ -619,6 +649,7 @@ def _lock_state(
     Returns the row and the tracking-started event if this call wrote it. The
     caller saves the row (its ``last_sequence`` moved) before the transaction ends.
     """
+    _checked(order)
     state = OrderState.objects.select_for_update().filter(order_id=order.pk).first()
     if state is None:
         initial = status or get_adapter().get_initial_status(order)
@@ -747,7 +778,22 @@ def _append_event(
 
 
 def _send_on_commit(signal: Signal, order: models.Model, **kwargs: Any) -> None:
-    """Send ``signal`` once the current transaction commits (never on rollback)."""
-    transaction.on_commit(
-        lambda: signal.send(sender=type(order), order=order, **kwargs), robust=True
-    )
+    """Send ``signal`` once the current transaction commits (never on rollback).
+
+    The change is already committed then, so a failing receiver is logged and the
+    other receivers still run. ``sender`` is always the configured order model
+    (also for proxy instances), so ``connect(sender=Order)`` sees every change.
+    """
+
+    def send() -> None:
+        for receiver, response in signal.send_robust(
+            sender=get_order_model(), order=order, **kwargs
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "Receiver %r of an order_updates signal failed.",
+                    receiver,
+                    exc_info=response,
+                )
+
+    transaction.on_commit(send)

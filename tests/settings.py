@@ -18,7 +18,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "sqlite:///:memory:"), conn_max_age=0
+        os.environ.get("DATABASE_URL") or "sqlite:///:memory:", conn_max_age=0
     )
 }
 

@@ -28,9 +28,8 @@ def test_bulk_result_says_what_changed_and_why_others_did_not(make_order, staff_
 
     assert sorted(result.changed) == sorted([placed.pk, untracked.pk])
     assert result.skipped == {
-        confirmed.pk: "Already Confirmed.",
-        delivered.pk: "Cannot move an order from 'delivered' to 'confirmed'. "
-        "Allowed from 'delivered': returned, refunded.",
+        confirmed.pk: "The order is already in status “Confirmed”.",
+        delivered.pk: "An order in status “Delivered” cannot move to “Confirmed”.",
     }
     assert bool(result)
     assert statuses() == {
@@ -59,7 +58,7 @@ def test_untracked_order_skipped_is_still_tracked(make_order):
     order = make_order()
     result = services.bulk_set_status([order], "delivered")
     assert result.changed == [] and not result
-    assert "Cannot move" in result.skipped[order.pk]
+    assert "cannot move" in result.skipped[order.pk]
     state = OrderState.objects.get(order_id=order.pk)
     assert (state.status, state.last_sequence) == ("placed", 1)
 
@@ -151,3 +150,29 @@ def test_bulk_with_unknown_status_raises(make_order):
 
     with pytest.raises(UnknownStatus):
         services.bulk_set_status([make_order()], "nope")
+
+
+def test_bulk_announces_orders_it_starts_tracking(
+    make_order, capture_signal, django_capture_on_commit_callbacks
+):
+    started = capture_signal(signals.order_tracking_started)
+    tracked, untracked = make_order(), make_order()
+    services.start_tracking(tracked)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.bulk_set_status([tracked, untracked], "confirmed")
+    assert [call["order"] for call in started] == [untracked]
+    assert [event.order_id for event in result.started] == [untracked.pk]
+
+
+def test_bulk_moves_orders_out_of_a_retired_status(make_order, settings):
+    order = make_order()
+    services.start_tracking(order, status="on_hold")
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "PIPELINE": {
+            "initial": "placed",
+            "statuses": [{"code": "placed", "transitions": ["done"]}, {"code": "done"}],
+        },
+    }
+    result = services.bulk_set_status([order], "done")
+    assert result.changed == [order.pk]

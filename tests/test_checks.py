@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from django.core import checks
 
@@ -8,11 +11,14 @@ from order_updates.checks import (
     check_settings,
 )
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
 
 def ids(messages):
     return [message.id for message in messages]
 
 
+@pytest.mark.django_db  # Django 6.1's JSONField check asks the database
 def test_the_configured_project_passes_every_check():
     assert checks.run_checks() == []
 
@@ -43,11 +49,45 @@ def test_e003_adapter_cannot_be_imported(settings):
     assert "DefaultOrderAdapter" in messages[0].hint
 
 
-def test_e003_unknown_order_fields_key(settings):
+def test_e006_unknown_order_fields_key(settings):
     settings.ORDER_UPDATES = {"ORDER_FIELDS": {"emial": "email"}}
     messages = check_adapter()
-    assert ids(messages) == ["order_updates.E003"]
+    assert ids(messages) == ["order_updates.E006"]
     assert "emial" in messages[0].msg
+    assert "Known keys: number, email" in messages[0].hint
+
+
+def test_conventional_fields_the_model_lacks_are_not_errors(settings):
+    from order_updates.adapter import get_adapter
+    from order_updates.conf import get_order_model
+
+    settings.ORDER_UPDATES = {"ORDER_FIELDS": {}}
+    assert check_adapter() == []
+    model_fields = {f.name for f in get_order_model()._meta.get_fields()}
+    for name, path in get_adapter().order_fields.items():
+        assert path is None or path.split("__")[0] in model_fields, name
+
+
+def test_e001_reported_by_manage_py_check_without_a_traceback(tmp_path):
+    """The real start-up path: models load, and the check explains what to set."""
+    import subprocess
+    import sys
+
+    (tmp_path / "broken_settings.py").write_text(
+        "from tests.settings import *  # noqa\ndel ORDER_UPDATES_ORDER_MODEL\n"
+    )
+    env = {**os.environ, "PYTHONPATH": "%s:%s" % (tmp_path, ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings=broken_settings"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 1
+    assert "order_updates.E001" in done.stderr
+    assert 'ORDER_UPDATES_ORDER_MODEL = "shop.Order"' in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_e006_field_path_the_order_does_not_have(settings):
@@ -124,6 +164,7 @@ def test_e005_settings_not_a_dict(settings):
     assert ids(check_settings()) == ["order_updates.E005"]
 
 
+@pytest.mark.django_db
 def test_checks_run_with_manage_py_check(settings):
     settings.ORDER_UPDATES = {"TRACK_NEW_ORDER": True}
     from django.core.management import call_command

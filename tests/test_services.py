@@ -323,3 +323,56 @@ def test_get_statuses_in_one_query(make_order, django_assert_num_queries):
         orders[0].pk: "placed",
         orders[1].pk: "shipped",
     }
+
+
+def test_only_orders_of_the_configured_model(staff_user):
+    with pytest.raises(TypeError, match="Expected a"):
+        services.set_status(staff_user, "confirmed")
+
+
+def test_unsaved_order_is_refused(make_order):
+    order = make_order()
+    order.pk = None
+    with pytest.raises(ValueError, match="Save the order"):
+        services.start_tracking(order)
+
+
+def test_actor_name_outlives_the_account(order, staff_user):
+    event = services.start_tracking(order, actor=staff_user)
+    staff_user.delete()
+    event = OrderEvent.objects.get(pk=event.pk)
+    assert event.actor_user is None
+    assert event.actor_display == "merchant"
+
+
+def test_shipped_at_defaults_to_the_move(order):
+    import datetime
+
+    from django.utils import timezone
+
+    services.start_tracking(order, status="processing")
+    when = timezone.now() - datetime.timedelta(hours=3)
+    shipment = services.add_shipment(
+        order, tracking_number="1", status="shipped", at=when
+    )
+    assert shipment.shipped_at == when
+    later = services.add_shipment(order, tracking_number="2")  # no move: unknown
+    assert later.shipped_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_receiver_does_not_silence_the_others(make_order, capture_signal):
+    order = make_order()
+    calls = capture_signal(signals.order_status_changed)
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver bug")
+
+    signals.order_status_changed.connect(broken, weak=False)
+    # Connected after the recording receiver too, to be sure order doesn't matter.
+    late = capture_signal(signals.order_status_changed)
+    try:
+        services.set_status(order, "confirmed")
+    finally:
+        signals.order_status_changed.disconnect(broken)
+    assert len(calls) == len(late) == 1

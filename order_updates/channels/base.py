@@ -13,41 +13,20 @@ its medium. The delivery code calls, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..exceptions import OrderUpdatesError
+from ..exceptions import (  # noqa: F401  (part of the channel API)
+    ChannelError,
+    PermanentChannelError,
+    RecipientGone,
+    TransientChannelError,
+)
 
 if TYPE_CHECKING:
     from django.db.models import Model
 
     from ..adapter import DefaultOrderAdapter
     from ..models import Notification, NotificationPreference
-
-
-class ChannelError(OrderUpdatesError):
-    """Sending failed. ``transient`` says whether trying again may succeed."""
-
-    transient = True
-
-    def __init__(self, message: str, *, provider_response: Any = None):
-        super().__init__(message)
-        self.provider_response = provider_response
-
-
-class TransientChannelError(ChannelError):
-    """A failure worth retrying: timeouts, rate limits, 5xx answers."""
-
-    transient = True
-
-
-class PermanentChannelError(ChannelError):
-    """A failure that retrying won't fix: a rejected address, bad credentials."""
-
-    transient = False
-
-
-class RecipientGone(PermanentChannelError):
-    """The recipient no longer exists (a push subscription answered 404/410)."""
 
 
 @dataclass

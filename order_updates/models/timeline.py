@@ -13,11 +13,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import get_order_model_label
+from ..conf import ORDER_MODEL_SETTING
 from ..exceptions import OrderUpdatesError
 from ..pipeline import Status, get_pipeline
 
-ORDER_MODEL = get_order_model_label()
+#: The foreign keys' target. Without the setting, a model that does not exist, so
+#: ``manage.py check`` reports order_updates.E001 with its hint instead of failing
+#: with a traceback at import time.
+ORDER_MODEL = getattr(settings, ORDER_MODEL_SETTING, None) or "order_updates.OrderModel"
 
 #: Length of a status code column (see pipeline.CODE_PATTERN).
 STATUS_LENGTH = 32
@@ -48,9 +51,11 @@ class OrderState(models.Model):
         return "%s: %s" % (self.order_id, self.status)
 
     @property
-    def status_info(self) -> Status | None:
-        """The pipeline's :class:`~order_updates.pipeline.Status` (None if retired)."""
-        return get_pipeline().statuses.get(self.status)
+    def status_info(self) -> Status:
+        """The pipeline's :class:`~order_updates.pipeline.Status` (a stand-in
+        labelled with the code if the status was retired from the pipeline).
+        """
+        return get_pipeline().get_or_retired(self.status)
 
 
 class EventKind(models.TextChoices):
@@ -158,7 +163,7 @@ class OrderEvent(models.Model):
     @property
     def actor_display(self) -> str:
         """Who made the change, for people to read."""
-        if self.actor_user_id and not self.actor_label:
+        if self.actor_user_id:
             return str(self.actor_user)
         return self.actor_label
 
