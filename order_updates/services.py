@@ -22,6 +22,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models, transaction
+from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -200,7 +201,10 @@ def bulk_set_status(
     model = get_order_model()
     if isinstance(orders, models.QuerySet):
         instances: dict[Any, models.Model] = {}
-        pks = list(orders.order_by().values_list("pk", flat=True).distinct())
+        if orders.query.is_sliced:  # "the first 500": keep the slice as given
+            pks = list(dict.fromkeys(orders.values_list("pk", flat=True)))
+        else:
+            pks = list(orders.order_by().values_list("pk", flat=True).distinct())
     else:
         instances = {_checked(order).pk: order for order in orders}
         pks = list(instances)
@@ -220,7 +224,11 @@ def bulk_set_status(
             batch = pks[start : start + batch_size]
             states = _lock_states(batch, instances, actor_fields, now)
             new_events: list[OrderEvent] = []
-            changed_states: list[OrderState] = []
+            # State rows to update, by what changes: moved (+1 event), moved from
+            # untracked (2 events), untracked but left in place (1 event).
+            moved_pks: list[Any] = []
+            moved_fresh_pks: list[Any] = []
+            fresh_pks: list[Any] = []
             for pk in batch:
                 state = states.get(pk)
                 if state is None:
@@ -262,12 +270,21 @@ def bulk_set_status(
                     state.status = target.code
                     state.status_changed_at = now
                     moved = True
-                if fresh or moved:
-                    changed_states.append(state)
+                if moved:
+                    (moved_fresh_pks if fresh else moved_pks).append(state.pk)
+                elif fresh:
+                    fresh_pks.append(state.pk)
             OrderEvent.objects.bulk_create(new_events)
-            OrderState.objects.bulk_update(
-                changed_states, ["status", "last_sequence", "status_changed_at"]
+            # Every changed row gets the same values: a few plain UPDATEs, not
+            # one CASE per row (bulk_update), which is slow for thousands.
+            moved_to = {"status": target.code, "status_changed_at": now}
+            OrderState.objects.filter(pk__in=moved_pks).update(
+                last_sequence=F("last_sequence") + 1, **moved_to
             )
+            OrderState.objects.filter(pk__in=moved_fresh_pks).update(
+                last_sequence=2, **moved_to
+            )
+            OrderState.objects.filter(pk__in=fresh_pks).update(last_sequence=1)
             moved_events = []
             for event in new_events:
                 if event.kind == EventKind.STATUS_CHANGED:

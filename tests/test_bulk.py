@@ -176,3 +176,10 @@ def test_bulk_moves_orders_out_of_a_retired_status(make_order, settings):
     }
     result = services.bulk_set_status([order], "done")
     assert result.changed == [order.pk]
+
+
+def test_bulk_accepts_a_sliced_queryset(make_order):
+    orders = [make_order() for _ in range(4)]
+    newest_two = orders[0].__class__.objects.order_by("-pk")[:2]
+    result = services.bulk_set_status(newest_two, "confirmed")
+    assert sorted(result.changed) == sorted(o.pk for o in orders[2:])
