@@ -92,6 +92,58 @@ class DefaultPipelineTable(Directive):
         return [_table(header, rows, widths=[16, 16, 24, 34, 10]), stages]
 
 
+class DefaultNotificationsTable(Directive):
+    """``.. default-notifications::`` renders which event triggers which type.
+
+    Built from notification_types.DEFAULT_EVENT_NOTIFICATIONS and DEFAULT_TYPES at
+    build time, so the table cannot drift from the code.
+    """
+
+    has_content = False
+
+    def run(self):
+        from django.utils import translation
+
+        from order_updates.notification_types import (
+            CATEGORIES,
+            DEFAULT_EVENT_NOTIFICATIONS,
+            DEFAULT_TYPES,
+        )
+
+        types = {item.code: item for item in DEFAULT_TYPES}
+        header = ["Event", "Notification type", "Label", "Category", "Default"]
+        rows = []
+        with translation.override("en"):
+            for key, code in DEFAULT_EVENT_NOTIFICATIONS.items():
+                item = types[code]
+                category = "%s (%s)" % (item.category, CATEGORIES[item.category])
+                default = [
+                    nodes.Text("on") if item.enabled else nodes.strong(text="off")
+                ]
+                if not item.coalesce:
+                    default.append(nodes.Text(", never coalesced"))
+                rows.append(
+                    [
+                        [nodes.literal(text=key)],
+                        [nodes.literal(text=code)],
+                        [nodes.Text(str(item.label))],
+                        [nodes.Text(category)],
+                        default,
+                    ]
+                )
+        triggered = set(DEFAULT_EVENT_NOTIFICATIONS.values())
+        unmapped = [code for code in types if code not in triggered]
+        result = [_table(header, rows, widths=[24, 20, 30, 22, 14])]
+        if unmapped:
+            result.append(
+                self.state.document.reporter.warning(
+                    "Notification types no event triggers: %s" % ", ".join(unmapped),
+                    line=self.lineno,
+                )
+            )
+        return result
+
+
 def _table(header, rows, widths):
     table = nodes.table()
     group = nodes.tgroup(cols=len(header))
@@ -173,6 +225,7 @@ def _check_settings(app, env):
 
 def setup(app):
     app.add_directive("default-pipeline", DefaultPipelineTable)
+    app.add_directive("default-notifications", DefaultNotificationsTable)
     app.add_directive("setting-default", SettingDefault)
     app.connect("env-purge-doc", _purge_settings)
     app.connect("env-merge-info", _merge_settings)

@@ -16,14 +16,15 @@ import random
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Case, F, Value, When
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from . import quiet_hours, signals
+from . import dispatch, quiet_hours, signals
 from .channels import get_channel
 from .channels.base import ChannelError, RecipientGone
 from .conf import app_settings
 from .exceptions import OrderUpdatesError
 from .models import Notification, NotificationState
-from .notification_types import get_notification_types, merchant_switches
+from .notification_types import CATEGORIES, get_notification_types, merchant_switches
 from .preferences import is_suppressed, preference_for_order, wants
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def deliver(notification_id: int) -> str:
             _finish(
                 notification,
                 NotificationState.SUPPRESSED,
-                reason="Address suppressed after a bounce or complaint.",
+                reason=gettext("Address suppressed after a bounce or complaint."),
             )
             return SKIPPED
         if notification.channel in app_settings.QUIET_HOURS_CHANNELS:
@@ -124,8 +125,11 @@ def deliver(notification_id: int) -> str:
     )
     if updated:
         notification.refresh_from_db()
-        signals.notification_sent.send(
-            sender=Notification, notification=notification, result=result
+        dispatch.send(
+            signals.notification_sent,
+            Notification,
+            notification=notification,
+            result=result,
         )
     return SENT
 
@@ -146,7 +150,7 @@ def sweep() -> dict[str, int]:
     from .outbox import enqueue
 
     now = timezone.now()
-    lost_error = "The worker sending it stopped (lease expired)."
+    lost_error = gettext("The worker sending it stopped (lease expired).")
     expired = list(
         Notification.objects.filter(
             state=NotificationState.SENDING, lease_expires_at__lt=now
@@ -177,8 +181,11 @@ def sweep() -> dict[str, int]:
     for notification in Notification.objects.filter(
         pk__in=failed_ids, state=NotificationState.FAILED, last_error=lost_error
     ):
-        signals.notification_failed.send(
-            sender=Notification, notification=notification, error=lost_error
+        dispatch.send(
+            signals.notification_failed,
+            Notification,
+            notification=notification,
+            error=lost_error,
         )
     due = recovered_ids + list(
         Notification.objects.filter(
@@ -199,15 +206,22 @@ def _reason_not_to_send(notification: Notification) -> str:
     """Why a claimed row should not go out after all ('' if it should)."""
     notification_type = get_notification_types().get(notification.type)
     if notification_type is None:
-        return "Notification type %r no longer exists." % notification.type
+        return gettext("Notification type “%(type)s” no longer exists.") % {
+            "type": notification.type
+        }
     if not merchant_switches().get(notification.type, notification_type.enabled):
-        return "The shop switched off %s notifications." % notification_type.label
+        return gettext("The shop switched off “%(type)s” notifications.") % {
+            "type": notification_type.label
+        }
     preference = preference_for_order(notification.order)
     if not wants(preference, notification_type.category, notification.channel):
-        return "The customer no longer wants %s by %s." % (
-            notification_type.category,
-            notification.channel,
+        category = CATEGORIES.get(
+            notification_type.category, notification_type.category
         )
+        return gettext("The customer no longer wants %(category)s by %(channel)s.") % {
+            "category": str(category).lower(),
+            "channel": notification.channel,
+        }
     return ""
 
 
@@ -266,8 +280,11 @@ def _fail(notification: Notification, error: Exception) -> str:
     )
     if updated:
         notification.refresh_from_db()
-        signals.notification_failed.send(
-            sender=Notification, notification=notification, error=message
+        dispatch.send(
+            signals.notification_failed,
+            Notification,
+            notification=notification,
+            error=message,
         )
     return FAILED
 

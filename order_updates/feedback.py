@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
-from . import signals
+from . import dispatch, signals
 from .conf import app_settings
 from .models import (
     DeliveryFeedback,
@@ -256,8 +256,8 @@ def _delivered(
     ):
         result.new_state = NotificationState.DELIVERED
         transaction.on_commit(
-            lambda: signals.notification_delivered.send(
-                sender=Notification, notification=notification
+            lambda: dispatch.send(
+                signals.notification_delivered, Notification, notification=notification
             ),
             robust=True,
         )
@@ -289,8 +289,11 @@ def _bounced(
     if moved:
         result.fallback = _queue_sms_fallback(notification)
         transaction.on_commit(
-            lambda: signals.notification_failed.send(
-                sender=Notification, notification=notification, error=error
+            lambda: dispatch.send(
+                signals.notification_failed,
+                Notification,
+                notification=notification,
+                error=error,
             ),
             robust=True,
         )

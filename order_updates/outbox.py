@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from . import quiet_hours, signals
+from . import dispatch, quiet_hours, signals
 from .adapter import get_adapter
 from .channels import get_channels
 from .conf import app_settings
@@ -232,8 +233,10 @@ def _after_commit(rows: list[Notification], pending: list[Notification]) -> None
             continue
         wait = (row.next_attempt_at - now).total_seconds()
         if wait <= MAX_COUNTDOWN:
-            by_countdown.setdefault(max(0, round(wait)), []).append(row.pk)
+            # Rounded up: a task that arrives before its row is due finds nothing to
+            # claim, and the row would wait for the sweeper.
+            by_countdown.setdefault(max(0, math.ceil(wait)), []).append(row.pk)
     for countdown, ids in sorted(by_countdown.items()):
         enqueue(ids, countdown=countdown)
     for row in rows:
-        signals.notification_queued.send(sender=Notification, notification=row)
+        dispatch.send(signals.notification_queued, Notification, notification=row)

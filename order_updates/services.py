@@ -13,7 +13,6 @@ shell alike::
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,14 +26,13 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from . import signals
+from . import dispatch, signals
 from .adapter import get_adapter
 from .conf import app_settings, get_order_model
 from .models import EventKind, OrderEvent, OrderState, Shipment
 from .outbox import queue_notifications
 from .pipeline import Status, get_pipeline
 
-logger = logging.getLogger(__name__)
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
 #: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".
@@ -802,15 +800,6 @@ def _send_on_commit(signal: Signal, order: models.Model, **kwargs: Any) -> None:
     (also for proxy instances), so ``connect(sender=Order)`` sees every change.
     """
 
-    def send() -> None:
-        for receiver, response in signal.send_robust(
-            sender=get_order_model(), order=order, **kwargs
-        ):
-            if isinstance(response, Exception):
-                logger.error(
-                    "Receiver %r of an order_updates signal failed.",
-                    receiver,
-                    exc_info=response,
-                )
-
-    transaction.on_commit(send)
+    transaction.on_commit(
+        lambda: dispatch.send(signal, get_order_model(), order=order, **kwargs)
+    )

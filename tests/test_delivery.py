@@ -157,20 +157,23 @@ def test_quiet_hours_postpone_at_send_time(make_order, settings, django_user_mod
         user=user, sms_consent_at=timezone.now(), timezone="America/New_York"
     )
     order = make_order(user=user, phone="+12025550123")
-    services.start_tracking(order)
+    # Queued at 15:59 in New York, outside quiet hours...
+    queued = datetime.datetime(2026, 11, 27, 20, 59, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(queued, tick=False):
+        services.start_tracking(order)
     sms = Notification.objects.get(order_id=order.pk, channel="sms")
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "QUIET_HOURS": ("21:00", "08:00"),
     }
-    # 03:00 in New York.
-    night = datetime.datetime(2026, 11, 27, 8, 0, tzinfo=datetime.timezone.utc)
+    # ...but the worker only gets to it at 03:00 New York time.
+    night = datetime.datetime(2026, 11, 28, 8, 0, tzinfo=datetime.timezone.utc)
     with time_machine.travel(night, tick=False):
         assert delivery.deliver(sms.pk) == delivery.POSTPONED
     sms = reload(sms)
     assert sms.state == NotificationState.PENDING and sms.attempts == 0
     assert sms.next_attempt_at == datetime.datetime(
-        2026, 11, 27, 13, 0, tzinfo=datetime.timezone.utc
+        2026, 11, 28, 13, 0, tzinfo=datetime.timezone.utc
     )
 
 
