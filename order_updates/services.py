@@ -33,7 +33,6 @@ from .models import EventKind, OrderEvent, OrderState, Shipment
 from .outbox import queue_notifications
 from .pipeline import Status, get_pipeline
 
-
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
 #: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".
 Actor = AbstractBaseUser | str | None
