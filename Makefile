@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DEMO_HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test test-sqlite test-postgres test-browser lint docs messages clean
+.PHONY: demo test test-sqlite test-postgres test-browser lint docs messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,22 +26,20 @@ $(VENV)/.installed-test: $(BIN)/python setup.cfg
 messages: $(VENV)/.installed-demo
 	cd order_updates && ../$(BIN)/django-admin compilemessages --ignore "$(VENV)" >/dev/null
 
+# runserver in the foreground and a Celery worker (with beat) beside it, over a
+# broker that needs no server; Ctrl-C stops both (see scripts/run-demo).
 demo: $(VENV)/.installed-demo messages
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput -v 0
 	cd example_project && ../$(BIN)/python manage.py seed_demo
-	@echo
-	@echo "Demo shop: http://$(DEMO_HOST)/   (admin: http://$(DEMO_HOST)/admin/)"
-	@echo "Logins: admin/admin (merchant), alice/alice and bob/bob (customers)"
-	@echo
-	cd example_project && ../$(BIN)/python manage.py runserver $(DEMO_HOST)
+	DEMO_PYTHON=$(abspath $(BIN)/python) scripts/run-demo $(DEMO_HOST)
 
 test: $(VENV)/.installed-test messages
 	$(MAKE) test-sqlite test-postgres test-browser
 
 # Both order-model shapes, on SQLite then on PostgreSQL (see tests/settings.py).
 test-sqlite: $(VENV)/.installed-test
-	ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
-	ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
+	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
+	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
 
 test-postgres: $(VENV)/.installed-test
 	@scripts/require-postgres "$(TEST_DATABASE_URL)"
@@ -59,6 +57,11 @@ lint: $(VENV)/.installed-test
 
 docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+
+# Speed and memory figures (bench/README.md), on this machine's PostgreSQL and Redis.
+bench: $(VENV)/.installed-test
+	cd bench && ../$(BIN)/python bulk_status.py
+	cd bench && ../$(BIN)/python outbox_throughput.py 2000 2
 
 clean:
 	rm -rf $(VENV) docs/_build example_project/var

@@ -2,6 +2,9 @@
 
 A development-only configuration: DEBUG on, a fixed secret key, SQLite in
 ``example_project/var/`` (or ``DATABASE_URL`` when set). Do not deploy it.
+
+Everything the demo writes lives in one folder, ``example_project/var/`` or
+``DEMO_VAR_DIR``: the database, the Celery broker's messages, the emails, logs.
 """
 
 import os
@@ -10,7 +13,7 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("DEMO_VAR_DIR") or BASE_DIR / "var").resolve()
 
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY", "demo-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -95,7 +98,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Each email is written to var/mail/ (one file per message) and printed, short, on
+# the console of the process that sends it: the Celery worker.
+EMAIL_BACKEND = "demo_site.mail.EmailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = "Demo Shop <shop@example.com>"
 
 LOGIN_URL = "login"
@@ -108,6 +114,27 @@ PHONENUMBER_DEFAULT_REGION = "DE"
 
 ORDER_UPDATES_ORDER_MODEL = "shop.Order"
 ORDER_UPDATES = {
+    # Adds the link to the shop's order page to messages (see shop/adapter.py).
+    "ADAPTER": "shop.adapter.DemoOrderAdapter",
+    # Links in messages point here: the address runserver serves.
+    "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
+    "SHOP_NAME": "Demo Shop",
+    "CHANNELS": {
+        "email": "order_updates.channels.email.EmailChannel",
+        # Texts go to customers who ticked "Text me delivery updates" at checkout
+        # (and to alice, whom seed_demo signs up); the console provider prints them.
+        "sms": "order_updates.channels.sms.SMSChannel",
+    },
+    "SMS_PROVIDER": "order_updates.channels.sms.console.ConsoleSMSProvider",
+    "SMS_FROM": "DemoShop",
+    # Changes to an order within this window go out as one message (the default is
+    # 30 s). 10 s keeps the demo snappy (the "order received" email arrives 10 s
+    # after checkout) and still leaves time to see coalescing: confirm an order
+    # within 10 s of placing it and one message tells the latest state.
+    "COALESCE_SECONDS": 10,
+    # No quiet hours (the default holds SMS from 21:00 to 08:00 in the customer's
+    # time zone): someone trying the demo in the evening should see texts at once.
+    "QUIET_HOURS": None,
     # The shop's field names differ from order_updates' conventional ones on purpose
     # (the user is "customer", the items are "lines"...): the default adapter is told
     # where to look.
@@ -137,3 +164,45 @@ ORDER_UPDATES = {
         "price": "unit_price",
     },
 }
+
+
+# Celery (demo_site/celery.py) --------------------------------------------------------
+
+# The demo's broker needs no server: kombu's filesystem transport passes messages as
+# files in var/broker/. Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run
+# the same demo over Redis, as a production shop would.
+# ("localhost" only spares a warning: the filesystem transport has no host.)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost//"
+
+
+def filesystem_broker_options(var_dir):
+    """Folders of the filesystem broker in ``var_dir``/broker/, created if missing."""
+    broker = Path(var_dir) / "broker"
+    options = {
+        # Producers (runserver) write where the worker reads: one folder.
+        "data_folder_in": str(broker / "queue"),
+        "data_folder_out": str(broker / "queue"),
+        "control_folder": str(broker / "control"),
+        # Keep consumed messages, to look at what went through.
+        "store_processed": True,
+        "processed_folder": str(broker / "processed"),
+    }
+    for key in ("data_folder_in", "control_folder", "processed_folder"):
+        Path(options[key]).mkdir(parents=True, exist_ok=True)
+    return options
+
+
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# order_updates' tasks keep no results: no result backend needed.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+# Let the emails and texts the worker prints reach its console as they are, not
+# as log records.
+CELERY_WORKER_REDIRECT_STDOUTS = False
+# The sweeper re-queues notifications whose task was lost; run it every minute.
+CELERY_BEAT_SCHEDULE = {
+    "order-updates-sweep": {"task": "order_updates.sweep_outbox", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

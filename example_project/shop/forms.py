@@ -7,6 +7,12 @@ from .models import Order
 class CheckoutForm(forms.ModelForm):
     """Where to send the order, and how to reach the customer."""
 
+    sms_updates = forms.BooleanField(
+        label=_("Text me delivery updates"),
+        required=False,
+        help_text=_("Needs a phone number. You can stop them from any message."),
+    )
+
     class Meta:
         model = Order
         fields = [
@@ -37,3 +43,9 @@ class CheckoutForm(forms.ModelForm):
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
             "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
         }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("sms_updates") and not cleaned.get("phone"):
+            self.add_error("phone", _("Enter a phone number to get text messages."))
+        return cleaned

@@ -97,7 +97,7 @@ class OrderLine(models.Model):
         verbose_name_plural = _("order lines")
 
     def __str__(self):
-        return "%s × %s" % (self.quantity, self.product_name)  # noqa: RUF001
+        return "%s × %s" % (self.quantity, self.product_name)
 
     @property
     def line_total(self):

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,13 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from order_updates import services
 
+from . import access
 from .cart import Cart
 from .forms import CheckoutForm
 from .models import Order, Product
 from .orders import place_order
-
-#: Session key listing the order numbers this browser placed (guests included).
-PLACED_ORDERS_KEY = "shop_placed_orders"
 
 
 def product_list(request):
@@ -59,15 +58,17 @@ def checkout(request):
     if request.method == "POST":
         form = CheckoutForm(request.POST)
         if form.is_valid():
+            fields = dict(form.cleaned_data)
+            sms_consent = fields.pop("sms_updates")
             order = place_order(
                 [(product, quantity) for product, quantity, _total in lines],
                 customer=user,
                 language=(translation.get_language() or "en").split("-")[0],
-                **form.cleaned_data,
+                sms_consent=sms_consent,
+                **fields,
             )
             cart.clear()
-            placed = request.session.get(PLACED_ORDERS_KEY, [])
-            request.session[PLACED_ORDERS_KEY] = [*placed, order.number][-20:]
+            access.remember(request, order)
             return redirect("shop:order_confirmation", number=order.number)
     else:
         initial = {"shipping_country": "DE"}
@@ -87,6 +88,9 @@ def order_confirmation(request, number):
         number=number,
     )
     if not _may_see(request, order):
+        if order.customer_id and not request.user.is_authenticated:
+            # A customer following a link from a message: log in first.
+            return redirect_to_login(request.get_full_path())
         raise Http404
     return render(
         request,
@@ -96,11 +100,19 @@ def order_confirmation(request, number):
 
 
 def _may_see(request, order):
+    """Staff, the order's customer, the browser that placed it, a guest's link."""
     if request.user.is_authenticated and (
         request.user.is_staff or order.customer_id == request.user.pk
     ):
         return True
-    return order.number in request.session.get(PLACED_ORDERS_KEY, [])
+    if access.remembered(request, order):
+        return True
+    if order.customer_id is None and access.check_order_key(
+        order, request.GET.get("key")
+    ):
+        access.remember(request, order)
+        return True
+    return False
 
 
 @login_required

@@ -1,11 +1,21 @@
-"""Fixtures for the demo shop's tests: users, products and a headless Chromium."""
+"""Fixtures for the demo shop's tests: users, products and a headless Chromium.
+
+Two session-wide arrangements let a real Celery worker process join in
+(``test_demo_worker.py``): on SQLite the test database is a file, not memory, so
+another process can open it; and the demo's filesystem broker writes to a folder
+of the test session, never to the developer's ``var/broker/``.
+"""
 
 import os
 import shutil
+from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from demo_site.celery import app as celery_app
+from demo_site.settings import filesystem_broker_options
 from shop.models import Product
 
 #: CI installs Debian's chromium and chromium-driver; override the paths if needed.
@@ -13,14 +23,37 @@ CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix, tmp_path_factory
+):
+    """On SQLite, a test database file that a worker process can open too."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        folder = tmp_path_factory.mktemp("db")
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_var_dir(tmp_path_factory):
+    """The session's stand-in for ``var/``: tasks the tests queue land here.
+
+    Whatever ``CELERY_BROKER_URL`` says, the tests use the demo's own broker.
+    """
+    var_dir = tmp_path_factory.mktemp("var")
+    celery_app.conf.broker_url = "filesystem://localhost//"
+    celery_app.conf.broker_transport_options = filesystem_broker_options(var_dir)
+    return var_dir
+
+
 @pytest.fixture
 def products(db):
     return [
         Product.objects.create(name=name, slug=slug, price=price)
         for name, slug, price in [
-            ("Chef's Knife", "chefs-knife", "89.00"),
-            ("Tea Sampler", "tea-sampler", "16.50"),
-            ("Enamel Kettle", "enamel-kettle", "44.00"),
+            ("Chef's Knife", "chefs-knife", Decimal("89.00")),
+            ("Tea Sampler", "tea-sampler", Decimal("16.50")),
+            ("Enamel Kettle", "enamel-kettle", Decimal("44.00")),
         ]
     ]
 

@@ -100,7 +100,7 @@ def test_customer_checkout_starts_tracking(browser, live_server, products, alice
     assert event.sequence == 1
     assert event.to_status == "placed"
     assert event.actor_user == alice
-    assert event.actor_label == ""
+    assert event.actor_label == "alice"  # the name outlives the account
 
     # The shop's own "My orders" page lists it with its status.
     browser.get(live_server.url + "/orders/")

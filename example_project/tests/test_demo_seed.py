@@ -8,8 +8,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
-from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from order_updates.models import (
+    EventKind,
+    Notification,
+    OrderEvent,
+    OrderState,
+    Shipment,
+)
 from order_updates.pipeline import get_pipeline
+from order_updates.preferences import preference_for
 
 from shop.management.commands.seed_demo import PATHS, STATUS_PLAN
 from shop.models import Order, OrderLine, Product
@@ -70,6 +77,12 @@ def test_seed_creates_the_documented_data():
     assert counts == DOCUMENTED_STATUS_COUNTS == STATUS_PLAN
     # Every status of the default pipeline is represented.
     assert set(counts) == set(get_pipeline().statuses)
+
+    # History, not news: no message for any of it (the demo's worker would send).
+    assert not Notification.objects.exists()
+    # alice agreed to texts, so changes to her orders are texted too.
+    assert preference_for(user=User.objects.get(username="alice")).sms_consent_at
+    assert not preference_for(user=User.objects.get(username="bob")).sms_consent_at
 
     for status, count in DOCUMENTED_STATUS_COUNTS.items():
         assert "%-18s %3d" % (get_pipeline().get(status).label, count) in output

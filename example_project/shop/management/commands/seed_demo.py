@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from order_updates import services
 from order_updates.models import OrderState
 from order_updates.pipeline import get_pipeline
+from order_updates.preferences import give_sms_consent, preference_for
 
 from shop.models import Order, OrderLine, Product
 from shop.orders import place_order
@@ -224,6 +225,9 @@ class Command(BaseCommand):
             user.is_active = True
             user.set_password(username)
             user.save()
+            if profile.get("phone"):
+                # alice agreed to texts: her orders' updates come by SMS too.
+                give_sms_consent(preference_for(user=user))
             users[username] = user
         return users
 
@@ -275,6 +279,7 @@ class Command(BaseCommand):
                 shipping_city=city,
                 shipping_postcode=postcode,
                 shipping_country=country,
+                notify=notify,
             )
             self.walk(order, PATHS[final], rng, users, notify=notify)
 
