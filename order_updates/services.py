@@ -131,11 +131,10 @@ def set_status(
             return None
         if state.status != status:
             pipeline.check_transition(state.status, status)
-        event = _append_event(
+        event = _move(
+            order,
             state,
-            kind=EventKind.STATUS_CHANGED,
-            from_status=state.status,
-            to_status=status,
+            status,
             actor=actor,
             message=message,
             note=note,
@@ -143,20 +142,8 @@ def set_status(
             data=data,
             at=at,
         )
-        old_status = state.status
-        state.status = status
-        state.status_changed_at = event.created_at
         state.save(update_fields=["status", "last_sequence", "status_changed_at"])
         queue_notifications([(order, [event])])
-        _send_on_commit(
-            signals.order_status_changed,
-            order,
-            event=event,
-            old_status=old_status,
-            new_status=status,
-            actor=actor,
-            notify=notify,
-        )
     return event
 
 
@@ -409,27 +396,6 @@ def add_shipment(
             },
             at=shipment.created_at,
         )
-        update_fields = ["last_sequence"]
-        if move:
-            status_event = _append_event(
-                state,
-                kind=EventKind.STATUS_CHANGED,
-                from_status=state.status,
-                to_status=status,
-                actor=actor,
-                message=message,
-                notify=notify,
-                data={"shipment": shipment.pk},
-                at=shipment.created_at,
-            )
-            old_status = state.status
-            state.status = status
-            state.status_changed_at = status_event.created_at
-            update_fields += ["status", "status_changed_at"]
-        state.save(update_fields=update_fields)
-        queue_notifications(
-            [(order, [shipment_event, status_event] if move else [shipment_event])]
-        )
         _send_on_commit(
             signals.shipment_added,
             order,
@@ -438,16 +404,22 @@ def add_shipment(
             actor=actor,
             notify=notify,
         )
+        events = [shipment_event]
         if move:
-            _send_on_commit(
-                signals.order_status_changed,
-                order,
-                event=status_event,
-                old_status=old_status,
-                new_status=status,
-                actor=actor,
-                notify=notify,
+            events.append(
+                _move(
+                    order,
+                    state,
+                    status,
+                    actor=actor,
+                    message=message,
+                    notify=notify,
+                    data={"shipment": shipment.pk},
+                    at=shipment.created_at,
+                )
             )
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        queue_notifications([(order, events)])
     return shipment
 
 
@@ -759,6 +731,34 @@ def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> Orde
         notify=False,
         **actor_fields,
     )
+
+
+def _move(
+    order: models.Model, state: OrderState, status: str, **fields: Any
+) -> OrderEvent:
+    """Write a status change to ``status`` (already validated) on the locked
+    ``state``, and announce it after commit; the caller saves ``state``.
+    """
+    old_status = state.status
+    event = _append_event(
+        state,
+        kind=EventKind.STATUS_CHANGED,
+        from_status=old_status,
+        to_status=status,
+        **fields,
+    )
+    state.status = status
+    state.status_changed_at = event.created_at
+    _send_on_commit(
+        signals.order_status_changed,
+        order,
+        event=event,
+        old_status=old_status,
+        new_status=status,
+        actor=fields.get("actor"),
+        notify=fields.get("notify", True),
+    )
+    return event
 
 
 def _append_event(
