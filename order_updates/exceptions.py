@@ -70,6 +70,18 @@ class TemplateValidationError(TemplateError, ValueError):
         super().__init__("The template is invalid. %s" % summary)
 
 
+class InvalidPushSubscription(OrderUpdatesError, ValueError):
+    """A browser's push subscription was refused; ``field`` names the bad part.
+
+    ``field`` is ``"endpoint"``, ``"keys.p256dh"`` or ``"keys.auth"`` (the names in
+    ``PushSubscription.toJSON()``), or ``""`` when the whole body is unusable.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
 class ChannelError(OrderUpdatesError):
     """Sending failed. ``transient`` says whether trying again may succeed."""
 

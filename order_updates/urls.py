@@ -5,7 +5,7 @@ path("order-updates/", include("order_updates.urls")),
 
 from django.urls import path
 
-from . import views
+from . import views, views_push
 
 app_name = "order_updates"
 
@@ -19,5 +19,22 @@ urlpatterns = [
         "preferences/<str:token>/",
         views.preferences_view,
         name="preferences",
+    ),
+    # Web push: what order_updates/push_subscribe.html talks to.
+    path(
+        "push/service-worker.js",
+        views_push.service_worker_view,
+        name="push_service_worker",
+    ),
+    path("push/key/", views_push.public_key_view, name="push_key"),
+    path(
+        "push/subscriptions/",
+        views_push.subscriptions_view,
+        name="push_subscriptions",
+    ),
+    path(
+        "push/subscriptions/delete/",
+        views_push.delete_subscription_view,
+        name="push_subscription_delete",
     ),
 ]

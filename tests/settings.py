@@ -54,6 +54,10 @@ TEMPLATES = [
     }
 ]
 
+# As in any shop: {% static %} in templates, and pytest-django's live_server
+# (whose static files handler needs a STATIC_URL).
+STATIC_URL = "/static/"
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 TEST_SHOP = os.environ.get("ORDER_UPDATES_TEST_SHOP", "plainshop")
