@@ -117,22 +117,18 @@ class FeedbackResult:
 # The anymail receiver --------------------------------------------------------------
 
 
-def connect_receivers() -> bool:
+def connect_receivers() -> None:
     """Connect :func:`handle_tracking_event` to anymail's ``tracking`` signal.
 
-    Call it from ``AppConfig.ready()``. Returns False (and connects nothing) when
-    django-anymail is not installed. Connecting twice is harmless.
+    Called from ``AppConfig.ready()``; connecting twice is harmless.
     """
-    try:
-        from anymail.signals import tracking
-    except ImportError:
-        return False
+    from anymail.signals import tracking
+
     tracking.connect(
         handle_tracking_event,
         weak=False,
         dispatch_uid="order_updates.feedback.handle_tracking_event",
     )
-    return True
 
 
 def handle_tracking_event(sender, event, esp_name, **kwargs) -> FeedbackResult | None:

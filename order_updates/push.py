@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .conf import app_settings
@@ -78,18 +77,14 @@ def public_key() -> str:
 
 
 def _push_channel_configured() -> bool:
+    from .channels import get_channels
     from .channels.push import WebPushChannel
 
-    for path in app_settings.CHANNELS.values():
-        try:
-            channel_class = import_string(path) if isinstance(path, str) else path
-        except ImportError:
-            continue  # reported by the system checks, not here
-        if isinstance(channel_class, type) and issubclass(
-            channel_class, WebPushChannel
-        ):
-            return True
-    return False
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return False  # reported by the system checks, not here
+    return any(isinstance(channel, WebPushChannel) for channel in channels.values())
 
 
 def parse_subscription(data: Any) -> SubscriptionInfo:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -21,14 +22,6 @@ from .forms import PreferencesForm
 from .links import PreferenceToken, make_token, read_token
 from .models import NotificationPreference
 from .preferences import channel_label, preference_for, unsubscribe
-
-try:
-    from django.contrib.auth.decorators import login_not_required
-except ImportError:  # Django < 5.1 has no LoginRequiredMiddleware
-
-    def login_not_required(view_func):
-        return view_func
-
 
 #: The body mail providers POST for a one-click unsubscribe (RFC 8058).
 ONE_CLICK_FIELD = "List-Unsubscribe"

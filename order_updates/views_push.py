@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -28,7 +29,6 @@ from django.views.decorators.http import etag, require_http_methods
 from .exceptions import InvalidPushSubscription
 from .links import read_token
 from .push import parse_subscription, public_key, remove_subscription, save_subscription
-from .views import login_not_required
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "order_updates" / "push-sw.js"
 

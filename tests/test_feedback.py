@@ -37,8 +37,12 @@ def setup(settings):
         },
         "QUIET_HOURS": None,
     }
-    assert feedback.connect_receivers()
-    assert feedback.connect_receivers()  # twice is harmless
+    feedback.connect_receivers()
+    feedback.connect_receivers()  # twice is harmless: still one receiver
+    from anymail.signals import tracking
+
+    uid = "order_updates.feedback.handle_tracking_event"
+    assert len([r for r in tracking.receivers if r[0][0] == uid]) == 1
 
 
 @pytest.fixture

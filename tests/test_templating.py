@@ -8,6 +8,7 @@ import pytest
 from django.utils import translation
 
 from order_updates import services, templating
+from order_updates.channels.base import BaseChannel
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
     Notification,
@@ -392,8 +393,8 @@ def test_channel_without_templates_uses_the_email_templates(db):
     assert rendered["html"]
 
 
-class ChatChannel:
-    """Stands for a channel class of the shop's: only its ``parts`` matter here."""
+class ChatChannel(BaseChannel):
+    """A shop's own channel: only its ``parts`` matter here."""
 
     parts = ("text",)
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.template import Engine, TemplateDoesNotExist, engines
-from django.utils.module_loading import import_string
 
 #: Parts each channel renders (see channels.base.BaseChannel.parts).
 CHANNEL_PARTS: dict[str, tuple[str, ...]] = {
@@ -72,13 +71,10 @@ def channel_parts(channel: str) -> tuple[str, ...]:
     """
     if channel in CHANNEL_PARTS:
         return CHANNEL_PARTS[channel]
-    from ..conf import app_settings
+    from ..channels import get_channels
 
-    path = (app_settings.CHANNELS or {}).get(channel)
-    try:
-        declared = getattr(import_string(path), "parts", ()) if path else ()
-    except ImportError:
-        declared = ()
+    configured = get_channels().get(channel)
+    declared = configured.parts if configured is not None else ()
     parts = tuple(part for part in PART_FIELDS if part in declared)
     return parts or CHANNEL_PARTS[FALLBACK_CHANNEL]
 
