@@ -322,9 +322,8 @@ def add_note(
     if not message or not message.strip():
         raise ValueError("A note needs a message.")
     with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor, at=at)
-        event = _append_event(
-            state,
+        event = _record(
+            order,
             kind=EventKind.NOTE,
             actor=actor,
             message=message if public else "",
@@ -333,8 +332,6 @@ def add_note(
             data=data,
             at=at,
         )
-        state.save(update_fields=["last_sequence"])
-        queue_notifications([(order, [event])])
         _send_on_commit(
             signals.order_note_added, order, event=event, public=public, actor=actor
         )
@@ -434,19 +431,15 @@ def add_delivery_feedback(
     """Put a provider's report about a notification (a bounce, a complaint, an SMS
     sent instead) on the order's timeline, for staff only; it never notifies.
     """
-    with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor, at=at)
-        event = _append_event(
-            state,
-            kind=EventKind.DELIVERY_FEEDBACK,
-            actor=actor,
-            note=note,
-            notify=False,
-            data=data,
-            at=at,
-        )
-        state.save(update_fields=["last_sequence"])
-    return event
+    return _record(
+        order,
+        kind=EventKind.DELIVERY_FEEDBACK,
+        actor=actor,
+        note=note,
+        notify=False,
+        data=data,
+        at=at,
+    )
 
 
 #: What :func:`report_delivery_issue` accepts, and the event kind each writes.
@@ -476,9 +469,8 @@ def report_delivery_issue(
             "issue must be one of %s, not %r." % (", ".join(DELIVERY_ISSUES), issue)
         )
     with transaction.atomic():
-        state, _started = _lock_state(order, actor=actor, at=at)
-        event = _append_event(
-            state,
+        event = _record(
+            order,
             kind=DELIVERY_ISSUES[issue],
             actor=actor,
             message=message,
@@ -487,8 +479,6 @@ def report_delivery_issue(
             data=data,
             at=at,
         )
-        state.save(update_fields=["last_sequence"])
-        queue_notifications([(order, [event])])
         _send_on_commit(
             signals.delivery_issue_reported,
             order,
@@ -731,6 +721,16 @@ def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> Orde
         notify=False,
         **actor_fields,
     )
+
+
+def _record(order: models.Model, *, actor: Actor, at: datetime | None, **fields: Any):
+    """Append one event that changes no status, and queue its notifications."""
+    with transaction.atomic():
+        state, _started = _lock_state(order, actor=actor, at=at)
+        event = _append_event(state, actor=actor, at=at, **fields)
+        state.save(update_fields=["last_sequence"])
+        queue_notifications([(order, [event])])
+    return event
 
 
 def _move(
