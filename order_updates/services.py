@@ -723,7 +723,9 @@ def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> Orde
     )
 
 
-def _record(order: models.Model, *, actor: Actor, at: datetime | None, **fields: Any):
+def _record(
+    order: models.Model, *, actor: Actor, at: datetime | None, **fields: Any
+) -> OrderEvent:
     """Append one event that changes no status, and queue its notifications."""
     with transaction.atomic():
         state, _started = _lock_state(order, actor=actor, at=at)
