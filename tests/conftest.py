@@ -157,3 +157,37 @@ def sms_outbox():
     test_sms.outbox.clear()
     yield test_sms.outbox
     test_sms.outbox.clear()
+
+
+@pytest.fixture
+def broker_queue():
+    """Route this test's Celery messages to a Redis queue of its own.
+
+    Returns a function listing the notification ids queued there so far, read
+    back from Redis: what a worker would receive.
+    """
+    import base64
+    import json
+    import uuid
+
+    from tests.celery_app import app
+
+    queue = "order_updates_tests_%s" % uuid.uuid4().hex[:8]
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+
+    def queued_ids():
+        with app.connection_for_write() as conn:
+            client = conn.default_channel.client
+            ids = []
+            for raw in client.lrange(queue, 0, -1):
+                body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+                ids.extend(body[0][0])  # task protocol 2: [args, kwargs, embed]
+            return ids
+
+    try:
+        yield queued_ids
+    finally:
+        app.conf.task_default_queue = previous
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)

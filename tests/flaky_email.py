@@ -5,6 +5,7 @@ import smtplib
 import time
 from pathlib import Path
 
+from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.filebased import EmailBackend as FileBackend
 
 
@@ -30,3 +31,18 @@ class HangingEmailBackend(FileBackend):
         Path(os.environ["HANG_MARKER"]).write_text("sending")
         time.sleep(600)
         return super().send_messages(email_messages)
+
+
+#: Errors the next sends of :class:`RaisingEmailBackend` raise, oldest first.
+raise_next: list[Exception] = []
+
+
+class RaisingEmailBackend(BaseEmailBackend):
+    """In-process: raises the queued errors, then records mail like locmem."""
+
+    def send_messages(self, email_messages):
+        if raise_next:
+            raise raise_next.pop(0)
+        from django.core.mail.backends.locmem import EmailBackend
+
+        return EmailBackend().send_messages(email_messages)

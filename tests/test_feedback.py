@@ -45,16 +45,6 @@ def setup(settings):
     assert len([r for r in tracking.receivers if r[0][0] == uid]) == 1
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Ids handed to outbox.enqueue (no broker is needed)."""
-    from order_updates import outbox
-
-    calls = []
-    monkeypatch.setattr(outbox, "enqueue", lambda ids, countdown=0: calls.append(ids))
-    return calls
-
-
 def sent_email(order, *, message_id="pm-1", notification_type="shipped"):
     """A notification row the email channel has handed to the ESP."""
     event = services.start_tracking(order, notify=False)
@@ -204,7 +194,7 @@ def test_report_before_the_worker_recorded_sent(make_order):
 
 
 def test_bounce_suppresses_records_timeline_and_falls_back_to_sms(
-    make_order, capture_signal, django_capture_on_commit_callbacks, enqueued
+    make_order, capture_signal, django_capture_on_commit_callbacks, broker_queue
 ):
     order = make_order(phone=PHONE)
     consenting_customer(order)
@@ -236,7 +226,7 @@ def test_bounce_suppresses_records_timeline_and_falls_back_to_sms(
     assert fallback.dedupe_key == Notification.make_dedupe_key(
         notification.event_id, "sms", PHONE
     )
-    assert enqueued == [[fallback.pk]]
+    assert broker_queue() == [fallback.pk]
 
     [event] = feedback_events(order)
     assert event.actor_label == "provider:postmark"
@@ -493,7 +483,7 @@ def test_webhook_with_wrong_secret_changes_nothing(client, make_order, settings)
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_reports_never_regress_or_repeat(make_order, enqueued):
+def test_concurrent_reports_never_regress_or_repeat(make_order, broker_queue):
     import threading
 
     from django.db import connections

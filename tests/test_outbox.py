@@ -7,7 +7,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from order_updates import services
+from order_updates import services, signals
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -203,3 +203,34 @@ def test_delivery_issue_notifies(order):
     assert [r.type for r in rows(order)] == ["delayed"]
     with pytest.raises(ValueError, match="delayed, exception"):
         services.report_delivery_issue(order, "lost")
+
+
+def test_queued_after_commit_in_chunks(
+    make_order, broker_queue, capture_signal, django_capture_on_commit_callbacks
+):
+    from order_updates import outbox
+
+    queued = capture_signal(signals.notification_queued)
+    orders = [make_order() for _ in range(outbox.TASK_CHUNK + 5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.bulk_set_status(orders, "on_hold")
+        assert broker_queue() == [] and queued == []  # nothing before commit
+    rows = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(rows) == len(orders)
+    assert sorted(broker_queue()) == rows  # every row queued once...
+    assert [call["notification"].pk for call in queued] == rows
+    from tests.celery_app import app
+
+    with app.connection_for_write() as conn:  # ...in messages of TASK_CHUNK ids
+        messages = conn.default_channel.client.llen(app.conf.task_default_queue)
+    assert messages == 2
+
+
+def test_adopting_old_orders_announces_nothing(
+    make_order, capture_signal, django_capture_on_commit_callbacks
+):
+    started = capture_signal(signals.order_tracking_started)
+    make_order()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.track_existing_orders()
+    assert started == []

@@ -8,6 +8,7 @@ import pytest
 from django.utils import translation
 
 from order_updates import services, templating
+from order_updates.adapter import DefaultOrderAdapter
 from order_updates.channels.base import BaseChannel
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
@@ -266,17 +267,23 @@ def test_bad_or_missing_time_zone_falls_back_to_settings(make_order, ship, setti
     assert context["event"]["created_at"].tzinfo == zoneinfo.ZoneInfo("Europe/Berlin")
 
 
-def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, monkeypatch):
-    from order_updates.adapter import get_adapter
+class AccountPagesAdapter(DefaultOrderAdapter):
+    """A shop whose customers see their orders under /account/orders/."""
 
+    def get_order_url(self, order):
+        return "/account/orders/"
+
+
+def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     order = make_order()
     services.start_tracking(order)
     notification = notification_for(order, "order_received", "sms")
     assert build_context(notification, order)["links"]["order"] == ""
     assert render_notification(notification, order)["url"] == ""
-    monkeypatch.setattr(
-        get_adapter(), "get_order_url", lambda order: "/account/orders/", raising=False
-    )
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_templating.AccountPagesAdapter",
+    }
     rendered = render_notification(notification, order)
     assert rendered["url"] == "https://shop.example.com/account/orders/"
     assert rendered["text"].endswith(" https://shop.example.com/account/orders/")

@@ -148,27 +148,34 @@ def test_invalid_number_from_adapter_is_no_recipient(channel, order, consent):
 # Building -----------------------------------------------------------------------------
 
 
+TRACKING = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+
+
+def shipped_notification(order, make_notification):
+    from order_updates import services
+
+    services.add_shipment(order, carrier="ups", tracking_url=TRACKING, notify=False)
+    return make_notification(
+        order, channel="sms", recipient="+14155550100", type="shipped"
+    )
+
+
 def test_build_message_carries_the_link_once(channel, order, make_notification):
-    notification = make_notification(order, channel="sms", recipient="+14155550100")
+    notification = shipped_notification(order, make_notification)
     message = channel.build_message(notification, order)
-    assert message.text
-    if message.url:
-        assert message.text.count(message.url) == 1
+    assert message.url == TRACKING
+    assert message.text.count(TRACKING) == 1
     assert message.html == ""
 
 
-def test_build_message_appends_a_missing_link(
-    channel, order, make_notification, monkeypatch
-):
-    import order_updates.templating as templating
+def test_build_message_appends_a_missing_link(channel, order, make_notification):
+    from order_updates.templating import save_template
 
-    rendered = {"text": "Shipped!", "url": "https://shop.example.com/t/x/"}
-    monkeypatch.setattr(
-        templating, "render_notification", lambda notification, order: rendered
-    )
-    notification = make_notification(order, channel="sms", recipient="+14155550100")
+    # A merchant's text that forgets the link: the channel adds it.
+    save_template("shipped", "sms", "en", body_text="Shipped!")
+    notification = shipped_notification(order, make_notification)
     message = channel.build_message(notification, order)
-    assert message.text == "Shipped!\nhttps://shop.example.com/t/x/"
+    assert message.text == "Shipped!\n" + TRACKING
 
 
 # Sending ------------------------------------------------------------------------------

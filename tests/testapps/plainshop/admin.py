@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.contrib import admin
+
+from order_updates.admin import OrderEventInline, ShipmentInline
+
+from .models import Order
+
+
+class OrderAdmin(admin.ModelAdmin):
+    """The shop's own order admin, with order_updates' inlines added."""
+
+    inlines = [OrderEventInline, ShipmentInline]
+
+
+# Both test shops are installed; only the one order_updates points at has the
+# timeline to show.
+if getattr(settings, "ORDER_UPDATES_ORDER_MODEL", None) == "plainshop.Order":
+    admin.site.register(Order, OrderAdmin)
