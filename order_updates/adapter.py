@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
@@ -73,6 +75,8 @@ def _forward_relation_chain(model: type[models.Model], path: str) -> str:
         except FieldDoesNotExist:
             break
         if not (field.many_to_one or field.one_to_one) or not field.concrete:
+            break
+        if field.related_model is None:
             break
         chain.append(part)
         model = field.related_model
@@ -170,8 +174,9 @@ class DefaultOrderAdapter:
         except (ObjectDoesNotExist, ValueError, TypeError):
             return None
 
-    def get_user(self, order: models.Model):
+    def get_user(self, order: models.Model) -> Any:
         """The customer's user account, or None for a guest order."""
+        # Any: an instance of the project's AUTH_USER_MODEL, which the app cannot name.
         return self.field(order, "user")
 
     def get_email(self, order: models.Model) -> str:
@@ -206,7 +211,7 @@ class DefaultOrderAdapter:
                 return full_name()
         return ""
 
-    def get_orders_for_user(self, user) -> QuerySet:
+    def get_orders_for_user(self, user: AbstractBaseUser | AnonymousUser) -> QuerySet:
         """The orders this user may see as a customer."""
         model = self.get_order_model()
         path = self.order_fields.get("user")

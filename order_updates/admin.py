@@ -34,7 +34,7 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     model = OrderEvent
     extra = 0
-    fields = [
+    fields = readonly_fields = (
         "sequence",
         "created_at",
         "kind",
@@ -44,8 +44,7 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         "actor_label",
         "message",
         "note",
-    ]
-    readonly_fields = fields
+    )
     ordering = ["-sequence"]
 
 
@@ -54,8 +53,13 @@ class ShipmentInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     model = Shipment
     extra = 0
-    fields = ["carrier", "tracking_number", "tracking_url", "shipped_at", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "carrier",
+        "tracking_number",
+        "tracking_url",
+        "shipped_at",
+        "created_at",
+    )
 
 
 @admin.register(Notification)

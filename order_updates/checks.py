@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Warning
+from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
 from .adapter import path_exists
@@ -169,7 +169,7 @@ def check_pipeline(app_configs=None, **kwargs) -> list:
         pipeline = build_pipeline(app_settings.PIPELINE)
     except (ImproperlyConfigured, KeyError, TypeError, ValueError) as exc:
         return [Error(str(exc), hint=hint, id="order_updates.E004")]
-    errors = [
+    errors: list[CheckMessage] = [
         Error("Pipeline: %s" % problem, hint=hint, id="order_updates.E004")
         for problem in pipeline.validate()
     ]

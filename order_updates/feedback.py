@@ -81,7 +81,7 @@ NON_DELIVERY = {BOUNCED, REJECTED, FAILED}
 #: Where a row may come from when it moves to each state. One way only: nothing
 #: leaves "bounced", and "delivered" never goes back to "sent". "sending" is
 #: included because a fast provider may report before the worker records "sent".
-ALLOWED_FROM = {
+ALLOWED_FROM: dict[str, list[str]] = {
     NotificationState.DELIVERED: [NotificationState.SENDING, NotificationState.SENT],
     NotificationState.BOUNCED: [
         NotificationState.SENDING,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
+from typing import Any, cast
 
 from django import forms
 from django.utils.text import capfirst
@@ -48,9 +49,10 @@ class PreferencesForm(forms.Form):
             )
         initial.setdefault("sms_consent", preference.sms_consent_at is not None)
         initial.setdefault("timezone", preference.timezone)
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         choices = [(name, capfirst(channel_label(name))) for name in self.channel_names]
-        category_fields = {}
+        category_fields: dict[str, forms.Field] = {}
         for category, label in CATEGORIES.items():
             category_fields[category] = forms.MultipleChoiceField(
                 label=label,
@@ -66,7 +68,7 @@ class PreferencesForm(forms.Form):
             )
         # Categories first, then consent, then the time zone.
         self.fields = {**category_fields, **self.fields}
-        self.fields["timezone"].choices = [
+        cast(forms.ChoiceField, self.fields["timezone"]).choices = [
             ("", _("The shop's time zone")),
             *timezone_choices(),
         ]
@@ -75,8 +77,9 @@ class PreferencesForm(forms.Form):
         """The bound fields of the channel checkbox groups, in category order."""
         return [self[category] for category in CATEGORIES]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         wants_sms = any(
             "sms" in (cleaned.get(category) or []) for category in CATEGORIES
         )

@@ -19,6 +19,8 @@ from .conf import RELOAD_HOOKS, app_settings
 from .exceptions import OrderUpdatesConfigurationError
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from .models import OrderEvent
 
 #: Categories customers choose channels for.
@@ -33,7 +35,7 @@ class NotificationType:
     """What a notification is about."""
 
     code: str
-    label: str
+    label: StrOrPromise
     #: Key of :data:`CATEGORIES`: which preference applies.
     category: str
     #: Off types send nothing (unless settings or the merchant turn them on).
@@ -118,7 +120,9 @@ def type_for_event(
     else:
         key = event.kind
     code = get_event_notifications().get(key)
-    notification_type = get_notification_types().get(code) if code else None
+    if not code:
+        return None
+    notification_type = get_notification_types().get(code)
     if notification_type is None:
         return None
     if not (switches or {}).get(code, notification_type.enabled):

@@ -12,11 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import InvalidTransition, OrderUpdatesConfigurationError, UnknownStatus
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: Codes are stored in a 32-character column and used in URLs and template names.
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -27,7 +30,7 @@ class Stage:
     """A step of the customer-facing progress bar (several statuses may share one)."""
 
     code: str
-    label: str
+    label: StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,8 @@ class Status:
     """One status of the pipeline."""
 
     code: str
-    label: str
-    description: str = ""
+    label: StrOrPromise
+    description: StrOrPromise = ""
     #: Code of the progress-bar stage, or None for off-track statuses (on hold…).
     stage: str | None = None
     #: Codes of the statuses an order in this status may move to.
@@ -165,7 +168,7 @@ class Pipeline:
                 return index
         return None
 
-    def choices(self) -> list[tuple[str, str]]:
+    def choices(self) -> list[tuple[str, StrOrPromise]]:
         """``(code, label)`` pairs for form fields."""
         return [(status.code, status.label) for status in self]
 

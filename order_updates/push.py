@@ -127,7 +127,7 @@ def _check_endpoint(value: Any) -> str:
     max_length = PushSubscription._meta.get_field("endpoint").max_length
     if not isinstance(value, str) or not value:
         raise InvalidPushSubscription("endpoint", _("endpoint is missing."))
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         raise InvalidPushSubscription(
             "endpoint",
             _("endpoint is too long (at most %(max)d characters).")

@@ -344,7 +344,7 @@ def add_shipment(
     carrier: str = "",
     tracking_number: str = "",
     tracking_url: str = "",
-    shipped_at=None,
+    shipped_at: datetime | None = None,
     actor: Actor = None,
     message: str = "",
     note: str = "",
@@ -364,9 +364,10 @@ def add_shipment(
         pipeline.get(status)
     with transaction.atomic():
         state, _started = _lock_state(order, actor=actor, at=at)
-        move = status is not None and status != state.status
-        if move:
-            pipeline.check_transition(state.status, status)
+        new_status = status if status != state.status else None
+        move = new_status is not None
+        if new_status is not None:
+            pipeline.check_transition(state.status, new_status)
         now = at or timezone.now()
         shipment = Shipment(
             order_id=order.pk,
@@ -402,12 +403,12 @@ def add_shipment(
             notify=notify,
         )
         events = [shipment_event]
-        if move:
+        if new_status is not None:
             events.append(
                 _move(
                     order,
                     state,
-                    status,
+                    new_status,
                     actor=actor,
                     message=message,
                     notify=notify,
@@ -663,7 +664,7 @@ def _lock_states(
     pks: list[Any],
     instances: dict[Any, models.Model],
     actor_fields: dict[str, Any],
-    now,
+    now: datetime,
 ) -> dict[Any, OrderState]:
     """Lock the state rows of ``pks`` (in pk order), creating missing ones."""
     states = {
@@ -708,7 +709,9 @@ def _load_orders(instances: dict[Any, models.Model], pks: list[Any]) -> None:
         instances.update(get_adapter().get_queryset().in_bulk(missing))
 
 
-def _started_event(state: OrderState, actor_fields: dict[str, Any], now) -> OrderEvent:
+def _started_event(
+    state: OrderState, actor_fields: dict[str, Any], now: datetime
+) -> OrderEvent:
     """An unsaved tracking-started event for a fresh state row (sequence 1)."""
     state.last_sequence = 1
     return OrderEvent(

@@ -6,6 +6,7 @@ differently shaped order models the app is pointed at.
 """
 
 import os
+from typing import Any
 
 import dj_database_url
 
@@ -61,6 +62,8 @@ STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 TEST_SHOP = os.environ.get("ORDER_UPDATES_TEST_SHOP", "plainshop")
+
+ORDER_UPDATES: dict[str, Any]
 
 if TEST_SHOP == "plainshop":
     ORDER_UPDATES_ORDER_MODEL = "plainshop.Order"

@@ -127,9 +127,11 @@ class EmailChannel(BaseChannel):
                 "remove it to use EMAIL_BACKEND."
             )
         elif alias and alias not in mail.mailers:
+            # Iterating MailersHandler yields aliases; the stub says setting dicts.
+            aliases = ", ".join(mail.mailers)  # type: ignore[arg-type]
             problems.append(
                 "ORDER_UPDATES['EMAIL_MAILER'] is %r, which is not in MAILERS (it "
-                "has: %s)." % (alias, ", ".join(mail.mailers) or "none")
+                "has: %s)." % (alias, aliases or "none")
             )
         return problems
 
@@ -171,9 +173,10 @@ class EmailChannel(BaseChannel):
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")
-        # Anymail reads these attributes from any EmailMessage; others ignore them.
-        email.metadata = dict(message.metadata)
-        email.tags = list(message.tags)
+        # Anymail reads these attributes from any EmailMessage; others ignore them
+        # (and Django's stubs do not declare them).
+        email.metadata = dict(message.metadata)  # type: ignore[attr-defined]
+        email.tags = list(message.tags)  # type: ignore[attr-defined]
         return email
 
     def _send(
@@ -183,9 +186,10 @@ class EmailChannel(BaseChannel):
             return connection.send_messages([email])
         except AnymailUnsupportedFeature as exc:
             # Postmark, SparkPost, Mailjet… take one tag: keep the most specific.
-            if not (is_anymail and "tag" in str(exc) and len(email.tags) > 1):
+            # (``tags`` is the anymail attribute set in make_email().)
+            if not (is_anymail and "tag" in str(exc) and len(email.tags) > 1):  # type: ignore[attr-defined]
                 raise
-            email.tags = email.tags[-1:]
+            email.tags = email.tags[-1:]  # type: ignore[attr-defined]
             return connection.send_messages([email])
 
 

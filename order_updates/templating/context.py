@@ -384,7 +384,8 @@ def preview_context(
     zone = customer_timezone(order, adapter)
     events = OrderEvent.objects.filter(order_id=order.pk).order_by("-sequence")
     event = next((item for item in events[:20] if item.is_public), None)
-    unsaved = Notification(order=order, type=type_code, channel=channel)
+    # The order model is swappable: the plugin types the FK from tests.settings.
+    unsaved = Notification(order=order, type=type_code, channel=channel)  # type: ignore[misc]
     with translation.override(language), timezone.override(zone):
         try:
             preference_links = _preference_links(unsaved)
@@ -457,7 +458,7 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
     notification = notification_context(
         type_code, channel, translation.get_language() or settings.LANGUAGE_CODE
     )
-    shipments = []
+    shipments: list[dict[str, Any]] = []
     if notification["category"] == "shipping" or status in ("delivered", "returned"):
         shipments.append(
             {

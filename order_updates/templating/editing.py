@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 SPECIAL_PROPERTIES = frozenset({"size", "first", "last"})
 
 
-def _suggest(name: str, known: list[str] | set[str] | frozenset[str]) -> str:
+def _suggest(name: str, known: Collection[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return close[0] if close else ""
 

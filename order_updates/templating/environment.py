@@ -124,7 +124,8 @@ def format_date(value: Any, format_name: Any = "DATE_FORMAT") -> str:
         return str(value)
     if format_name is None or is_undefined(format_name) or format_name == "":
         format_name = "DATE_FORMAT"
-    return formats.date_format(value, str(format_name))
+    # Django formats a time too (DateFormat extends TimeFormat); the stub omits it.
+    return formats.date_format(value, str(format_name))  # type: ignore[arg-type]
 
 
 # The environment -------------------------------------------------------------------
