@@ -62,6 +62,30 @@ def read_token(token: str) -> PreferenceToken:
     )
 
 
+#: Push-subscription tokens are minted by the shop's own order page, where it
+#: already decided the visitor may see the order; they say whose browser may
+#: subscribe, so unlike preference links they are short-lived.
+PUSH_SALT = "order_updates.push"
+PUSH_TOKEN_MAX_AGE = 24 * 60 * 60
+
+
+def make_push_token(*, user_id: int | None = None, email: str = "") -> str:
+    """A token that lets this visitor subscribe a browser to ``email``'s updates.
+
+    Preference and unsubscribe links are deliberately not accepted for this:
+    they sit in every message, and a forwarded email must not let someone else
+    receive the customer's updates.
+    """
+    payload = {"u": user_id, "e": email.strip().lower()}
+    return signing.dumps(payload, salt=PUSH_SALT, compress=True)
+
+
+def read_push_token(token: str) -> PreferenceToken:
+    """Check and decode a push token; raise ``signing.BadSignature`` if bad or old."""
+    payload = signing.loads(token, salt=PUSH_SALT, max_age=PUSH_TOKEN_MAX_AGE)
+    return PreferenceToken(user_id=payload.get("u"), email=payload.get("e") or "")
+
+
 def _token_for(notification: Notification, channel: str = "") -> str:
     from .adapter import get_adapter
 

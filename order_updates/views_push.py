@@ -4,7 +4,7 @@
 these; :mod:`order_updates.push` does the checking and storing.
 
 Whose subscription it is comes from a signed preferences token in the JSON body
-(``token``, from :func:`order_updates.links.make_token`), else from the logged-in
+(``token``, from :func:`order_updates.links.make_push_token`), else from the logged-in
 user. A request with neither gets ``403``.
 """
 
@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import etag, require_http_methods
 
 from .exceptions import InvalidPushSubscription
-from .links import read_token
+from .links import read_push_token
 from .push import parse_subscription, public_key, remove_subscription, save_subscription
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "order_updates" / "push-sw.js"
@@ -168,7 +168,7 @@ def _owner(request: HttpRequest, data: dict) -> dict[str, Any]:
 
 def _token_owner(token: Any) -> dict[str, Any]:
     try:
-        link = read_token(token)
+        link = read_push_token(token)
     except signing.SignatureExpired:
         raise _Refused(403, _("This link has expired.")) from None
     except (signing.BadSignature, TypeError, ValueError, AttributeError):
