@@ -9,6 +9,7 @@ The notification log is a page of its own (with a re-send action).
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -102,7 +103,15 @@ class NotificationAdmin(admin.ModelAdmin):
     def short_error(self, obj):
         return Truncator(obj.last_error).chars(80)
 
-    @admin.action(description=_("Send selected notifications again"))
+    def has_resend_permission(self, request):
+        """Re-sending changes rows: it needs the change permission, not just view."""
+        opts = self.opts
+        codename = get_permission_codename("change", opts)
+        return request.user.has_perm("%s.%s" % (opts.app_label, codename))
+
+    @admin.action(
+        description=_("Send selected notifications again"), permissions=["resend"]
+    )
     def resend(self, request, queryset):
         from .outbox import resend
 

@@ -372,19 +372,23 @@ def _queue_sms_fallback(bounced: Notification) -> Notification | None:
     if bounced.channel == "sms" or "sms" not in app_settings.CHANNELS:
         return None
     from .adapter import get_adapter
+    from .channels import get_channel
 
     order = bounced.order
-    phone = get_adapter().get_phone(order)
-    if not phone:
+    preference = preference_for_order(order)
+    # The SMS channel's own idea of the number (normalised, consent checked), so
+    # the fallback is the very row a normal SMS would have been.
+    numbers = get_channel("sms").recipients(order, get_adapter(), preference)
+    if not numbers:
         return None
+    phone = numbers[0]
     notification_type = get_notification_types().get(bounced.type)
     category = notification_type.category if notification_type else "order"
-    preference = preference_for_order(order)
     if not wants(preference, category, "sms") or is_suppressed("sms", phone):
         return None
+    if Notification.objects.filter(event_id=bounced.event_id, channel="sms").exists():
+        return None  # the customer already gets a text about this event
     dedupe_key = Notification.make_dedupe_key(bounced.event_id, "sms", phone)
-    if Notification.objects.filter(dedupe_key=dedupe_key).exists():
-        return None
     from . import quiet_hours
 
     now = timezone.now()

@@ -102,7 +102,11 @@ def preferences_for_orders(
     owners = {}
     for order in orders:
         user = adapter.get_user(order)
-        email = "" if user is not None else adapter.get_email(order).lower()
+        email = (
+            ""
+            if user is not None
+            else normalize_address("email", adapter.get_email(order))
+        )
         owners[order.pk] = (user, email)
     user_ids = {user.pk for user, _ in owners.values() if user is not None}
     emails = {email for user, email in owners.values() if user is None and email}
@@ -174,9 +178,10 @@ def unsubscribe(
     def change(row: NotificationPreference) -> None:
         current = dict(row.channels or {})
         for category in [*CATEGORIES, *current]:
-            current[category] = [
-                name for name in wanted_channels(row, category) if name != channel
-            ]
+            # The explicit list, or every channel: not filtered by consent, so SMS
+            # consent given later still takes effect (wants() checks it anyway).
+            chosen = current.get(category, list(app_settings.CHANNELS))
+            current[category] = [name for name in chosen if name != channel]
         row.channels = current
 
     return _change(preference, change)

@@ -80,3 +80,19 @@ def test_orders_stay_deletable_with_notifications(merchant, failed_row):
     response = merchant.post(reverse(delete, args=[order.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not Notification.objects.filter(pk=failed_row.pk).exists()
+
+
+def test_view_only_staff_cannot_resend(client, django_user_model, failed_row):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", "v@example.com", "pw")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_notification"))
+    client.force_login(viewer)
+    url = reverse("admin:order_updates_notification_changelist")
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Send selected notifications again" not in page.content.decode()
+    client.post(url, {"action": "resend", "_selected_action": [failed_row.pk]})
+    assert Notification.objects.get(pk=failed_row.pk).state == NotificationState.FAILED

@@ -531,3 +531,32 @@ def test_concurrent_reports_never_regress_or_repeat(make_order, broker_queue):
         .values_list("sequence", flat=True)
     )
     assert sequences == list(range(1, len(sequences) + 1))
+
+
+def test_no_second_text_when_the_customer_already_gets_one(
+    make_order, django_user_model
+):
+    """The fallback is the SMS channel's own row: same normalised number, and none
+    at all if the event already has a text."""
+    from django.utils import timezone
+
+    from order_updates import delivery, services
+    from order_updates.models import NotificationPreference
+
+    user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    NotificationPreference.objects.create(user=user, sms_consent_at=timezone.now())
+    order = make_order(user=user, email="ada@example.com", phone="+1 (415) 555-2671")
+    services.start_tracking(order, status="processing", notify=False)
+    services.set_status(order, "shipped")
+    email = Notification.objects.get(order_id=order.pk, channel="email")
+    assert delivery.deliver(email.pk) == delivery.SENT
+    email.refresh_from_db()
+    feedback.record_delivery_feedback(
+        email,
+        provider="postmark",
+        event_id="bounce-1",
+        event_type="bounced",
+        description="Mailbox does not exist",
+    )
+    texts = Notification.objects.filter(order_id=order.pk, channel="sms")
+    assert [row.recipient for row in texts] == ["+14155552671"]

@@ -107,13 +107,17 @@ def test_unsubscribe_turns_one_channel_off_everywhere(db, channels):
     preference = preferences.preference_for(email="a@example.com")
     preferences.unsubscribe(preference, "email")
     stored = NotificationPreference.objects.get(email="a@example.com")
+    # Every other channel stays as it was: SMS still waits only for consent.
     assert stored.channels == {
-        "order": ["push", "test"],
-        "shipping": ["push", "test"],
+        "order": ["sms", "push", "test"],
+        "shipping": ["sms", "push", "test"],
     }
     for category in ("order", "shipping"):
         assert not preferences.wants(stored, category, "email")
         assert preferences.wants(stored, category, "push")
+        assert not preferences.wants(stored, category, "sms")
+    preferences.give_sms_consent(stored)
+    assert preferences.wants(stored, "order", "sms")
     # A preference, not a suppression: the address may be written to again.
     assert not SuppressedRecipient.objects.exists()
     preferences.subscribe(stored, "email")
