@@ -23,6 +23,7 @@ class OrderUpdatesConfig(AppConfig):
         checks.register(order_checks.check_adapter)
         checks.register(order_checks.check_pipeline)
         checks.register(order_checks.check_channels)
+        checks.register(order_checks.check_email_timeout)
         from .feedback import connect_receivers
 
         # django-anymail's tracking webhooks update the notifications they concern.

@@ -157,6 +157,28 @@ def check_channels(app_configs=None, **kwargs) -> list:
     return errors
 
 
+def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """W002: SMTP without a timeout can outlast the sending lease."""
+    backend = getattr(settings, "EMAIL_BACKEND", "")
+    timeout = getattr(settings, "EMAIL_TIMEOUT", None)
+    lease = app_settings.SENDING_LEASE_SECONDS
+    if "email" not in app_settings.CHANNELS or not backend.endswith(
+        "smtp.EmailBackend"
+    ):
+        return []
+    if timeout is None or timeout >= lease:
+        return [
+            Warning(
+                "EMAIL_TIMEOUT is %s; a hung SMTP connection can outlast "
+                "ORDER_UPDATES['SENDING_LEASE_SECONDS'] (%s s), and the sweeper "
+                "would then hand the email to another worker." % (timeout, lease),
+                hint="Set EMAIL_TIMEOUT to well below the lease, e.g. 30.",
+                id="order_updates.W002",
+            )
+        ]
+    return []
+
+
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
     from .pipeline import build_pipeline

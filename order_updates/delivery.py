@@ -110,10 +110,15 @@ def deliver(notification_id: int) -> str:
         return _retry_or_fail(notification, exc)
     now = timezone.now()
     # Delivery feedback may already have moved the row on (a fast provider): keep
-    # its state then, but record what the provider said either way.
+    # its state then, but record what the provider said either way. A send that
+    # outlived its lease was put back to pending by the sweeper: it went out,
+    # so it is sent, and must not go out again.
     updated = Notification.objects.filter(pk=notification.pk).update(
         state=Case(
-            When(state=NotificationState.SENDING, then=Value(NotificationState.SENT)),
+            When(
+                state__in=[NotificationState.SENDING, NotificationState.PENDING],
+                then=Value(NotificationState.SENT),
+            ),
             default=F("state"),
         ),
         provider=result.provider[:50],

@@ -172,3 +172,15 @@ def test_checks_run_with_manage_py_check(settings):
 
     with pytest.raises(SystemCheckError, match=r"order_updates\.E005"):
         call_command("check")
+
+
+def test_w002_smtp_without_a_timeout(settings):
+    from order_updates.checks import check_email_timeout
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = None
+    messages = check_email_timeout()
+    assert ids(messages) == ["order_updates.W002"]
+    assert "EMAIL_TIMEOUT" in messages[0].hint
+    settings.EMAIL_TIMEOUT = 30
+    assert check_email_timeout() == []

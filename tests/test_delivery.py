@@ -268,3 +268,26 @@ def test_sweep_command_and_task(row, broker_queue):
     assert broker_queue() == [row.pk]
     # The beat task runs the same sweep (nothing left to recover now).
     assert sweep_outbox.run() == {"recovered": 0, "failed": 0, "queued": 0}
+
+
+def test_a_send_that_outlived_its_lease_is_not_sent_again(row, settings):
+    """The provider answered after the sweeper took the row back: it is sent."""
+    from order_updates.channels import get_channel
+
+    channel = get_channel("email")
+    original = channel.send
+
+    def slow_send(message):
+        result = original(message)
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+            assert delivery.sweep()["recovered"] == 1  # meanwhile, elsewhere
+        return result
+
+    channel.send = slow_send
+    try:
+        assert delivery.deliver(row.pk) == delivery.SENT
+    finally:
+        del channel.send
+    assert reload(row).state == NotificationState.SENT
+    assert delivery.deliver(row.pk) == delivery.NOT_CLAIMED
+    assert len(mail.outbox) == 1
