@@ -8,7 +8,9 @@ Notification signals are sent with the Notification class as ``sender``.
 
 from django.dispatch import Signal
 
-#: Sent when an order gets its first status (checkout, or an old order adopted).
+#: Sent when an order gets its first status: start_tracking(), a first change on
+#: an untracked order, or a bulk change that meets one (not when
+#: track_existing_orders() adopts a back catalogue: nothing happened to those).
 #: provides args: order, event, status, actor
 order_tracking_started = Signal()
 
