@@ -46,9 +46,11 @@ test-postgres: $(VENV)/.installed-test
 	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
 	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
 
-# The demo shop in headless Chromium, on PostgreSQL.
+# The demo shop in headless Chromium with its own Celery worker, on SQLite (as the
+# demo runs) and on PostgreSQL.
 test-browser: $(VENV)/.installed-test
 	@scripts/require-chromium
+	cd example_project && env -u DATABASE_URL ../$(BIN)/pytest -q
 	cd example_project && DATABASE_URL=$(TEST_DATABASE_URL) ../$(BIN)/pytest -q
 
 lint: $(VENV)/.installed-test

@@ -38,6 +38,8 @@ STATIC = Path(order_updates.__file__).parent / "static" / "order_updates"
 SCRIPTS = [STATIC / "push-sw.js", STATIC / "push-subscribe.js"]
 HARNESS = Path(__file__).parent / "push_js_harness.js"
 NODE = shutil.which("node")
+if NODE is None and os.environ.get("CI"):
+    raise RuntimeError("CI needs Node.js (node) to check the push scripts.")
 needs_node = pytest.mark.skipif(
     NODE is None,
     # The only reason to skip: without a JavaScript engine there is nothing to
