@@ -70,13 +70,19 @@ def queue_notifications(
     now = timezone.now()
     window = app_settings.COALESCE_SECONDS
     rows: list[Notification] = []
+    orders = list({order.pk: order for order, _, _ in typed}.values())
+    # One call per channel for the whole batch: no query per order.
+    recipients = {
+        name: channel.recipients_for_orders(orders, adapter, preferences)
+        for name, channel in channels.items()
+    }
     for order, event, notification_type in typed:
         preference = preferences[order.pk]
         language = adapter.get_language(order)
-        for name, channel in channels.items():
+        for name in channels:
             if not wants(preference, notification_type.category, name):
                 continue
-            for recipient in channel.recipients(order, adapter, preference):
+            for recipient in recipients[name][order.pk]:
                 due = now
                 if notification_type.coalesce and window:
                     due = now + datetime.timedelta(seconds=window)

@@ -234,3 +234,41 @@ def test_adopting_old_orders_announces_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         services.track_existing_orders()
     assert started == []
+
+
+def test_bulk_queues_push_without_a_query_per_order(
+    make_order, settings, django_user_model, django_assert_max_num_queries
+):
+    from order_updates.models import PushSubscription
+
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            **settings.ORDER_UPDATES["CHANNELS"],
+            "push": "order_updates.channels.push.WebPushChannel",
+        },
+    }
+
+    def orders_with_browsers(count):
+        orders = []
+        for index in range(count):
+            user = django_user_model.objects.create_user("c%d-%d" % (count, index))
+            PushSubscription.objects.create(
+                user=user,
+                endpoint="https://push.example.net/%d/%d" % (count, index),
+                p256dh="k",
+                auth="a",
+            )
+            orders.append(make_order(user=user))
+        services.bulk_set_status(orders, "confirmed", notify=False)
+        return orders
+
+    few, many = orders_with_browsers(3), orders_with_browsers(30)
+    with django_assert_max_num_queries(30) as few_queries:
+        services.bulk_set_status(few, "on_hold")
+    with django_assert_max_num_queries(30) as many_queries:
+        services.bulk_set_status(many, "on_hold")
+    # Ten times the orders: the same statements (an insert may split in two on
+    # SQLite's parameter limit), not one more query per order.
+    assert len(many_queries) <= len(few_queries) + 1
+    assert Notification.objects.filter(channel="push").count() == 33

@@ -13,7 +13,7 @@ its medium. The delivery code calls, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import (  # noqa: F401  (part of the channel API)
     ChannelError,
@@ -90,6 +90,23 @@ class BaseChannel:
             "%s.%s must implement recipients()"
             % (type(self).__module__, type(self).__name__)
         )
+
+    def recipients_for_orders(
+        self,
+        orders: list[Model],
+        adapter: DefaultOrderAdapter,
+        preferences: dict[Any, NotificationPreference],
+    ) -> dict[Any, list[str]]:
+        """:meth:`recipients` for many orders at once: ``{order pk: addresses}``.
+
+        Bulk changes call this once per batch. The default asks
+        :meth:`recipients` per order; a channel whose recipients come from the
+        database overrides it with one query for the whole batch.
+        """
+        return {
+            order.pk: self.recipients(order, adapter, preferences[order.pk])
+            for order in orders
+        }
 
     def build_message(
         self, notification: Notification, order: Model

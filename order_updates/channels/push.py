@@ -90,21 +90,46 @@ class WebPushChannel(BaseChannel):
         preference: NotificationPreference,
     ) -> list[str]:
         """Ids of the push subscriptions of the order's customer."""
-        from ..models import PushSubscription
+        batch = self.recipients_for_orders([order], adapter, {order.pk: preference})
+        return batch[order.pk]
 
-        user = adapter.get_user(order)
-        if user is not None:
-            subscriptions = PushSubscription.objects.filter(user=user)
-        else:
-            email = (adapter.get_email(order) or "").strip().lower()
-            if not email:
-                return []
-            subscriptions = PushSubscription.objects.filter(
-                user__isnull=True, email=email
+    def recipients_for_orders(
+        self,
+        orders: list[Model],
+        adapter: DefaultOrderAdapter,
+        preferences: dict[Any, NotificationPreference],
+    ) -> dict[Any, list[str]]:
+        """Subscription ids per order, for the whole batch in one query."""
+        from django.db.models import Q
+
+        from ..models import PushSubscription
+        from ..preferences import normalize_address
+
+        owners: dict[Any, tuple[str, Any] | None] = {}
+        for order in orders:
+            user = adapter.get_user(order)
+            if user is not None:
+                owners[order.pk] = ("user", user.pk)
+            else:
+                email = normalize_address("email", adapter.get_email(order))
+                owners[order.pk] = ("email", email) if email else None
+        keys = [owner for owner in owners.values() if owner]
+        user_ids = {key for kind, key in keys if kind == "user"}
+        emails = {key for kind, key in keys if kind == "email"}
+        found: dict[tuple[str, Any], list[str]] = {}
+        rows = (
+            PushSubscription.objects.filter(
+                Q(user_id__in=user_ids) | Q(user__isnull=True, email__in=emails)
             )
-        return [
-            str(pk) for pk in subscriptions.order_by("pk").values_list("pk", flat=True)
-        ]
+            .order_by("pk")
+            .values_list("pk", "user_id", "email")
+        )
+        for pk, user_id, email in rows:
+            key = ("user", user_id) if user_id else ("email", email)
+            found.setdefault(key, []).append(str(pk))
+        return {
+            pk: found.get(owner, []) if owner else [] for pk, owner in owners.items()
+        }
 
     def payload(self, message: OutgoingMessage) -> str:
         """The JSON the service worker receives: title, body, url, tag."""
