@@ -81,6 +81,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBPUSH_VAPID_PRIVATE_KEY": "",
     "WEBPUSH_VAPID_SUBJECT": "",
     "WEBPUSH_TTL": 86400,
+    # Host names (and their subdomains) of the browsers' push services; a
+    # subscription elsewhere is refused, since workers POST to it.
+    "WEBPUSH_HOSTS": [
+        "fcm.googleapis.com",  # Chrome, Edge, Opera, Samsung Internet
+        "android.googleapis.com",
+        "push.services.mozilla.com",  # Firefox
+        "notify.windows.com",  # legacy Edge (WNS)
+        "push.apple.com",  # Safari
+    ],
     # Signed unsubscribe/preferences links stay valid this long (None: forever).
     "PREFERENCES_LINK_MAX_AGE": None,
 }

@@ -139,13 +139,16 @@ def _check_endpoint(value: Any) -> str:
         raise InvalidPushSubscription(
             "endpoint", _("endpoint must be an https: URL.")
         ) from None
-    host = urlsplit(value).hostname or ""
-    # Push services have public host names. Refusing addresses and single-label
-    # names ("localhost") keeps this form from making the workers POST to
-    # machines on the shop's own network.
-    if _is_ip_address(host) or "." not in host:
+    host = (urlsplit(value).hostname or "").lower()
+    # Workers POST to this URL, so only the browsers' push services are allowed:
+    # anything else would let a visitor point the workers at the shop's own
+    # network (addresses, "localhost", internal names that resolve privately).
+    allowed = [suffix.lower().lstrip(".") for suffix in app_settings.WEBPUSH_HOSTS]
+    if _is_ip_address(host) or not any(
+        host == suffix or host.endswith("." + suffix) for suffix in allowed
+    ):
         raise InvalidPushSubscription(
-            "endpoint", _("endpoint must be on a push service's public host name.")
+            "endpoint", _("endpoint must be on a browser's push service.")
         )
     return value
 

@@ -30,6 +30,7 @@ import order_updates
 from order_updates import delivery, push, services
 from order_updates.adapter import get_adapter
 from order_updates.channels.push import vapid_public_key
+from order_updates.conf import DEFAULTS
 from order_updates.links import make_push_token, make_token
 from order_updates.models import Notification, NotificationState, PushSubscription
 
@@ -91,6 +92,8 @@ def push_settings(db, settings, vapid):
         "WEBPUSH_VAPID_PUBLIC_KEY": vapid_public_key(vapid),
         "WEBPUSH_VAPID_SUBJECT": "mailto:shop@example.com",
         "PREFERENCES_LINK_MAX_AGE": None,
+        # The real services, plus a test one for the length checks below.
+        "WEBPUSH_HOSTS": [*DEFAULTS["WEBPUSH_HOSTS"], "push.example.com"],
     }
     return settings
 
@@ -430,6 +433,21 @@ INVALID = {
     ),
     "endpoint localhost": (
         lambda b: subscription_json(b, endpoint="https://localhost/push"),
+        "endpoint",
+    ),
+    # Public names that resolve into a private network, and look-alikes.
+    "endpoint internal name": (
+        lambda b: subscription_json(b, endpoint="https://db.internal.corp/x"),
+        "endpoint",
+    ),
+    "endpoint cloud metadata": (
+        lambda b: subscription_json(
+            b, endpoint="https://metadata.google.internal/computeMetadata/v1/"
+        ),
+        "endpoint",
+    ),
+    "endpoint look-alike": (
+        lambda b: subscription_json(b, endpoint="https://evilfcm.googleapis.com.x.io/"),
         "endpoint",
     ),
     "no keys": (lambda b: {"endpoint": ENDPOINT}, "keys.p256dh"),
