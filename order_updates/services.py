@@ -184,6 +184,11 @@ def bulk_set_status(
     target = pipeline.get(status)
     model = get_order_model()
     if isinstance(orders, models.QuerySet):
+        if not issubclass(orders.model, model):
+            raise TypeError(
+                "Expected a queryset of %s (ORDER_UPDATES_ORDER_MODEL), got one of %s."
+                % (model._meta.label, orders.model._meta.label)
+            )
         instances: dict[Any, models.Model] = {}
         if orders.query.is_sliced:  # "the first 500": keep the slice as given
             pks = list(dict.fromkeys(orders.values_list("pk", flat=True)))

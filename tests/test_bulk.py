@@ -183,3 +183,8 @@ def test_bulk_accepts_a_sliced_queryset(make_order):
     newest_two = orders[0].__class__.objects.order_by("-pk")[:2]
     result = services.bulk_set_status(newest_two, "confirmed")
     assert sorted(result.changed) == sorted(o.pk for o in orders[2:])
+
+
+def test_bulk_refuses_a_queryset_of_another_model(django_user_model):
+    with pytest.raises(TypeError, match="Expected a queryset of"):
+        services.bulk_set_status(django_user_model.objects.all(), "confirmed")
