@@ -328,7 +328,7 @@ def test_merchant_template_wins_and_base_language_applies(db):
     assert render("shipped", "email", "en", context)["subject"] == (
         "Your order #1001 is on its way"
     )
-    assert "Good news" in render("shipped", "email", "de", context)["text"]
+    assert "gute Nachrichten" in render("shipped", "email", "de", context)["text"]
 
 
 def test_inactive_merchant_template_is_ignored(db):

@@ -1,0 +1,198 @@
+"""The German and French default notification templates (``notifications/de|fr/``)."""
+
+import pytest
+from django.utils import translation
+
+from order_updates import services, templating
+from order_updates.models import Notification, OrderEvent
+from order_updates.notification_types import DEFAULT_TYPES
+from order_updates.templating import (
+    render,
+    render_notification,
+    sample_context,
+    strict_undefined,
+)
+from order_updates.templating.sources import PACKAGE_DIR
+
+TYPES = [item.code for item in DEFAULT_TYPES]
+CHANNELS = ["email", "sms", "push"]
+LANGUAGES = ["de", "fr"]
+
+# GSM 03.38 basic character set: what one SMS segment holds 160 of.
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+#: Copy of the English layout, footer and partials that must not leak into a
+#: translated message.
+ENGLISH_MARKERS = [
+    "Track your order",
+    "View your order",
+    "Order summary",
+    "Shipping address",
+    "You're receiving this email",
+    "Notification preferences",
+    "Unsubscribe",
+    "Tracking number",
+    "Hi Ada",
+]
+
+#: Footer and summary copy each language's layout shows.
+LAYOUT_MARKERS = {
+    "de": {
+        "html": [
+            "Sie erhalten diese E-Mail",
+            "Abmelden",
+            "Ihre Bestellung im Überblick",
+        ],
+        "text": ["Abmelden: ", "Ihre Bestellung im Überblick", "Hallo Ada Lovelace,"],
+    },
+    "fr": {
+        "html": ["Vous recevez cet e-mail", "Se désabonner", "Récapitulatif"],
+        "text": ["Se désabonner : ", "Récapitulatif", "Bonjour Ada Lovelace,"],
+    },
+}
+
+
+def sample(type_code, channel, language):
+    """The sample context with its labels in ``language``."""
+    with translation.override(language):
+        return sample_context(type_code, channel)
+
+
+def english_files():
+    return sorted(
+        str(path.relative_to(PACKAGE_DIR))
+        for channel in CHANNELS
+        for path in (PACKAGE_DIR / channel).iterdir()
+        if path.is_file()
+    )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_default_file_is_translated(language):
+    missing = [
+        name
+        for name in english_files()
+        if not (PACKAGE_DIR / language / name).is_file()
+    ]
+    assert missing == []
+    for name in english_files():
+        translated = (PACKAGE_DIR / language / name).read_text(encoding="utf-8")
+        assert translated.strip(), name
+        assert translated != (PACKAGE_DIR / name).read_text() or (
+            "_message." in name or name == "push/note_added_body.txt"
+        ), "%s is not translated" % name
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("type_code", TYPES)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translated_default_renders_with_sample_data(db, language, type_code, channel):
+    context = sample(type_code, channel, language)
+    with strict_undefined():
+        rendered = render(type_code, channel, language, context)
+    parts = templating.CHANNEL_PARTS[channel]
+    assert set(rendered) == {*parts, "url"}
+    for part in parts:
+        assert rendered[part].strip(), part
+        for marker in ENGLISH_MARKERS:
+            assert marker not in rendered[part], (part, marker)
+    assert "1001" in (rendered.get("subject") or rendered["text"])
+    english = render(type_code, channel, "en", sample(type_code, channel, "en"))
+    assert rendered["url"] == english["url"]
+    if "subject" in parts:
+        assert rendered["subject"] != english["subject"]
+        assert "\n" not in rendered["subject"]
+    if channel == "email":
+        assert len(rendered["subject"]) <= 80
+        assert rendered["html"].startswith("<!DOCTYPE html>")
+        assert '<html lang="%s">' % language in rendered["html"]
+        assert "Test Shop" in rendered["html"]
+        for marker in LAYOUT_MARKERS[language]["html"]:
+            assert marker in rendered["html"], marker
+        for marker in LAYOUT_MARKERS[language]["text"]:
+            assert marker in rendered["text"], marker
+        assert "/notifications/unsubscribe/sample/" in rendered["html"]
+        assert "/notifications/unsubscribe/sample/" in rendered["text"]
+    if channel == "sms":
+        assert len(rendered["text"]) <= 160, rendered["text"]
+        assert set(rendered["text"]) <= GSM7, set(rendered["text"]) - GSM7
+    if channel == "push":
+        assert len(rendered["subject"]) <= 50
+        assert len(rendered["text"]) <= 140
+
+
+@pytest.mark.parametrize("type_code", TYPES)
+def test_regional_language_falls_back_to_base_language_files(db, type_code):
+    for channel in CHANNELS:
+        context = sample(type_code, channel, "de")
+        base = render(type_code, channel, "de", context)
+        english = render(type_code, channel, "en", context)
+        for regional_code in ("de-at", "de_AT", "de-CH"):
+            regional = render(type_code, channel, regional_code, context)
+            for part, text in regional.items():
+                if channel == "email" and part in ("text", "html"):
+                    # Amounts follow the region ("€ 24,00" in Austria).
+                    for marker in LAYOUT_MARKERS["de"][part]:
+                        assert marker in text, (regional_code, marker)
+                    for marker in ENGLISH_MARKERS:
+                        assert marker not in text, (regional_code, marker)
+                else:
+                    assert text == base[part], (regional_code, part)
+                    if part == ("text" if channel == "sms" else "subject"):
+                        assert text != english[part], (regional_code, part)
+
+
+def test_regional_email_gets_the_base_language_layout(db):
+    html = render("shipped", "email", "fr-ca", sample("shipped", "email", "fr"))["html"]
+    assert "Vous recevez cet e-mail" in html
+    assert "Transporteur" in html and "Carrier" not in html
+
+
+def test_other_languages_still_get_english(db):
+    rendered = render("shipped", "email", "it", sample("shipped", "email", "it"))
+    assert rendered["subject"] == "Your order #1001 is on its way"
+    assert "You're receiving this email" in rendered["html"]
+
+
+def notification_for(order, type_code, channel, language):
+    """An outbox row for the order's latest event."""
+    event = OrderEvent.objects.filter(order_id=order.pk).order_by("sequence").last()
+    return Notification.objects.create(
+        order=order,
+        event=event,
+        type=type_code,
+        channel=channel,
+        recipient="someone@example.com",
+        language=language,
+        dedupe_key="test:%s:%s:%s" % (event.pk, channel, type_code),
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "footer"),
+    [
+        ("de", "Vielen Dank für Ihre Bestellung Nr. ", "Sie erhalten diese E-Mail"),
+        ("fr", "Merci pour votre commande n° ", "Vous recevez cet e-mail"),
+    ],
+)
+def test_customer_order_renders_in_their_language(
+    make_order, language, subject, footer
+):
+    order = make_order(language=language)
+    services.start_tracking(order)
+    notification = notification_for(order, "order_received", "email", language)
+    with strict_undefined():
+        rendered = render_notification(notification, order)
+    assert rendered["subject"].startswith(subject)
+    assert footer in rendered["html"]
+    assert "/order-updates/unsubscribe/" in rendered["html"]
+    for marker in ENGLISH_MARKERS:
+        assert marker not in rendered["html"] and marker not in rendered["text"]
+    sms = notification_for(order, "order_received", "sms", language)
+    with strict_undefined():
+        text = render_notification(sms, order)["text"]
+    assert text.startswith("Test Shop: ")
+    assert "Thanks" not in text
