@@ -14,7 +14,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Notification, OrderEvent, Shipment
+from order_updates.models import Notification, OrderEvent, Shipment
 
 
 class ReadOnlyAdminMixin:
@@ -113,7 +113,7 @@ class NotificationAdmin(admin.ModelAdmin):
         description=_("Send selected notifications again"), permissions=["resend"]
     )
     def resend(self, request, queryset):
-        from .outbox import resend
+        from order_updates.notifications.outbox import resend
 
         count = sum(resend(notification) for notification in queryset)
         self.message_user(

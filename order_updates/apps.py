@@ -14,9 +14,9 @@ class OrderUpdatesConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_save
 
-        from . import checks as order_checks
-        from . import receivers
-        from .conf import get_order_model
+        from order_updates import checks as order_checks
+        from order_updates import receivers
+        from order_updates.conf import get_order_model
 
         checks.register(order_checks.check_settings)
         checks.register(order_checks.check_order_model)
@@ -24,7 +24,7 @@ class OrderUpdatesConfig(AppConfig):
         checks.register(order_checks.check_pipeline)
         checks.register(order_checks.check_channels)
         checks.register(order_checks.check_email_timeout)
-        from .feedback import connect_receivers
+        from order_updates.notifications.feedback import connect_receivers
 
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from .adapter import path_exists
-from .conf import DEFAULTS, ORDER_MODEL_SETTING, app_settings
+from order_updates.conf import DEFAULTS, ORDER_MODEL_SETTING, app_settings
+from order_updates.core.adapter import path_exists
 
 
 def check_order_model(app_configs=None, **kwargs) -> list:
@@ -64,7 +64,11 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 def check_adapter(app_configs=None, **kwargs) -> list:
     """E003: the adapter cannot be imported or built; E006: a field path is wrong."""
-    from .adapter import DEFAULT_ITEM_FIELDS, DEFAULT_ORDER_FIELDS, DefaultOrderAdapter
+    from order_updates.core.adapter import (
+        DEFAULT_ITEM_FIELDS,
+        DEFAULT_ORDER_FIELDS,
+        DefaultOrderAdapter,
+    )
 
     for setting, known in (
         ("ORDER_FIELDS", DEFAULT_ORDER_FIELDS),
@@ -91,7 +95,7 @@ def check_adapter(app_configs=None, **kwargs) -> list:
                 "The order_updates adapter could not be loaded: %s" % exc,
                 hint="Set ORDER_UPDATES['ADAPTER'] to the dotted path of a class, "
                 "e.g. 'shop.adapters.OrderAdapter' (a subclass of "
-                "order_updates.adapter.DefaultOrderAdapter).",
+                "order_updates.core.adapter.DefaultOrderAdapter).",
                 id="order_updates.E003",
             )
         ]
@@ -120,11 +124,11 @@ def check_adapter(app_configs=None, **kwargs) -> list:
 
 def check_channels(app_configs=None, **kwargs) -> list:
     """E007: a channel cannot be loaded or is missing settings; E008: no SITE_URL."""
-    from .channels import get_channels
+    from order_updates.notifications.channels import get_channels
 
     hint_import = (
         "ORDER_UPDATES['CHANNELS'] maps names to dotted paths of channel classes, "
-        "e.g. {'email': 'order_updates.channels.email.EmailChannel'}."
+        "e.g. {'email': 'order_updates.notifications.channels.email.EmailChannel'}."
     )
     try:
         channels = get_channels()
@@ -181,7 +185,7 @@ def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
 
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
-    from .pipeline import build_pipeline
+    from order_updates.core.pipeline import build_pipeline
 
     hint = (
         "Fix ORDER_UPDATES['PIPELINE'] (see the 'Statuses and pipeline' docs), or "

@@ -20,13 +20,13 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from .exceptions import OrderUpdatesConfigurationError
+from order_updates.exceptions import OrderUpdatesConfigurationError
 
 ORDER_MODEL_SETTING = "ORDER_UPDATES_ORDER_MODEL"
 
 DEFAULTS: dict[str, Any] = {
     # Dotted path of the adapter class: the one place that knows the shop's order model.
-    "ADAPTER": "order_updates.adapter.DefaultOrderAdapter",
+    "ADAPTER": "order_updates.core.adapter.DefaultOrderAdapter",
     # None for the default pipeline; or a dict (see pipeline.Pipeline.from_config),
     # a Pipeline instance, or a dotted path to either.
     "PIPELINE": None,
@@ -40,8 +40,8 @@ DEFAULTS: dict[str, Any] = {
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
     # --- Notifications -------------------------------------------------------------
-    # Channel name -> dotted path of its class (see order_updates.channels).
-    "CHANNELS": {"email": "order_updates.channels.email.EmailChannel"},
+    # Channel name -> dotted path of its class (order_updates.notifications.channels).
+    "CHANNELS": {"email": "order_updates.notifications.channels.email.EmailChannel"},
     # Per notification type overrides: {"order_processing": {"enabled": True}}.
     "NOTIFICATION_TYPES": {},
     # Timeline event -> notification type; "status:<code>" keys for status changes.
@@ -71,7 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_REPLY_TO": [],
     "EMAIL_MAILER": None,
     # SMS: the provider class and its sender (number or alphanumeric id).
-    "SMS_PROVIDER": "order_updates.channels.sms.console.ConsoleSMSProvider",
+    "SMS_PROVIDER": (
+        "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
+    ),
     "SMS_FROM": "",
     "TWILIO_ACCOUNT_SID": "",
     "TWILIO_AUTH_TOKEN": "",
@@ -178,7 +180,7 @@ def _reload_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("ORDER_UPDATES", ORDER_MODEL_SETTING):
         app_settings.reload()
         # The pipeline and adapter are built from settings; drop them too.
-        from . import adapter, pipeline
+        from order_updates.core import adapter, pipeline
 
         pipeline.get_pipeline.cache_clear()
         adapter.get_adapter.cache_clear()

@@ -26,12 +26,12 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from . import dispatch, signals
-from .adapter import get_adapter
-from .conf import app_settings, get_order_model
-from .models import EventKind, OrderEvent, OrderState, Shipment
-from .outbox import queue_notifications
-from .pipeline import Status, get_pipeline
+from order_updates import dispatch, signals
+from order_updates.conf import app_settings, get_order_model
+from order_updates.core.adapter import get_adapter
+from order_updates.core.pipeline import Status, get_pipeline
+from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from order_updates.notifications.outbox import queue_notifications
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
 #: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".

@@ -9,7 +9,7 @@ Schedule :func:`sweep_outbox` every minute with Celery beat::
 
 from celery import shared_task
 
-from . import delivery
+from order_updates.notifications import delivery
 
 
 @shared_task(

@@ -5,7 +5,8 @@ path("order-updates/", include("order_updates.urls")),
 
 from django.urls import path
 
-from . import views, views_push
+from order_updates.notifications import views
+from order_updates.notifications.channels.push import views as push_views
 
 app_name = "order_updates"
 
@@ -23,18 +24,18 @@ urlpatterns = [
     # Web push: what order_updates/push_subscribe.html talks to.
     path(
         "push/service-worker.js",
-        views_push.service_worker_view,
+        push_views.service_worker_view,
         name="push_service_worker",
     ),
-    path("push/key/", views_push.public_key_view, name="push_key"),
+    path("push/key/", push_views.public_key_view, name="push_key"),
     path(
         "push/subscriptions/",
-        views_push.subscriptions_view,
+        push_views.subscriptions_view,
         name="push_subscriptions",
     ),
     path(
         "push/subscriptions/delete/",
-        views_push.delete_subscription_view,
+        push_views.delete_subscription_view,
         name="push_subscription_delete",
     ),
 ]

@@ -152,7 +152,7 @@ def celery_worker(transactional_db, tmp_path):
 @pytest.fixture
 def sms_outbox():
     """Messages the test SMS provider 'sent' in this process."""
-    from order_updates.channels.sms import test as test_sms
+    from order_updates.notifications.channels.sms import test as test_sms
 
     test_sms.outbox.clear()
     yield test_sms.outbox

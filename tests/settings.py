@@ -98,10 +98,10 @@ ORDER_UPDATES.update(
         "SITE_URL": "https://shop.example.com",
         "SHOP_NAME": "Test Shop",
         "CHANNELS": {
-            "email": "order_updates.channels.email.EmailChannel",
-            "sms": "order_updates.channels.sms.SMSChannel",
+            "email": "order_updates.notifications.channels.email.EmailChannel",
+            "sms": "order_updates.notifications.channels.sms.SMSChannel",
         },
-        "SMS_PROVIDER": "order_updates.channels.sms.test.TestSMSProvider",
+        "SMS_PROVIDER": "order_updates.notifications.channels.sms.test.TestSMSProvider",
         "SMS_FROM": "+15005550006",
         # Deterministic by default; the tests of these features turn them on.
         "COALESCE_SECONDS": 0,

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from order_updates import services
-from order_updates.adapter import DefaultOrderAdapter, get_adapter
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
 from order_updates.exceptions import OrderUpdatesConfigurationError
 
 
@@ -123,7 +123,7 @@ def test_unknown_order_fields_key_is_a_configuration_error(settings):
 
 
 def test_plain_converts_decimals_and_objects():
-    from order_updates.adapter import plain
+    from order_updates.core.adapter import plain
 
     assert plain({"a": Decimal("1.50"), "b": [Decimal("2")], 3: object}) == {
         "a": "1.50",

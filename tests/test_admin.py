@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from order_updates import delivery, services
+from order_updates import services
 from order_updates.models import Notification, NotificationState
+from order_updates.notifications import delivery
 
 
 @pytest.fixture

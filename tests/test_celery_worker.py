@@ -11,9 +11,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from order_updates import delivery, services
+from order_updates import services
 from order_updates.models import Notification, NotificationState
-from order_updates.outbox import enqueue
+from order_updates.notifications import delivery
+from order_updates.notifications.outbox import enqueue
 from tests.celery_worker import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -58,8 +58,8 @@ def test_e006_unknown_order_fields_key(settings):
 
 
 def test_conventional_fields_the_model_lacks_are_not_errors(settings):
-    from order_updates.adapter import get_adapter
     from order_updates.conf import get_order_model
+    from order_updates.core.adapter import get_adapter
 
     settings.ORDER_UPDATES = {"ORDER_FIELDS": {}}
     assert check_adapter() == []
@@ -134,12 +134,14 @@ def test_e004_pipeline_dotted_path_that_does_not_import(settings):
 
 
 def test_pipeline_from_dotted_path(settings):
-    settings.ORDER_UPDATES = {"PIPELINE": "order_updates.pipeline.DEFAULT_PIPELINE"}
+    settings.ORDER_UPDATES = {
+        "PIPELINE": "order_updates.core.pipeline.DEFAULT_PIPELINE"
+    }
     assert check_pipeline() == []
 
 
 def test_w001_unreachable_status(settings):
-    from order_updates.pipeline import DEFAULT_PIPELINE
+    from order_updates.core.pipeline import DEFAULT_PIPELINE
 
     settings.ORDER_UPDATES = {
         "PIPELINE": {

@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from order_updates import delivery, outbox, services, signals
+from order_updates import services, signals
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -17,6 +17,7 @@ from order_updates.models import (
     NotificationTypeSetting,
     SuppressedRecipient,
 )
+from order_updates.notifications import delivery, outbox
 
 
 @pytest.fixture
@@ -272,7 +273,7 @@ def test_sweep_command_and_task(row, broker_queue):
 
 def test_a_send_that_outlived_its_lease_is_not_sent_again(row, settings):
     """The provider answered after the sweeper took the row back: it is sent."""
-    from order_updates.channels import get_channel
+    from order_updates.notifications.channels import get_channel
 
     channel = get_channel("email")
     original = channel.send

@@ -1,4 +1,4 @@
-"""Delivery feedback from django-anymail's ``tracking`` signal (order_updates.feedback).
+"""Delivery feedback from django-anymail's ``tracking`` signal (notifications.feedback).
 
 Events are real ``AnymailTrackingEvent`` objects sent through the real signal, as
 anymail's webhook views do; one test goes all the way from a Postmark webhook
@@ -13,7 +13,7 @@ import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.urls import reverse
 
-from order_updates import feedback, preferences, services, signals
+from order_updates import services, signals
 from order_updates.models import (
     DeliveryFeedback,
     EventKind,
@@ -22,6 +22,7 @@ from order_updates.models import (
     OrderEvent,
     SuppressedRecipient,
 )
+from order_updates.notifications import feedback, preferences
 
 PHONE = "+14155550123"
 T0 = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=datetime.timezone.utc)
@@ -32,8 +33,8 @@ def setup(settings):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "CHANNELS": {
-            "email": "order_updates.channels.email.EmailChannel",
-            "sms": "order_updates.channels.sms.SMSChannel",
+            "email": "order_updates.notifications.channels.email.EmailChannel",
+            "sms": "order_updates.notifications.channels.sms.SMSChannel",
         },
         "QUIET_HOURS": None,
     }
@@ -41,7 +42,7 @@ def setup(settings):
     feedback.connect_receivers()  # twice is harmless: still one receiver
     from anymail.signals import tracking
 
-    uid = "order_updates.feedback.handle_tracking_event"
+    uid = "order_updates.notifications.feedback.handle_tracking_event"
     assert len([r for r in tracking.receivers if r[0][0] == uid]) == 1
 
 
@@ -540,8 +541,9 @@ def test_no_second_text_when_the_customer_already_gets_one(
     at all if the event already has a text."""
     from django.utils import timezone
 
-    from order_updates import delivery, services
+    from order_updates import services
     from order_updates.models import NotificationPreference
+    from order_updates.notifications import delivery
 
     user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
     NotificationPreference.objects.create(user=user, sms_consent_at=timezone.now())

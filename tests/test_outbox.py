@@ -208,7 +208,7 @@ def test_delivery_issue_notifies(order):
 def test_queued_after_commit_in_chunks(
     make_order, broker_queue, capture_signal, django_capture_on_commit_callbacks
 ):
-    from order_updates import outbox
+    from order_updates.notifications import outbox
 
     queued = capture_signal(signals.notification_queued)
     orders = [make_order() for _ in range(outbox.TASK_CHUNK + 5)]
@@ -245,7 +245,7 @@ def test_bulk_queues_push_without_a_query_per_order(
         **settings.ORDER_UPDATES,
         "CHANNELS": {
             **settings.ORDER_UPDATES["CHANNELS"],
-            "push": "order_updates.channels.push.WebPushChannel",
+            "push": "order_updates.notifications.channels.push.WebPushChannel",
         },
     }
 

@@ -1,12 +1,12 @@
-"""Customer preferences and suppressed addresses (order_updates.preferences)."""
+"""Customer preferences and suppressed addresses (notifications.preferences)."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from order_updates import preferences
 from order_updates.models import NotificationPreference, SuppressedRecipient
 from order_updates.models.notifications import SuppressionReason
+from order_updates.notifications import preferences
 
 
 @pytest.fixture

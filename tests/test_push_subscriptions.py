@@ -27,12 +27,14 @@ from django.utils.crypto import get_random_string
 from py_vapid import Vapid
 
 import order_updates
-from order_updates import delivery, push, services
-from order_updates.adapter import get_adapter
-from order_updates.channels.push import vapid_public_key
+from order_updates import services
 from order_updates.conf import DEFAULTS
-from order_updates.links import make_push_token, make_token
+from order_updates.core.adapter import get_adapter
 from order_updates.models import Notification, NotificationState, PushSubscription
+from order_updates.notifications import delivery
+from order_updates.notifications.channels.push import subscriptions as push
+from order_updates.notifications.channels.push import vapid_public_key
+from order_updates.notifications.links import make_push_token, make_token
 
 ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABtest"
 STATIC = Path(order_updates.__file__).parent / "static" / "order_updates"
@@ -85,8 +87,8 @@ def push_settings(db, settings, vapid):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "CHANNELS": {
-            "email": "order_updates.channels.email.EmailChannel",
-            "push": "order_updates.channels.push.WebPushChannel",
+            "email": "order_updates.notifications.channels.email.EmailChannel",
+            "push": "order_updates.notifications.channels.push.WebPushChannel",
         },
         "WEBPUSH_VAPID_PRIVATE_KEY": b64url(private_raw),
         "WEBPUSH_VAPID_PUBLIC_KEY": vapid_public_key(vapid),
@@ -159,7 +161,11 @@ def test_key_endpoint(client, push_settings, vapid):
     "change",
     [
         {"WEBPUSH_VAPID_PUBLIC_KEY": ""},
-        {"CHANNELS": {"email": "order_updates.channels.email.EmailChannel"}},
+        {
+            "CHANNELS": {
+                "email": "order_updates.notifications.channels.email.EmailChannel"
+            }
+        },
     ],
     ids=["no key", "no push channel"],
 )

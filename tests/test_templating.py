@@ -7,9 +7,8 @@ import zoneinfo
 import pytest
 from django.utils import translation
 
-from order_updates import services, templating
-from order_updates.adapter import DefaultOrderAdapter
-from order_updates.channels.base import BaseChannel
+from order_updates import services
+from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
     Notification,
@@ -17,8 +16,9 @@ from order_updates.models import (
     NotificationTemplate,
     OrderEvent,
 )
-from order_updates.notification_types import DEFAULT_TYPES
-from order_updates.templating import (
+from order_updates.notifications import templating
+from order_updates.notifications.channels.base import BaseChannel
+from order_updates.notifications.templating import (
     TemplateError,
     TemplateValidationError,
     build_context,
@@ -32,7 +32,8 @@ from order_updates.templating import (
     strict_undefined,
     validate_template,
 )
-from order_updates.templating.environment import format_date, money
+from order_updates.notifications.templating.environment import format_date, money
+from order_updates.notifications.types import DEFAULT_TYPES
 
 TYPES = [item.code for item in DEFAULT_TYPES]
 SHIPPING_TYPES = [item.code for item in DEFAULT_TYPES if item.category == "shipping"]
@@ -473,7 +474,7 @@ def test_html_is_autoescaped_text_is_not(make_order, ship, django_user_model):
 def test_safe_strings_in_data_are_escaped_too(db):
     from django.utils.safestring import mark_safe
 
-    from order_updates.templating.context import plain
+    from order_updates.notifications.templating.context import plain
 
     context = sample_context("shipped", "email")
     context["customer"]["name"] = plain(mark_safe("<b>Ada</b>"))

@@ -3,16 +3,17 @@
 import pytest
 from django.utils import translation
 
-from order_updates import services, templating
+from order_updates import services
 from order_updates.models import Notification, OrderEvent
-from order_updates.notification_types import DEFAULT_TYPES
-from order_updates.templating import (
+from order_updates.notifications import templating
+from order_updates.notifications.templating import (
     render,
     render_notification,
     sample_context,
     strict_undefined,
 )
-from order_updates.templating.sources import PACKAGE_DIR
+from order_updates.notifications.templating.sources import PACKAGE_DIR
+from order_updates.notifications.types import DEFAULT_TYPES
 
 TYPES = [item.code for item in DEFAULT_TYPES]
 CHANNELS = ["email", "sms", "push"]

@@ -8,9 +8,9 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from order_updates import preferences
-from order_updates.links import make_token
 from order_updates.models import NotificationPreference
+from order_updates.notifications import preferences
+from order_updates.notifications.links import make_token
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 

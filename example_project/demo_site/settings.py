@@ -120,12 +120,14 @@ ORDER_UPDATES = {
     "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     "SHOP_NAME": "Demo Shop",
     "CHANNELS": {
-        "email": "order_updates.channels.email.EmailChannel",
+        "email": "order_updates.notifications.channels.email.EmailChannel",
         # Texts go to customers who ticked "Text me delivery updates" at checkout
         # (and to alice, whom seed_demo signs up); the console provider prints them.
-        "sms": "order_updates.channels.sms.SMSChannel",
+        "sms": "order_updates.notifications.channels.sms.SMSChannel",
     },
-    "SMS_PROVIDER": "order_updates.channels.sms.console.ConsoleSMSProvider",
+    "SMS_PROVIDER": (
+        "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
+    ),
     "SMS_FROM": "DemoShop",
     # Changes to an order within this window go out as one message (the default is
     # 30 s). 10 s keeps the demo snappy (the "order received" email arrives 10 s

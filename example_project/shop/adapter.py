@@ -4,8 +4,8 @@ The default adapter reads the fields named in ``ORDER_UPDATES["ORDER_FIELDS"]``;
 this subclass adds the one thing it cannot guess: where a customer sees an order.
 """
 
-from order_updates.adapter import DefaultOrderAdapter
-from order_updates.links import absolute_url
+from order_updates.core.adapter import DefaultOrderAdapter
+from order_updates.notifications.links import absolute_url
 
 from .access import order_page_path
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 from order_updates import services
-from order_updates.preferences import give_sms_consent, preference_for
+from order_updates.notifications.preferences import give_sms_consent, preference_for
 
 from .models import Order, OrderLine
 

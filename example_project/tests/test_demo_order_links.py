@@ -4,9 +4,9 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-from order_updates.adapter import get_adapter
+from order_updates.core.adapter import get_adapter
 from order_updates.models import Notification
-from order_updates.preferences import preference_for
+from order_updates.notifications.preferences import preference_for
 
 from shop.access import order_page_path
 from shop.models import Product

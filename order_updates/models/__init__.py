@@ -1,6 +1,6 @@
 """All models of order_updates; import them from here."""
 
-from .notifications import (
+from order_updates.models.notifications import (
     DeliveryFeedback,
     Notification,
     NotificationState,
@@ -8,9 +8,12 @@ from .notifications import (
     SuppressedRecipient,
     SuppressionReason,
 )
-from .preferences import NotificationPreference, PushSubscription
-from .templates import NotificationTemplate, NotificationTemplateRevision
-from .timeline import (
+from order_updates.models.preferences import NotificationPreference, PushSubscription
+from order_updates.models.templates import (
+    NotificationTemplate,
+    NotificationTemplateRevision,
+)
+from order_updates.models.timeline import (
     ORDER_MODEL,
     STATUS_LENGTH,
     AppendOnlyQuerySet,

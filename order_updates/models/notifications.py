@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .timeline import ORDER_MODEL, OrderEvent
+from order_updates.models.timeline import ORDER_MODEL, OrderEvent
 
 
 class NotificationState(models.TextChoices):

@@ -8,14 +8,18 @@ import requests
 from anymail.exceptions import AnymailAPIError, AnymailError
 from django.core import mail
 
-from order_updates import links
-from order_updates.channels.base import (
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications import links
+from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
     TransientChannelError,
 )
-from order_updates.channels.email import HAS_MAILERS, EmailChannel, classify_error
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.channels.email import (
+    HAS_MAILERS,
+    EmailChannel,
+    classify_error,
+)
 from tests.http_mock import form_body, json_body
 
 from .smtp_server import ScriptedSMTPServer
@@ -80,21 +84,21 @@ def from_shop(order_updates_settings):
 
 
 def test_recipient_is_the_orders_email(channel, make_order):
-    from order_updates.adapter import get_adapter
+    from order_updates.core.adapter import get_adapter
 
     order = make_order(email="Ada@Example.com")
     assert channel.recipients(order, get_adapter(), None) == ["Ada@Example.com"]
 
 
 def test_no_email_no_recipient(channel, make_order):
-    from order_updates.adapter import get_adapter
+    from order_updates.core.adapter import get_adapter
 
     order = make_order(email="")
     assert channel.recipients(order, get_adapter(), None) == []
 
 
 def test_build_message_adds_one_click_unsubscribe(channel, order, make_notification):
-    from order_updates.adapter import get_adapter
+    from order_updates.core.adapter import get_adapter
 
     notification = make_notification(order, recipient="ada@example.com")
     message = channel.build_message(notification, order)

@@ -11,16 +11,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 
-from order_updates.adapter import get_adapter
-from order_updates.channels.base import (
+from order_updates.core.adapter import get_adapter
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.models import NotificationPreference, PushSubscription
+from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
 )
-from order_updates.channels.push import WebPushChannel, vapid_public_key
-from order_updates.exceptions import OrderUpdatesConfigurationError
-from order_updates.models import NotificationPreference, PushSubscription
+from order_updates.notifications.channels.push import WebPushChannel, vapid_public_key
 
 ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABabc123"
 

@@ -6,23 +6,23 @@ import logging
 import pytest
 from django.utils import timezone
 
-from order_updates.adapter import get_adapter
-from order_updates.channels.base import (
+from order_updates.core.adapter import get_adapter
+from order_updates.models import NotificationPreference
+from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
     TransientChannelError,
 )
-from order_updates.channels.sms import SMSChannel, normalize_phone
-from order_updates.channels.sms import test as test_sms
-from order_updates.channels.sms.base import (
+from order_updates.notifications.channels.sms import SMSChannel, normalize_phone
+from order_updates.notifications.channels.sms import test as test_sms
+from order_updates.notifications.channels.sms.base import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     BaseSMSProvider,
     sms_segments,
 )
-from order_updates.channels.sms.console import ConsoleSMSProvider
-from order_updates.channels.sms.test import TestSMSProvider
-from order_updates.models import NotificationPreference
+from order_updates.notifications.channels.sms.console import ConsoleSMSProvider
+from order_updates.notifications.channels.sms.test import TestSMSProvider
 
 
 def outgoing(**overrides):
@@ -169,7 +169,7 @@ def test_build_message_carries_the_link_once(channel, order, make_notification):
 
 
 def test_build_message_appends_a_missing_link(channel, order, make_notification):
-    from order_updates.templating import save_template
+    from order_updates.notifications.templating import save_template
 
     # A merchant's text that forgets the link: the channel adds it.
     save_template("shipped", "sms", "en", body_text="Shipped!")
@@ -182,7 +182,9 @@ def test_build_message_appends_a_missing_link(channel, order, make_notification)
 
 
 def test_send_with_test_provider(channel, caplog):
-    with caplog.at_level(logging.INFO, logger="order_updates.channels.sms"):
+    with caplog.at_level(
+        logging.INFO, logger="order_updates.notifications.channels.sms"
+    ):
         result = channel.send(outgoing())
 
     assert result.provider == "test"
@@ -218,7 +220,7 @@ def test_empty_text_is_permanent(channel):
 
 def test_console_provider_prints(order_updates_settings, capsys):
     order_updates_settings(
-        SMS_PROVIDER="order_updates.channels.sms.console.ConsoleSMSProvider"
+        SMS_PROVIDER="order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
     )
     channel = SMSChannel("sms")
     result = channel.send(outgoing(text="Ваш заказ отправлен"))
@@ -259,7 +261,7 @@ def test_provider_instance_in_settings(order_updates_settings):
 def test_check_delegates_to_the_provider(channel, order_updates_settings):
     assert channel.check() == []
     order_updates_settings(
-        SMS_PROVIDER="order_updates.channels.sms.twilio.TwilioSMSProvider",
+        SMS_PROVIDER="order_updates.notifications.channels.sms.twilio.TwilioSMSProvider",
         TWILIO_ACCOUNT_SID="",
         TWILIO_AUTH_TOKEN="",
         SMS_FROM="",

@@ -2,16 +2,16 @@
 
 import pytest
 
-from order_updates.adapter import get_adapter
-from order_updates.channels import get_channel
-from order_updates.channels import test as test_channel
-from order_updates.channels.base import (
+from order_updates.core.adapter import get_adapter
+from order_updates.notifications.channels import get_channel
+from order_updates.notifications.channels import test as test_channel
+from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
 )
-from order_updates.channels.test import TestChannel
+from order_updates.notifications.channels.test import TestChannel
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def clean():
 @pytest.fixture
 def channel(order_updates_settings):
     order_updates_settings(
-        CHANNELS={"email": "order_updates.channels.test.TestChannel"}
+        CHANNELS={"email": "order_updates.notifications.channels.test.TestChannel"}
     )
     return get_channel("email")
 
@@ -106,8 +106,9 @@ def test_check(channel):
 
 def test_the_documented_recipe(channel, make_order, django_capture_on_commit_callbacks):
     """docs/channels.rst, "Testing your shop": rows delivered without a worker."""
-    from order_updates import delivery, services
+    from order_updates import services
     from order_updates.models import Notification
+    from order_updates.notifications import delivery
 
     order = make_order(email="ada@example.com")
     with django_capture_on_commit_callbacks(execute=False):

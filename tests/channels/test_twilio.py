@@ -5,14 +5,14 @@ import base64
 import pytest
 import requests
 
-from order_updates.channels.base import (
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
     TransientChannelError,
 )
-from order_updates.channels.sms import SMSChannel
-from order_updates.channels.sms.twilio import TwilioSMSProvider
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.channels.sms import SMSChannel
+from order_updates.notifications.channels.sms.twilio import TwilioSMSProvider
 from tests.http_mock import form_body
 
 SID = "AC00000000000000000000000000000001"
@@ -22,7 +22,7 @@ URL = "https://api.twilio.com/2010-04-01/Accounts/%s/Messages.json" % SID
 @pytest.fixture
 def twilio(order_updates_settings):
     order_updates_settings(
-        SMS_PROVIDER="order_updates.channels.sms.twilio.TwilioSMSProvider",
+        SMS_PROVIDER="order_updates.notifications.channels.sms.twilio.TwilioSMSProvider",
         TWILIO_ACCOUNT_SID=SID,
         TWILIO_AUTH_TOKEN="secret-token",
         TWILIO_MESSAGING_SERVICE_SID="",

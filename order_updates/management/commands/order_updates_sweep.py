@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from order_updates.delivery import sweep
+from order_updates.notifications.delivery import sweep
 
 
 class Command(BaseCommand):

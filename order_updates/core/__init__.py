@@ -1,0 +1,1 @@
+"""The status core: pipeline, adapter, and the services that change an order."""

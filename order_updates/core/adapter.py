@@ -1,0 +1,280 @@
+"""The adapter: the one place that knows the shop's order model.
+
+order_updates never reads the shop's order fields directly. It asks the adapter
+named by ``ORDER_UPDATES["ADAPTER"]``. :class:`DefaultOrderAdapter` works by
+conventional field names that ``ORDER_UPDATES["ORDER_FIELDS"]`` can remap, with
+``__`` to follow relations (``"customer__email"``). A shop with other needs
+subclasses it and overrides the methods that differ.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
+from django.db import models
+from django.db.models import QuerySet
+
+from order_updates.conf import app_settings, get_order_model
+from order_updates.exceptions import OrderUpdatesConfigurationError
+
+#: Where the default adapter looks when ORDER_FIELDS does not say otherwise.
+#: None means "the shop's order has no such thing". ``shipping_address`` may also
+#: be a list of paths, one per address line.
+DEFAULT_ORDER_FIELDS: dict[str, str | None] = {
+    "number": "number",
+    "email": "email",
+    "user": "user",
+    "phone": "phone",
+    "language": "language",
+    "customer_name": None,
+    "total": "total",
+    "currency": "currency",
+    "items": None,
+    "shipping_address": None,
+    "created": None,
+}
+
+DEFAULT_ITEM_FIELDS: dict[str, str | None] = {
+    "name": "name",
+    "quantity": "quantity",
+    "price": "price",
+    "sku": None,
+}
+
+
+def _resolve(obj: Any, path: str | None) -> Any:
+    """Follow a ``"a__b__c"`` path of attributes; None where a link is missing."""
+    if not path:
+        return None
+    value = obj
+    for part in path.split("__"):
+        if value is None:
+            return None
+        try:
+            value = getattr(value, part)
+        except ObjectDoesNotExist:
+            return None
+    if callable(value) and not isinstance(value, models.Manager):
+        value = value()
+    return value
+
+
+def _forward_relation_chain(model: type[models.Model], path: str) -> str:
+    """The longest prefix of ``path`` made of forward FK/one-to-one fields."""
+    chain = []
+    for part in path.split("__"):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            break
+        if not (field.many_to_one or field.one_to_one) or not field.concrete:
+            break
+        if field.related_model is None:
+            break
+        chain.append(part)
+        model = field.related_model
+    return "__".join(chain)
+
+
+def path_exists(model: type[models.Model], path: str) -> bool:
+    """Whether ``a__b__c`` names fields (the last may be a property) from ``model``."""
+    parts = path.split("__")
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return last and hasattr(model, part)
+        if not last:
+            if field.related_model is None:
+                return False
+            model = field.related_model
+    return True
+
+
+def plain(value: Any) -> Any:
+    """Turn a value into plain data a template may safely receive."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return str(value)
+
+
+class DefaultOrderAdapter:
+    """Reads the shop's order by field names; override any method to change it."""
+
+    def __init__(self) -> None:
+        unknown = set(app_settings.ORDER_FIELDS) - set(DEFAULT_ORDER_FIELDS)
+        if unknown:
+            raise OrderUpdatesConfigurationError(
+                "ORDER_UPDATES['ORDER_FIELDS'] has unknown keys: %s. Known keys: %s."
+                % (", ".join(sorted(unknown)), ", ".join(DEFAULT_ORDER_FIELDS))
+            )
+        configured = app_settings.ORDER_FIELDS
+        model = self.get_order_model()
+        # A conventional name the shop's model lacks means "not available", so a
+        # shop without, say, a phone field needs no setting for it.
+        defaults = {
+            name: path if path and path_exists(model, path) else None
+            for name, path in DEFAULT_ORDER_FIELDS.items()
+        }
+        self.order_fields = {**defaults, **configured}
+        self.item_fields = {**DEFAULT_ITEM_FIELDS, **app_settings.ITEM_FIELDS}
+
+    # The order model --------------------------------------------------------------
+
+    def get_order_model(self) -> type[models.Model]:
+        """The shop's order model class."""
+        return get_order_model()
+
+    def get_queryset(self) -> QuerySet:
+        """Orders with the relations the mapped fields follow, joined in.
+
+        Used where order_updates loads many orders at once (bulk changes), so
+        reading ``customer__email`` costs no query per order.
+        """
+        model = self.get_order_model()
+        related = set()
+        for value in self.order_fields.values():
+            for path in value if isinstance(value, (list, tuple)) else [value]:
+                chain = _forward_relation_chain(model, path or "")
+                if chain:
+                    related.add(chain)
+        return model._default_manager.select_related(*sorted(related))
+
+    def field(self, order: models.Model, name: str) -> Any:
+        """The value at ``ORDER_FIELDS[name]`` on ``order`` (None if unmapped)."""
+        return _resolve(order, self.order_fields.get(name))
+
+    def get_number(self, order: models.Model) -> str:
+        """The order number customers see (the primary key if there is none)."""
+        number = self.field(order, "number")
+        return str(number if number not in (None, "") else order.pk)
+
+    def get_order_by_number(self, number: str) -> models.Model | None:
+        """The order with this number, or None."""
+        path = self.order_fields.get("number")
+        lookup = path if path else "pk"
+        try:
+            return self.get_order_model()._default_manager.get(**{lookup: number})
+        except (ObjectDoesNotExist, ValueError, TypeError):
+            return None
+
+    def get_user(self, order: models.Model) -> Any:
+        """The customer's user account, or None for a guest order."""
+        # Any: an instance of the project's AUTH_USER_MODEL, which the app cannot name.
+        return self.field(order, "user")
+
+    def get_email(self, order: models.Model) -> str:
+        """The address to write to about this order ('' if none)."""
+        email = self.field(order, "email")
+        if not email:
+            user = self.get_user(order)
+            email = getattr(user, "email", "") if user is not None else ""
+        return email or ""
+
+    def get_phone(self, order: models.Model) -> str:
+        """The customer's phone number in E.164 form ('' if none)."""
+        phone = self.field(order, "phone")
+        if not phone:
+            return ""
+        as_e164 = getattr(phone, "as_e164", None)
+        return str(as_e164 if as_e164 else phone)
+
+    def get_language(self, order: models.Model) -> str:
+        """The language code to write to the customer in."""
+        return self.field(order, "language") or settings.LANGUAGE_CODE
+
+    def get_customer_name(self, order: models.Model) -> str:
+        """The customer's name, for salutations ('' if unknown)."""
+        name = self.field(order, "customer_name")
+        if name:
+            return str(name)
+        user = self.get_user(order)
+        if user is not None:
+            full_name = getattr(user, "get_full_name", None)
+            if full_name and full_name():
+                return full_name()
+        return ""
+
+    def get_orders_for_user(self, user: AbstractBaseUser | AnonymousUser) -> QuerySet:
+        """The orders this user may see as a customer."""
+        model = self.get_order_model()
+        path = self.order_fields.get("user")
+        if not getattr(user, "is_authenticated", False) or not path:
+            return model._default_manager.none()
+        return model._default_manager.filter(**{path: user})
+
+    def get_shipping_address(self, order: models.Model) -> str:
+        """The delivery address as text, one line per address line ('' if none)."""
+        path = self.order_fields.get("shipping_address")
+        paths = path if isinstance(path, (list, tuple)) else [path]
+        lines = [_resolve(order, item) for item in paths]
+        return "\n".join(str(line) for line in lines if line not in (None, ""))
+
+    def get_order_url(self, order: models.Model) -> str:
+        """Where the customer sees this order: an absolute URL or a path on
+        ``SITE_URL`` ('' if the shop has no such page). Messages link to it.
+        """
+        return ""
+
+    def get_initial_status(self, order: models.Model) -> str:
+        """The status an order starts in when tracking starts without one."""
+        from order_updates.core.pipeline import get_pipeline
+
+        return get_pipeline().initial
+
+    # Plain data for notifications ----------------------------------------------------
+
+    def get_items(self, order: models.Model) -> list[dict[str, Any]]:
+        """The order's lines as plain dicts (name, quantity, price…)."""
+        related = self.field(order, "items")
+        if related is None:
+            return []
+        rows = related.all() if hasattr(related, "all") else related
+        return [self.get_item_context(item) for item in rows]
+
+    def get_item_context(self, item: Any) -> dict[str, Any]:
+        """One order line as plain data."""
+        return {
+            key: plain(_resolve(item, path))
+            for key, path in self.item_fields.items()
+            if path
+        }
+
+    def get_notification_context(self, order: models.Model) -> dict[str, Any]:
+        """Plain data describing the order, for notification templates.
+
+        Templates never receive model instances: only what this returns.
+        """
+        return {
+            "number": self.get_number(order),
+            "customer_name": self.get_customer_name(order),
+            "email": self.get_email(order),
+            "language": self.get_language(order),
+            "items": self.get_items(order),
+            "total": plain(self.field(order, "total")),
+            "currency": plain(self.field(order, "currency")) or "",
+            "shipping_address": self.get_shipping_address(order),
+            "created": plain(self.field(order, "created")),
+        }
+
+
+@lru_cache(maxsize=1)
+def get_adapter() -> DefaultOrderAdapter:
+    """Return the configured adapter instance."""
+    return app_settings.ADAPTER()

@@ -1,0 +1,1 @@
+"""Notifications: types, the outbox, delivery, feedback and customer choice."""

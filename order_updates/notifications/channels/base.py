@@ -1,0 +1,152 @@
+"""The base of every channel, and what crosses between the outbox and a channel.
+
+A channel turns one :class:`~order_updates.models.Notification` into a message on
+its medium. The delivery code calls, in order:
+
+1. :meth:`BaseChannel.recipients` when a change is queued: who gets a row;
+2. :meth:`BaseChannel.build_message` in the worker: render and package;
+3. :meth:`BaseChannel.send`: hand it to the provider, raising
+   :class:`TransientChannelError` (retry later) or :class:`PermanentChannelError`
+   (give up now) on failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from order_updates.exceptions import (  # noqa: F401  (part of the channel API)
+    ChannelError,
+    PermanentChannelError,
+    RecipientGone,
+    TransientChannelError,
+)
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from order_updates.core.adapter import DefaultOrderAdapter
+    from order_updates.models import Notification, NotificationPreference
+
+
+@dataclass
+class OutgoingMessage:
+    """A rendered notification, ready for a channel's provider."""
+
+    notification_id: int
+    channel: str
+    type: str
+    #: Email address, E.164 number, or push subscription id.
+    recipient: str
+    language: str
+    #: Email subject or push title.
+    subject: str = ""
+    #: Email text part, SMS text or push body.
+    text: str = ""
+    #: Email HTML part ('' for other channels).
+    html: str = ""
+    #: Where a click should go (push), or the link an SMS carries.
+    url: str = ""
+    #: Extra message headers (email: List-Unsubscribe…).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Provider metadata (anymail ``metadata``): notification id, order number…
+    metadata: dict[str, str] = field(default_factory=dict)
+    #: Provider tags (anymail ``tags``).
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SendResult:
+    """What the provider said when it accepted a message."""
+
+    provider: str
+    message_id: str = ""
+
+
+class BaseChannel:
+    """One way of reaching customers.
+
+    Subclasses set ``parts`` and implement :meth:`recipients` and :meth:`send`.
+    """
+
+    #: Template parts this channel renders: subset of "subject", "text", "html".
+    parts: tuple[str, ...] = ("text",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def recipients(
+        self,
+        order: Model,
+        adapter: DefaultOrderAdapter,
+        preference: NotificationPreference,
+    ) -> list[str]:
+        """Addresses on this channel that should hear about ``order``.
+
+        ``preference`` is the customer's (possibly unsaved, default) preference;
+        whether the customer wants this channel at all is checked by the caller.
+        """
+        raise NotImplementedError(
+            "%s.%s must implement recipients()"
+            % (type(self).__module__, type(self).__name__)
+        )
+
+    def recipients_for_orders(
+        self,
+        orders: list[Model],
+        adapter: DefaultOrderAdapter,
+        preferences: dict[Any, NotificationPreference],
+    ) -> dict[Any, list[str]]:
+        """:meth:`recipients` for many orders at once: ``{order pk: addresses}``.
+
+        Bulk changes call this once per batch. The default asks
+        :meth:`recipients` per order; a channel whose recipients come from the
+        database overrides it with one query for the whole batch.
+        """
+        return {
+            order.pk: self.recipients(order, adapter, preferences[order.pk])
+            for order in orders
+        }
+
+    def build_message(
+        self, notification: Notification, order: Model
+    ) -> OutgoingMessage:
+        """Render ``notification`` into a message (templating raises on errors)."""
+        from order_updates.core.adapter import get_adapter
+        from order_updates.notifications.templating import render_notification
+
+        rendered = render_notification(notification, order)
+        return OutgoingMessage(
+            notification_id=notification.pk,
+            channel=self.name,
+            type=notification.type,
+            recipient=notification.recipient,
+            language=notification.language,
+            subject=rendered.get("subject", ""),
+            text=rendered.get("text", ""),
+            html=rendered.get("html", ""),
+            url=rendered.get("url", ""),
+            metadata={
+                "order_updates_notification": str(notification.pk),
+                "order_updates_type": notification.type,
+                "order_updates_order": get_adapter().get_number(order),
+            },
+            tags=["order_updates", notification.type],
+        )
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Hand ``message`` to the provider; raise a :class:`ChannelError` if it fails.
+
+        Use ``message.notification_id`` as the idempotency key where the provider
+        takes one, so a retried send after a lost answer is not a second message.
+        """
+        raise NotImplementedError(
+            "%s.%s must implement send()" % (type(self).__module__, type(self).__name__)
+        )
+
+    def check(self) -> list[str]:
+        """Configuration problems, each a sentence naming the setting to fix."""
+        return []
+
+    def forget_recipient(self, recipient: str) -> None:
+        """Called after :class:`RecipientGone`; drop stored data for it (optional)."""

@@ -1,0 +1,269 @@
+"""Email through Django's mail API, so any email backend works.
+
+The message is multipart (text, and HTML whose CSS templating has inlined), has RFC 8058
+one-click ``List-Unsubscribe`` headers, and, when the backend is django-anymail's,
+``metadata`` and ``tags`` that the ESP reports back in its tracking webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+
+import django
+from anymail.backends.base import AnymailBaseBackend
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from django.conf import settings
+from django.core import mail
+from django.core.mail import EmailMultiAlternatives, make_msgid
+
+from order_updates.conf import app_settings
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.channels.base import (
+    BaseChannel,
+    ChannelError,
+    OutgoingMessage,
+    PermanentChannelError,
+    SendResult,
+    TransientChannelError,
+)
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from order_updates.core.adapter import DefaultOrderAdapter
+    from order_updates.models import Notification, NotificationPreference
+
+logger = logging.getLogger(__name__)
+
+#: Django 6.1 replaced ``EMAIL_BACKEND`` and ``get_connection()`` by ``MAILERS``.
+HAS_MAILERS = django.VERSION >= (6, 1) and hasattr(mail, "mailers")
+
+
+class EmailChannel(BaseChannel):
+    """Email to the address the adapter gives for the order."""
+
+    parts = ("subject", "text", "html")
+
+    def recipients(
+        self,
+        order: Model,
+        adapter: DefaultOrderAdapter,
+        preference: NotificationPreference,
+    ) -> list[str]:
+        """The order's email address, if it has one."""
+        email = (adapter.get_email(order) or "").strip()
+        return [email] if email else []
+
+    def build_message(
+        self, notification: Notification, order: Model
+    ) -> OutgoingMessage:
+        """Render (templating inlines the HTML's CSS) and add unsubscribe headers."""
+        from order_updates.notifications import links
+
+        message = super().build_message(notification, order)
+        message.headers.update(
+            {
+                "List-Unsubscribe": "<%s>" % links.unsubscribe_url(notification),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            }
+        )
+        return message
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Send through the configured mailer; classify the backend's errors."""
+        connection = self.get_connection()
+        is_anymail = isinstance(connection, AnymailBaseBackend)
+        email = self.make_email(message, is_anymail=is_anymail)
+        try:
+            sent = self._send(connection, email, is_anymail=is_anymail)
+        except Exception as exc:
+            error = classify_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+        if not sent:
+            raise PermanentChannelError(
+                "The email backend accepted no message for %s." % message.recipient
+            )
+        return SendResult(
+            provider=provider_name(connection),
+            message_id=_message_id(email),
+        )
+
+    def check(self) -> list[str]:
+        """Configuration problems this channel can see without sending."""
+        problems = []
+        if not app_settings.SITE_URL:
+            problems.append(
+                "The email channel needs ORDER_UPDATES['SITE_URL'] for its "
+                "List-Unsubscribe link and the links in messages."
+            )
+        if not (app_settings.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL):
+            problems.append(
+                "Set ORDER_UPDATES['EMAIL_FROM'] or DEFAULT_FROM_EMAIL: emails need a "
+                "from address."
+            )
+        elif not app_settings.EMAIL_FROM and (
+            settings.DEFAULT_FROM_EMAIL == "webmaster@localhost"
+        ):
+            problems.append(
+                "Emails would come from Django's placeholder webmaster@localhost: set "
+                "ORDER_UPDATES['EMAIL_FROM'] or DEFAULT_FROM_EMAIL."
+            )
+        alias = app_settings.EMAIL_MAILER
+        if alias and not HAS_MAILERS:
+            problems.append(
+                "ORDER_UPDATES['EMAIL_MAILER'] needs Django 6.1 or later (MAILERS); "
+                "remove it to use EMAIL_BACKEND."
+            )
+        elif alias and alias not in mail.mailers:
+            # Iterating MailersHandler yields aliases; the stub says setting dicts.
+            aliases = ", ".join(mail.mailers)  # type: ignore[arg-type]
+            problems.append(
+                "ORDER_UPDATES['EMAIL_MAILER'] is %r, which is not in MAILERS (it "
+                "has: %s)." % (alias, aliases or "none")
+            )
+        return problems
+
+    # Hooks --------------------------------------------------------------------------
+
+    def get_connection(self) -> Any:
+        """The email backend instance to send with (``EMAIL_MAILER`` on Django 6.1+)."""
+        alias = app_settings.EMAIL_MAILER
+        if HAS_MAILERS:
+            return mail.mailers[alias] if alias else mail.mailers.default
+        if alias:
+            raise OrderUpdatesConfigurationError(
+                "ORDER_UPDATES['EMAIL_MAILER'] is %r, but mailers need Django 6.1 or "
+                "later; remove the setting to send with EMAIL_BACKEND." % alias
+            )
+        return mail.get_connection()
+
+    def make_email(
+        self, message: OutgoingMessage, *, is_anymail: bool = False
+    ) -> EmailMultiAlternatives:
+        """The Django email for ``message`` (override to add attachments…)."""
+        from_email = app_settings.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
+        reply_to = app_settings.EMAIL_REPLY_TO
+        if isinstance(reply_to, str):
+            reply_to = [reply_to]
+        headers = dict(message.headers)
+        if not is_anymail:
+            # Anymail ESPs assign their own ids; other backends keep this one,
+            # which is then the id that feedback can match on.
+            domain = parseaddr(from_email)[1].rpartition("@")[2] or None
+            headers.setdefault("Message-ID", make_msgid(domain=domain))
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.text,
+            from_email=from_email,
+            to=[message.recipient],
+            reply_to=list(reply_to or []),
+            headers=headers,
+        )
+        if message.html:
+            email.attach_alternative(message.html, "text/html")
+        # Anymail reads these attributes from any EmailMessage; others ignore them
+        # (and Django's stubs do not declare them).
+        email.metadata = dict(message.metadata)  # type: ignore[attr-defined]
+        email.tags = list(message.tags)  # type: ignore[attr-defined]
+        return email
+
+    def _send(
+        self, connection: Any, email: EmailMultiAlternatives, *, is_anymail: bool
+    ) -> int:
+        try:
+            return connection.send_messages([email])
+        except AnymailUnsupportedFeature as exc:
+            # Postmark, SparkPost, Mailjet… take one tag: keep the most specific.
+            # (``tags`` is the anymail attribute set in make_email().)
+            if not (is_anymail and "tag" in str(exc) and len(email.tags) > 1):  # type: ignore[attr-defined]
+                raise
+            email.tags = email.tags[-1:]  # type: ignore[attr-defined]
+            return connection.send_messages([email])
+
+
+def provider_name(connection: Any) -> str:
+    """``"anymail:<esp>"`` for django-anymail backends, else the backend's path."""
+    if isinstance(connection, AnymailBaseBackend):
+        return "anymail:%s" % connection.esp_name.lower().replace(" ", "_")
+    cls = type(connection)
+    return "%s.%s" % (cls.__module__, cls.__qualname__)
+
+
+def _message_id(email: EmailMultiAlternatives) -> str:
+    status = getattr(email, "anymail_status", None)
+    if status is not None and status.message_id:
+        message_id = status.message_id
+        if isinstance(message_id, set):  # one id per recipient; we have one
+            message_id = sorted(message_id)[0]
+        return str(message_id)
+    return email.extra_headers.get("Message-ID", "")
+
+
+# Error classification ---------------------------------------------------------------
+
+#: SMTP reply codes 4xx say "try again later" (RFC 5321 §4.2.1).
+_TRANSIENT_SMTP = range(400, 500)
+
+
+def classify_error(exc: BaseException) -> ChannelError | None:
+    """The :class:`ChannelError` for a backend's exception (None: not ours)."""
+    if isinstance(exc, ChannelError):
+        return exc
+    if isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress)):
+        return PermanentChannelError(str(exc))
+    if isinstance(exc, AnymailAPIError):
+        status = exc.status_code
+        response = getattr(exc, "response", None)
+        if status is None or status in (408, 429) or status >= 500:
+            # No status: the request never got an answer (connection, timeout).
+            return TransientChannelError(str(exc), provider_response=response)
+        return PermanentChannelError(str(exc), provider_response=response)
+    if isinstance(exc, AnymailUnsupportedFeature):
+        return PermanentChannelError(
+            "%s (the ESP cannot send this message; ANYMAIL "
+            "IGNORE_UNSUPPORTED_FEATURES makes anymail drop what it can't send)" % exc
+        )
+    if isinstance(exc, (AnymailSerializationError, AnymailError)):
+        return PermanentChannelError(str(exc))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code in _TRANSIENT_SMTP for code in codes):
+            return TransientChannelError("Recipient deferred: %s" % exc.recipients)
+        return PermanentChannelError("Recipient refused: %s" % exc.recipients)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return PermanentChannelError(
+            "The SMTP server rejected the credentials (EMAIL_HOST_USER / "
+            "EMAIL_HOST_PASSWORD): %s" % _smtp_text(exc)
+        )
+    if isinstance(exc, smtplib.SMTPConnectError):
+        return TransientChannelError("SMTP connection failed: %s" % _smtp_text(exc))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        # SMTPSenderRefused, SMTPDataError, SMTPHeloError…: the code decides.
+        if exc.smtp_code in _TRANSIENT_SMTP:
+            return TransientChannelError("SMTP: %s" % _smtp_text(exc))
+        return PermanentChannelError("SMTP: %s" % _smtp_text(exc))
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentChannelError("SMTP: %s" % exc)
+    if isinstance(exc, OSError):
+        # SMTPServerDisconnected, refused connections, timeouts, DNS failures.
+        return TransientChannelError("%s: %s" % (type(exc).__name__, exc))
+    return None
+
+
+def _smtp_text(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return "%s %s" % (exc.smtp_code, text)

@@ -1,0 +1,489 @@
+"""Delivery feedback: what the email provider reports after a message was sent.
+
+django-anymail turns every ESP's webhook into one ``tracking`` signal;
+:func:`handle_tracking_event` receives it (connected by
+:func:`connect_receivers`) and hands a provider-neutral report to
+:func:`record_delivery_feedback`, which:
+
+* records it once per provider event id
+  (:class:`~order_updates.models.DeliveryFeedback`);
+* moves the notification through a one-way state machine
+  (sent → delivered → bounced) with conditional UPDATEs, so late, repeated and
+  concurrent reports cannot move a row backwards;
+* suppresses an address that hard-bounced or complained, and turns the channel
+  off in the customer's preferences when the provider reports an unsubscribe;
+* after a bounce, queues the same message by SMS when the customer allowed SMS;
+* writes a staff-only ``delivery_feedback`` event to the order's timeline.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+
+from order_updates import dispatch, signals
+from order_updates.conf import app_settings
+from order_updates.models import (
+    DeliveryFeedback,
+    Notification,
+    NotificationState,
+    OrderEvent,
+    SuppressionReason,
+)
+from order_updates.notifications.preferences import (
+    channel_label,
+    is_suppressed,
+    preference_for_order,
+    suppress,
+    unsubscribe,
+    wants,
+)
+from order_updates.notifications.types import get_notification_types
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "FeedbackResult",
+    "connect_receivers",
+    "find_notification",
+    "handle_tracking_event",
+    "record_delivery_feedback",
+]
+
+#: The metadata key the channels put on every message (see channels.base).
+METADATA_KEY = "order_updates_notification"
+
+# Provider-neutral event types: anymail's EventType values.
+DELIVERED = "delivered"
+OPENED = "opened"
+CLICKED = "clicked"
+BOUNCED = "bounced"
+REJECTED = "rejected"
+FAILED = "failed"
+COMPLAINED = "complained"
+UNSUBSCRIBED = "unsubscribed"
+
+#: Reports that prove the message arrived.
+DELIVERY_PROOF = {DELIVERED, OPENED, CLICKED}
+#: Reports that the message will never arrive.
+NON_DELIVERY = {BOUNCED, REJECTED, FAILED}
+
+#: Where a row may come from when it moves to each state. One way only: nothing
+#: leaves "bounced", and "delivered" never goes back to "sent". "sending" is
+#: included because a fast provider may report before the worker records "sent".
+ALLOWED_FROM: dict[str, list[str]] = {
+    NotificationState.DELIVERED: [NotificationState.SENDING, NotificationState.SENT],
+    NotificationState.BOUNCED: [
+        NotificationState.SENDING,
+        NotificationState.SENT,
+        NotificationState.DELIVERED,
+    ],
+}
+
+#: anymail RejectReason values of a ``rejected`` event that condemn the address.
+ADDRESS_REJECT_REASONS = {
+    "invalid": SuppressionReason.BOUNCED,
+    "bounced": SuppressionReason.BOUNCED,
+    "timed_out": SuppressionReason.BOUNCED,
+    "spam": SuppressionReason.COMPLAINED,
+}
+
+
+@dataclass
+class FeedbackResult:
+    """What :func:`record_delivery_feedback` did with one report."""
+
+    feedback: DeliveryFeedback | None
+    #: False when the same provider event was recorded before (nothing done).
+    recorded: bool = True
+    #: The row's new state if this report moved it, else ''.
+    new_state: str = ""
+    suppressed: bool = False
+    unsubscribed: bool = False
+    fallback: Notification | None = None
+    timeline_event: OrderEvent | None = None
+
+
+# The anymail receiver --------------------------------------------------------------
+
+
+def connect_receivers() -> None:
+    """Connect :func:`handle_tracking_event` to anymail's ``tracking`` signal.
+
+    Called from ``AppConfig.ready()``; connecting twice is harmless.
+    """
+    from anymail.signals import tracking
+
+    tracking.connect(
+        handle_tracking_event,
+        weak=False,
+        dispatch_uid="order_updates.notifications.feedback.handle_tracking_event",
+    )
+
+
+def handle_tracking_event(sender, event, esp_name, **kwargs) -> FeedbackResult | None:
+    """Receiver of ``anymail.signals.tracking``: record one ESP event.
+
+    Events about messages order_updates did not send are ignored (None).
+    """
+    notification = find_notification(
+        message_id=event.message_id,
+        metadata=getattr(event, "metadata", None),
+        recipient=getattr(event, "recipient", None),
+    )
+    if notification is None:
+        return None
+    event_type = event.event_type or "unknown"
+    event_id = event.event_id or _stable_event_id(
+        esp_name, event.message_id, event_type, event.timestamp
+    )
+    return record_delivery_feedback(
+        notification,
+        provider=esp_name,
+        event_id=str(event_id),
+        event_type=event_type,
+        occurred_at=event.timestamp,
+        description=event.description or event.mta_response or "",
+        reject_reason=event.reject_reason or "",
+        raw=event.esp_event,
+    )
+
+
+def find_notification(
+    *,
+    message_id: str | None = None,
+    metadata: dict | None = None,
+    recipient: str | None = None,
+) -> Notification | None:
+    """The notification a provider report is about: by message id, then metadata."""
+    if message_id:
+        candidates = list(
+            Notification.objects.filter(provider_message_id=str(message_id)).order_by(
+                "-pk"
+            )[:10]
+        )
+        if len(candidates) > 1 and recipient:
+            # One message id for several recipients (some ESPs): pick by address.
+            matching = [
+                row
+                for row in candidates
+                if row.recipient.lower() == str(recipient).lower()
+            ]
+            candidates = matching or candidates
+        if candidates:
+            return candidates[0]
+    value = (metadata or {}).get(METADATA_KEY) if isinstance(metadata, dict) else None
+    try:
+        pk = int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        pk = None
+    if pk is not None:
+        return Notification.objects.filter(pk=pk).first()
+    return None
+
+
+# The provider-neutral core ---------------------------------------------------------
+
+
+def record_delivery_feedback(
+    notification: Notification,
+    *,
+    provider: str,
+    event_id: str,
+    event_type: str,
+    occurred_at: datetime.datetime | None = None,
+    description: str = "",
+    reject_reason: str = "",
+    raw: Any = None,
+) -> FeedbackResult:
+    """Record a provider's report about ``notification`` and act on it, once.
+
+    ``event_type`` is one of anymail's ``EventType`` values ("delivered",
+    "bounced", "complained"…). A second report with the same ``provider`` and
+    ``event_id`` does nothing. Runs in one transaction; the delivered/failed
+    signals and the SMS fallback's delivery task run after it commits.
+    """
+    occurred_at = occurred_at or timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                feedback = DeliveryFeedback.objects.create(
+                    notification=notification,
+                    provider=provider[:50],
+                    event_id=event_id[:255],
+                    event_type=event_type[:50],
+                    occurred_at=occurred_at,
+                    description=description or "",
+                    raw=_plain_json(raw),
+                )
+        except IntegrityError:
+            return FeedbackResult(feedback=None, recorded=False)
+        result = FeedbackResult(feedback=feedback)
+        if event_type in DELIVERY_PROOF:
+            _delivered(notification, feedback, result)
+        elif event_type in NON_DELIVERY:
+            _bounced(notification, feedback, reject_reason, result)
+        elif event_type == COMPLAINED:
+            _complained(notification, feedback, result)
+        elif event_type == UNSUBSCRIBED:
+            _unsubscribed(notification, feedback, result)
+        if event_type == REJECTED and reject_reason == "unsubscribed":
+            _unsubscribed(notification, feedback, result)
+    return result
+
+
+def _delivered(
+    notification: Notification, feedback: DeliveryFeedback, result: FeedbackResult
+) -> None:
+    if _move(
+        notification,
+        NotificationState.DELIVERED,
+        delivered_at=feedback.occurred_at,
+    ):
+        result.new_state = NotificationState.DELIVERED
+        transaction.on_commit(
+            lambda: dispatch.send(
+                signals.notification_delivered, Notification, notification=notification
+            ),
+            robust=True,
+        )
+
+
+def _bounced(
+    notification: Notification,
+    feedback: DeliveryFeedback,
+    reject_reason: str,
+    result: FeedbackResult,
+) -> None:
+    error = feedback.description or feedback.event_type
+    moved = _move(notification, NotificationState.BOUNCED, last_error=error[:2000])
+    if moved:
+        result.new_state = NotificationState.BOUNCED
+    # "failed" is the provider's own trouble, and a policy rejection ("blocked")
+    # says nothing about the address: only real bounces condemn it.
+    reason = None
+    if feedback.event_type == BOUNCED:
+        reason = SuppressionReason.BOUNCED
+    elif feedback.event_type == REJECTED:
+        reason = ADDRESS_REJECT_REASONS.get(reject_reason)
+    if reason is not None:
+        _row, result.suppressed = suppress(
+            notification.channel, notification.recipient, reason, notification
+        )
+    if not (moved or result.suppressed):
+        return
+    if moved:
+        result.fallback = _queue_sms_fallback(notification)
+        transaction.on_commit(
+            lambda: dispatch.send(
+                signals.notification_failed,
+                Notification,
+                notification=notification,
+                error=error,
+            ),
+            robust=True,
+        )
+    note = gettext("%(channel)s to %(recipient)s bounced: %(description)s") % {
+        "channel": capfirst(channel_label(notification.channel)),
+        "recipient": notification.recipient,
+        "description": error,
+    }
+    if result.suppressed:
+        note += " " + gettext("No more messages will be sent to this address.")
+    if result.fallback is not None:
+        note += " " + gettext(
+            "The message was queued as a text message to %(phone)s instead."
+        ) % {"phone": result.fallback.recipient}
+    result.timeline_event = _timeline_event(
+        notification, feedback, note, fallback=result.fallback
+    )
+
+
+def _complained(
+    notification: Notification, feedback: DeliveryFeedback, result: FeedbackResult
+) -> None:
+    _row, result.suppressed = suppress(
+        notification.channel,
+        notification.recipient,
+        SuppressionReason.COMPLAINED,
+        notification,
+    )
+    note = gettext(
+        "%(recipient)s reported the %(channel)s as spam. No more messages will be "
+        "sent to this address."
+    ) % {
+        "recipient": notification.recipient,
+        "channel": channel_label(notification.channel),
+    }
+    result.timeline_event = _timeline_event(notification, feedback, note)
+
+
+def _unsubscribed(
+    notification: Notification, feedback: DeliveryFeedback, result: FeedbackResult
+) -> None:
+    if result.unsubscribed:
+        return
+    unsubscribe(preference_for_order(notification.order), notification.channel)
+    result.unsubscribed = True
+    note = gettext(
+        "%(recipient)s unsubscribed from %(channel)s updates at %(provider)s."
+    ) % {
+        "recipient": notification.recipient,
+        "channel": channel_label(notification.channel),
+        "provider": feedback.provider,
+    }
+    result.timeline_event = _timeline_event(notification, feedback, note)
+
+
+# Steps -----------------------------------------------------------------------------
+
+
+def _move(notification: Notification, state: str, **fields: Any) -> bool:
+    """Move the row to ``state`` if its current state allows it (one UPDATE)."""
+    now = timezone.now()
+    moved = Notification.objects.filter(
+        pk=notification.pk, state__in=ALLOWED_FROM[state]
+    ).update(state=state, updated_at=now, **fields)
+    if moved:
+        notification.state = state
+        notification.updated_at = now
+        for name, value in fields.items():
+            setattr(notification, name, value)
+    return bool(moved)
+
+
+def _queue_sms_fallback(bounced: Notification) -> Notification | None:
+    """Queue the bounced message as an SMS, when the customer allows it.
+
+    Needs an ``sms`` channel, a phone number from the adapter, SMS wanted for the
+    type's category (which includes consent), and an unsuppressed number. If the
+    customer already has an SMS for the same event, nothing is added.
+    """
+    if bounced.channel == "sms" or "sms" not in app_settings.CHANNELS:
+        return None
+    from order_updates.core.adapter import get_adapter
+    from order_updates.notifications.channels import get_channel
+
+    order = bounced.order
+    preference = preference_for_order(order)
+    # The SMS channel's own idea of the number (normalised, consent checked), so
+    # the fallback is the very row a normal SMS would have been.
+    numbers = get_channel("sms").recipients(order, get_adapter(), preference)
+    if not numbers:
+        return None
+    phone = numbers[0]
+    notification_type = get_notification_types().get(bounced.type)
+    category = notification_type.category if notification_type else "order"
+    if not wants(preference, category, "sms") or is_suppressed("sms", phone):
+        return None
+    if Notification.objects.filter(event_id=bounced.event_id, channel="sms").exists():
+        return None  # the customer already gets a text about this event
+    dedupe_key = Notification.make_dedupe_key(bounced.event_id, "sms", phone)
+    from order_updates.notifications import quiet_hours
+
+    now = timezone.now()
+    due = now
+    if "sms" in app_settings.QUIET_HOURS_CHANNELS:
+        due = quiet_hours.postpone(now, preference.timezone)
+    try:
+        with transaction.atomic():
+            fallback = Notification.objects.create(
+                order_id=bounced.order_id,
+                event_id=bounced.event_id,
+                type=bounced.type,
+                channel="sms",
+                recipient=phone,
+                language=bounced.language,
+                next_attempt_at=due,
+                created_at=now,
+                dedupe_key=dedupe_key,
+                fallback_for=bounced,
+            )
+    except IntegrityError:  # queued concurrently
+        return None
+    if due <= now:
+        from order_updates.notifications.outbox import enqueue
+
+        transaction.on_commit(lambda: enqueue([fallback.pk]), robust=True)
+    # A later due time is picked up by the outbox sweeper.
+    return fallback
+
+
+def _timeline_event(
+    notification: Notification,
+    feedback: DeliveryFeedback,
+    note: str,
+    *,
+    fallback: Notification | None = None,
+) -> OrderEvent:
+    """Write a staff-only ``delivery_feedback`` event on the notification's order."""
+    from order_updates import services
+
+    data = {
+        "notification": notification.pk,
+        "feedback": feedback.pk,
+        "event_type": feedback.event_type,
+        "channel": notification.channel,
+        "recipient": notification.recipient,
+    }
+    if fallback is not None:
+        data["fallback"] = fallback.pk
+    return services.add_delivery_feedback(
+        notification.order,
+        note,
+        actor="provider:%s" % feedback.provider.lower(),
+        data=data,
+    )
+
+
+# Helpers ---------------------------------------------------------------------------
+
+
+def _stable_event_id(
+    esp_name: str,
+    message_id: str | None,
+    event_type: str,
+    timestamp: datetime.datetime | None,
+) -> str:
+    """An id for events the ESP gives none: the same report gets the same id."""
+    parts = [
+        esp_name or "",
+        message_id or "",
+        event_type or "",
+        timestamp.isoformat() if timestamp else "",
+    ]
+    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _plain_json(raw: Any) -> Any:
+    """The ESP's raw event as JSON-storable data (QueryDicts become dicts)."""
+    if raw is None:
+        return {}
+    if hasattr(raw, "lists"):  # QueryDict (form-encoded webhooks)
+        raw = {
+            key: values if len(values) > 1 else values[0] for key, values in raw.lists()
+        }
+    try:
+        return json.loads(json.dumps(raw, cls=_LenientEncoder))
+    except (TypeError, ValueError):
+        return {"repr": repr(raw)[:10000]}
+
+
+class _LenientEncoder(DjangoJSONEncoder):
+    """Django's encoder, with ``str()`` for anything else (SES objects…)."""
+
+    def default(self, o: Any) -> Any:
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)

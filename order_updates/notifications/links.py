@@ -1,0 +1,109 @@
+"""Absolute links in messages, and the signed tokens in preference links.
+
+A token names a customer (user id, or email for guests) and optionally a channel;
+it is signed with Django's signing framework (salted, so it is useless anywhere
+else) and expires after ``PREFERENCES_LINK_MAX_AGE`` seconds if that is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.core import signing
+from django.urls import reverse
+
+from order_updates.conf import app_settings
+from order_updates.exceptions import OrderUpdatesConfigurationError
+
+if TYPE_CHECKING:
+    from order_updates.models import Notification
+
+SALT = "order_updates.notifications.preferences"
+
+
+@dataclass(frozen=True)
+class PreferenceToken:
+    """Whose preferences a link may change, and which channel it unsubscribes."""
+
+    user_id: int | None = None
+    email: str = ""
+    channel: str = ""
+
+
+def absolute_url(path: str) -> str:
+    """``path`` on the shop's public site (``ORDER_UPDATES["SITE_URL"]``)."""
+    site = app_settings.SITE_URL
+    if not site:
+        raise OrderUpdatesConfigurationError(
+            "Links in notifications need ORDER_UPDATES['SITE_URL'], the shop's public "
+            'address, e.g. "https://shop.example.com".'
+        )
+    return site.rstrip("/") + path
+
+
+def make_token(
+    *, user_id: int | None = None, email: str = "", channel: str = ""
+) -> str:
+    """A signed token for :class:`PreferenceToken`."""
+    payload = {"u": user_id, "e": email.lower(), "c": channel}
+    return signing.dumps(payload, salt=SALT, compress=True)
+
+
+def read_token(token: str) -> PreferenceToken:
+    """Check and decode a token; raise ``signing.BadSignature`` if invalid or old."""
+    payload = signing.loads(
+        token, salt=SALT, max_age=app_settings.PREFERENCES_LINK_MAX_AGE
+    )
+    return PreferenceToken(
+        user_id=payload.get("u"),
+        email=payload.get("e") or "",
+        channel=payload.get("c") or "",
+    )
+
+
+#: Push-subscription tokens are minted by the shop's own order page, where it
+#: already decided the visitor may see the order; they say whose browser may
+#: subscribe, so unlike preference links they are short-lived.
+PUSH_SALT = "order_updates.notifications.channels.push.subscriptions"
+PUSH_TOKEN_MAX_AGE = 24 * 60 * 60
+
+
+def make_push_token(*, user_id: int | None = None, email: str = "") -> str:
+    """A token that lets this visitor subscribe a browser to ``email``'s updates.
+
+    Preference and unsubscribe links are deliberately not accepted for this:
+    they sit in every message, and a forwarded email must not let someone else
+    receive the customer's updates.
+    """
+    payload = {"u": user_id, "e": email.strip().lower()}
+    return signing.dumps(payload, salt=PUSH_SALT, compress=True)
+
+
+def read_push_token(token: str) -> PreferenceToken:
+    """Check and decode a push token; raise ``signing.BadSignature`` if bad or old."""
+    payload = signing.loads(token, salt=PUSH_SALT, max_age=PUSH_TOKEN_MAX_AGE)
+    return PreferenceToken(user_id=payload.get("u"), email=payload.get("e") or "")
+
+
+def _token_for(notification: Notification, channel: str = "") -> str:
+    from order_updates.core.adapter import get_adapter
+
+    order = notification.order
+    adapter = get_adapter()
+    user = adapter.get_user(order)
+    if user is not None:
+        return make_token(user_id=user.pk, channel=channel)
+    return make_token(email=adapter.get_email(order), channel=channel)
+
+
+def unsubscribe_url(notification: Notification) -> str:
+    """One-click (RFC 8058) unsubscribe link from ``notification``'s channel."""
+    token = _token_for(notification, channel=notification.channel)
+    return absolute_url(reverse("order_updates:unsubscribe", args=[token]))
+
+
+def preferences_url(notification: Notification) -> str:
+    """Link to the page where the customer picks channels per category."""
+    token = _token_for(notification)
+    return absolute_url(reverse("order_updates:preferences", args=[token]))

@@ -1,0 +1,54 @@
+"""Notification templates: Liquid, sandboxed, overridable by shop and merchant.
+
+The defaults are files under ``templates/order_updates/notifications/``; a shop
+overrides one with a file at the same path in its own templates, a merchant in
+the admin (:class:`~order_updates.models.NotificationTemplate`), per language.
+Templates receive plain data (:func:`build_context`), never model instances.
+
+- :func:`render_notification` is what channels call to render an outbox row;
+- :func:`render` renders a type for a channel and language with a given context;
+- :func:`validate_template`, :func:`save_template`, :func:`restore_revision`,
+  :func:`revert_to_default` and :func:`preview` serve the template editor.
+"""
+
+from order_updates.notifications.templating.context import (
+    CONTEXT_KEYS,
+    build_context,
+    sample_context,
+)
+from order_updates.notifications.templating.editing import (
+    preview,
+    restore_revision,
+    revert_to_default,
+    save_template,
+    validate_template,
+)
+from order_updates.notifications.templating.environment import (
+    NotificationEnvironment,
+    strict_undefined,
+)
+from order_updates.notifications.templating.errors import (
+    TemplateError,
+    TemplateValidationError,
+)
+from order_updates.notifications.templating.rendering import render, render_notification
+from order_updates.notifications.templating.sources import CHANNEL_PARTS, get_sources
+
+__all__ = [
+    "CHANNEL_PARTS",
+    "CONTEXT_KEYS",
+    "NotificationEnvironment",
+    "TemplateError",
+    "TemplateValidationError",
+    "build_context",
+    "get_sources",
+    "preview",
+    "render",
+    "render_notification",
+    "restore_revision",
+    "revert_to_default",
+    "sample_context",
+    "save_template",
+    "strict_undefined",
+    "validate_template",
+]

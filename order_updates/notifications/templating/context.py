@@ -1,0 +1,522 @@
+"""The data notification templates receive, and sample data for previews.
+
+Templates get plain data only (strings, numbers, booleans, nil, datetimes, lists
+and dicts of those): never model instances, settings or anything with methods.
+:data:`CONTEXT_KEYS` lists every key; docs/templates.rst describes them, and
+validation refuses variables outside it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.urls import NoReverseMatch
+from django.utils import timezone, translation
+
+from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
+from order_updates.core.pipeline import get_pipeline
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications import links as links_module
+from order_updates.notifications.types import get_notification_types
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+    from order_updates.core.adapter import DefaultOrderAdapter
+    from order_updates.models import Notification, OrderEvent
+
+
+@dataclass(frozen=True)
+class Key:
+    """A root variable of the context: a mapping, or a list of mappings."""
+
+    keys: frozenset[str]
+    is_list: bool = False
+
+
+SHIPMENT_KEYS = frozenset(
+    {"carrier", "carrier_name", "tracking_number", "tracking_url", "shipped_at"}
+)
+
+#: Every variable templates receive: root → its keys (validation checks these).
+CONTEXT_KEYS: dict[str, Key] = {
+    "shop": Key(frozenset({"name", "logo_url", "url"})),
+    "customer": Key(frozenset({"name", "email"})),
+    "order": Key(
+        frozenset(
+            {
+                "number",
+                "status",
+                "status_label",
+                "status_description",
+                "stage",
+                "stage_label",
+                "stages",
+                "items",
+                "total",
+                "currency",
+                "shipping_address",
+                "created",
+            }
+        )
+    ),
+    "event": Key(
+        frozenset(
+            {
+                "kind",
+                "message",
+                "from_status",
+                "from_status_label",
+                "to_status",
+                "to_status_label",
+                "created_at",
+            }
+        )
+    ),
+    "shipments": Key(SHIPMENT_KEYS, is_list=True),
+    "shipment": Key(SHIPMENT_KEYS),
+    "notification": Key(
+        frozenset({"type", "type_label", "category", "channel", "language"})
+    ),
+    "links": Key(
+        frozenset({"order", "tracking", "primary", "preferences", "unsubscribe"})
+    ),
+}
+
+#: Carrier codes whose display name is not just the code in capitals or title case.
+CARRIER_NAMES = {
+    "australia_post": "Australia Post",
+    "canada_post": "Canada Post",
+    "colissimo": "Colissimo",
+    "deutsche_post": "Deutsche Post",
+    "dhl_express": "DHL Express",
+    "fedex": "FedEx",
+    "hermes": "Hermes",
+    "la_poste": "La Poste",
+    "postnl": "PostNL",
+    "royal_mail": "Royal Mail",
+}
+
+
+def carrier_name(code: str) -> str:
+    """A carrier's name for people: "ups" → "UPS", "royal_mail" → "Royal Mail"."""
+    code = (code or "").strip()
+    if not code or code != code.lower() or " " in code:
+        return code  # already a name, as the shop typed it
+    if code in CARRIER_NAMES:
+        return CARRIER_NAMES[code]
+    if len(code) <= 4:
+        return code.upper()
+    return code.replace("_", " ").replace("-", " ").title()
+
+
+# Plain data --------------------------------------------------------------------------
+
+
+def plain(value: Any, zone: datetime.tzinfo | None = None) -> Any:
+    """``value`` as template-safe data; aware datetimes moved into ``zone``.
+
+    Strings become exact ``str`` (a Django SafeString would skip autoescaping),
+    decimals become strings, anything unknown becomes its text.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        if zone is not None and timezone.is_aware(value):
+            return value.astimezone(zone)
+        return value
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, Mapping):
+        return {str.__str__(str(k)): plain(item, zone) for k, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item, zone) for item in value]
+    return str.__str__(str(value))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str.__str__(str(value))
+
+
+# Pieces ------------------------------------------------------------------------------
+
+
+def shop_context() -> dict[str, Any]:
+    """``shop``: from ORDER_UPDATES' SHOP_NAME, SHOP_LOGO_URL and SITE_URL."""
+    url = app_settings.SITE_URL or ""
+    name = app_settings.SHOP_NAME or urlsplit(url).hostname or ""
+    return {
+        "name": _text(name),
+        "logo_url": _text(app_settings.SHOP_LOGO_URL),
+        "url": _text(url),
+    }
+
+
+def status_context(code: str) -> dict[str, Any]:
+    """The ``order`` keys about its status and progress (in the active language)."""
+    pipeline = get_pipeline()
+    status = pipeline.statuses.get(code) if code else None
+    stage_code = status.stage if status else None
+    current = None
+    for index, stage in enumerate(pipeline.stages):
+        if stage.code == stage_code:
+            current = index
+    stages = [
+        {
+            "code": stage.code,
+            "label": _text(stage.label),
+            "done": current is not None and index <= current,
+            "current": index == current,
+        }
+        for index, stage in enumerate(pipeline.stages)
+    ]
+    return {
+        "status": code or "",
+        "status_label": _text(status.label) if status else (code or ""),
+        "status_description": _text(status.description) if status else "",
+        "stage": stage_code or "",
+        "stage_label": stages[current]["label"] if current is not None else "",
+        "stages": stages,
+    }
+
+
+def _status_label(code: str) -> str:
+    status = get_pipeline().statuses.get(code) if code else None
+    return _text(status.label) if status else (code or "")
+
+
+def event_context(event: OrderEvent | None, zone: datetime.tzinfo) -> dict[str, Any]:
+    """``event``: what happened (empty values when there is no event)."""
+    if event is None:
+        return {
+            "kind": "",
+            "message": "",
+            "from_status": "",
+            "from_status_label": "",
+            "to_status": "",
+            "to_status_label": "",
+            "created_at": None,
+        }
+    return {
+        "kind": event.kind,
+        "message": _text(event.message),
+        "from_status": event.from_status,
+        "from_status_label": _status_label(event.from_status),
+        "to_status": event.to_status,
+        "to_status_label": _status_label(event.to_status),
+        "created_at": plain(event.created_at, zone),
+    }
+
+
+def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
+    """One shipment as plain data."""
+    return {
+        "carrier": _text(shipment.carrier),
+        "carrier_name": carrier_name(shipment.carrier),
+        "tracking_number": _text(shipment.tracking_number),
+        "tracking_url": _text(shipment.tracking_url),
+        "shipped_at": plain(shipment.shipped_at, zone),
+    }
+
+
+def notification_context(type_code: str, channel: str, language: str) -> dict[str, Any]:
+    """``notification``: which message this is."""
+    notification_type = get_notification_types().get(type_code)
+    return {
+        "type": type_code,
+        "type_label": _text(notification_type.label)
+        if notification_type
+        else type_code,
+        "category": notification_type.category if notification_type else "",
+        "channel": channel,
+        "language": language,
+    }
+
+
+def primary_link(category: str, tracking: str, order_url: str) -> str:
+    """Where a click, the email's button and an SMS lead.
+
+    The carrier's tracking page for shipping notifications when there is one,
+    else the shop's order page, else ''.
+    """
+    if category == "shipping" and tracking:
+        return tracking
+    return order_url or ""
+
+
+def order_url(order: Model, adapter: DefaultOrderAdapter) -> str:
+    """The adapter's ``get_order_url(order)`` if it has one; a path made absolute."""
+    method = getattr(adapter, "get_order_url", None)
+    url = _text(method(order) if callable(method) else "")
+    if url.startswith("/") and app_settings.SITE_URL:
+        url = links_module.absolute_url(url)
+    return url
+
+
+def customer_timezone(order: Model, adapter: DefaultOrderAdapter) -> datetime.tzinfo:
+    """The zone of the customer's preference, else settings.TIME_ZONE."""
+    from order_updates.notifications.preferences import preference_for_order
+    from order_updates.notifications.quiet_hours import get_zone
+
+    return get_zone(preference_for_order(order).timezone)
+
+
+def _preference_links(notification: Notification) -> dict[str, str]:
+    try:
+        return {
+            "preferences": links_module.preferences_url(notification),
+            "unsubscribe": links_module.unsubscribe_url(notification),
+        }
+    except NoReverseMatch as exc:
+        raise OrderUpdatesConfigurationError(
+            "Notification links need order_updates' URLs: include "
+            '"order_updates.urls" in your URLconf (%s).' % exc
+        ) from exc
+
+
+# The context -------------------------------------------------------------------------
+
+
+def order_context(
+    order: Model,
+    *,
+    type_code: str,
+    channel: str,
+    language: str,
+    event: OrderEvent | None,
+    zone: datetime.tzinfo,
+    preference_links: dict[str, str],
+) -> dict[str, Any]:
+    """The full template context for ``order`` (in the active language)."""
+    from order_updates.models import OrderState, Shipment
+
+    adapter = get_adapter()
+    data = adapter.get_notification_context(order)
+    status = (
+        OrderState.objects.filter(order_id=order.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    shipment_rows = list(
+        Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
+    )
+    shipments = [shipment_context(row, zone) for row in shipment_rows]
+    # The shipment an event is about (shipment_added…), else the latest.
+    shipment = shipments[-1] if shipments else None
+    event_shipment = (event.data or {}).get("shipment") if event is not None else None
+    for row, item in zip(shipment_rows, shipments, strict=True):
+        if row.pk == event_shipment:
+            shipment = item
+    notification = notification_context(type_code, channel, language)
+    tracking = shipment["tracking_url"] if shipment else ""
+    order_link = order_url(order, adapter)
+    return {
+        "shop": shop_context(),
+        "customer": {
+            "name": _text(data.get("customer_name")),
+            "email": _text(data.get("email")),
+        },
+        "order": {
+            "number": _text(data.get("number")),
+            **status_context(status or ""),
+            "items": plain(data.get("items") or [], zone),
+            "total": plain(data.get("total"), zone),
+            "currency": _text(data.get("currency")),
+            "shipping_address": _text(data.get("shipping_address")),
+            "created": plain(data.get("created"), zone),
+        },
+        "event": event_context(event, zone),
+        "shipments": shipments,
+        "shipment": shipment,
+        "notification": notification,
+        "links": {
+            "order": order_link,
+            "tracking": tracking,
+            "primary": primary_link(notification["category"], tracking, order_link),
+            "preferences": preference_links.get("preferences", ""),
+            "unsubscribe": preference_links.get("unsubscribe", ""),
+        },
+    }
+
+
+def build_context(notification: Notification, order: Model) -> dict[str, Any]:
+    """The context for ``notification``: in its language and the customer's zone.
+
+    Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError` when
+    links cannot be built (no ``SITE_URL``, order_updates' URLs not included).
+    """
+    adapter = get_adapter()
+    language = notification.language or adapter.get_language(order)
+    zone = customer_timezone(order, adapter)
+    with translation.override(language), timezone.override(zone):
+        return order_context(
+            order,
+            type_code=notification.type,
+            channel=notification.channel,
+            language=language,
+            event=notification.event,
+            zone=zone,
+            preference_links=_preference_links(notification),
+        )
+
+
+def preview_context(
+    order: Model, type_code: str, channel: str, language: str
+) -> dict[str, Any]:
+    """The context a real order would give, for a preview: its latest public event.
+
+    Links that cannot be built yet (no ``SITE_URL``…) are left empty.
+    """
+    from order_updates.models import Notification, OrderEvent
+
+    adapter = get_adapter()
+    zone = customer_timezone(order, adapter)
+    events = OrderEvent.objects.filter(order_id=order.pk).order_by("-sequence")
+    event = next((item for item in events[:20] if item.is_public), None)
+    # The order model is swappable: the plugin types the FK from tests.settings.
+    unsaved = Notification(order=order, type=type_code, channel=channel)  # type: ignore[misc]
+    with translation.override(language), timezone.override(zone):
+        try:
+            preference_links = _preference_links(unsaved)
+        except OrderUpdatesConfigurationError:
+            preference_links = {}
+        return order_context(
+            order,
+            type_code=type_code,
+            channel=channel,
+            language=language,
+            event=event,
+            zone=zone,
+            preference_links=preference_links,
+        )
+
+
+# Sample data -------------------------------------------------------------------------
+
+#: The status an order is typically in when each notification type is sent.
+SAMPLE_STATUSES = {
+    "order_received": "placed",
+    "order_confirmed": "confirmed",
+    "order_processing": "processing",
+    "shipped": "shipped",
+    "shipping_update": "shipped",
+    "out_for_delivery": "out_for_delivery",
+    "delivered": "delivered",
+    "delayed": "shipped",
+    "delivery_exception": "shipped",
+    "on_hold": "on_hold",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+    "returned": "returned",
+    "note_added": "processing",
+}
+
+#: The event kind that typically triggers each type (status changes otherwise).
+SAMPLE_EVENT_KINDS = {
+    "order_received": "tracking_started",
+    "shipping_update": "shipment_added",
+    "delayed": "delivery_delayed",
+    "delivery_exception": "delivery_exception",
+    "note_added": "note",
+}
+
+SAMPLE_MESSAGES = {
+    "note_added": "Good news: your engraving is done and looks great. We'll ship "
+    "your order tomorrow.",
+    "delayed": "The carrier reports a delay in the regional sorting center.",
+    "delivery_exception": "The carrier could not deliver your parcel because no "
+    "one was home. They will try again on the next working day.",
+}
+
+
+def sample_context(type_code: str, channel: str) -> dict[str, Any]:
+    """Realistic made-up data for ``type_code``, for previews and validation.
+
+    Labels come out in the active language.
+    """
+    pipeline = get_pipeline()
+    status = SAMPLE_STATUSES.get(type_code, pipeline.initial)
+    if status not in pipeline.statuses:
+        status = pipeline.initial
+    now = timezone.localtime()
+    created = now - datetime.timedelta(days=3)
+    site = (app_settings.SITE_URL or "https://shop.example.com").rstrip("/")
+    shop = shop_context()
+    shop["name"] = shop["name"] or "Example Shop"
+    shop["url"] = shop["url"] or site
+    notification = notification_context(
+        type_code, channel, translation.get_language() or settings.LANGUAGE_CODE
+    )
+    shipments: list[dict[str, Any]] = []
+    if notification["category"] == "shipping" or status in ("delivered", "returned"):
+        shipments.append(
+            {
+                "carrier": "ups",
+                "carrier_name": "UPS",
+                "tracking_number": "1Z999AA10123456784",
+                "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+                "shipped_at": now - datetime.timedelta(days=1),
+            }
+        )
+    shipment = shipments[-1] if shipments else None
+    kind = SAMPLE_EVENT_KINDS.get(type_code, "status_changed")
+    from_status = "" if kind != "status_changed" else "processing"
+    event = {
+        "kind": kind,
+        "message": SAMPLE_MESSAGES.get(type_code, ""),
+        "from_status": from_status,
+        "from_status_label": _status_label(from_status),
+        "to_status": status if kind == "status_changed" else "",
+        "to_status_label": _status_label(status) if kind == "status_changed" else "",
+        "created_at": now,
+    }
+    order_link = "%s/orders/1001/" % site
+    tracking = shipment["tracking_url"] if shipment else ""
+    return {
+        "shop": shop,
+        "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+        "order": {
+            "number": "1001",
+            **status_context(status),
+            "items": [
+                {
+                    "name": "Ceramic mug",
+                    "quantity": 2,
+                    "price": "12.00",
+                    "sku": "MUG-1",
+                },
+                {
+                    "name": "Loose-leaf green tea",
+                    "quantity": 1,
+                    "price": "8.50",
+                    "sku": "TEA-7",
+                },
+            ],
+            "total": "32.50",
+            "currency": "EUR",
+            "shipping_address": "Ada Lovelace\n12 St James's Square\nLondon SW1Y 4JH",
+            "created": created,
+        },
+        "event": event,
+        "shipments": shipments,
+        "shipment": shipment,
+        "notification": notification,
+        "links": {
+            "order": order_link,
+            "tracking": tracking,
+            "primary": primary_link(notification["category"], tracking, order_link),
+            "preferences": "%s/notifications/preferences/sample/" % site,
+            "unsubscribe": "%s/notifications/unsubscribe/sample/" % site,
+        },
+    }

@@ -1,0 +1,204 @@
+"""Where a notification's template text comes from.
+
+For each part a channel uses, the first of these wins:
+
+1. the merchant's active :class:`~order_updates.models.NotificationTemplate` for
+   the type, channel and language (``de-at``);
+2. the same for the base language (``de``);
+3. a file ``order_updates/notifications/<channel>/<type>_<part>`` found through
+   Django's template loaders, so a shop overrides a default by putting a file at
+   that path in its own templates (per language first:
+   ``order_updates/notifications/de/<channel>/...``);
+4. the default file shipped in this package.
+
+The files are read as raw text through the loaders and rendered by Liquid, never
+by Django's template engine. A merchant's template that leaves a part blank uses
+the file for that part.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.template import Engine, TemplateDoesNotExist, engines
+
+#: Parts each channel renders (see channels.base.BaseChannel.parts).
+CHANNEL_PARTS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "text", "html"),
+    "sms": ("text",),
+    "push": ("subject", "text"),
+}
+
+#: Channels without templates of their own (a test channel…) use these.
+FALLBACK_CHANNEL = "email"
+
+#: The NotificationTemplate field holding each part.
+PART_FIELDS = {"subject": "subject", "text": "body_text", "html": "body_html"}
+FIELD_PARTS = {field: part for part, field in PART_FIELDS.items()}
+
+#: File name suffix of each part.
+PART_SUFFIXES = {"subject": "_subject.txt", "text": "_body.txt", "html": "_body.html"}
+
+#: Parts a channel may do without (an email with no HTML part).
+OPTIONAL_PARTS = frozenset({"html"})
+
+#: Where notification templates live among Django's templates.
+TEMPLATE_PREFIX = "order_updates/notifications/"
+
+#: The package's own defaults, used even if no Django loader reaches them.
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "templates" / TEMPLATE_PREFIX
+
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """One part's template text and where it came from (for error messages)."""
+
+    part: str
+    text: str
+    origin: str
+
+
+def channel_parts(channel: str) -> tuple[str, ...]:
+    """The parts ``channel`` renders.
+
+    Another channel renders the ``parts`` its class declares (in ``CHANNELS``),
+    or else the email parts.
+    """
+    if channel in CHANNEL_PARTS:
+        return CHANNEL_PARTS[channel]
+    from order_updates.notifications.channels import get_channels
+
+    configured = get_channels().get(channel)
+    declared = configured.parts if configured is not None else ()
+    parts = tuple(part for part in PART_FIELDS if part in declared)
+    return parts or CHANNEL_PARTS[FALLBACK_CHANNEL]
+
+
+def normalize_language(language: str) -> str:
+    """``"de_AT"`` → ``"de-at"``: the form templates are stored and looked up in."""
+    return (language or "").strip().replace("_", "-").lower()
+
+
+def language_candidates(language: str) -> list[str]:
+    """The language, then its base language: ``["de-at", "de"]``."""
+    language = normalize_language(language)
+    if not LANGUAGE_PATTERN.match(language):
+        return []
+    base = language.split("-")[0]
+    return [language] if base == language else [language, base]
+
+
+def check_codes(type_code: str, channel: str) -> None:
+    """Refuse type or channel codes that could not be file names of ours."""
+    for value in (type_code, channel):
+        if not isinstance(value, str) or not CODE_PATTERN.match(value):
+            from order_updates.notifications.templating.errors import TemplateError
+
+            raise TemplateError(
+                "Invalid notification type or channel %r: use lowercase letters, "
+                "digits and underscores." % (value,)
+            )
+
+
+def file_name(type_code: str, channel: str, part: str) -> str:
+    """The file of a part, relative to ``order_updates/notifications/``."""
+    return "%s/%s%s" % (channel, type_code, PART_SUFFIXES[part])
+
+
+def _django_template_loaders():
+    for backend in engines.all():
+        engine = getattr(backend, "engine", None)
+        if isinstance(engine, Engine):
+            yield from engine.template_loaders
+
+
+def read_template_file(name: str, language: str = "") -> tuple[str, str] | None:
+    """Raw text and origin of ``order_updates/notifications/<name>``, or None.
+
+    Looks for a per-language file first (``<language>/<name>``, then the base
+    language), then ``<name>``: through Django's template loaders (a shop's own
+    templates win over the app's), then in this package.
+    """
+    names = ["%s/%s" % (code, name) for code in language_candidates(language)]
+    names.append(name)
+    for candidate in names:
+        full_name = TEMPLATE_PREFIX + candidate
+        for loader in _django_template_loaders():
+            for origin in loader.get_template_sources(full_name):
+                try:
+                    return origin.loader.get_contents(origin), str(origin.name)
+                except TemplateDoesNotExist:
+                    continue
+    path = PACKAGE_DIR / name
+    if path.is_file():
+        return path.read_text(encoding="utf-8"), str(path)
+    return None
+
+
+def find_database_template(type_code: str, channel: str, language: str):
+    """The merchant's active template for the language or its base, or None."""
+    from order_updates.models import NotificationTemplate
+
+    candidates = language_candidates(language)
+    if not candidates:
+        return None
+    rows = {
+        row.language: row
+        for row in NotificationTemplate.objects.filter(
+            type=type_code, channel=channel, language__in=candidates, active=True
+        )
+    }
+    for code in candidates:
+        if code in rows:
+            return rows[code]
+    return None
+
+
+def file_sources(
+    type_code: str, channel: str, language: str = ""
+) -> dict[str, TemplateSource]:
+    """The file templates (a shop's override, else the default) of each part."""
+    check_codes(type_code, channel)
+    channels = [channel]
+    if channel not in CHANNEL_PARTS:
+        channels.append(FALLBACK_CHANNEL)
+    sources = {}
+    for part in channel_parts(channel):
+        for template_channel in channels:
+            found = read_template_file(
+                file_name(type_code, template_channel, part), language
+            )
+            if found is not None:
+                sources[part] = TemplateSource(part, found[0], found[1])
+                break
+    return sources
+
+
+def get_sources(
+    type_code: str, channel: str, language: str
+) -> dict[str, TemplateSource]:
+    """The template of each part ``channel`` renders, in lookup order (see above).
+
+    A part with no template at all is left out; the caller decides whether the
+    channel can do without it.
+    """
+    check_codes(type_code, channel)
+    sources = file_sources(type_code, channel, language)
+    merchant = find_database_template(type_code, channel, language)
+    if merchant is not None:
+        for part in channel_parts(channel):
+            text = getattr(merchant, PART_FIELDS[part])
+            if text.strip():
+                origin = "notification template %s/%s/%s (#%s)" % (
+                    merchant.type,
+                    merchant.channel,
+                    merchant.language,
+                    merchant.pk,
+                )
+                sources[part] = TemplateSource(part, text, origin)
+    return sources

@@ -1,0 +1,184 @@
+"""Customer pages reached from links in messages: unsubscribe and preferences.
+
+Both work without an account and without JavaScript: the signed token in the URL
+(:mod:`order_updates.notifications.links`) says whose preferences the page changes.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_not_required
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from order_updates.models import NotificationPreference
+from order_updates.notifications.forms import PreferencesForm
+from order_updates.notifications.links import PreferenceToken, make_token, read_token
+from order_updates.notifications.preferences import (
+    channel_label,
+    preference_for,
+    unsubscribe,
+)
+
+#: The body mail providers POST for a one-click unsubscribe (RFC 8058).
+ONE_CLICK_FIELD = "List-Unsubscribe"
+ONE_CLICK_VALUE = "One-Click"
+
+
+def _private(view_func):
+    """Token pages: never cached, and the token never leaks in a Referer header."""
+
+    @wraps(view_func)
+    def wrapper(request, *args, **kwargs):
+        response = view_func(request, *args, **kwargs)
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Robots-Tag", "noindex")
+        return response
+
+    return login_not_required(never_cache(wrapper))
+
+
+class _BadLink(Exception):
+    def __init__(self, expired: bool = False):
+        self.expired = expired
+
+
+def _read_link(token: str) -> tuple[PreferenceToken, NotificationPreference]:
+    """The token's contents and its customer's preference, or raise _BadLink."""
+    try:
+        link = read_token(token)
+    except signing.SignatureExpired:
+        raise _BadLink(expired=True) from None
+    except (signing.BadSignature, AttributeError, TypeError, ValueError):
+        raise _BadLink() from None
+    if link.user_id is not None:
+        user = get_user_model()._default_manager.filter(pk=link.user_id).first()
+        if user is None:
+            raise _BadLink()
+        return link, preference_for(user=user)
+    if not link.email:
+        raise _BadLink()
+    return link, preference_for(email=link.email)
+
+
+def _bad_link(request: HttpRequest, error: _BadLink) -> HttpResponse:
+    return render(
+        request,
+        "order_updates/link_invalid.html",
+        {"expired": error.expired},
+        status=400,
+    )
+
+
+def _preferences_path(link: PreferenceToken) -> str:
+    token = make_token(user_id=link.user_id, email=link.email)
+    return reverse("order_updates:preferences", args=[token])
+
+
+def _customer_email(preference: NotificationPreference) -> str:
+    if preference.user_id is not None:
+        return getattr(preference.user, "email", "") or ""
+    return preference.email
+
+
+# Unsubscribe -----------------------------------------------------------------------
+
+
+@csrf_exempt  # only the RFC 8058 one-click POST skips CSRF; see below
+@require_http_methods(["GET", "HEAD", "POST"])
+@_private
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Unsubscribe the link's customer from the link's channel.
+
+    GET shows a confirmation page (link checkers and prefetchers must not
+    unsubscribe anyone); its button POSTs back here, CSRF-checked. A POST whose
+    body is ``List-Unsubscribe=One-Click`` is a mail provider's one-click
+    unsubscribe (RFC 8058): it comes without cookies or CSRF token, so it is
+    accepted on the strength of the signed token alone. That is safe because it
+    can do nothing but unsubscribe the token's owner from the token's channel,
+    which is what anybody holding the token may do anyway.
+    """
+    try:
+        link, preference = _read_link(token)
+    except _BadLink as error:
+        return _bad_link(request, error)
+    if not link.channel:
+        return _bad_link(request, _BadLink())
+    if (
+        request.method == "POST"
+        and request.POST.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+    ):
+        return _unsubscribe(request, link, preference)
+    return _confirm_unsubscribe(request, link, preference)
+
+
+@csrf_protect
+def _confirm_unsubscribe(
+    request: HttpRequest, link: PreferenceToken, preference: NotificationPreference
+) -> HttpResponse:
+    if request.method == "POST":
+        return _unsubscribe(request, link, preference)
+    return render(
+        request,
+        "order_updates/unsubscribe.html",
+        {
+            "channel": link.channel,
+            "channel_label": channel_label(link.channel),
+            "email": _customer_email(preference),
+            "preferences_url": _preferences_path(link),
+        },
+    )
+
+
+def _unsubscribe(
+    request: HttpRequest, link: PreferenceToken, preference: NotificationPreference
+) -> HttpResponse:
+    unsubscribe(preference, link.channel)
+    return render(
+        request,
+        "order_updates/unsubscribed.html",
+        {
+            "channel": link.channel,
+            "channel_label": channel_label(link.channel),
+            "email": _customer_email(preference),
+            "preferences_url": _preferences_path(link),
+        },
+    )
+
+
+# Preferences -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@csrf_protect
+@_private
+def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Show and save the link's customer's channels per category."""
+    try:
+        _link, preference = _read_link(token)
+    except _BadLink as error:
+        return _bad_link(request, error)
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, preference=preference)
+        if form.is_valid():
+            form.save()
+            # Post/redirect/get: a reload does not post again.
+            return HttpResponseRedirect(request.path + "?saved=1")
+    else:
+        form = PreferencesForm(preference=preference)
+    return render(
+        request,
+        "order_updates/preferences.html",
+        {
+            "form": form,
+            "email": _customer_email(preference),
+            "saved": request.method != "POST" and request.GET.get("saved") == "1",
+        },
+    )
