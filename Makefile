@@ -56,6 +56,7 @@ test-browser: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html

@@ -52,7 +52,7 @@ class DefaultPipelineTable(Directive):
     def run(self):
         from django.utils import translation
 
-        from order_updates.core.pipeline import DEFAULT_PIPELINE, Pipeline
+        from order_updates.pipeline import DEFAULT_PIPELINE, Pipeline
 
         pipeline = Pipeline.from_config(DEFAULT_PIPELINE)
         stage_labels = {stage.code: str(stage.label) for stage in pipeline.stages}

@@ -113,7 +113,7 @@ class NotificationAdmin(admin.ModelAdmin):
         description=_("Send selected notifications again"), permissions=["resend"]
     )
     def resend(self, request, queryset):
-        from order_updates.notifications.outbox import resend
+        from order_updates.notifications.delivery import resend
 
         count = sum(resend(notification) for notification in queryset)
         self.message_user(

@@ -4,28 +4,28 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OrderUpdatesConfig(AppConfig):
-    """Wires checks and the optional automatic tracking of new orders."""
+    """Wires the checks, the outbox, delivery feedback and tracking of new orders."""
 
     name = "order_updates"
     verbose_name = _("Order updates")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here: these modules import the models, which are ready only now.
         from django.core import checks
         from django.db.models.signals import post_save
 
         from order_updates import checks as order_checks
-        from order_updates import receivers
         from order_updates.conf import get_order_model
-
-        checks.register(order_checks.check_settings)
-        checks.register(order_checks.check_order_model)
-        checks.register(order_checks.check_adapter)
-        checks.register(order_checks.check_pipeline)
-        checks.register(order_checks.check_channels)
-        checks.register(order_checks.check_email_timeout)
+        from order_updates.core.events import register_consumer
+        from order_updates.core.status import track_new_order
         from order_updates.notifications.feedback import connect_receivers
+        from order_updates.notifications.outbox import queue_notifications
 
+        for check in order_checks.ALL_CHECKS:
+            checks.register(check)
+        # Every service's events get their notification rows in the same transaction.
+        register_consumer(queue_notifications)
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
         try:
@@ -33,7 +33,7 @@ class OrderUpdatesConfig(AppConfig):
         except ImproperlyConfigured:
             return  # reported by the checks (order_updates.E001/E002)
         post_save.connect(
-            receivers.track_new_order,
+            track_new_order,
             sender=order_model,
             dispatch_uid="order_updates.track_new_order",
         )

@@ -185,7 +185,7 @@ def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
 
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
-    from order_updates.core.pipeline import build_pipeline
+    from order_updates.pipeline import build_pipeline
 
     hint = (
         "Fix ORDER_UPDATES['PIPELINE'] (see the 'Statuses and pipeline' docs), or "
@@ -211,3 +211,14 @@ def check_pipeline(app_configs=None, **kwargs) -> list:
                 )
             )
     return errors
+
+
+#: Registered in ``AppConfig.ready()``.
+ALL_CHECKS = [
+    check_settings,
+    check_order_model,
+    check_adapter,
+    check_pipeline,
+    check_channels,
+    check_email_timeout,
+]

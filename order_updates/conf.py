@@ -13,6 +13,7 @@ because migrations must read it the way they read ``AUTH_USER_MODEL``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -172,18 +173,15 @@ def get_order_model():
         ) from exc
 
 
-#: Callables run when order_updates' settings change (caches of built objects).
-RELOAD_HOOKS: list = []
+#: Callables run when order_updates' settings change: each module that caches an
+#: object built from settings appends its cache's ``cache_clear`` here.
+RELOAD_HOOKS: list[Callable[[], None]] = []
 
 
 def _reload_settings(*, setting: str, **kwargs: Any) -> None:
     if setting in ("ORDER_UPDATES", ORDER_MODEL_SETTING):
         app_settings.reload()
-        # The pipeline and adapter are built from settings; drop them too.
-        from order_updates.core import adapter, pipeline
-
-        pipeline.get_pipeline.cache_clear()
-        adapter.get_adapter.cache_clear()
+        # Objects built from settings (pipeline, adapter, channels…) drop too.
         for hook in RELOAD_HOOKS:
             hook()
 

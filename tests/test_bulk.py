@@ -89,9 +89,10 @@ def test_bulk_is_set_based(make_order, django_assert_max_num_queries, settings):
     orders = [make_order() for _ in range(120)]
     services.bulk_set_status(orders[:60], "confirmed")  # half are tracked already
     queryset = get_order_model().objects.filter(pk__in=[o.pk for o in orders])
-    # 3 batches of at most 50: lock, read untracked, create states, relock,
-    # insert events, update states; plus reading the pks and the savepoint.
-    with django_assert_max_num_queries(3 * 6 + 3):
+    # 3 batches of at most 50: lock, read untracked, create states, relock, load
+    # the orders (for the event consumers), insert events, update states; plus
+    # reading the pks and the savepoint.
+    with django_assert_max_num_queries(3 * 7 + 3):
         result = services.bulk_set_status(queryset, "on_hold", notify=False)
     assert len(result.changed) == 120
     # Notifying adds, per batch: load the orders, the merchant's switches, the

@@ -14,7 +14,7 @@ from django.utils import timezone
 from order_updates import services
 from order_updates.models import Notification, NotificationState
 from order_updates.notifications import delivery
-from order_updates.notifications.outbox import enqueue
+from order_updates.notifications.queue import publish
 from tests.celery_worker import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -82,7 +82,7 @@ def test_duplicate_tasks_send_one_message(celery_worker, make_order):
     row = Notification.objects.get(order_id=order.pk)
     # The same row queued many more times, as a redelivering broker might.
     for _ in range(5):
-        enqueue([row.pk])
+        publish([row.pk])
     wait_for(lambda: state_of(row.pk) == NotificationState.SENT)
     wait_for(
         lambda: celery_worker.output().count("order_updates.deliver_notifications") >= 6

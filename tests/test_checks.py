@@ -134,14 +134,12 @@ def test_e004_pipeline_dotted_path_that_does_not_import(settings):
 
 
 def test_pipeline_from_dotted_path(settings):
-    settings.ORDER_UPDATES = {
-        "PIPELINE": "order_updates.core.pipeline.DEFAULT_PIPELINE"
-    }
+    settings.ORDER_UPDATES = {"PIPELINE": "order_updates.pipeline.DEFAULT_PIPELINE"}
     assert check_pipeline() == []
 
 
 def test_w001_unreachable_status(settings):
-    from order_updates.core.pipeline import DEFAULT_PIPELINE
+    from order_updates.pipeline import DEFAULT_PIPELINE
 
     settings.ORDER_UPDATES = {
         "PIPELINE": {

@@ -17,7 +17,7 @@ from order_updates.models import (
     NotificationTypeSetting,
     SuppressedRecipient,
 )
-from order_updates.notifications import delivery, outbox
+from order_updates.notifications import delivery
 
 
 @pytest.fixture
@@ -221,10 +221,10 @@ def test_resend_a_failed_notification(
     email_fails([refused()])
     assert delivery.deliver(row.pk) == delivery.FAILED
     with django_capture_on_commit_callbacks(execute=True):
-        assert outbox.resend(reload(row))
+        assert delivery.resend(reload(row))
     assert broker_queue() == [row.pk]
     assert delivery.deliver(row.pk) == delivery.SENT
-    assert not outbox.resend(reload(row))  # sent: nothing to do
+    assert not delivery.resend(reload(row))  # sent: nothing to do
 
 
 def test_sms_is_sent_through_the_provider(make_order, django_user_model, sms_outbox):

@@ -208,10 +208,10 @@ def test_delivery_issue_notifies(order):
 def test_queued_after_commit_in_chunks(
     make_order, broker_queue, capture_signal, django_capture_on_commit_callbacks
 ):
-    from order_updates.notifications import outbox
+    from order_updates.notifications import queue
 
     queued = capture_signal(signals.notification_queued)
-    orders = [make_order() for _ in range(outbox.TASK_CHUNK + 5)]
+    orders = [make_order() for _ in range(queue.TASK_CHUNK + 5)]
     with django_capture_on_commit_callbacks(execute=True):
         services.bulk_set_status(orders, "on_hold")
         assert broker_queue() == [] and queued == []  # nothing before commit

@@ -1,7 +1,7 @@
 import pytest
 
-from order_updates.core.pipeline import DEFAULT_PIPELINE, Pipeline, get_pipeline
 from order_updates.exceptions import InvalidTransition, UnknownStatus
+from order_updates.pipeline import DEFAULT_PIPELINE, Pipeline, get_pipeline
 
 
 def test_default_pipeline_is_valid_and_complete():

@@ -9,7 +9,11 @@ from django.utils import translation
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
-from order_updates.exceptions import OrderUpdatesError
+from order_updates.exceptions import (
+    OrderUpdatesError,
+    TemplateError,
+    TemplateValidationError,
+)
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -19,8 +23,6 @@ from order_updates.models import (
 from order_updates.notifications import templating
 from order_updates.notifications.channels.base import BaseChannel
 from order_updates.notifications.templating import (
-    TemplateError,
-    TemplateValidationError,
     build_context,
     preview,
     render,
@@ -474,7 +476,7 @@ def test_html_is_autoescaped_text_is_not(make_order, ship, django_user_model):
 def test_safe_strings_in_data_are_escaped_too(db):
     from django.utils.safestring import mark_safe
 
-    from order_updates.notifications.templating.context import plain
+    from order_updates.core.adapter import plain
 
     context = sample_context("shipped", "email")
     context["customer"]["name"] = plain(mark_safe("<b>Ada</b>"))

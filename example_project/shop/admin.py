@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from order_updates.admin import OrderEventInline, ShipmentInline
-from order_updates.core.pipeline import get_pipeline
+from order_updates.pipeline import get_pipeline
 
 from .models import Order, OrderLine, Product
 

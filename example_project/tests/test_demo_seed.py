@@ -8,7 +8,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
-from order_updates.core.pipeline import get_pipeline
 from order_updates.models import (
     EventKind,
     Notification,
@@ -17,6 +16,7 @@ from order_updates.models import (
     Shipment,
 )
 from order_updates.notifications.preferences import preference_for
+from order_updates.pipeline import get_pipeline
 
 from shop.management.commands.seed_demo import PATHS, STATUS_PLAN
 from shop.models import Order, OrderLine, Product

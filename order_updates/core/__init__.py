@@ -1,1 +1,1 @@
-"""The status core: pipeline, adapter, and the services that change an order."""
+"""The status core: the adapter, and the services that change an order."""

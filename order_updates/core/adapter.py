@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -20,9 +21,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from order_updates.conf import app_settings, get_order_model
+from order_updates.conf import RELOAD_HOOKS, app_settings, get_order_model
 from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.pipeline import get_pipeline
 
 #: Where the default adapter looks when ORDER_FIELDS does not say otherwise.
 #: None means "the shop's order has no such thing". ``shipping_address`` may also
@@ -99,19 +102,31 @@ def path_exists(model: type[models.Model], path: str) -> bool:
     return True
 
 
-def plain(value: Any) -> Any:
-    """Turn a value into plain data a template may safely receive."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+def plain(value: Any, zone: datetime.tzinfo | None = None) -> Any:
+    """``value`` as plain data a template may safely receive.
+
+    Strings become exact ``str`` (a Django ``SafeString`` would skip the
+    templates' autoescaping), decimals become strings, aware datetimes move into
+    ``zone`` when one is given, mappings and sequences are converted item by item,
+    and anything else becomes its text.
+    """
+    if value is None or isinstance(value, (bool, int, float)):
         return value
+    if isinstance(value, str):
+        return str.__str__(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
-    if isinstance(value, (datetime.datetime, datetime.date)):
+    if isinstance(value, datetime.datetime):
+        if zone is not None and timezone.is_aware(value):
+            return value.astimezone(zone)
         return value
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, Mapping):
+        return {str.__str__(str(k)): plain(item, zone) for k, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return str(value)
+        return [plain(item, zone) for item in value]
+    return str.__str__(str(value))
 
 
 class DefaultOrderAdapter:
@@ -234,8 +249,6 @@ class DefaultOrderAdapter:
 
     def get_initial_status(self, order: models.Model) -> str:
         """The status an order starts in when tracking starts without one."""
-        from order_updates.core.pipeline import get_pipeline
-
         return get_pipeline().initial
 
     # Plain data for notifications ----------------------------------------------------
@@ -278,3 +291,6 @@ class DefaultOrderAdapter:
 def get_adapter() -> DefaultOrderAdapter:
     """Return the configured adapter instance."""
     return app_settings.ADAPTER()
+
+
+RELOAD_HOOKS.append(get_adapter.cache_clear)

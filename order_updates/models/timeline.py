@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import ORDER_MODEL_SETTING
-from order_updates.core.pipeline import Status, get_pipeline
 from order_updates.exceptions import OrderUpdatesError
+from order_updates.pipeline import Status, get_pipeline
 
 #: The foreign keys' target. Without the setting, a model that does not exist, so
 #: ``manage.py check`` reports order_updates.E001 with its hint instead of failing
@@ -52,7 +52,7 @@ class OrderState(models.Model):
 
     @property
     def status_info(self) -> Status:
-        """The pipeline's :class:`~order_updates.core.pipeline.Status` (a stand-in
+        """The pipeline's :class:`~order_updates.pipeline.Status` (a stand-in
         labelled with the code if the status was retired from the pipeline).
         """
         return get_pipeline().get_or_retired(self.status)

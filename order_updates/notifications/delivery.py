@@ -14,15 +14,17 @@ import logging
 import random
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from order_updates import dispatch, signals
+from order_updates import signals
 from order_updates.conf import app_settings
+from order_updates.core.events import send_signal
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import Notification, NotificationState
-from order_updates.notifications import quiet_hours
+from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channel
 from order_updates.notifications.channels.base import ChannelError, RecipientGone
 from order_updates.notifications.preferences import (
@@ -139,13 +141,39 @@ def deliver(notification_id: int) -> str:
     )
     if updated:
         notification.refresh_from_db()
-        dispatch.send(
+        send_signal(
             signals.notification_sent,
             Notification,
             notification=notification,
             result=result,
         )
     return SENT
+
+
+def resend(notification: Notification) -> bool:
+    """Send a failed, bounced, suppressed or skipped notification again, now.
+
+    Returns False if it is pending, sending or was sent fine meanwhile.
+    """
+    done = Notification.objects.filter(
+        pk=notification.pk,
+        state__in=[
+            NotificationState.FAILED,
+            NotificationState.BOUNCED,
+            NotificationState.SUPPRESSED,
+            NotificationState.SKIPPED,
+        ],
+    ).update(
+        state=NotificationState.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        lease_expires_at=None,
+        reason="",
+        updated_at=timezone.now(),
+    )
+    if done:
+        transaction.on_commit(lambda: queue.publish([notification.pk]), robust=True)
+    return bool(done)
 
 
 def backoff(attempts: int) -> float:
@@ -161,8 +189,6 @@ def sweep() -> dict[str, int]:
 
     Run it every minute (Celery beat, or cron with ``order_updates_sweep``).
     """
-    from order_updates.notifications.outbox import enqueue
-
     now = timezone.now()
     lost_error = gettext("The worker sending it stopped (lease expired).")
     expired = list(
@@ -195,7 +221,7 @@ def sweep() -> dict[str, int]:
     for notification in Notification.objects.filter(
         pk__in=failed_ids, state=NotificationState.FAILED, last_error=lost_error
     ):
-        dispatch.send(
+        send_signal(
             signals.notification_failed,
             Notification,
             notification=notification,
@@ -209,7 +235,7 @@ def sweep() -> dict[str, int]:
         .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
     )
     if due:
-        enqueue(due)
+        queue.publish(due)
     return {"recovered": recovered, "failed": failed, "queued": len(due)}
 
 
@@ -274,11 +300,8 @@ def _retry_or_fail(notification: Notification, error: Exception) -> str:
         lease_expires_at=None,
         updated_at=timezone.now(),
     )
-    if updated:
-        from order_updates.notifications.outbox import MAX_COUNTDOWN, enqueue
-
-        if delay <= MAX_COUNTDOWN:
-            enqueue([notification.pk], countdown=delay)
+    if updated and delay <= queue.MAX_COUNTDOWN:
+        queue.publish([notification.pk], countdown=delay)
     return RETRY
 
 
@@ -294,7 +317,7 @@ def _fail(notification: Notification, error: Exception) -> str:
     )
     if updated:
         notification.refresh_from_db()
-        dispatch.send(
+        send_signal(
             signals.notification_failed,
             Notification,
             notification=notification,

@@ -31,8 +31,10 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
-from order_updates import dispatch, signals
+from order_updates import signals
 from order_updates.conf import app_settings
+from order_updates.core.events import send_signal
+from order_updates.core.timeline import add_delivery_feedback
 from order_updates.models import (
     DeliveryFeedback,
     Notification,
@@ -40,6 +42,7 @@ from order_updates.models import (
     OrderEvent,
     SuppressionReason,
 )
+from order_updates.notifications import queue
 from order_updates.notifications.preferences import (
     channel_label,
     is_suppressed,
@@ -252,7 +255,7 @@ def _delivered(
     ):
         result.new_state = NotificationState.DELIVERED
         transaction.on_commit(
-            lambda: dispatch.send(
+            lambda: send_signal(
                 signals.notification_delivered, Notification, notification=notification
             ),
             robust=True,
@@ -285,7 +288,7 @@ def _bounced(
     if moved:
         result.fallback = _queue_sms_fallback(notification)
         transaction.on_commit(
-            lambda: dispatch.send(
+            lambda: send_signal(
                 signals.notification_failed,
                 Notification,
                 notification=notification,
@@ -412,9 +415,7 @@ def _queue_sms_fallback(bounced: Notification) -> Notification | None:
     except IntegrityError:  # queued concurrently
         return None
     if due <= now:
-        from order_updates.notifications.outbox import enqueue
-
-        transaction.on_commit(lambda: enqueue([fallback.pk]), robust=True)
+        transaction.on_commit(lambda: queue.publish([fallback.pk]), robust=True)
     # A later due time is picked up by the outbox sweeper.
     return fallback
 
@@ -427,8 +428,6 @@ def _timeline_event(
     fallback: Notification | None = None,
 ) -> OrderEvent:
     """Write a staff-only ``delivery_feedback`` event on the notification's order."""
-    from order_updates import services
-
     data = {
         "notification": notification.pk,
         "feedback": feedback.pk,
@@ -438,7 +437,7 @@ def _timeline_event(
     }
     if fallback is not None:
         data["fallback"] = fallback.pk
-    return services.add_delivery_feedback(
+    return add_delivery_feedback(
         notification.order,
         note,
         actor="provider:%s" % feedback.provider.lower(),

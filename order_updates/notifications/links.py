@@ -14,12 +14,13 @@ from django.core import signing
 from django.urls import reverse
 
 from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import OrderUpdatesConfigurationError
 
 if TYPE_CHECKING:
     from order_updates.models import Notification
 
-SALT = "order_updates.notifications.preferences"
+SALT = "order_updates.preferences"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def read_token(token: str) -> PreferenceToken:
 #: Push-subscription tokens are minted by the shop's own order page, where it
 #: already decided the visitor may see the order; they say whose browser may
 #: subscribe, so unlike preference links they are short-lived.
-PUSH_SALT = "order_updates.notifications.channels.push.subscriptions"
+PUSH_SALT = "order_updates.push"
 PUSH_TOKEN_MAX_AGE = 24 * 60 * 60
 
 
@@ -87,8 +88,6 @@ def read_push_token(token: str) -> PreferenceToken:
 
 
 def _token_for(notification: Notification, channel: str = "") -> str:
-    from order_updates.core.adapter import get_adapter
-
     order = notification.order
     adapter = get_adapter()
     user = adapter.get_user(order)

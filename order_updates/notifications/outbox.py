@@ -5,6 +5,9 @@
 only once the transaction commits, asks Celery to deliver them. If the broker is
 down at that moment nothing is lost: the rows wait in the database and the
 sweeper (:func:`order_updates.notifications.delivery.sweep`) queues them again.
+
+It consumes the events every service writes (registered with
+:func:`order_updates.core.events.register_consumer` in ``AppConfig.ready()``).
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from order_updates import dispatch, signals
+from order_updates import signals
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter
+from order_updates.core.events import send_signal
 from order_updates.models import (
     Notification,
     NotificationState,
     OrderEvent,
     SuppressedRecipient,
 )
-from order_updates.notifications import quiet_hours
+from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channels
 from order_updates.notifications.preferences import (
     normalize_address,
@@ -43,12 +47,6 @@ from order_updates.notifications.types import (
 )
 
 logger = logging.getLogger(__name__)
-
-#: Notification ids per Celery task message.
-TASK_CHUNK = 50
-#: Rows due later than this wait for the sweeper instead of a delayed task, since
-#: brokers redeliver long-delayed messages (Redis' visibility timeout is 1 hour).
-MAX_COUNTDOWN = 15 * 60
 
 
 def queue_notifications(
@@ -124,58 +122,6 @@ def queue_notifications(
     return rows
 
 
-def enqueue(ids: Sequence[int], countdown: float = 0) -> bool:
-    """Ask Celery to deliver these notifications; False if the broker refused.
-
-    A refusal loses nothing: the rows stay pending and the sweeper queues them.
-    """
-    from order_updates.tasks import deliver_notifications
-
-    ids = list(ids)
-    try:
-        for start in range(0, len(ids), TASK_CHUNK):
-            deliver_notifications.apply_async(
-                args=[ids[start : start + TASK_CHUNK]],
-                countdown=max(0, countdown) or None,
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.2},
-            )
-    except Exception:
-        logger.warning(
-            "Could not queue %d notification(s); the sweeper will retry them.",
-            len(ids),
-            exc_info=True,
-        )
-        return False
-    return True
-
-
-def resend(notification: Notification) -> bool:
-    """Send a failed, bounced, suppressed or skipped notification again, now.
-
-    Returns False if it is pending, sending or was sent fine meanwhile.
-    """
-    done = Notification.objects.filter(
-        pk=notification.pk,
-        state__in=[
-            NotificationState.FAILED,
-            NotificationState.BOUNCED,
-            NotificationState.SUPPRESSED,
-            NotificationState.SKIPPED,
-        ],
-    ).update(
-        state=NotificationState.PENDING,
-        attempts=0,
-        next_attempt_at=timezone.now(),
-        lease_expires_at=None,
-        reason="",
-        updated_at=timezone.now(),
-    )
-    if done:
-        transaction.on_commit(lambda: enqueue([notification.pk]), robust=True)
-    return bool(done)
-
-
 def _mark_suppressed(rows: list[Notification]) -> None:
     """Rows to suppressed addresses are kept, in state "suppressed", not sent."""
     by_channel: dict[str, set[str]] = {}
@@ -248,11 +194,11 @@ def _after_commit(rows: list[Notification], pending: list[Notification]) -> None
         if row.state != NotificationState.PENDING:
             continue
         wait = (row.next_attempt_at - now).total_seconds()
-        if wait <= MAX_COUNTDOWN:
+        if wait <= queue.MAX_COUNTDOWN:
             # Rounded up: a task that arrives before its row is due finds nothing to
             # claim, and the row would wait for the sweeper.
             by_countdown.setdefault(max(0, math.ceil(wait)), []).append(row.pk)
     for countdown, ids in sorted(by_countdown.items()):
-        enqueue(ids, countdown=countdown)
+        queue.publish(ids, countdown=countdown)
     for row in rows:
-        dispatch.send(signals.notification_queued, Notification, notification=row)
+        send_signal(signals.notification_queued, Notification, notification=row)

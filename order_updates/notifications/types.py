@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import RELOAD_HOOKS, app_settings
 from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.models import NotificationTypeSetting
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -132,8 +133,6 @@ def type_for_event(
 
 def merchant_switches() -> dict[str, bool]:
     """The types a merchant switched on or off in the admin: ``{code: enabled}``."""
-    from order_updates.models import NotificationTypeSetting
-
     return dict(NotificationTypeSetting.objects.values_list("type", "enabled"))
 
 

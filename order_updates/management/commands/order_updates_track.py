@@ -7,8 +7,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from order_updates.conf import get_order_model
-from order_updates.core.pipeline import get_pipeline
 from order_updates.exceptions import UnknownStatus
+from order_updates.pipeline import get_pipeline
 from order_updates.services import track_existing_orders
 
 

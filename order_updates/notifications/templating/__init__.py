@@ -9,6 +9,9 @@ Templates receive plain data (:func:`build_context`), never model instances.
 - :func:`render` renders a type for a channel and language with a given context;
 - :func:`validate_template`, :func:`save_template`, :func:`restore_revision`,
   :func:`revert_to_default` and :func:`preview` serve the template editor.
+
+Errors are :class:`~order_updates.exceptions.TemplateError` and
+:class:`~order_updates.exceptions.TemplateValidationError`.
 """
 
 from order_updates.notifications.templating.context import (
@@ -27,10 +30,6 @@ from order_updates.notifications.templating.environment import (
     NotificationEnvironment,
     strict_undefined,
 )
-from order_updates.notifications.templating.errors import (
-    TemplateError,
-    TemplateValidationError,
-)
 from order_updates.notifications.templating.rendering import render, render_notification
 from order_updates.notifications.templating.sources import CHANNEL_PARTS, get_sources
 
@@ -38,8 +37,6 @@ __all__ = [
     "CHANNEL_PARTS",
     "CONTEXT_KEYS",
     "NotificationEnvironment",
-    "TemplateError",
-    "TemplateValidationError",
     "build_context",
     "get_sources",
     "preview",

@@ -9,8 +9,6 @@ validation refuses variables outside it.
 from __future__ import annotations
 
 import datetime
-import decimal
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,11 +18,11 @@ from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 
 from order_updates.conf import app_settings
-from order_updates.core.adapter import get_adapter
-from order_updates.core.pipeline import get_pipeline
+from order_updates.core.adapter import get_adapter, plain
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.notifications import links as links_module
 from order_updates.notifications.types import get_notification_types
+from order_updates.pipeline import get_pipeline
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -115,34 +113,6 @@ def carrier_name(code: str) -> str:
     if len(code) <= 4:
         return code.upper()
     return code.replace("_", " ").replace("-", " ").title()
-
-
-# Plain data --------------------------------------------------------------------------
-
-
-def plain(value: Any, zone: datetime.tzinfo | None = None) -> Any:
-    """``value`` as template-safe data; aware datetimes moved into ``zone``.
-
-    Strings become exact ``str`` (a Django SafeString would skip autoescaping),
-    decimals become strings, anything unknown becomes its text.
-    """
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        if zone is not None and timezone.is_aware(value):
-            return value.astimezone(zone)
-        return value
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, Mapping):
-        return {str.__str__(str(k)): plain(item, zone) for k, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item, zone) for item in value]
-    return str.__str__(str(value))
 
 
 def _text(value: Any) -> str:

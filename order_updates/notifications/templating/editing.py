@@ -12,16 +12,16 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from liquid.exceptions import LiquidError, TemplateNotFoundError
 
+from order_updates.exceptions import (
+    TemplateError,
+    TemplateValidationError,
+)
 from order_updates.notifications.templating.context import (
     CONTEXT_KEYS,
     preview_context,
     sample_context,
 )
 from order_updates.notifications.templating.environment import get_environment
-from order_updates.notifications.templating.errors import (
-    TemplateError,
-    TemplateValidationError,
-)
 from order_updates.notifications.templating.rendering import (
     describe_liquid_error,
     render_part,

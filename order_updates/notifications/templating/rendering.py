@@ -11,9 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
 from liquid.exceptions import LiquidError, LiquidSyntaxError
 
+from order_updates.exceptions import TemplateError
 from order_updates.notifications.templating.context import build_context
 from order_updates.notifications.templating.environment import get_environment
-from order_updates.notifications.templating.errors import TemplateError
 from order_updates.notifications.templating.sources import (
     CHANNEL_PARTS,
     OPTIONAL_PARTS,

@@ -97,7 +97,7 @@ def check_codes(type_code: str, channel: str) -> None:
     """Refuse type or channel codes that could not be file names of ours."""
     for value in (type_code, channel):
         if not isinstance(value, str) or not CODE_PATTERN.match(value):
-            from order_updates.notifications.templating.errors import TemplateError
+            from order_updates.exceptions import TemplateError
 
             raise TemplateError(
                 "Invalid notification type or channel %r: use lowercase letters, "

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from order_updates import services
-from order_updates.core.pipeline import get_pipeline
 from order_updates.models import OrderState
 from order_updates.notifications.preferences import give_sms_consent, preference_for
+from order_updates.pipeline import get_pipeline
 
 from shop.models import Order, OrderLine, Product
 from shop.orders import place_order

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from order_updates.conf import RELOAD_HOOKS, app_settings
 from order_updates.exceptions import (
     InvalidTransition,
     OrderUpdatesConfigurationError,
@@ -343,8 +344,6 @@ def build_pipeline(value: Any) -> Pipeline:
 @lru_cache(maxsize=1)
 def get_pipeline() -> Pipeline:
     """Return the configured pipeline; raise if it is broken."""
-    from order_updates.conf import app_settings
-
     pipeline = build_pipeline(app_settings.PIPELINE)
     errors = pipeline.validate()
     if errors:
@@ -352,3 +351,6 @@ def get_pipeline() -> Pipeline:
             "ORDER_UPDATES['PIPELINE'] is broken: %s" % " ".join(errors)
         )
     return pipeline
+
+
+RELOAD_HOOKS.append(get_pipeline.cache_clear)
