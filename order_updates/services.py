@@ -15,7 +15,12 @@ entries, shipments); this module is their stable import path.
 """
 
 from order_updates.core.events import ACTOR_CUSTOMER, ACTOR_SYSTEM, Actor
-from order_updates.core.shipments import add_shipment
+from order_updates.core.shipments import (
+    SHIPMENT_FIELDS,
+    BulkShipmentResult,
+    add_shipment,
+    bulk_add_shipments,
+)
 from order_updates.core.status import (
     BulkResult,
     bulk_set_status,
@@ -36,11 +41,14 @@ __all__ = [
     "ACTOR_CUSTOMER",
     "ACTOR_SYSTEM",
     "DELIVERY_ISSUES",
+    "SHIPMENT_FIELDS",
     "Actor",
     "BulkResult",
+    "BulkShipmentResult",
     "add_delivery_feedback",
     "add_note",
     "add_shipment",
+    "bulk_add_shipments",
     "bulk_set_status",
     "get_status",
     "get_statuses",

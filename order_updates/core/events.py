@@ -269,6 +269,8 @@ def send_after_commit(signal: Signal, order: models.Model, **kwargs: Any) -> Non
     Never on rollback. ``sender`` is always the configured order model (also for
     proxy instances), so ``connect(sender=Order)`` sees every change.
     """
+    if not signal.receivers:
+        return  # nobody listens: a bulk change need not queue thousands of calls
     transaction.on_commit(
         lambda: send_signal(signal, get_order_model(), order=order, **kwargs)
     )

@@ -278,7 +278,7 @@ def bulk_set_status(
                         )
                     )
                     result.started.append(events[-1])
-                reason = _skip_reason(pipeline, state.status, target)
+                reason = skip_reason(pipeline, state.status, target)
                 if reason:
                     result.skipped[pk] = reason
                     if fresh:
@@ -336,7 +336,7 @@ def bulk_set_status(
     return result
 
 
-def _skip_reason(pipeline: Any, current: str, target: Status) -> str:
+def skip_reason(pipeline: Any, current: str, target: Status) -> str:
     """Why an order in ``current`` is left alone by a bulk move ('' if it moves)."""
     if current == target.code:
         return gettext("The order is already in status “%(status)s”.") % {
