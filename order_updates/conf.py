@@ -58,8 +58,12 @@ DEFAULTS: dict[str, Any] = {
     # Retry n waits about RETRY_BACKOFF_SECONDS * 2**(n-1), with jitter, capped.
     "RETRY_BACKOFF_SECONDS": 30,
     "RETRY_BACKOFF_MAX_SECONDS": 3600,
-    # A worker that has not finished sending after this is presumed dead.
-    "SENDING_LEASE_SECONDS": 300,
+    # A worker holds the rows it sends for this long, renewing the lease while it
+    # works; a worker that stops renewing is presumed dead and its rows go back.
+    "SENDING_LEASE_SECONDS": 60,
+    # Seconds the caller's thread waits for the broker when publishing after a
+    # commit; on a timeout the rows wait for the sweeper instead.
+    "PUBLISH_TIMEOUT": 1.0,
     # Rows the sweeper re-queues per run.
     "SWEEP_BATCH_SIZE": 500,
     # Absolute base URL for links in messages, e.g. "https://shop.example.com".

@@ -139,17 +139,30 @@ def test_rapid_changes_coalesce_into_the_latest(order, settings):
     # Each skipped message names the one that replaced it.
     assert "(#%s)" % confirmed.pk in received.reason
     assert "(#%s)" % latest.pk in confirmed.reason
-    # A change after the window does not touch the earlier message.
-    with time_machine.travel(start + datetime.timedelta(seconds=90), tick=False):
-        services.set_status(order, "processing")
+    # An unsent message is replaced whatever its age (it waited out the night,
+    # or the workers were down): the customer never gets an out-of-date one.
+    with time_machine.travel(start + datetime.timedelta(hours=9), tick=False):
+        services.set_status(order, "processing")  # order_processing is off
         services.set_status(order, "shipped")
-    assert [r.state for r in rows(order)][-3:] == ["pending", "pending", "pending"]
+    assert [(r.type, r.state) for r in rows(order)][-3:] == [
+        ("note_added", "pending"),
+        ("on_hold", "skipped"),
+        ("shipped", "pending"),
+    ]
 
 
-def test_coalescing_off(order):
+def test_coalescing_off_sends_at_once_and_still_never_out_of_date(order):
     services.start_tracking(order)
+    assert rows(order)[0].next_attempt_at <= timezone.now()
+    Notification.objects.update(state=NotificationState.SENT)  # a worker sent it
     services.set_status(order, "confirmed")
-    assert [r.state for r in rows(order)] == ["pending", "pending"]
+    services.set_status(order, "processing", notify=False)
+    services.set_status(order, "shipped")
+    assert [(r.type, r.state) for r in rows(order)] == [
+        ("order_received", "sent"),
+        ("order_confirmed", "skipped"),  # not sent yet when "shipped" came
+        ("shipped", "pending"),
+    ]
     assert all(r.next_attempt_at <= timezone.now() for r in rows(order))
 
 

@@ -6,7 +6,14 @@ from django.db import transaction
 
 from order_updates import services, signals
 from order_updates.exceptions import InvalidTransition, UnknownStatus
-from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from order_updates.models import (
+    EventKind,
+    Notification,
+    NotificationState,
+    OrderEvent,
+    OrderState,
+    Shipment,
+)
 
 
 def timeline(order):
@@ -211,9 +218,14 @@ def test_set_status_query_count(order, django_assert_num_queries):
     with django_assert_num_queries(5):
         services.set_status(order, "confirmed", notify=False)
     services.set_status(order, "processing", notify=False)
-    # Notifying adds: merchant switches, preference, suppressions, insert rows.
-    with django_assert_num_queries(9):
+    Notification.objects.update(state=NotificationState.SENT)
+    # Notifying adds: merchant switches, preference, suppressions, insert rows,
+    # and the older unsent messages it supersedes (none: "received" was sent).
+    with django_assert_num_queries(10):
         services.set_status(order, "shipped")
+    # An unsent older message is skipped in one more statement.
+    with django_assert_num_queries(11):
+        services.set_status(order, "delivered")
 
 
 # Signals -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from order_updates.models.notifications import (
     NotificationTypeSetting,
     SuppressedRecipient,
     SuppressionReason,
+    SweeperRun,
 )
 from order_updates.models.preferences import NotificationPreference, PushSubscription
 from order_updates.models.templates import (
@@ -41,4 +42,5 @@ __all__ = [
     "Shipment",
     "SuppressedRecipient",
     "SuppressionReason",
+    "SweeperRun",
 ]

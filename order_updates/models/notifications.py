@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +24,34 @@ class NotificationState(models.TextChoices):
     BOUNCED = "bounced", _("Bounced")
     SUPPRESSED = "suppressed", _("Suppressed")
     SKIPPED = "skipped", _("Skipped")
+
+
+class NotificationQuerySet(models.QuerySet):
+    """Notifications, with an update that gives each row values of its own."""
+
+    def update_each(self, values: dict[Any, dict[str, Any]], **common: Any) -> int:
+        """Update each row in ``values`` (pk → its field values) in one statement.
+
+        ``UPDATE … SET f = CASE id WHEN … END WHERE id IN (…)`` plus this
+        queryset's own conditions (a state, a claim token), so a row that moved
+        on meanwhile is left alone. ``common`` values apply to every row.
+        Returns how many rows were updated.
+        """
+        if not values:
+            return 0
+        updates: dict[str, Any] = dict(common)
+        for name in sorted({name for row in values.values() for name in row}):
+            field = self.model._meta.get_field(name)
+            updates[name] = Case(
+                *(
+                    When(pk=pk, then=Value(row[name], output_field=field))
+                    for pk, row in values.items()
+                    if name in row
+                ),
+                default=F(name),
+                output_field=field,
+            )
+        return self.filter(pk__in=list(values)).update(**updates)
 
 
 class Notification(models.Model):
@@ -61,6 +92,10 @@ class Notification(models.Model):
     lease_expires_at = models.DateTimeField(
         _("lease expires at"), null=True, blank=True
     )
+    #: The fencing token of the worker's claim: every later update of the row by
+    #: that worker requires it, so a worker whose lease was taken over cannot
+    #: overwrite what the next one does.
+    claim_token = models.UUIDField(_("claim token"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     #: Why a row was skipped or suppressed.
     reason = models.CharField(_("reason"), max_length=255, blank=True)
@@ -85,6 +120,8 @@ class Notification(models.Model):
         related_name="fallbacks",
         verbose_name=_("fallback for"),
     )
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("notification")
@@ -209,3 +246,25 @@ class NotificationTypeSetting(models.Model):
 
     def __str__(self) -> str:
         return "%s: %s" % (self.type, "on" if self.enabled else "off")
+
+
+class SweeperRun(models.Model):
+    """When the outbox sweeper last ran, and what it did (a single row).
+
+    The health check (``manage.py order_updates_health``) fails when it is old:
+    without the sweeper, rows whose task was lost would wait forever.
+    """
+
+    finished_at = models.DateTimeField(_("finished at"), default=timezone.now)
+    recovered = models.PositiveIntegerField(_("recovered"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    queued = models.PositiveIntegerField(_("queued"), default=0)
+    #: Due rows still waiting when its time budget ran out (0: it caught up).
+    remaining = models.PositiveIntegerField(_("remaining"), default=0)
+
+    class Meta:
+        verbose_name = _("sweeper run")
+        verbose_name_plural = _("sweeper runs")
+
+    def __str__(self) -> str:
+        return "sweep at %s" % self.finished_at.isoformat()

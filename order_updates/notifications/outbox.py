@@ -13,11 +13,12 @@ It consumes the events every service writes (registered with
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -57,6 +58,9 @@ def queue_notifications(
     Must run inside the transaction that wrote the events. Events with
     ``notify=False``, types that are off, customers who opted out: no row.
     Suppressed addresses get a row in state "suppressed" so staff can see why.
+    A channel or adapter that raises while finding the recipients never fails
+    the caller's transaction: its rows are written in state "failed" with the
+    error, for the merchant to see and re-send once the cause is fixed.
     """
     typed: list[tuple[models.Model, OrderEvent, Any]] = []
     switches: dict[str, bool] | None = None
@@ -74,52 +78,164 @@ def queue_notifications(
 
     adapter = get_adapter()
     channels = get_channels()
-    preferences = preferences_for_orders([order for order, _, _ in typed])
+    orders = list({order.pk: order for order, _, _ in typed}.values())
+    fan_out = _FanOut(adapter, channels, orders)
     now = timezone.now()
     window = app_settings.COALESCE_SECONDS
     rows: list[Notification] = []
-    orders = list({order.pk: order for order, _, _ in typed}.values())
-    # One call per channel for the whole batch: no query per order.
-    recipients = {
-        name: channel.recipients_for_orders(orders, adapter, preferences)
-        for name, channel in channels.items()
-    }
     for order, event, notification_type in typed:
-        preference = preferences[order.pk]
-        language = adapter.get_language(order)
+        language = fan_out.language(order)
+        preference = fan_out.preference(order)
+        row = functools.partial(
+            _row, order, event, notification_type, language=language, now=now
+        )
         for name in channels:
+            error = fan_out.error(order, name)
+            if error:
+                rows.append(row(name, "", now, error=error))
+                continue
             if not wants(preference, notification_type.category, name):
                 continue
-            for recipient in recipients[name][order.pk]:
-                due = now
-                if notification_type.coalesce and window:
-                    due = now + datetime.timedelta(seconds=window)
-                if name in app_settings.QUIET_HOURS_CHANNELS:
-                    due = quiet_hours.postpone(due, preference.timezone)
-                rows.append(
-                    Notification(
-                        order_id=order.pk,
-                        event=event,
-                        type=notification_type.code,
-                        channel=name,
-                        recipient=recipient,
-                        language=language,
-                        next_attempt_at=due,
-                        created_at=now,
-                        dedupe_key=Notification.make_dedupe_key(
-                            event.pk, name, recipient
-                        ),
-                    )
-                )
+            due = now
+            if notification_type.coalesce and window:
+                due = now + datetime.timedelta(seconds=window)
+            if name in app_settings.QUIET_HOURS_CHANNELS:
+                due = quiet_hours.postpone(due, preference.timezone)
+            rows.extend(
+                row(name, recipient, due)
+                for recipient in fan_out.recipients(order, name)
+            )
     if not rows:
         return []
     _mark_suppressed(rows)
     Notification.objects.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
-    if window:
-        _coalesce(rows, now - datetime.timedelta(seconds=window))
+    _supersede(rows)
     pending = [row for row in rows if row.state == NotificationState.PENDING]
-    transaction.on_commit(lambda: _after_commit(rows, pending), robust=True)
+    queue.publish_after_commit((row.pk, row.next_attempt_at) for row in pending)
+    if signals.notification_queued.receivers:
+        transaction.on_commit(lambda: _announce(rows), robust=True)
     return rows
+
+
+def _row(
+    order: models.Model,
+    event: OrderEvent,
+    notification_type: Any,
+    channel: str,
+    recipient: str,
+    due: datetime.datetime,
+    *,
+    language: str,
+    now: datetime.datetime,
+    error: str = "",
+) -> Notification:
+    """One unsaved outbox row; with ``error``, a failed one that says why."""
+    return Notification(
+        order_id=order.pk,
+        event=event,
+        type=notification_type.code,
+        channel=channel,
+        recipient=recipient,
+        language=language,
+        next_attempt_at=due,
+        created_at=now,
+        state=NotificationState.FAILED if error else NotificationState.PENDING,
+        last_error=error,
+        dedupe_key=Notification.make_dedupe_key(event.pk, channel, recipient),
+    )
+
+
+class _FanOut:
+    """Who gets a message about each order: recipients, preference and language,
+    found for the whole batch at once, with every error contained per order.
+
+    A batch call that raises is retried order by order, so one bad order (or a
+    broken channel) costs only its own rows.
+    """
+
+    def __init__(
+        self, adapter: Any, channels: dict[str, Any], orders: list[models.Model]
+    ) -> None:
+        self.adapter = adapter
+        self.channel_names = list(channels)
+        self.errors: dict[tuple[Any, str], str] = {}
+        self.preferences = self._preferences(orders)
+        self.languages: dict[Any, str] = {}
+        self.found: dict[str, dict[Any, list[str]]] = {}
+        for name, channel in channels.items():
+            self.found[name] = self._recipients(name, channel, orders)
+
+    def _preferences(self, orders: list[models.Model]) -> dict[Any, Any]:
+        try:
+            return preferences_for_orders(orders)
+        except Exception:
+            found = {}
+            for order in orders:
+                try:
+                    found.update(preferences_for_orders([order]))
+                except Exception as exc:
+                    self._fail(order, None, exc)
+            return found
+
+    def _recipients(
+        self, name: str, channel: Any, orders: list[models.Model]
+    ) -> dict[Any, list[str]]:
+        known = [order for order in orders if order.pk in self.preferences]
+        try:
+            return channel.recipients_for_orders(known, self.adapter, self.preferences)
+        except Exception:
+            found = {}
+            for order in known:
+                try:
+                    found[order.pk] = channel.recipients(
+                        order, self.adapter, self.preferences[order.pk]
+                    )
+                except Exception as exc:
+                    self._fail(order, name, exc)
+            return found
+
+    def _fail(self, order: models.Model, channel: str | None, exc: Exception) -> None:
+        logger.exception(
+            "Finding who to notify about order %s failed; recorded as a failed "
+            "notification.",
+            order.pk,
+        )
+        where = (
+            gettext("finding the recipients")
+            if channel
+            else gettext("reading the customer's preferences")
+        )
+        message = gettext("Could not queue this message (%(where)s): %(error)s") % {
+            "where": where,
+            "error": "%s: %s" % (type(exc).__name__, exc),
+        }
+        for name in [channel] if channel else self.channel_names:
+            self.errors[(order.pk, name)] = message
+
+    def preference(self, order: models.Model) -> Any:
+        """The customer's preference, or None if it could not be read."""
+        return self.preferences.get(order.pk)
+
+    def language(self, order: models.Model) -> str:
+        """The customer's language; the shop's if the adapter raises."""
+        if order.pk not in self.languages:
+            try:
+                self.languages[order.pk] = self.adapter.get_language(order) or ""
+            except Exception:
+                logger.exception(
+                    "The adapter could not tell order %s's language; using %s.",
+                    order.pk,
+                    settings.LANGUAGE_CODE,
+                )
+                self.languages[order.pk] = settings.LANGUAGE_CODE
+        return self.languages[order.pk]
+
+    def error(self, order: models.Model, channel: str) -> str:
+        """Why no recipient could be found for ``order`` on ``channel`` ('' if ok)."""
+        return self.errors.get((order.pk, channel), "")
+
+    def recipients(self, order: models.Model, channel: str) -> list[str]:
+        return self.found.get(channel, {}).get(order.pk, [])
 
 
 def _mark_suppressed(rows: list[Notification]) -> None:
@@ -143,12 +259,13 @@ def _mark_suppressed(rows: list[Notification]) -> None:
             row.reason = gettext("Address suppressed: %(reason)s.") % {"reason": reason}
 
 
-def _coalesce(rows: list[Notification], since: datetime.datetime) -> None:
-    """Skip older pending messages that the new ones make out of date.
+def _supersede(rows: list[Notification]) -> None:
+    """Skip every older unsent message that the new ones make out of date.
 
     Same order, channel and recipient, both of a coalescing type, the older one
-    created within the window and not yet sent: only the newest goes out, and it
-    is rendered at send time, so it tells the latest state.
+    still pending, whatever its age (a text that waited out the night included):
+    only the newest goes out, rendered at send time, so it tells the latest
+    state; and messages never overtake each other (see delivery).
     """
     coalescing = [
         code for code, item in get_notification_types().items() if item.coalesce
@@ -164,41 +281,28 @@ def _coalesce(rows: list[Notification], since: datetime.datetime) -> None:
             order_id__in={key[0] for key in newest},
             state=NotificationState.PENDING,
             type__in=coalescing,
-            created_at__gte=since,
         )
         .exclude(pk__in=[row.pk for row in newest.values()])
         .values_list("pk", "order_id", "channel", "recipient")
     )
-    superseded: dict[int, list[int]] = {}
+    reasons: dict[int, dict[str, Any]] = {}
     for pk, order_id, channel, recipient in candidates:
         winner = newest.get((order_id, channel, recipient))
         if winner is not None:
-            superseded.setdefault(winner.pk, []).append(pk)
-    for winner_pk, pks in superseded.items():
-        Notification.objects.filter(pk__in=pks, state=NotificationState.PENDING).update(
-            state=NotificationState.SKIPPED,
-            reason=gettext("Superseded by a newer update (#%(id)s).")
-            % {"id": winner_pk},
-            updated_at=timezone.now(),
-        )
-    skipped = {pk for pks in superseded.values() for pk in pks}
+            reasons[pk] = {
+                "reason": gettext("Superseded by a newer update (#%(id)s).")
+                % {"id": winner.pk}
+            }
+    if not reasons:
+        return
+    Notification.objects.filter(state=NotificationState.PENDING).update_each(
+        reasons, state=NotificationState.SKIPPED, updated_at=timezone.now()
+    )
     for row in rows:
-        if row.pk in skipped:
+        if row.pk in reasons:
             row.state = NotificationState.SKIPPED
 
 
-def _after_commit(rows: list[Notification], pending: list[Notification]) -> None:
-    now = timezone.now()
-    by_countdown: dict[int, list[int]] = {}
-    for row in pending:
-        if row.state != NotificationState.PENDING:
-            continue
-        wait = (row.next_attempt_at - now).total_seconds()
-        if wait <= queue.MAX_COUNTDOWN:
-            # Rounded up: a task that arrives before its row is due finds nothing to
-            # claim, and the row would wait for the sweeper.
-            by_countdown.setdefault(max(0, math.ceil(wait)), []).append(row.pk)
-    for countdown, ids in sorted(by_countdown.items()):
-        queue.publish(ids, countdown=countdown)
+def _announce(rows: list[Notification]) -> None:
     for row in rows:
         send_signal(signals.notification_queued, Notification, notification=row)

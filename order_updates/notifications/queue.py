@@ -1,17 +1,29 @@
 """Publishing outbox rows to the workers: Celery messages sent by task name.
 
 Only :mod:`order_updates.tasks` defines tasks; this module sends their messages
-by name, so the outbox and the delivery code never import the task module. A
-message that cannot be published loses nothing: the rows stay pending in the
-database and the sweeper publishes them again.
+by name, so the outbox and the delivery code never import the task module.
+
+Publishing never holds up the caller for long and never loses anything: it uses
+a connection of its own with a short timeout (``PUBLISH_TIMEOUT``) and no
+retries, and a message that cannot be published leaves its rows pending in the
+database, where the sweeper finds them. Everything one transaction queued is
+published together, once, after it commits.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
-from collections.abc import Sequence
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from order_updates.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -23,27 +35,124 @@ TASK_CHUNK = 50
 #: brokers redeliver long-delayed messages (Redis' visibility timeout is 1 hour).
 MAX_COUNTDOWN = 15 * 60
 
+_local = threading.local()
 
-def publish(ids: Sequence[int], countdown: float = 0) -> bool:
-    """Ask the workers to deliver these notifications; False if the broker refused.
+
+def publish(ids: Sequence[int], countdown: float = 0) -> int:
+    """Ask the workers to deliver these notifications; return how many were
+    published (0 when the broker refused or did not answer in time).
 
     A refusal loses nothing: the rows stay pending and the sweeper queues them.
     """
     ids = list(ids)
+    published = 0
     try:
+        connection = _connection()
         for start in range(0, len(ids), TASK_CHUNK):
+            chunk = ids[start : start + TASK_CHUNK]
             current_app.send_task(
                 DELIVER_TASK,
-                args=[ids[start : start + TASK_CHUNK]],
+                args=[chunk],
                 countdown=max(0, countdown) or None,
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0.2},
+                connection=connection,
+                retry=False,
             )
+            published += len(chunk)
     except Exception:
+        _drop_connection()
         logger.warning(
             "Could not queue %d notification(s); the sweeper will retry them.",
-            len(ids),
+            len(ids) - published,
             exc_info=True,
         )
-        return False
-    return True
+    return published
+
+
+def publish_due(rows: Iterable[tuple[int, datetime.datetime]]) -> int:
+    """Publish ``(id, due time)`` pairs, each with the countdown it needs now.
+
+    Rows due beyond :data:`MAX_COUNTDOWN` are left to the sweeper. Returns how
+    many were published.
+    """
+    now = timezone.now()
+    by_countdown: dict[int, list[int]] = {}
+    for pk, due in rows:
+        wait = (due - now).total_seconds()
+        if wait <= MAX_COUNTDOWN:
+            # Rounded up: a task that arrives before its row is due finds nothing
+            # to claim, and the row would wait for the sweeper.
+            by_countdown.setdefault(max(0, math.ceil(wait)), []).append(pk)
+    published = 0
+    for countdown, ids in sorted(by_countdown.items()):
+        done = publish(ids, countdown=countdown)
+        published += done
+        if done < len(ids):
+            break  # the broker is away: don't wait for it once per group
+    return published
+
+
+def publish_after_commit(rows: Iterable[tuple[int, datetime.datetime]]) -> None:
+    """Publish ``(id, due time)`` pairs once the current transaction commits.
+
+    Every call within one transaction adds to one batch, published by a single
+    callback after the commit (one round of messages per commit, not per
+    change). Rows of a rolled-back savepoint may be published too: their ids
+    no longer exist, and the worker finds nothing to claim.
+    """
+    connection = transaction.get_connection()
+    pending = getattr(_local, "pending", None)
+    registered = any(
+        callback is getattr(pending, "flush", None)
+        for _savepoints, callback, _robust in connection.run_on_commit
+    )
+    if pending is None or not registered or not connection.in_atomic_block:
+        pending = _PendingPublish()
+        _local.pending = pending
+        pending.rows.extend(rows)
+        transaction.on_commit(pending.flush, robust=True)
+    else:
+        pending.rows.extend(rows)
+
+
+class _PendingPublish:
+    """The rows one transaction queued, published by :meth:`flush` after commit."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, datetime.datetime]] = []
+
+    def flush(self) -> None:
+        if getattr(_local, "pending", None) is self:
+            _local.pending = None
+        rows, self.rows = self.rows, []
+        if rows:
+            publish_due(rows)
+
+
+def _connection() -> Any:
+    """This thread's broker connection for publishing, with short timeouts."""
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        timeout = app_settings.PUBLISH_TIMEOUT
+        options = dict(current_app.conf.broker_transport_options or {})
+        # No reconnection loop in the caller's thread: one try, then the sweeper.
+        options.update(max_retries=0)
+        scheme = (current_app.conf.broker_url or "").split("://", 1)[0]
+        if scheme.startswith(("redis", "rediss", "sentinel")):
+            options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
+        elif scheme in ("amqp", "amqps", "pyamqp"):
+            options.update(read_timeout=timeout, write_timeout=timeout)
+        connection = current_app.connection_for_write(
+            connect_timeout=timeout, transport_options=options
+        )
+        _local.connection = connection
+    return connection
+
+
+def _drop_connection() -> None:
+    connection = getattr(_local, "connection", None)
+    _local.connection = None
+    if connection is not None:
+        try:
+            connection.release()
+        except Exception:  # a dead broker may fail even this; nothing to keep
+            logger.debug("Releasing a failed broker connection failed.", exc_info=True)
