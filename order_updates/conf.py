@@ -64,8 +64,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds the caller's thread waits for the broker when publishing after a
     # commit; on a timeout the rows wait for the sweeper instead.
     "PUBLISH_TIMEOUT": 1.0,
-    # Rows the sweeper re-queues per run.
+    # Rows the sweeper queues per statement, and the seconds one sweep may run:
+    # it pages through every due row until none is left or the budget is spent.
     "SWEEP_BATCH_SIZE": 500,
+    "SWEEP_TIME_BUDGET": 45,
     # Absolute base URL for links in messages, e.g. "https://shop.example.com".
     "SITE_URL": None,
     "SHOP_NAME": "",

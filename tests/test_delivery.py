@@ -292,3 +292,50 @@ def test_a_send_that_outlived_its_lease_is_not_sent_again(row, settings):
     assert reload(row).state == NotificationState.SENT
     assert delivery.deliver(row.pk) == delivery.NOT_CLAIMED
     assert len(mail.outbox) == 1
+
+
+def test_dates_are_in_the_customers_time_zone(make_order, settings):
+    """The worker renders in the zone of the customer's preference."""
+    settings.TIME_ZONE = "UTC"
+    three_am = datetime.datetime(2026, 3, 5, 3, 0, tzinfo=datetime.timezone.utc)
+    with time_machine.travel(three_am, tick=False):
+        zoned = make_order(email="zoned@example.com")
+        NotificationPreference.objects.create(
+            email="zoned@example.com", timezone="America/New_York"
+        )
+        bad = make_order(email="mars@example.com")
+        NotificationPreference.objects.create(
+            email="mars@example.com", timezone="Mars/Base"
+        )
+        for order in (zoned, bad):
+            services.start_tracking(order)
+        rows = Notification.objects.filter(channel="email").order_by("pk")
+        assert delivery.deliver_batch([row.pk for row in rows]) == {
+            row.pk: delivery.SENT for row in rows
+        }
+    by_recipient = {message.to[0]: message.alternatives[0][0] for message in mail.outbox}
+    # 03:00 in London is still the evening before in New York.
+    assert "Placed on March 4, 2026" in by_recipient["zoned@example.com"]
+    # An unknown zone falls back to the shop's.
+    assert "Placed on March 5, 2026" in by_recipient["mars@example.com"]
+
+
+def test_a_task_of_50_costs_a_constant_number_of_statements(
+    make_order, django_assert_num_queries, settings
+):
+    """Whatever the orders and customers: claim, load once, mark in groups."""
+    orders = [make_order() for _ in range(50)]
+    services.bulk_set_status(orders, "confirmed")
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    assert len(ids) == 50
+    lines = 1 if settings.TEST_SHOP == "plainshop" else 0  # its orders have lines
+    # Claim (savepoint, update, release) and read the rows with their events; the
+    # orders (+ their lines), preferences, switches, suppressions, newer
+    # messages, statuses, shipments, the merchant's templates; then one
+    # statement per group of SEND_GROUP sent messages.
+    expected = 4 + 1 + lines + 7 + 50 // delivery.SEND_GROUP
+    with django_assert_num_queries(expected):
+        outcomes = delivery.deliver_batch(ids)
+    assert set(outcomes.values()) == {delivery.SENT}
+    assert len(mail.outbox) == 50
+    assert Notification.objects.filter(state=NotificationState.SENT).count() == 50

@@ -1,10 +1,28 @@
-"""Delivering outbox rows: claim, render, send, retry, and the sweeper.
+"""Delivering outbox rows: claim, lease, render, send, retry, and the sweeper.
 
-Every step is a conditional UPDATE on the row, so any number of workers on any
-number of hosts may run these functions at once: a row is claimed by exactly one
-of them, and a worker that dies mid-send loses its lease and the row goes back
-to pending (at-least-once; where a provider takes an idempotency key, the row id
-is passed so a repeat is recognised).
+A worker task gets up to 50 notification ids and handles them as one batch:
+
+1. **claim** the due pending rows among them in one statement, stamping each with
+   a fresh *claim token* and a lease (``SENDING_LEASE_SECONDS``);
+2. **load** what the batch needs once: orders (lines prefetched), customers'
+   preferences, merchant switches, suppressed addresses, newer messages,
+   statuses and shipments, templates;
+3. **decide** per row: skip (type off, customer opted out, superseded by a newer
+   message), suppress, postpone (quiet hours, an older message still in flight),
+   or render;
+4. **send** each channel's messages together (one SMTP connection for the
+   emails), a few at a time, marking each group in one statement;
+5. **finish** the others (retry with back-off, fail, skip…) in one statement per
+   outcome.
+
+Every update after the claim requires the claim token (fencing): a worker whose
+lease was taken over cannot overwrite what the next one does, so one send is
+counted once. A lease keeper renews the lease while the batch takes long, so a
+slow but living worker keeps its rows. Any number of workers on any number of
+hosts may run this at once. At the provider boundary the guarantee is
+at-least-once: a worker killed after the provider accepted a message but before
+its group was marked sends that message again (at most one group; see
+docs/guarantees.rst).
 """
 
 from __future__ import annotations
@@ -12,26 +30,34 @@ from __future__ import annotations
 import datetime
 import logging
 import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.db.models import Case, F, Value, When
-from django.utils import timezone, translation
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from order_updates import signals
 from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
 from order_updates.core.events import send_signal
-from order_updates.exceptions import OrderUpdatesError
-from order_updates.models import Notification, NotificationState
+from order_updates.exceptions import ChannelError, OrderUpdatesError, RecipientGone
+from order_updates.models import Notification, NotificationState, SweeperRun
 from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channel
-from order_updates.notifications.channels.base import ChannelError, RecipientGone
 from order_updates.notifications.preferences import (
-    is_suppressed,
-    preference_for_order,
+    preferences_for_orders,
+    suppressed_keys,
     wants,
 )
+from order_updates.notifications.templating.context import ContextLoader
+from order_updates.notifications.templating.rendering import render_sources
+from order_updates.notifications.templating.sources import get_sources
 from order_updates.notifications.types import (
     CATEGORIES,
     get_notification_types,
@@ -43,6 +69,12 @@ logger = logging.getLogger(__name__)
 #: How long past its due time a pending row may wait for its own task before the
 #: sweeper queues it again (a second task is harmless: the claim decides).
 SWEEP_GRACE = datetime.timedelta(seconds=30)
+#: Messages sent between two records of what was sent. A worker killed between a
+#: provider's "accepted" and the record sends at most this many again.
+SEND_GROUP = 10
+#: How long a message waits when an older one to the same recipient is still
+#: being sent, so the two never overtake each other.
+IN_FLIGHT_WAIT = datetime.timedelta(seconds=5)
 
 #: Outcomes of :func:`deliver`.
 SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED = (
@@ -54,100 +86,479 @@ SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED = (
     "not claimed",
 )
 
+#: States a newer message must not be in for it to supersede an older one: a
+#: newer message that will never arrive does not make the older one stale.
+NOT_SUPERSEDING = [
+    NotificationState.FAILED,
+    NotificationState.SKIPPED,
+    NotificationState.SUPPRESSED,
+    NotificationState.BOUNCED,
+]
 
-def claim(notification_id: int) -> bool:
-    """Atomically take a due pending row for this worker (state "sending")."""
+
+# Claiming ---------------------------------------------------------------------------
+
+
+def claim(
+    ids: int | Iterable[int], token: uuid.UUID | None = None
+) -> list[Notification]:
+    """Atomically take the due pending rows among ``ids`` for this worker.
+
+    One statement stamps them "sending" with ``token`` (a new one if not given)
+    and a lease; they are returned with their events, oldest first. Rows another
+    worker holds, or that are not due, are left alone (on PostgreSQL without
+    waiting for locks: ``SKIP LOCKED``).
+    """
+    ids = [ids] if isinstance(ids, int) else list(ids)
+    token = token or uuid.uuid4()
     now = timezone.now()
-    lease = datetime.timedelta(seconds=app_settings.SENDING_LEASE_SECONDS)
-    return bool(
-        Notification.objects.filter(
-            pk=notification_id,
-            state=NotificationState.PENDING,
-            next_attempt_at__lte=now,
-        ).update(
+    due = Notification.objects.filter(
+        pk__in=ids, state=NotificationState.PENDING, next_attempt_at__lte=now
+    )
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            due = Notification.objects.filter(
+                pk__in=due.select_for_update(skip_locked=True).values("pk")
+            )
+        claimed = due.update(
             state=NotificationState.SENDING,
             attempts=F("attempts") + 1,
-            lease_expires_at=now + lease,
+            lease_expires_at=now + _lease(),
+            claim_token=token,
             updated_at=now,
         )
+    if not claimed:
+        return []
+    return list(
+        Notification.objects.filter(pk__in=ids, claim_token=token)
+        .select_related("event")
+        .order_by("pk")
     )
+
+
+class LeaseKeeper:
+    """Renews the lease of a batch's rows while the worker still works on them.
+
+    A thread renews every third of ``SENDING_LEASE_SECONDS``, only for the rows
+    still "sending" under this claim token. If a row's lease was lost meanwhile
+    (the worker was stalled longer than the lease and the sweeper took the row
+    back), :attr:`lost` turns True and the worker sends nothing more.
+    """
+
+    def __init__(self, token: uuid.UUID, pks: Iterable[int]) -> None:
+        self.token = token
+        self.pks = set(pks)
+        self.lost = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread = threading.Thread(
+            target=self._run, name="order_updates-lease", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def done(self, pks: Iterable[int]) -> None:
+        """These rows are finished: stop renewing them."""
+        with self._lock:
+            self.pks.difference_update(pks)
+
+    def _run(self) -> None:
+        interval = _lease().total_seconds() / 3
+        try:
+            while not self._stop.wait(interval):
+                self.renew()
+        finally:
+            # This thread's own database connection.
+            connection.close()
+
+    def renew(self) -> None:
+        """Extend the lease of the rows still held (one statement)."""
+        with self._lock:
+            pks = list(self.pks)
+        if not pks:
+            return
+        renewed = Notification.objects.filter(
+            pk__in=pks, claim_token=self.token, state=NotificationState.SENDING
+        ).update(lease_expires_at=timezone.now() + _lease())
+        if renewed < len(pks):
+            with self._lock:
+                still = self.pks
+                if len(still) > renewed:
+                    logger.warning(
+                        "A worker lost the lease of %d notification(s); it sends "
+                        "none of them.",
+                        len(still) - renewed,
+                    )
+                    self.lost = True
+
+
+# Delivering -------------------------------------------------------------------------
 
 
 def deliver(notification_id: int) -> str:
     """Claim and send one notification; return what happened (see the constants)."""
-    if not claim(notification_id):
-        return NOT_CLAIMED
-    notification = Notification.objects.select_related("event", "order").get(
-        pk=notification_id
-    )
-    try:
-        reason = _reason_not_to_send(notification)
-        if reason:
-            _finish(notification, NotificationState.SKIPPED, reason=reason)
-            return SKIPPED
-        if is_suppressed(notification.channel, notification.recipient):
-            _finish(
-                notification,
-                NotificationState.SUPPRESSED,
-                reason=gettext("Address suppressed after a bounce or complaint."),
+    return deliver_batch([notification_id])[notification_id]
+
+
+def deliver_batch(ids: Sequence[int]) -> dict[int, str]:
+    """Claim and send these notifications as one batch; each one's outcome."""
+    outcomes = dict.fromkeys(ids, NOT_CLAIMED)
+    token = uuid.uuid4()
+    rows = claim(ids, token)
+    if rows:
+        with LeaseKeeper(token, [row.pk for row in rows]) as lease:
+            outcomes.update(_Batch(rows, token, lease).run())
+    return outcomes
+
+
+class _Batch:
+    """One worker task's claimed rows, and everything needed to send them."""
+
+    def __init__(
+        self, rows: list[Notification], token: uuid.UUID, lease: LeaseKeeper
+    ) -> None:
+        self.rows = rows
+        self.token = token
+        self.lease = lease
+        self.now = timezone.now()
+        self.outcomes: dict[int, str] = {}
+        # pk -> field values, per final state (one statement each).
+        self.finished: dict[str, dict[int, dict[str, Any]]] = {}
+        self.retries: list[tuple[int, datetime.datetime]] = []
+        self.failures: list[tuple[Notification, str]] = []
+        #: Addresses found at send time for rows queued without one.
+        self.found_recipients: dict[int, str] = {}
+
+    def run(self) -> dict[int, str]:
+        adapter = get_adapter()
+        orders = adapter.get_message_queryset().in_bulk(
+            {row.order_id for row in self.rows}
+        )
+        for row in self.rows:
+            row.order = orders[row.order_id]
+        self.preferences = preferences_for_orders(orders.values())
+        to_send = self._decide()
+        if to_send:
+            self._render_and_send(to_send, list(orders.values()))
+        self._finish()
+        return self.outcomes
+
+    # Deciding -----------------------------------------------------------------------
+
+    def _decide(self) -> list[Notification]:
+        """Rows that go out now; the others get their outcome."""
+        types = get_notification_types()
+        switches = merchant_switches()
+        suppressed = suppressed_keys((row.channel, row.recipient) for row in self.rows)
+        newer, in_flight = self._others()
+        survivors = []
+        for row in self.rows:
+            notification_type = types.get(row.type)
+            preference = self.preferences[row.order_id]
+            if not row.recipient and not self._find_recipient(row, preference):
+                continue
+            if notification_type is None:
+                self._skip(
+                    row,
+                    gettext("Notification type “%(type)s” no longer exists.")
+                    % {"type": row.type},
+                )
+            elif not switches.get(row.type, notification_type.enabled):
+                self._skip(
+                    row,
+                    gettext("The shop switched off “%(type)s” notifications.")
+                    % {"type": notification_type.label},
+                )
+            elif not wants(preference, notification_type.category, row.channel):
+                category = CATEGORIES.get(
+                    notification_type.category, notification_type.category
+                )
+                self._skip(
+                    row,
+                    gettext("The customer no longer wants %(category)s by %(channel)s.")
+                    % {"category": str(category).lower(), "channel": row.channel},
+                )
+            elif (row.channel, row.recipient) in suppressed:
+                self._finish_as(
+                    row,
+                    NotificationState.SUPPRESSED,
+                    SKIPPED,
+                    reason=gettext("Address suppressed after a bounce or complaint."),
+                )
+            elif notification_type.coalesce and row.pk in newer:
+                self._skip(
+                    row,
+                    gettext("Superseded by a newer update (#%(id)s).")
+                    % {"id": newer[row.pk]},
+                )
+            elif row.pk in in_flight:
+                # An older message to the same recipient is on its way: wait, so
+                # the two never overtake each other.
+                self._postpone(row, self.now + IN_FLIGHT_WAIT)
+            elif not self._outside_quiet_hours(row, preference):
+                continue
+            else:
+                survivors.append(row)
+        return survivors
+
+    def _find_recipient(self, row: Notification, preference: Any) -> bool:
+        """Find the address of a row queued without one (finding it failed then,
+        and a merchant re-sent it); False if there is still none.
+        """
+        try:
+            found = get_channel(row.channel).recipients(
+                row.order, get_adapter(), preference
             )
-            return SKIPPED
-        if notification.channel in app_settings.QUIET_HOURS_CHANNELS:
-            zone = preference_for_order(notification.order).timezone
-            resume = quiet_hours.postpone(timezone.now(), zone)
-            if resume > timezone.now():
-                _release(notification, resume, count_attempt=False)
-                return POSTPONED
-        channel = get_channel(notification.channel)
-        with translation.override(notification.language or None):
-            message = channel.build_message(notification, notification.order)
-        Notification.objects.filter(pk=notification.pk).update(
-            subject=message.subject, body_text=message.text, body_html=message.html
+        except Exception as exc:
+            self._failed_attempt(row, exc)
+            return False
+        if not found:
+            self._skip(row, gettext("There is no address to send it to."))
+            return False
+        row.recipient = found[0]
+        self.found_recipients[row.pk] = row.recipient
+        return True
+
+    def _others(self) -> tuple[dict[int, int], set[int]]:
+        """Among other rows to the same recipients (one query): for each of ours,
+        the newer coalescing message that supersedes it, and whether an older
+        one is still being sent by another worker.
+        """
+        coalescing = [
+            code for code, item in get_notification_types().items() if item.coalesce
+        ]
+        ours = {row.pk for row in self.rows}
+        first = min(ours)
+        others = (
+            Notification.objects.filter(
+                order_id__in={row.order_id for row in self.rows},
+                channel__in={row.channel for row in self.rows},
+            )
+            .filter(
+                Q(pk__gt=first, type__in=coalescing) & ~Q(state__in=NOT_SUPERSEDING)
+                | Q(pk__lt=max(ours), state=NotificationState.SENDING)
+            )
+            .exclude(pk__in=ours)
+            .values_list("pk", "order_id", "channel", "recipient", "state", "type")
         )
-        result = channel.send(message)
-    except RecipientGone as exc:
-        channel.forget_recipient(notification.recipient)
-        return _fail(notification, exc)
-    except ChannelError as exc:
-        if exc.transient:
-            return _retry_or_fail(notification, exc)
-        return _fail(notification, exc)
-    except (OrderUpdatesError, ImproperlyConfigured) as exc:
-        # Template errors and set-up mistakes: retrying won't help; a merchant
-        # fixes the cause and re-sends from the admin.
-        return _fail(notification, exc)
-    except Exception as exc:
-        logger.exception("Unexpected error sending notification %s", notification.pk)
-        return _retry_or_fail(notification, exc)
-    now = timezone.now()
-    # Delivery feedback may already have moved the row on (a fast provider): keep
-    # its state then, but record what the provider said either way. A send that
-    # outlived its lease was put back to pending by the sweeper: it went out,
-    # so it is sent, and must not go out again.
-    updated = Notification.objects.filter(pk=notification.pk).update(
-        state=Case(
-            When(
-                state__in=[NotificationState.SENDING, NotificationState.PENDING],
-                then=Value(NotificationState.SENT),
+        newer: dict[int, int] = {}
+        in_flight: set[int] = set()
+        by_key: dict[tuple[Any, str, str], list[Notification]] = {}
+        for row in self.rows:
+            by_key.setdefault((row.order_id, row.channel, row.recipient), []).append(
+                row
+            )
+        for pk, order_id, channel, recipient, state, type_code in others:
+            for row in by_key.get((order_id, channel, recipient), []):
+                if pk > row.pk and type_code in coalescing:
+                    newer[row.pk] = max(newer.get(row.pk, 0), pk)
+                elif pk < row.pk and state == NotificationState.SENDING:
+                    in_flight.add(row.pk)
+        # Within the batch too: only the newest of a recipient's messages goes.
+        for rows in by_key.values():
+            for older in rows[:-1]:
+                if older.type in coalescing and rows[-1].type in coalescing:
+                    newer[older.pk] = max(newer.get(older.pk, 0), rows[-1].pk)
+        return newer, in_flight
+
+    def _outside_quiet_hours(self, row: Notification, preference: Any) -> bool:
+        """False (and the row postponed) inside the customer's quiet hours."""
+        if row.channel not in app_settings.QUIET_HOURS_CHANNELS:
+            return True
+        resume = quiet_hours.postpone(self.now, preference.timezone)
+        if resume <= self.now:
+            return True
+        self._postpone(row, resume)
+        return False
+
+    # Rendering and sending ----------------------------------------------------------
+
+    def _render_and_send(self, rows: list[Notification], orders: list[Any]) -> None:
+        contexts = ContextLoader(orders)
+        sources: dict[tuple[str, str, str], Any] = {}
+        by_channel: dict[str, list[tuple[Notification, Any]]] = {}
+        for row in rows:
+            try:
+                channel = get_channel(row.channel)
+                zone = quiet_hours.get_zone(self.preferences[row.order_id].timezone)
+                context = contexts.for_notification(row, row.order, zone)
+                language = context["notification"]["language"]
+                key = (row.type, row.channel, language)
+                if key not in sources:
+                    sources[key] = get_sources(*key)
+                rendered = render_sources(*key, sources[key], context)
+                message = channel.build_message(row, row.order, rendered)
+            except Exception as exc:
+                self._failed_attempt(row, exc)
+                continue
+            row.subject, row.body_text, row.body_html = (
+                message.subject,
+                message.text,
+                message.html,
+            )
+            by_channel.setdefault(row.channel, []).append((row, message))
+        for name, pairs in by_channel.items():
+            channel = get_channel(name)
+            for start in range(0, len(pairs), SEND_GROUP):
+                group = pairs[start : start + SEND_GROUP]
+                if self.lease.lost:
+                    return  # the rows are someone else's now: send nothing more
+                try:
+                    results = channel.send_batch([message for _row, message in group])
+                except Exception as exc:
+                    results = [exc] * len(group)
+                sent = []
+                for (row, _message), result in zip(group, results, strict=True):
+                    if isinstance(result, Exception):
+                        if isinstance(result, RecipientGone):
+                            channel.forget_recipient(row.recipient)
+                        self._failed_attempt(row, result)
+                    else:
+                        sent.append((row, result))
+                self._mark_sent(sent)
+
+    def _mark_sent(self, sent: list[tuple[Notification, Any]]) -> None:
+        """Record a group of sent messages in one statement, then announce them."""
+        if not sent:
+            return
+        now = timezone.now()
+        values = {
+            row.pk: {
+                **(
+                    {"recipient": row.recipient}
+                    if row.pk in self.found_recipients
+                    else {}
+                ),
+                "provider": result.provider[:50],
+                "provider_message_id": result.message_id[:255],
+                "subject": row.subject,
+                "body_text": row.body_text,
+                "body_html": row.body_html,
+            }
+            for row, result in sent
+        }
+        # Delivery feedback may already have moved a row on (a fast provider):
+        # keep its state then. A row the sweeper put back to pending under our
+        # token went out: it is sent. A row claimed by another worker since (a
+        # new token) is not touched: that worker's send is the one counted.
+        Notification.objects.filter(claim_token=self.token).update_each(
+            values,
+            state=Case(
+                When(
+                    state__in=[NotificationState.SENDING, NotificationState.PENDING],
+                    then=Value(NotificationState.SENT),
+                ),
+                default=F("state"),
             ),
-            default=F("state"),
-        ),
-        provider=result.provider[:50],
-        provider_message_id=result.message_id[:255],
-        sent_at=now,
-        lease_expires_at=None,
-        last_error="",
-        updated_at=now,
-    )
-    if updated:
-        notification.refresh_from_db()
-        send_signal(
-            signals.notification_sent,
-            Notification,
-            notification=notification,
-            result=result,
+            sent_at=now,
+            lease_expires_at=None,
+            last_error="",
+            updated_at=now,
         )
-    return SENT
+        self.lease.done(values)
+        for row, result in sent:
+            self.outcomes[row.pk] = SENT
+            row.state = NotificationState.SENT
+            row.sent_at = now
+            row.provider = result.provider[:50]
+            row.provider_message_id = result.message_id[:255]
+            send_signal(
+                signals.notification_sent, Notification, notification=row, result=result
+            )
+
+    # Outcomes ------------------------------------------------------------------------
+
+    def _skip(self, row: Notification, reason: str) -> None:
+        self._finish_as(row, NotificationState.SKIPPED, SKIPPED, reason=reason)
+
+    def _finish_as(
+        self, row: Notification, state: str, outcome: str, **values: Any
+    ) -> None:
+        if "reason" in values:
+            values["reason"] = values["reason"][:255]
+        self.finished.setdefault(state, {})[row.pk] = values
+        self.outcomes[row.pk] = outcome
+
+    def _postpone(self, row: Notification, when: datetime.datetime) -> None:
+        """Back to pending until ``when``, without counting an attempt."""
+        self._finish_as(
+            row,
+            NotificationState.PENDING,
+            POSTPONED,
+            next_attempt_at=when,
+            attempts=max(0, row.attempts - 1),
+        )
+
+    def _failed_attempt(self, row: Notification, error: Exception) -> None:
+        """Retry later, or fail for good: by the error and the attempts left."""
+        message = _describe(error)
+        if isinstance(error, ChannelError):
+            retry = error.transient
+        elif isinstance(error, (OrderUpdatesError, ImproperlyConfigured)):
+            # Template errors and set-up mistakes: retrying won't help; a merchant
+            # fixes the cause and re-sends from the admin.
+            retry = False
+        else:
+            logger.error(
+                "Unexpected error sending notification %s",
+                row.pk,
+                exc_info=error,
+            )
+            retry = True
+        if retry and row.attempts < app_settings.MAX_ATTEMPTS:
+            when = self.now + datetime.timedelta(seconds=backoff(row.attempts))
+            self._finish_as(
+                row,
+                NotificationState.PENDING,
+                RETRY,
+                next_attempt_at=when,
+                last_error=message,
+            )
+            self.retries.append((row.pk, when))
+        else:
+            self._finish_as(row, NotificationState.FAILED, FAILED, last_error=message)
+            self.failures.append((row, message))
+
+    def _finish(self) -> None:
+        """Write every outcome but "sent", one statement per state."""
+        now = timezone.now()
+        for state, values in self.finished.items():
+            common: dict[str, Any] = {"state": state, "updated_at": now}
+            common["lease_expires_at"] = None
+            Notification.objects.filter(
+                claim_token=self.token, state=NotificationState.SENDING
+            ).update_each(values, **common)
+            self.lease.done(values)
+        for row, message in self.failures:
+            row.state = NotificationState.FAILED
+            row.last_error = message
+            send_signal(
+                signals.notification_failed,
+                Notification,
+                notification=row,
+                error=message,
+            )
+        if self.retries:
+            queue.publish_due(self.retries)
+
+
+# Retrying and re-sending ------------------------------------------------------------
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before retry number ``attempts``: exponential, capped, jittered."""
+    base = app_settings.RETRY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)
+    capped = min(base, app_settings.RETRY_BACKOFF_MAX_SECONDS)
+    # Half fixed, half random: spreads out many rows that failed together.
+    return capped / 2 + random.uniform(0, capped / 2)
 
 
 def resend(notification: Notification) -> bool:
@@ -172,48 +583,84 @@ def resend(notification: Notification) -> bool:
         updated_at=timezone.now(),
     )
     if done:
-        transaction.on_commit(lambda: queue.publish([notification.pk]), robust=True)
+        queue.publish_after_commit([(notification.pk, timezone.now())])
     return bool(done)
 
 
-def backoff(attempts: int) -> float:
-    """Seconds before retry number ``attempts``: exponential, capped, jittered."""
-    base = app_settings.RETRY_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)
-    capped = min(base, app_settings.RETRY_BACKOFF_MAX_SECONDS)
-    # Half fixed, half random: spreads out many rows that failed together.
-    return capped / 2 + random.uniform(0, capped / 2)
+# The sweeper ------------------------------------------------------------------------
 
 
-def sweep() -> dict[str, int]:
+def sweep(budget: float | None = None) -> dict[str, int]:
     """Recover rows whose worker died, and queue due rows whose task was lost.
 
-    Run it every minute (Celery beat, or cron with ``order_updates_sweep``).
+    Run it every minute (Celery beat, or cron with ``order_updates_sweep``). It
+    pages through every due row (``SWEEP_BATCH_SIZE`` at a time, ``SKIP LOCKED``
+    so sweepers running at once share the work) until none is left or ``budget``
+    seconds (``SWEEP_TIME_BUDGET``) have passed, and stops early when the broker
+    refuses. ``queued`` counts what the broker accepted.
     """
+    started = time.monotonic()
+    budget = app_settings.SWEEP_TIME_BUDGET if budget is None else budget
     now = timezone.now()
-    lost_error = gettext("The worker sending it stopped (lease expired).")
-    expired = list(
-        Notification.objects.filter(
-            state=NotificationState.SENDING, lease_expires_at__lt=now
-        ).values_list("pk", "attempts")
+    recovered, failed = _recover_expired(now)
+    queued = 0
+    last: tuple[datetime.datetime, int] | None = None
+    remaining = 0
+    while True:
+        with transaction.atomic():
+            page = _due_page(now - SWEEP_GRACE, after=last)
+            if not page:
+                break
+            published = queue.publish([pk for pk, _due in page])
+        queued += published
+        last = (page[-1][1], page[-1][0])
+        out_of_time = time.monotonic() - started > budget
+        if published < len(page) or len(page) < app_settings.SWEEP_BATCH_SIZE:
+            if published < len(page):
+                remaining = _count_due(now - SWEEP_GRACE)
+            break
+        if out_of_time:
+            remaining = _count_due(now - SWEEP_GRACE, after=last)
+            break
+    SweeperRun.objects.update_or_create(
+        pk=1,
+        defaults={
+            "finished_at": timezone.now(),
+            "recovered": recovered,
+            "failed": failed,
+            "queued": queued,
+            "remaining": remaining,
+        },
     )
-    failed_ids = [
-        pk for pk, attempts in expired if attempts >= app_settings.MAX_ATTEMPTS
-    ]
-    recovered_ids = [
-        pk for pk, attempts in expired if attempts < app_settings.MAX_ATTEMPTS
-    ]
-    still_sending = {"state": NotificationState.SENDING, "lease_expires_at__lt": now}
-    failed = Notification.objects.filter(pk__in=failed_ids, **still_sending).update(
+    return {"recovered": recovered, "failed": failed, "queued": queued}
+
+
+def _recover_expired(now: datetime.datetime) -> tuple[int, int]:
+    """Rows whose lease ran out: back to pending, or failed when out of attempts.
+
+    The claim token stays: if the worker that held it was only slow, its record
+    of the send still counts, and the row is not sent again.
+    """
+    lost_error = gettext("The worker sending it stopped (lease expired).")
+    expired = Notification.objects.filter(
+        state=NotificationState.SENDING, lease_expires_at__lt=now
+    )
+    failed_ids = list(
+        expired.filter(attempts__gte=app_settings.MAX_ATTEMPTS).values_list(
+            "pk", flat=True
+        )
+    )
+    failed = Notification.objects.filter(
+        pk__in=failed_ids, state=NotificationState.SENDING, lease_expires_at__lt=now
+    ).update(
         state=NotificationState.FAILED,
         last_error=lost_error,
         lease_expires_at=None,
         updated_at=now,
     )
-    recovered = Notification.objects.filter(
-        pk__in=recovered_ids, **still_sending
-    ).update(
+    recovered = expired.filter(attempts__lt=app_settings.MAX_ATTEMPTS).update(
         state=NotificationState.PENDING,
-        next_attempt_at=now,
+        next_attempt_at=now - SWEEP_GRACE,  # due at once: this sweep queues it
         last_error=lost_error,
         lease_expires_at=None,
         updated_at=now,
@@ -227,103 +674,50 @@ def sweep() -> dict[str, int]:
             notification=notification,
             error=lost_error,
         )
-    due = recovered_ids + list(
-        Notification.objects.filter(
-            state=NotificationState.PENDING, next_attempt_at__lte=now - SWEEP_GRACE
+    return recovered, failed
+
+
+def _due_page(
+    due_before: datetime.datetime, after: tuple[datetime.datetime, int] | None
+) -> list[tuple[int, datetime.datetime]]:
+    """The next page of due pending rows, locked (skipping rows locked elsewhere)."""
+    rows = Notification.objects.filter(
+        state=NotificationState.PENDING, next_attempt_at__lte=due_before
+    )
+    if after is not None:
+        due, pk = after
+        rows = rows.filter(
+            Q(next_attempt_at__gt=due) | Q(next_attempt_at=due, pk__gt=pk)
         )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True)
+    return list(
+        rows.order_by("next_attempt_at", "pk").values_list("pk", "next_attempt_at")[
+            : app_settings.SWEEP_BATCH_SIZE
+        ]
     )
-    if due:
-        queue.publish(due)
-    return {"recovered": recovered, "failed": failed, "queued": len(due)}
 
 
-# Internals ----------------------------------------------------------------------
-
-
-def _reason_not_to_send(notification: Notification) -> str:
-    """Why a claimed row should not go out after all ('' if it should)."""
-    notification_type = get_notification_types().get(notification.type)
-    if notification_type is None:
-        return gettext("Notification type “%(type)s” no longer exists.") % {
-            "type": notification.type
-        }
-    if not merchant_switches().get(notification.type, notification_type.enabled):
-        return gettext("The shop switched off “%(type)s” notifications.") % {
-            "type": notification_type.label
-        }
-    preference = preference_for_order(notification.order)
-    if not wants(preference, notification_type.category, notification.channel):
-        category = CATEGORIES.get(
-            notification_type.category, notification_type.category
+def _count_due(
+    due_before: datetime.datetime,
+    after: tuple[datetime.datetime, int] | None = None,
+) -> int:
+    rows = Notification.objects.filter(
+        state=NotificationState.PENDING, next_attempt_at__lte=due_before
+    )
+    if after is not None:
+        due, pk = after
+        rows = rows.filter(
+            Q(next_attempt_at__gt=due) | Q(next_attempt_at=due, pk__gt=pk)
         )
-        return gettext("The customer no longer wants %(category)s by %(channel)s.") % {
-            "category": str(category).lower(),
-            "channel": notification.channel,
-        }
-    return ""
+    return rows.count()
 
 
-def _finish(notification: Notification, state: str, *, reason: str = "") -> None:
-    Notification.objects.filter(
-        pk=notification.pk, state=NotificationState.SENDING
-    ).update(state=state, reason=reason[:255], lease_expires_at=None)
+# Helpers ------------------------------------------------------------------------------
 
 
-def _release(
-    notification: Notification, when: datetime.datetime, *, count_attempt: bool
-) -> None:
-    """Put a claimed row back to pending, due at ``when``."""
-    Notification.objects.filter(
-        pk=notification.pk, state=NotificationState.SENDING
-    ).update(
-        state=NotificationState.PENDING,
-        next_attempt_at=when,
-        lease_expires_at=None,
-        attempts=F("attempts") if count_attempt else F("attempts") - 1,
-        updated_at=timezone.now(),
-    )
-
-
-def _retry_or_fail(notification: Notification, error: Exception) -> str:
-    if notification.attempts >= app_settings.MAX_ATTEMPTS:
-        return _fail(notification, error)
-    delay = backoff(notification.attempts)
-    when = timezone.now() + datetime.timedelta(seconds=delay)
-    updated = Notification.objects.filter(
-        pk=notification.pk, state=NotificationState.SENDING
-    ).update(
-        state=NotificationState.PENDING,
-        next_attempt_at=when,
-        last_error=_describe(error),
-        lease_expires_at=None,
-        updated_at=timezone.now(),
-    )
-    if updated and delay <= queue.MAX_COUNTDOWN:
-        queue.publish([notification.pk], countdown=delay)
-    return RETRY
-
-
-def _fail(notification: Notification, error: Exception) -> str:
-    message = _describe(error)
-    updated = Notification.objects.filter(
-        pk=notification.pk, state=NotificationState.SENDING
-    ).update(
-        state=NotificationState.FAILED,
-        last_error=message,
-        lease_expires_at=None,
-        updated_at=timezone.now(),
-    )
-    if updated:
-        notification.refresh_from_db()
-        send_signal(
-            signals.notification_failed,
-            Notification,
-            notification=notification,
-            error=message,
-        )
-    return FAILED
+def _lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=app_settings.SENDING_LEASE_SECONDS)
 
 
 def _describe(error: Exception) -> str:

@@ -286,6 +286,22 @@ def suppressed_addresses(channel: str, addresses: Iterable[str]) -> set[str]:
     return {original for normal in found for original in by_normal[normal]}
 
 
+def suppressed_keys(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which ``(channel, address)`` pairs (as given) are suppressed; one query."""
+    by_normal: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for channel, address in keys:
+        normal = (channel, normalize_address(channel, address))
+        by_normal.setdefault(normal, []).append((channel, address))
+    if not by_normal:
+        return set()
+    query = Q()
+    for channel in {channel for channel, _address in by_normal}:
+        addresses = [address for name, address in by_normal if name == channel]
+        query |= Q(channel=channel, address__in=addresses)
+    found = SuppressedRecipient.objects.filter(query).values_list("channel", "address")
+    return {original for normal in found for original in by_normal[normal]}
+
+
 def suppress(
     channel: str,
     address: str,

@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import (  # noqa: F401  (part of the channel API)
     ChannelError,
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
 )
+from order_updates.notifications.templating.rendering import render_notification
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -109,13 +111,19 @@ class BaseChannel:
         }
 
     def build_message(
-        self, notification: Notification, order: Model
+        self,
+        notification: Notification,
+        order: Model,
+        rendered: dict[str, str] | None = None,
     ) -> OutgoingMessage:
-        """Render ``notification`` into a message (templating raises on errors)."""
-        from order_updates.core.adapter import get_adapter
-        from order_updates.notifications.templating import render_notification
+        """Package ``notification`` into a message.
 
-        rendered = render_notification(notification, order)
+        ``rendered`` are its rendered template parts (the worker renders a whole
+        batch with the customer's time zone); without them, the templates are
+        rendered here (templating raises on errors).
+        """
+        if rendered is None:
+            rendered = render_notification(notification, order)
         return OutgoingMessage(
             notification_id=notification.pk,
             channel=self.name,
@@ -143,6 +151,24 @@ class BaseChannel:
         raise NotImplementedError(
             "%s.%s must implement send()" % (type(self).__module__, type(self).__name__)
         )
+
+    def send_batch(
+        self, messages: list[OutgoingMessage]
+    ) -> list[SendResult | Exception]:
+        """Send several messages; each one's result, or the exception it raised.
+
+        The worker hands a channel all of a batch's messages at once. The default
+        calls :meth:`send` for each; a channel that can share work between them
+        (one SMTP connection for all the emails) overrides it. An error about
+        one message must not stop the others.
+        """
+        results: list[SendResult | Exception] = []
+        for message in messages:
+            try:
+                results.append(self.send(message))
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def check(self) -> list[str]:
         """Configuration problems, each a sentence naming the setting to fix."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import threading
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,8 @@ from anymail.exceptions import (
 )
 from django.conf import settings
 from django.core import mail
-from django.core.mail import EmailMultiAlternatives, make_msgid
+from django.core.mail import EmailMultiAlternatives
+from django.utils.crypto import salted_hmac
 
 from order_updates.conf import app_settings
 from order_updates.exceptions import OrderUpdatesConfigurationError
@@ -54,6 +56,11 @@ class EmailChannel(BaseChannel):
 
     parts = ("subject", "text", "html")
 
+    def __init__(self, name: str):
+        super().__init__(name)
+        # The connection send_batch() opened, per thread (channels are shared).
+        self._batch = threading.local()
+
     def recipients(
         self,
         order: Model,
@@ -65,12 +72,15 @@ class EmailChannel(BaseChannel):
         return [email] if email else []
 
     def build_message(
-        self, notification: Notification, order: Model
+        self,
+        notification: Notification,
+        order: Model,
+        rendered: dict[str, str] | None = None,
     ) -> OutgoingMessage:
         """Render (templating inlines the HTML's CSS) and add unsubscribe headers."""
         from order_updates.notifications import links
 
-        message = super().build_message(notification, order)
+        message = super().build_message(notification, order, rendered)
         message.headers.update(
             {
                 "List-Unsubscribe": "<%s>" % links.unsubscribe_url(notification),
@@ -80,15 +90,18 @@ class EmailChannel(BaseChannel):
         return message
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        """Send through the configured mailer; classify the backend's errors."""
-        connection = self.get_connection()
+        """Send through the configured mailer; classify the backend's errors.
+
+        Within :meth:`send_batch`, over the batch's open connection.
+        """
+        connection = getattr(self._batch, "connection", None) or self.get_connection()
         is_anymail = isinstance(connection, AnymailBaseBackend)
         email = self.make_email(message, is_anymail=is_anymail)
         try:
             sent = self._send(connection, email, is_anymail=is_anymail)
         except Exception as exc:
             error = classify_error(exc)
-            if error is None:
+            if error is None or error is exc:
                 raise
             raise error from exc
         if not sent:
@@ -99,6 +112,33 @@ class EmailChannel(BaseChannel):
             provider=provider_name(connection),
             message_id=_message_id(email),
         )
+
+    def send_batch(
+        self, messages: list[OutgoingMessage]
+    ) -> list[SendResult | Exception]:
+        """Send every message over one connection to the mailer (one SMTP session
+        for a whole batch); each message's result or error.
+        """
+        connection = self.get_connection()
+        try:
+            opened = connection.open()
+        except Exception as exc:
+            error = classify_error(exc)
+            if error is None:
+                raise
+            if error is not exc:
+                error.__cause__ = exc
+            return [error for _message in messages]
+        self._batch.connection = connection
+        try:
+            return super().send_batch(messages)
+        finally:
+            self._batch.connection = None
+            if opened:
+                try:
+                    connection.close()
+                except Exception:  # the messages went out; a failed QUIT is not ours
+                    logger.debug("Closing the email connection failed.", exc_info=True)
 
     def check(self) -> list[str]:
         """Configuration problems this channel can see without sending."""
@@ -159,10 +199,13 @@ class EmailChannel(BaseChannel):
             reply_to = [reply_to]
         headers = dict(message.headers)
         if not is_anymail:
-            # Anymail ESPs assign their own ids; other backends keep this one,
-            # which is then the id that feedback can match on.
-            domain = parseaddr(from_email)[1].rpartition("@")[2] or None
-            headers.setdefault("Message-ID", make_msgid(domain=domain))
+            # The same id every time this notification is sent: a repeat after a
+            # worker died between the server's "accepted" and our record of it
+            # is dropped by receiving systems that de-duplicate by Message-ID.
+            # (ESPs behind anymail assign ids of their own, which feedback
+            # matches on, and some refuse a Message-ID header.)
+            domain = parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
+            headers.setdefault("Message-ID", message_id_for(message, domain))
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=message.text,
@@ -191,6 +234,16 @@ class EmailChannel(BaseChannel):
                 raise
             email.tags = email.tags[-1:]  # type: ignore[attr-defined]
             return connection.send_messages([email])
+
+
+def message_id_for(message: OutgoingMessage, domain: str) -> str:
+    """The Message-ID of a notification's email: fixed per notification, and not
+    guessable from the notification's number alone.
+    """
+    digest = salted_hmac(
+        "order_updates.message_id", str(message.notification_id)
+    ).hexdigest()[:16]
+    return "<order-updates.%s.%s@%s>" % (message.notification_id, digest, domain)
 
 
 def provider_name(connection: Any) -> str:

@@ -9,6 +9,7 @@ validation refuses variables outside it.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,6 +21,12 @@ from django.utils import timezone, translation
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter, plain
 from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.models import (
+    Notification,
+    OrderEvent,
+    OrderState,
+    Shipment,
+)
 from order_updates.notifications import links as links_module
 from order_updates.notifications.types import get_notification_types
 from order_updates.pipeline import get_pipeline
@@ -28,7 +35,6 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from order_updates.core.adapter import DefaultOrderAdapter
-    from order_updates.models import Notification, OrderEvent
 
 
 @dataclass(frozen=True)
@@ -234,14 +240,6 @@ def order_url(order: Model, adapter: DefaultOrderAdapter) -> str:
     return url
 
 
-def customer_timezone(order: Model, adapter: DefaultOrderAdapter) -> datetime.tzinfo:
-    """The zone of the customer's preference, else settings.TIME_ZONE."""
-    from order_updates.notifications.preferences import preference_for_order
-    from order_updates.notifications.quiet_hours import get_zone
-
-    return get_zone(preference_for_order(order).timezone)
-
-
 def _preference_links(notification: Notification) -> dict[str, str]:
     try:
         return {
@@ -258,118 +256,151 @@ def _preference_links(notification: Notification) -> dict[str, str]:
 # The context -------------------------------------------------------------------------
 
 
-def order_context(
-    order: Model,
-    *,
-    type_code: str,
-    channel: str,
-    language: str,
-    event: OrderEvent | None,
-    zone: datetime.tzinfo,
-    preference_links: dict[str, str],
-) -> dict[str, Any]:
-    """The full template context for ``order`` (in the active language)."""
-    from order_updates.models import OrderState, Shipment
+class ContextLoader:
+    """Builds the template contexts of many orders' notifications with a constant
+    number of queries: the orders' statuses and shipments are read once, up front.
 
-    adapter = get_adapter()
-    data = adapter.get_notification_context(order)
-    status = (
-        OrderState.objects.filter(order_id=order.pk)
-        .values_list("status", flat=True)
-        .first()
-    )
-    shipment_rows = list(
-        Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
-    )
-    shipments = [shipment_context(row, zone) for row in shipment_rows]
-    # The shipment an event is about (shipment_added…), else the latest.
-    shipment = shipments[-1] if shipments else None
-    event_shipment = (event.data or {}).get("shipment") if event is not None else None
-    for row, item in zip(shipment_rows, shipments, strict=True):
-        if row.pk == event_shipment:
-            shipment = item
-    notification = notification_context(type_code, channel, language)
-    tracking = shipment["tracking_url"] if shipment else ""
-    order_link = order_url(order, adapter)
-    return {
-        "shop": shop_context(),
-        "customer": {
-            "name": _text(data.get("customer_name")),
-            "email": _text(data.get("email")),
-        },
-        "order": {
-            "number": _text(data.get("number")),
-            **status_context(status or ""),
-            "items": plain(data.get("items") or [], zone),
-            "total": plain(data.get("total"), zone),
-            "currency": _text(data.get("currency")),
-            "shipping_address": _text(data.get("shipping_address")),
-            "created": plain(data.get("created"), zone),
-        },
-        "event": event_context(event, zone),
-        "shipments": shipments,
-        "shipment": shipment,
-        "notification": notification,
-        "links": {
-            "order": order_link,
-            "tracking": tracking,
-            "primary": primary_link(notification["category"], tracking, order_link),
-            "preferences": preference_links.get("preferences", ""),
-            "unsubscribe": preference_links.get("unsubscribe", ""),
-        },
-    }
-
-
-def build_context(notification: Notification, order: Model) -> dict[str, Any]:
-    """The context for ``notification``: in its language and the customer's zone.
-
-    Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError` when
-    links cannot be built (no ``SITE_URL``, order_updates' URLs not included).
+    The orders themselves come from the caller (the delivery worker loads a
+    batch's orders through the adapter's queryset, lines prefetched).
     """
-    adapter = get_adapter()
-    language = notification.language or adapter.get_language(order)
-    zone = customer_timezone(order, adapter)
-    with translation.override(language), timezone.override(zone):
-        return order_context(
+
+    def __init__(self, orders: Iterable[Model]) -> None:
+        pks = [order.pk for order in orders]
+        self.statuses = dict(
+            OrderState.objects.filter(order_id__in=pks).values_list(
+                "order_id", "status"
+            )
+        )
+        self.shipments: dict[Any, list[Shipment]] = {pk: [] for pk in pks}
+        for row in Shipment.objects.filter(order_id__in=pks).order_by(
+            "created_at", "pk"
+        ):
+            self.shipments[row.order_id].append(row)
+        self.adapter = get_adapter()
+
+    def context(
+        self,
+        order: Model,
+        *,
+        type_code: str,
+        channel: str,
+        language: str,
+        event: OrderEvent | None,
+        zone: datetime.tzinfo,
+        preference_links: dict[str, str],
+    ) -> dict[str, Any]:
+        """The full template context for ``order``, in ``language`` and ``zone``."""
+        adapter = self.adapter
+        with translation.override(language), timezone.override(zone):
+            data = adapter.get_notification_context(order)
+            shipment_rows = self.shipments.get(order.pk, [])
+            shipments = [shipment_context(row, zone) for row in shipment_rows]
+            # The shipment an event is about (shipment_added…), else the latest.
+            shipment = shipments[-1] if shipments else None
+            about = (event.data or {}).get("shipment") if event is not None else None
+            for row, item in zip(shipment_rows, shipments, strict=True):
+                if row.pk == about:
+                    shipment = item
+            notification = notification_context(type_code, channel, language)
+            tracking = shipment["tracking_url"] if shipment else ""
+            order_link = order_url(order, adapter)
+            return {
+                "shop": shop_context(),
+                "customer": {
+                    "name": _text(data.get("customer_name")),
+                    "email": _text(data.get("email")),
+                },
+                "order": {
+                    "number": _text(data.get("number")),
+                    **status_context(self.statuses.get(order.pk) or ""),
+                    "items": plain(data.get("items") or [], zone),
+                    "total": plain(data.get("total"), zone),
+                    "currency": _text(data.get("currency")),
+                    "shipping_address": _text(data.get("shipping_address")),
+                    "created": plain(data.get("created"), zone),
+                },
+                "event": event_context(event, zone),
+                "shipments": shipments,
+                "shipment": shipment,
+                "notification": notification,
+                "links": {
+                    "order": order_link,
+                    "tracking": tracking,
+                    "primary": primary_link(
+                        notification["category"], tracking, order_link
+                    ),
+                    "preferences": preference_links.get("preferences", ""),
+                    "unsubscribe": preference_links.get("unsubscribe", ""),
+                },
+            }
+
+    def for_notification(
+        self, notification: Notification, order: Model, zone: datetime.tzinfo
+    ) -> dict[str, Any]:
+        """The context of an outbox row, in its language and the given zone.
+
+        Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError`
+        when links cannot be built (no ``SITE_URL``, order_updates' URLs not
+        included).
+        """
+        language = notification.language or self.adapter.get_language(order)
+        with translation.override(language):
+            links = _preference_links(notification)
+        return self.context(
             order,
             type_code=notification.type,
             channel=notification.channel,
             language=language,
             event=notification.event,
             zone=zone,
-            preference_links=_preference_links(notification),
+            preference_links=links,
         )
 
 
+def build_context(
+    notification: Notification,
+    order: Model,
+    zone: datetime.tzinfo | None = None,
+) -> dict[str, Any]:
+    """The context for ``notification``: in its language, dates in ``zone``.
+
+    ``zone`` defaults to the shop's ``TIME_ZONE``; the delivery worker passes the
+    customer's (:func:`~order_updates.notifications.preferences.customer_zone`).
+    """
+    zone = zone or timezone.get_default_timezone()
+    return ContextLoader([order]).for_notification(notification, order, zone)
+
+
 def preview_context(
-    order: Model, type_code: str, channel: str, language: str
+    order: Model,
+    type_code: str,
+    channel: str,
+    language: str,
+    zone: datetime.tzinfo | None = None,
 ) -> dict[str, Any]:
     """The context a real order would give, for a preview: its latest public event.
 
     Links that cannot be built yet (no ``SITE_URL``…) are left empty.
     """
-    from order_updates.models import Notification, OrderEvent
-
-    adapter = get_adapter()
-    zone = customer_timezone(order, adapter)
+    zone = zone or timezone.get_default_timezone()
     events = OrderEvent.objects.filter(order_id=order.pk).order_by("-sequence")
     event = next((item for item in events[:20] if item.is_public), None)
     # The order model is swappable: the plugin types the FK from tests.settings.
     unsaved = Notification(order=order, type=type_code, channel=channel)  # type: ignore[misc]
-    with translation.override(language), timezone.override(zone):
+    with translation.override(language):
         try:
             preference_links = _preference_links(unsaved)
         except OrderUpdatesConfigurationError:
             preference_links = {}
-        return order_context(
-            order,
-            type_code=type_code,
-            channel=channel,
-            language=language,
-            event=event,
-            zone=zone,
-            preference_links=preference_links,
-        )
+    return ContextLoader([order]).context(
+        order,
+        type_code=type_code,
+        channel=channel,
+        language=language,
+        event=event,
+        zone=zone,
+        preference_links=preference_links,
+    )
 
 
 # Sample data -------------------------------------------------------------------------

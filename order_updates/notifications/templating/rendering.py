@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -161,8 +162,12 @@ def render(
     return render_sources(type, channel, language, sources, context)
 
 
-def render_notification(notification: Notification, order: Model) -> dict[str, str]:
-    """Render ``notification`` about ``order``, in its language and time zone."""
-    context = build_context(notification, order)
+def render_notification(
+    notification: Notification, order: Model, zone: datetime.tzinfo | None = None
+) -> dict[str, str]:
+    """Render ``notification`` about ``order``, in its language, dates in ``zone``
+    (the shop's ``TIME_ZONE`` unless given; the worker passes the customer's).
+    """
+    context = build_context(notification, order, zone)
     language = context["notification"]["language"]
     return render(notification.type, notification.channel, language, context)

@@ -80,10 +80,13 @@ class SMSChannel(BaseChannel):
         return [number] if number else []
 
     def build_message(
-        self, notification: Notification, order: Model
+        self,
+        notification: Notification,
+        order: Model,
+        rendered: dict[str, str] | None = None,
     ) -> OutgoingMessage:
         """Render the text; add the tracking link if the template left it out."""
-        message = super().build_message(notification, order)
+        message = super().build_message(notification, order, rendered)
         text = message.text.strip()
         if message.url and message.url not in text:
             text = "%s\n%s" % (text, message.url) if text else message.url
