@@ -324,9 +324,10 @@ def _result_comments(source: str) -> dict[int, object]:
             text = token.string[1:].strip()
             for candidate in (text, text.split(":")[0], text.split(" ")[0]):
                 try:
-                    results[token.start[0]] = ast.literal_eval(candidate.strip())
+                    ast.literal_eval(candidate.strip())
                 except (ValueError, SyntaxError, TypeError, MemoryError):
                     continue
+                results[token.start[0]] = candidate.strip()
                 break
     return results
 
@@ -347,7 +348,7 @@ class _ResultChecks(ast.NodeTransformer):
                         func=ast.Name("__check_result__", ast.Load()),
                         args=[
                             statement.value,
-                            ast.Constant(self.results[line]),
+                            ast.parse(self.results[line], mode="eval").body,
                             ast.Constant(ast.unparse(statement.value)),
                         ],
                         keywords=[],
