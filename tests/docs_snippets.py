@@ -67,6 +67,7 @@ import importlib.abc
 import importlib.machinery
 import inspect
 import io
+import os
 import re
 import sys
 import textwrap
@@ -75,6 +76,7 @@ import types
 import unittest
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -503,8 +505,9 @@ def _isolated_state():
 
     Signal receivers they connect, Celery tasks they declare and a Celery app
     they create (it becomes the current app), admin registrations (they go to
-    a fresh site, checked afterwards by :func:`_check_admin`), and the test
-    channel's and test SMS provider's outboxes and queued failures.
+    a fresh site, checked afterwards by :func:`_check_admin`), environment
+    variables, and the test channel's and test SMS provider's outboxes and
+    queued failures.
     """
     from celery import _state as celery_state
     from django.contrib import admin
@@ -528,7 +531,9 @@ def _isolated_state():
     site = sites.site
     sites.site = admin.site = sites.AdminSite(name="docs_snippet_admin")
     try:
-        yield
+        # Setup code may set environment variables a block reads (os.environ[…]).
+        with mock.patch.dict(os.environ):
+            yield
     finally:
         sites.site = admin.site = site
         celery_app.set_current()
@@ -558,8 +563,6 @@ def _check_admin() -> None:
 
 def settings_namespace() -> dict:
     """A settings module's globals: the test settings' values, copied."""
-    import os
-
     from django.conf import settings
 
     namespace = {"__name__": "settings", "os": os}
