@@ -1,60 +1,10 @@
 """Find and run the Python blocks of README.rst and docs/*.rst (tests/test_docs.py).
 
-docs/testing.rst ("Writing docs") describes the convention for authors; in short:
-
-- Every ``.. code:: python`` (or ``code-block``) block is a test, named
-  ``<file>:<line of the directive>``.
-- Its *kind* says how it runs. An rst comment right before the block sets it, and
-  may carry setup code that readers never see::
-
-      .. snippet: code shop=plainshop
-         services.start_tracking(order)
-
-      .. code:: python
-
-  Without a comment the kind is inferred: a first line ``# settings.py`` or a block
-  of only imports and UPPER_CASE assignments is ``settings``; ``# urls.py`` is
-  ``urls``; ``# shop/adapters.py`` (any ``<package>/<module>.py``) is ``module``;
-  anything else is ``code``.
-
-Kinds:
-
-``settings``
-    Executed as a fragment of a settings module (the test settings' values are
-    predefined, so ``{**ORDER_UPDATES, ...}`` and ``TIME_ZONE`` work), merged over
-    the test settings (``ORDER_UPDATES`` key by key), then Django's system checks
-    run under ``override_settings``: any order_updates error or warning fails.
-``code``
-    Executed against the test database, in the test's transaction, with
-    ``order`` (an untracked order of the active test shop), ``Order`` (its model),
-    ``user`` (a staff user), ``request`` (a request by ``user``), ``services`` and
-    ``transaction`` predefined. Captured on-commit callbacks run at the end.
-    ``test_*`` functions it defines are called with pytest fixtures of the same
-    names, and ``unittest.TestCase`` classes it defines are run.
-``urls``
-    Executed as a URLconf: Django's URL checks must pass on its ``urlpatterns``.
-``module``
-    The file named on its first line (``# shop/pipeline.py``): imported as
-    ``shop.pipeline``. Every block of the same page may import it (a settings
-    block's dotted paths too). A ``models.py`` file is run in an isolated app
-    registry and its models checked instead.
-``skip -- reason``
-    Not run; the reason is required. For what cannot run here, kept rare.
-
-Conventions of the examples: the shop's app is ``shop``. In settings,
-``"shop.Order"`` is shaped like the tests' ``plainshop.Order`` and
-``"shop.Purchase"`` like ``customershop.Purchase`` (docs/integrating.rst shows
-both). In code, ``shop.models`` and ``Order`` are the active test shop's models.
-A block written for one of the two shapes says ``shop=plainshop`` (or
-``customershop``) and is skipped under the other, which runs the suite too.
-
-A call whose only argument is ``...`` stands for the reader's own arguments:
-``Order.objects.create(...)`` makes an order of the active test shop; other such
-calls need an entry in :data:`PLACEHOLDERS`.
-
-A ``code`` line that ends in a comment starting with a Python literal is checked:
-``pipeline.get("shipped").label  # "Shipped"`` fails unless the value is "Shipped"
-(``# False: no consent yet`` compares with ``False``).
+docs/testing.rst, "Writing docs", is the convention's description for authors:
+each block is a test named ``<page>:<line>``; its kind (``settings``, ``urls``,
+``module``, ``code`` or ``skip``) is inferred or set by an rst comment before it,
+``.. snippet: KIND [shop=...] [-- reason]``, whose indented lines are setup code.
+:func:`collect` parses the pages, :func:`run` runs one block as its kind says.
 """
 
 from __future__ import annotations
