@@ -23,17 +23,21 @@ $(VENV)/.installed-test: $(BIN)/python setup.cfg
 	$(BIN)/pip install --quiet -e ".[test,docs]"
 	touch $@
 
+# Refresh the compiled translations, order_updates/locale/*/LC_MESSAGES/django.mo,
+# after editing a .po file (GNU gettext's msgfmt, with its format checks), then
+# commit both: the .mo files ship in git (tests/test_translations.py compares them
+# with their .po files).
 messages: $(VENV)/.installed-demo
 	cd order_updates && ../$(BIN)/django-admin compilemessages --ignore "$(VENV)" >/dev/null
 
 # runserver in the foreground and a Celery worker (with beat) beside it, over a
 # broker that needs no server; Ctrl-C stops both (see scripts/run-demo).
-demo: $(VENV)/.installed-demo messages
+demo: $(VENV)/.installed-demo
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput -v 0
 	cd example_project && ../$(BIN)/python manage.py seed_demo
 	DEMO_PYTHON=$(abspath $(BIN)/python) scripts/run-demo $(DEMO_HOST)
 
-test: $(VENV)/.installed-test messages
+test: $(VENV)/.installed-test
 	$(MAKE) test-sqlite test-postgres test-browser
 
 # Both order-model shapes, on SQLite then on PostgreSQL (see tests/settings.py).

@@ -1,14 +1,15 @@
 """Sphinx configuration for the order_updates documentation.
 
-autodoc imports the package, which needs a configured Django: the docs borrow the
-test suite's settings (tests/settings.py), which need no server.
+autodoc imports the package, which needs a configured Django. The docs configure
+a minimal one of their own, so building them needs only the package and its
+``docs`` extra (``pip install -e ".[docs]"``): no database, no test settings.
 """
 
-import os
 import sys
 from pathlib import Path
 
 import django
+from django.conf import settings
 from docutils import nodes
 from docutils.parsers.rst import Directive
 from sphinx.util import logging
@@ -16,7 +17,19 @@ from sphinx.util.docutils import SphinxDirective
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+if not settings.configured:
+    settings.configure(
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "order_updates",
+        ],
+        # autodoc only imports the models, never queries them: any installed
+        # model serves as the order model their foreign keys point at.
+        ORDER_UPDATES_ORDER_MODEL="auth.User",
+        USE_TZ=True,
+        LANGUAGE_CODE="en",
+    )
 django.setup()
 
 import order_updates  # noqa: E402

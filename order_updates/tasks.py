@@ -16,14 +16,23 @@ from order_updates.notifications import delivery
 
 @shared_task(
     name="order_updates.deliver_notifications",
-    # Acknowledge only after the work is done, and give the message back if the
-    # worker process dies: a killed worker loses nothing.
+    # Acknowledge only after the work is done. reject_on_worker_lost gives the
+    # message back at once when a prefork child process dies mid-task; when the
+    # main worker process dies (or under another pool) the broker redelivers it
+    # only when it notices. Either way the row being sent stays "sending" until
+    # its lease expires, and sweep_outbox recovers it: the sweeper, not these
+    # flags, is what guarantees that a killed worker loses nothing.
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
 )
 def deliver_notifications(notification_ids: list[int]) -> dict[str, int]:
-    """Deliver these notifications as one batch (claimed atomically first)."""
+    """Deliver these notifications as one batch (claimed atomically first).
+
+    A prefork child that dies mid-task has its message handed back
+    (``reject_on_worker_lost``); otherwise, and for the rows it was sending,
+    :func:`sweep_outbox` recovers the work once the lease expires.
+    """
     return dict(Counter(delivery.deliver_batch(notification_ids).values()))
 
 

@@ -89,25 +89,6 @@ def capture_signal():
         signal.disconnect(receiver)
 
 
-def pytest_configure(config):
-    """Compile the app's translations if needed: tests check German and French
-    text, and .mo files are build products, not in git (CI and tox run here from
-    a fresh tree or an installed copy).
-    """
-    import subprocess
-    from pathlib import Path
-
-    import order_updates
-
-    package = Path(order_updates.__file__).parent
-    for po in package.glob("locale/*/LC_MESSAGES/django.po"):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            subprocess.run(
-                ["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True
-            )
-
-
 def pytest_collection_modifyitems(config, items):
     """Skip PostgreSQL-only tests on SQLite; they run in the PostgreSQL pass."""
     if connection.vendor == "postgresql":

@@ -313,7 +313,9 @@ def test_dates_are_in_the_customers_time_zone(make_order, settings):
         assert delivery.deliver_batch([row.pk for row in rows]) == {
             row.pk: delivery.SENT for row in rows
         }
-    by_recipient = {message.to[0]: message.alternatives[0][0] for message in mail.outbox}
+    by_recipient = {
+        message.to[0]: message.alternatives[0][0] for message in mail.outbox
+    }
     # 03:00 in London is still the evening before in New York.
     assert "Placed on March 4, 2026" in by_recipient["zoned@example.com"]
     # An unknown zone falls back to the shop's.

@@ -16,7 +16,6 @@ from order_updates.exceptions import (
 )
 from order_updates.models import (
     Notification,
-    NotificationPreference,
     NotificationTemplate,
     OrderEvent,
 )

@@ -3,8 +3,8 @@
 A type is what a message is about ("shipped", "delivered"…); each has default
 templates per channel. ``ORDER_UPDATES["NOTIFICATION_TYPES"]`` overrides a
 type's fields; ``ORDER_UPDATES["EVENT_NOTIFICATIONS"]`` changes which event
-triggers it; a merchant switches a type off in the admin
-(:class:`~order_updates.models.NotificationTypeSetting`).
+triggers it; a merchant's :class:`~order_updates.models.NotificationTypeSetting`
+row switches a type on or off (its admin screen comes with the merchant admin).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def type_for_event(
 
 
 def merchant_switches() -> dict[str, bool]:
-    """The types a merchant switched on or off in the admin: ``{code: enabled}``."""
+    """The types a merchant switched on or off: ``{code: enabled}``."""
     return dict(NotificationTypeSetting.objects.values_list("type", "enabled"))
 
 

@@ -1,14 +1,15 @@
 """Notification templates: Liquid, sandboxed, overridable by shop and merchant.
 
 The defaults are files under ``templates/order_updates/notifications/``; a shop
-overrides one with a file at the same path in its own templates, a merchant in
-the admin (:class:`~order_updates.models.NotificationTemplate`), per language.
+overrides one with a file at the same path in its own templates, a merchant with
+a :class:`~order_updates.models.NotificationTemplate` row, per language.
 Templates receive plain data (:func:`build_context`), never model instances.
 
 - :func:`render_notification` is what channels call to render an outbox row;
 - :func:`render` renders a type for a channel and language with a given context;
 - :func:`validate_template`, :func:`save_template`, :func:`restore_revision`,
-  :func:`revert_to_default` and :func:`preview` serve the template editor.
+  :func:`revert_to_default` and :func:`preview` write and try merchant
+  templates (the admin's editor, when it comes, will use them).
 
 Errors are :class:`~order_updates.exceptions.TemplateError` and
 :class:`~order_updates.exceptions.TemplateValidationError`.

@@ -1,10 +1,11 @@
 """The Liquid sandbox notification templates run in.
 
-Merchants edit these templates in the admin, so they are untrusted code. Liquid
-itself has no attribute access, no Python calls and no imports; on top of that
-:class:`NotificationEnvironment` sets resource limits, and its only loader serves
-order_updates' partials (``email/_layout.html``…): ``{% include %}``,
-``{% render %}`` and ``{% extends %}`` cannot read any other file.
+Merchants write these templates (``NotificationTemplate`` rows), so they are
+untrusted code. Liquid itself has no attribute access, no Python calls and no
+imports; on top of that :class:`NotificationEnvironment` sets resource limits, and
+its only loader serves order_updates' partials (``email/_layout.html``…):
+``{% include %}``, ``{% render %}`` and ``{% extends %}`` cannot read any other
+file.
 """
 
 from __future__ import annotations

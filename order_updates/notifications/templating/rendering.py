@@ -130,7 +130,7 @@ def render_sources(
                 raise TemplateError(
                     "There is no %s template for %s: add the file "
                     "order_updates/notifications/%s/%s%s to your templates, or "
-                    "write one in the admin."
+                    "save a merchant template for it (save_template)."
                     % (
                         PART_NAMES[part],
                         label,
