@@ -65,3 +65,37 @@ def test_event_strings(order):
     assert event.is_public
     shipment = services.add_shipment(order, carrier="ups", tracking_number="1Z")
     assert str(shipment) == "ups 1Z"
+
+
+def test_update_each_gives_each_row_its_own_values(make_order):
+    import datetime
+
+    from django.utils import timezone
+
+    from order_updates import services
+    from order_updates.models import Notification
+
+    orders = [make_order() for _ in range(3)]
+    services.bulk_set_status(orders, "confirmed")
+    first, second, third = Notification.objects.order_by("pk")
+    when = timezone.now().replace(microsecond=0) + datetime.timedelta(days=400)
+    updated = Notification.objects.filter(state="pending").update_each(
+        {
+            first.pk: {"next_attempt_at": when, "attempts": 4, "last_error": "Ä\n'x"},
+            second.pk: {"last_error": "only this"},
+        },
+        reason="common",
+    )
+    assert updated == 2
+    first, second, third = Notification.objects.order_by("pk")
+    assert (first.next_attempt_at, first.attempts, first.last_error) == (
+        when,
+        4,
+        "Ä\n'x",
+    )
+    assert (second.attempts, second.last_error) == (0, "only this")
+    assert second.next_attempt_at < when  # untouched
+    assert first.reason == second.reason == "common"
+    assert third.reason == "" and third.last_error == ""
+    # The queryset's own conditions still apply.
+    assert Notification.objects.filter(state="sent").update_each({third.pk: {}}) == 0

@@ -18,10 +18,14 @@ the file for that part.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template import Engine, TemplateDoesNotExist, engines
 
 #: Parts each channel renders (see channels.base.BaseChannel.parts).
@@ -122,8 +126,16 @@ def read_template_file(name: str, language: str = "") -> tuple[str, str] | None:
 
     Looks for a per-language file first (``<language>/<name>``, then the base
     language), then ``<name>``: through Django's template loaders (a shop's own
-    templates win over the app's), then in this package.
+    templates win over the app's), then in this package. Files are read once
+    per process, like Django's cached template loader does, except with
+    ``DEBUG`` on, where an edited file shows at the next message.
     """
+    if settings.DEBUG:
+        return _read_template_file(name, language)
+    return _cached_template_file(name, language)
+
+
+def _read_template_file(name: str, language: str) -> tuple[str, str] | None:
     names = ["%s/%s" % (code, name) for code in language_candidates(language)]
     names.append(name)
     for candidate in names:
@@ -138,6 +150,15 @@ def read_template_file(name: str, language: str = "") -> tuple[str, str] | None:
     if path.is_file():
         return path.read_text(encoding="utf-8"), str(path)
     return None
+
+
+_cached_template_file = functools.lru_cache(maxsize=1024)(_read_template_file)
+
+
+@receiver(setting_changed)
+def _forget_template_files(*, setting: str, **kwargs: object) -> None:
+    if setting in ("TEMPLATES", "INSTALLED_APPS", "ORDER_UPDATES"):
+        _cached_template_file.cache_clear()
 
 
 def find_database_template(type_code: str, channel: str, language: str):
