@@ -24,7 +24,11 @@ from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import Notification, NotificationState
 from order_updates.notifications import quiet_hours
 from order_updates.notifications.channels import get_channel
-from order_updates.notifications.channels.base import ChannelError, RecipientGone
+from order_updates.notifications.channels.base import (
+    BaseChannel,
+    ChannelError,
+    RecipientGone,
+)
 from order_updates.notifications.preferences import (
     is_suppressed,
     preference_for_order,
@@ -79,24 +83,24 @@ def deliver(notification_id: int) -> str:
         pk=notification_id
     )
     try:
-        reason = _reason_not_to_send(notification)
+        channel = get_channel(notification.channel)
+        reason = _reason_not_to_send(notification, channel)
         if reason:
             _finish(notification, NotificationState.SKIPPED, reason=reason)
             return SKIPPED
-        if is_suppressed(notification.channel, notification.recipient):
+        if is_suppressed(channel, notification.recipient):
             _finish(
                 notification,
                 NotificationState.SUPPRESSED,
                 reason=gettext("Address suppressed after a bounce or complaint."),
             )
             return SKIPPED
-        if notification.channel in app_settings.QUIET_HOURS_CHANNELS:
+        if channel.quiet_hours:
             zone = preference_for_order(notification.order).timezone
             resume = quiet_hours.postpone(timezone.now(), zone)
             if resume > timezone.now():
                 _release(notification, resume, count_attempt=False)
                 return POSTPONED
-        channel = get_channel(notification.channel)
         with translation.override(notification.language or None):
             message = channel.build_message(notification, notification.order)
         Notification.objects.filter(pk=notification.pk).update(
@@ -216,7 +220,7 @@ def sweep() -> dict[str, int]:
 # Internals ----------------------------------------------------------------------
 
 
-def _reason_not_to_send(notification: Notification) -> str:
+def _reason_not_to_send(notification: Notification, channel: BaseChannel) -> str:
     """Why a claimed row should not go out after all ('' if it should)."""
     notification_type = get_notification_types().get(notification.type)
     if notification_type is None:
@@ -228,7 +232,7 @@ def _reason_not_to_send(notification: Notification) -> str:
             "type": notification_type.label
         }
     preference = preference_for_order(notification.order)
-    if not wants(preference, notification_type.category, notification.channel):
+    if not wants(preference, notification_type.category, channel):
         category = CATEGORIES.get(
             notification_type.category, notification_type.category
         )

@@ -31,11 +31,8 @@ from order_updates.models import (
 )
 from order_updates.notifications import quiet_hours
 from order_updates.notifications.channels import get_channels
-from order_updates.notifications.preferences import (
-    normalize_address,
-    preferences_for_orders,
-    wants,
-)
+from order_updates.notifications.channels.base import BaseChannel
+from order_updates.notifications.preferences import preferences_for_orders, wants
 from order_updates.notifications.types import (
     get_notification_types,
     merchant_switches,
@@ -89,14 +86,14 @@ def queue_notifications(
     for order, event, notification_type in typed:
         preference = preferences[order.pk]
         language = adapter.get_language(order)
-        for name in channels:
-            if not wants(preference, notification_type.category, name):
+        for name, channel in channels.items():
+            if not wants(preference, notification_type.category, channel):
                 continue
             for recipient in recipients[name][order.pk]:
                 due = now
                 if notification_type.coalesce and window:
                     due = now + datetime.timedelta(seconds=window)
-                if name in app_settings.QUIET_HOURS_CHANNELS:
+                if channel.quiet_hours:
                     due = quiet_hours.postpone(due, preference.timezone)
                 rows.append(
                     Notification(
@@ -115,7 +112,7 @@ def queue_notifications(
                 )
     if not rows:
         return []
-    _mark_suppressed(rows)
+    _mark_suppressed(rows, channels)
     Notification.objects.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
     if window:
         _coalesce(rows, now - datetime.timedelta(seconds=window))
@@ -176,11 +173,13 @@ def resend(notification: Notification) -> bool:
     return bool(done)
 
 
-def _mark_suppressed(rows: list[Notification]) -> None:
+def _mark_suppressed(
+    rows: list[Notification], channels: dict[str, BaseChannel]
+) -> None:
     """Rows to suppressed addresses are kept, in state "suppressed", not sent."""
     by_channel: dict[str, set[str]] = {}
     for row in rows:
-        address = normalize_address(row.channel, row.recipient)
+        address = channels[row.channel].normalize_address(row.recipient)
         by_channel.setdefault(row.channel, set()).add(address)
     query = Q()
     for channel, addresses in by_channel.items():
@@ -190,7 +189,7 @@ def _mark_suppressed(rows: list[Notification]) -> None:
         for item in SuppressedRecipient.objects.filter(query)
     }
     for row in rows:
-        key = (row.channel, normalize_address(row.channel, row.recipient))
+        key = (row.channel, channels[row.channel].normalize_address(row.recipient))
         reason = suppressed.get(key)
         if reason is not None:
             row.state = NotificationState.SUPPRESSED
