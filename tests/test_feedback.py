@@ -14,6 +14,7 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.urls import reverse
 
 from order_updates import services, signals
+from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import (
     DeliveryFeedback,
     EventKind,
@@ -293,6 +294,23 @@ def test_no_fallback_to_a_suppressed_number_or_an_existing_sms(make_order):
     assert send("bounced", message_id="pm-2", event_id="b-2").fallback is None
     assert Notification.objects.filter(channel="sms").count() == 1
     assert notification.fallbacks.count() == 0
+
+
+class NoTextsAdapter(DefaultOrderAdapter):
+    def should_notify(self, order, notification_type, channel):
+        return channel.name != "sms"
+
+
+def test_no_fallback_the_adapter_vetoes(make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_feedback.NoTextsAdapter",
+    }
+    order = make_order(phone=PHONE)
+    consenting_customer(order)
+    sent_email(order)
+    assert send("bounced", event_id="b-1").fallback is None
+    assert not Notification.objects.filter(channel="sms").exists()
 
 
 def test_second_bounce_report_adds_no_second_fallback(make_order):

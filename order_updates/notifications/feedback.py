@@ -386,8 +386,8 @@ def _queue_fallback(bounced: Notification) -> Notification | None:
     have a ``fallback_priority`` (SMS), lowest first. The first through which the
     customer can be reached is used: it gives a recipient (its own normalised
     address, so the fallback is the very row a normal message would have been),
-    the customer wants the type's category there (consent included), and the
-    address is not suppressed. If
+    the customer wants the type's category there (consent included), the
+    adapter's ``should_notify()`` agrees, and the address is not suppressed. If
     the customer already has a message about the same event on that channel,
     nothing is added.
     """
@@ -407,6 +407,10 @@ def _queue_fallback(bounced: Notification) -> Notification | None:
     category = notification_type.category if notification_type else "order"
     for _priority, _index, channel in ranked:
         if not wants(preference, category, channel):
+            continue
+        if notification_type is not None and not adapter.should_notify(
+            order, notification_type, channel
+        ):
             continue
         recipient = next(
             (

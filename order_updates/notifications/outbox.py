@@ -54,8 +54,9 @@ def queue_notifications(
     """Write the outbox rows for ``changes``, pairs of (order, its new events).
 
     Must run inside the transaction that wrote the events. Events with
-    ``notify=False``, types that are off, customers who opted out: no row.
-    Suppressed addresses get a row in state "suppressed" so staff can see why.
+    ``notify=False``, types that are off, customers who opted out, and what the
+    adapter's ``should_notify()`` refuses: no row. Suppressed addresses get a row
+    in state "suppressed" so staff can see why.
     """
     typed: list[tuple[models.Model, OrderEvent, Any]] = []
     switches: dict[str, bool] | None = None
@@ -83,11 +84,21 @@ def queue_notifications(
         name: channel.recipients_for_orders(orders, adapter, preferences)
         for name, channel in channels.items()
     }
+    # The adapter's veto, asked once per order × type × channel (not per event or
+    # recipient).
+    vetoes: dict[tuple[Any, str, str], bool] = {}
     for order, event, notification_type in typed:
         preference = preferences[order.pk]
         language = adapter.get_language(order)
         for name, channel in channels.items():
             if not wants(preference, notification_type.category, channel):
+                continue
+            key = (order.pk, notification_type.code, name)
+            if key not in vetoes:
+                vetoes[key] = not adapter.should_notify(
+                    order, notification_type, channel
+                )
+            if vetoes[key]:
                 continue
             for recipient in recipients[name][order.pk]:
                 due = now
