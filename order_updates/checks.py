@@ -7,7 +7,13 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
-from order_updates.conf import DEFAULTS, ORDER_MODEL_SETTING, app_settings
+from order_updates.conf import (
+    DEFAULTS,
+    MOVED_SETTINGS,
+    ORDER_MODEL_SETTING,
+    app_settings,
+    setting_name,
+)
 from order_updates.core.adapter import path_exists
 
 
@@ -52,10 +58,22 @@ def check_settings(app_configs=None, **kwargs) -> list:
         ]
     unknown = sorted(set(value) - set(DEFAULTS))
     if unknown:
+        moved = [
+            "%s is now %s" % (key, MOVED_SETTINGS[key])
+            for key in unknown
+            if key in MOVED_SETTINGS
+        ]
+        hint = "Known keys: %s. Check for typos." % ", ".join(DEFAULTS)
+        if moved:
+            hint = (
+                "Channel settings are options of their channel in "
+                "ORDER_UPDATES['CHANNELS'] (see the Channels page of the docs): %s. %s"
+                % ("; ".join(moved), hint)
+            )
         return [
             Error(
                 "settings.ORDER_UPDATES has unknown keys: %s." % ", ".join(unknown),
-                hint="Known keys: %s. Check for typos." % ", ".join(DEFAULTS),
+                hint=hint,
                 id="order_updates.E005",
             )
         ]
@@ -123,19 +141,38 @@ def check_adapter(app_configs=None, **kwargs) -> list:
 
 
 def check_channels(app_configs=None, **kwargs) -> list:
-    """E007: a channel cannot be loaded or is missing settings; E008: no SITE_URL."""
-    from order_updates.notifications.channels import get_channels
+    """E007: a channel cannot be built from its settings, or reports a problem;
+    E008: no SITE_URL.
+    """
+    from order_updates.notifications.channels import get_channel
 
-    hint_import = (
-        "ORDER_UPDATES['CHANNELS'] maps names to dotted paths of channel classes, "
-        "e.g. {'email': 'order_updates.notifications.channels.email.EmailChannel'}."
+    hint_settings = (
+        "ORDER_UPDATES['CHANNELS'] maps each name to {'BACKEND': 'dotted.path.Class', "
+        "'OPTIONS': {...}} (or just the dotted path), e.g. {'email': {'BACKEND': "
+        "'order_updates.notifications.channels.email.EmailChannel', 'OPTIONS': "
+        "{'from_email': 'Shop <orders@shop.example.com>'}}}; the Channels page of "
+        "the docs lists each channel's options."
     )
-    try:
-        channels = get_channels()
-    except ImproperlyConfigured as exc:
-        return [Error(str(exc), hint=hint_import, id="order_updates.E007")]
+    hint_problem = (
+        "Set what it names; the Channels page of the docs lists each channel's options."
+    )
+    channels = app_settings.CHANNELS
+    if not isinstance(channels, dict):
+        return [
+            Error(
+                "%s must be a dict, not %s."
+                % (setting_name("CHANNELS"), type(channels).__name__),
+                hint=hint_settings,
+                id="order_updates.E007",
+            )
+        ]
     errors = []
-    for name, channel in channels.items():
+    for name in channels:
+        try:
+            channel = get_channel(name)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), hint=hint_settings, id="order_updates.E007"))
+            continue
         try:
             problems = channel.check()
         except ImproperlyConfigured as exc:
@@ -144,8 +181,7 @@ def check_channels(app_configs=None, **kwargs) -> list:
             errors.append(
                 Error(
                     "Channel %r: %s" % (name, problem),
-                    hint="Set what it names; the Channels page of the docs lists "
-                    "each channel's settings.",
+                    hint=hint_problem,
                     id="order_updates.E007",
                 )
             )
@@ -162,25 +198,43 @@ def check_channels(app_configs=None, **kwargs) -> list:
 
 
 def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
-    """W002: SMTP without a timeout can outlast the sending lease."""
-    backend = getattr(settings, "EMAIL_BACKEND", "")
-    timeout = getattr(settings, "EMAIL_TIMEOUT", None)
+    """W002: an email channel sends over SMTP without a timeout below the lease."""
+    from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+
+    from order_updates.notifications.channels import get_channels
+    from order_updates.notifications.channels.email import EmailChannel
+    from order_updates.notifications.channels.test import TestChannel
+
+    try:
+        channels = get_channels()
+    except ImproperlyConfigured:
+        return []  # E007 says what to fix
     lease = app_settings.SENDING_LEASE_SECONDS
-    if "email" not in app_settings.CHANNELS or not backend.endswith(
-        "smtp.EmailBackend"
-    ):
-        return []
-    if timeout is None or timeout >= lease:
-        return [
-            Warning(
-                "EMAIL_TIMEOUT is %s; a hung SMTP connection can outlast "
-                "ORDER_UPDATES['SENDING_LEASE_SECONDS'] (%s s), and the sweeper "
-                "would then hand the email to another worker." % (timeout, lease),
-                hint="Set EMAIL_TIMEOUT to well below the lease, e.g. 30.",
-                id="order_updates.W002",
+    warnings: list[CheckMessage] = []
+    for name, channel in channels.items():
+        # The test channel stands in for email but never connects to a server.
+        if not isinstance(channel, EmailChannel) or isinstance(channel, TestChannel):
+            continue
+        try:
+            connection = channel.get_connection()
+        except ImproperlyConfigured:
+            continue  # E007 says what to fix
+        if not isinstance(connection, SMTPBackend):
+            continue
+        timeout = connection.timeout
+        if timeout is None or timeout >= lease:
+            warnings.append(
+                Warning(
+                    "Channel %r sends over SMTP with a timeout of %s; a hung "
+                    "connection can outlast ORDER_UPDATES['SENDING_LEASE_SECONDS'] "
+                    "(%s s), and the sweeper would then hand the email to another "
+                    "worker." % (name, timeout, lease),
+                    hint="Set EMAIL_TIMEOUT (or the mailer's timeout) to well below "
+                    "the lease, e.g. 30.",
+                    id="order_updates.W002",
+                )
             )
-        ]
-    return []
+    return warnings
 
 
 def check_pipeline(app_configs=None, **kwargs) -> list:

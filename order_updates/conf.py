@@ -13,7 +13,9 @@ because migrations must read it the way they read ``AUTH_USER_MODEL``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -21,7 +23,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
 
 ORDER_MODEL_SETTING = "ORDER_UPDATES_ORDER_MODEL"
 
@@ -41,8 +43,12 @@ DEFAULTS: dict[str, Any] = {
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
     # --- Notifications -------------------------------------------------------------
-    # Channel name -> dotted path of its class (order_updates.notifications.channels).
-    "CHANNELS": {"email": "order_updates.notifications.channels.email.EmailChannel"},
+    # Channel name -> its class and options, in the shape of Django's STORAGES:
+    # {"BACKEND": "dotted.path.Class", "OPTIONS": {...}} (or just the dotted path).
+    # See order_updates.notifications.channels and each channel's options.
+    "CHANNELS": {
+        "email": {"BACKEND": "order_updates.notifications.channels.email.EmailChannel"}
+    },
     # Per notification type overrides: {"order_processing": {"enabled": True}}.
     "NOTIFICATION_TYPES": {},
     # Timeline event -> notification type; "status:<code>" keys for status changes.
@@ -50,9 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "EVENT_NOTIFICATIONS": {},
     # Changes to one order within this many seconds send one message (0: off).
     "COALESCE_SECONDS": 30,
-    # Local (customer) time window in which SMS and push wait; None turns it off.
+    # Local (customer) time window in which channels with quiet hours (SMS and
+    # push by default) wait; None turns it off.
     "QUIET_HOURS": ("21:00", "08:00"),
-    "QUIET_HOURS_CHANNELS": ("sms", "push"),
     # Delivery attempts before a notification is marked failed.
     "MAX_ATTEMPTS": 6,
     # Retry n waits about RETRY_BACKOFF_SECONDS * 2**(n-1), with jitter, capped.
@@ -72,39 +78,32 @@ DEFAULTS: dict[str, Any] = {
     "SITE_URL": None,
     "SHOP_NAME": "",
     "SHOP_LOGO_URL": "",
-    # Email: from address (default DEFAULT_FROM_EMAIL), Reply-To list, and on
-    # Django 6.1+ the MAILERS alias to send with (None: the default mailer).
-    "EMAIL_FROM": None,
-    "EMAIL_REPLY_TO": [],
-    "EMAIL_MAILER": None,
-    # SMS: the provider class and its sender (number or alphanumeric id).
-    "SMS_PROVIDER": (
-        "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
-    ),
-    "SMS_FROM": "",
-    "TWILIO_ACCOUNT_SID": "",
-    "TWILIO_AUTH_TOKEN": "",
-    "TWILIO_MESSAGING_SERVICE_SID": "",
-    # Web push (pip install "django-order-updates[push]").
-    "WEBPUSH_VAPID_PUBLIC_KEY": "",
-    "WEBPUSH_VAPID_PRIVATE_KEY": "",
-    "WEBPUSH_VAPID_SUBJECT": "",
-    "WEBPUSH_TTL": 86400,
-    # Host names (and their subdomains) of the browsers' push services; a
-    # subscription elsewhere is refused, since workers POST to it.
-    "WEBPUSH_HOSTS": [
-        "fcm.googleapis.com",  # Chrome, Edge, Opera, Samsung Internet
-        "android.googleapis.com",
-        "push.services.mozilla.com",  # Firefox
-        "notify.windows.com",  # legacy Edge (WNS)
-        "push.apple.com",  # Safari
-    ],
     # Signed unsubscribe/preferences links stay valid this long (None: forever).
     "PREFERENCES_LINK_MAX_AGE": None,
 }
 
 # Settings whose string values are dotted paths to import.
-IMPORT_STRINGS = ("ADAPTER", "PIPELINE", "SMS_PROVIDER")
+IMPORT_STRINGS = ("ADAPTER", "PIPELINE")
+
+#: Where settings that once were keys of ORDER_UPDATES went (for check E005's hint).
+MOVED_SETTINGS = {
+    "EMAIL_FROM": "the email channel's option 'from_email'",
+    "EMAIL_REPLY_TO": "the email channel's option 'reply_to'",
+    "EMAIL_MAILER": "the email channel's option 'mailer'",
+    "SMS_PROVIDER": "the SMS channel's option 'provider'",
+    "SMS_FROM": "the 'sender' option of the SMS channel's provider",
+    "TWILIO_ACCOUNT_SID": "the Twilio provider's option 'account_sid'",
+    "TWILIO_AUTH_TOKEN": "the Twilio provider's option 'auth_token'",
+    "TWILIO_MESSAGING_SERVICE_SID": (
+        "the Twilio provider's option 'messaging_service_sid'"
+    ),
+    "WEBPUSH_VAPID_PUBLIC_KEY": "the push channel's option 'vapid_public_key'",
+    "WEBPUSH_VAPID_PRIVATE_KEY": "the push channel's option 'vapid_private_key'",
+    "WEBPUSH_VAPID_SUBJECT": "the push channel's option 'vapid_subject'",
+    "WEBPUSH_TTL": "the push channel's option 'ttl'",
+    "WEBPUSH_HOSTS": "the push channel's option 'hosts'",
+    "QUIET_HOURS_CHANNELS": "each channel's option 'quiet_hours'",
+}
 
 
 class AppSettings:
@@ -129,13 +128,7 @@ class AppSettings:
             raise AttributeError("Invalid order_updates setting: %r" % name)
         value = self.user_settings.get(name, self.defaults[name])
         if name in self.import_strings and isinstance(value, str):
-            try:
-                value = import_string(value)
-            except ImportError as exc:
-                raise OrderUpdatesConfigurationError(
-                    "Could not import %r for setting ORDER_UPDATES[%r]: %s"
-                    % (value, name, exc)
-                ) from exc
+            value = perform_import(value, setting_name(name))
         self._cached.add(name)
         setattr(self, name, value)
         return value
@@ -148,6 +141,179 @@ class AppSettings:
 
 
 app_settings = AppSettings(DEFAULTS, IMPORT_STRINGS)
+
+
+# Pluggable parts ------------------------------------------------------------------
+
+
+def setting_name(*keys: Any) -> str:
+    """How errors name a key: ``ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']``."""
+    return "ORDER_UPDATES" + "".join("[%r]" % (key,) for key in keys)
+
+
+def perform_import(value: Any, name: str) -> Any:
+    """Import the dotted paths in ``value``, the setting whose key is ``name``.
+
+    Like the ``IMPORT_STRINGS`` of Django REST framework's settings: a string is
+    imported; a list or tuple item by item; a dict in the shape of Django's
+    ``STORAGES`` (``{"BACKEND": ..., "OPTIONS": {...}}``) has its ``BACKEND``
+    imported, while its options are left to the part they configure. Anything
+    else (a class, ``None``) comes back as it is. An import error names the exact
+    key, e.g. ``ORDER_UPDATES['CHANNELS']['sms']['BACKEND']``.
+    """
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise OrderUpdatesConfigurationError(
+                "%s: could not import %r: %s" % (name, value, exc)
+            ) from exc
+    if isinstance(value, (list, tuple)):
+        return [
+            perform_import(item, "%s[%d]" % (name, index))
+            for index, item in enumerate(value)
+        ]
+    if isinstance(value, dict) and "BACKEND" in value:
+        return {
+            **value,
+            "BACKEND": perform_import(value["BACKEND"], "%s['BACKEND']" % name),
+        }
+    return value
+
+
+@dataclass(frozen=True)
+class Component:
+    """A pluggable class and the options it is built with, read from a setting."""
+
+    backend: type
+    #: Keyword arguments of ``backend``.
+    options: dict[str, Any]
+    #: The key it was read from, e.g. ``ORDER_UPDATES['CHANNELS']['sms']``.
+    name: str
+
+    def option_name(self, option: str) -> str:
+        """The key of one option: ``ORDER_UPDATES[...]['OPTIONS']['sender']``."""
+        return "%s['OPTIONS'][%r]" % (self.name, option)
+
+    def build(self, *args: Any) -> Any:
+        """``backend(*args, **options)``; a bad option value names its key."""
+        try:
+            return self.backend(*args, **self.options)
+        except InvalidOption as exc:
+            raise OrderUpdatesConfigurationError(
+                "%s %s" % (self.option_name(exc.option), exc.problem)
+            ) from exc
+
+
+def load_component(
+    value: Any, name: str, *, base: type | None = None, args: tuple = ()
+) -> Component:
+    """Read the setting of a pluggable part (a channel, an SMS provider).
+
+    ``value`` is given the way Django's ``STORAGES`` gives a storage:
+    ``{"BACKEND": "dotted.path.Class", "OPTIONS": {...}}``; a dotted path or a
+    class alone means no options. The class must derive from ``base``, and take
+    the options as keyword arguments after the positional ``args`` it will be
+    built with. Nothing is built yet; every error names the key to fix.
+    """
+    shape = "{'BACKEND': 'dotted.path.Class', 'OPTIONS': {...}}"
+    options: Any = {}
+    backend_name = name
+    if isinstance(value, dict):
+        unknown = sorted(map(str, set(value) - {"BACKEND", "OPTIONS"}))
+        if unknown:
+            raise OrderUpdatesConfigurationError(
+                "%s has unknown keys (%s): give %s." % (name, ", ".join(unknown), shape)
+            )
+        if "BACKEND" not in value:
+            raise OrderUpdatesConfigurationError(
+                "%s['BACKEND'] is missing: give %s." % (name, shape)
+            )
+        options = value.get("OPTIONS") or {}
+        if not isinstance(options, dict) or not all(
+            isinstance(k, str) for k in options
+        ):
+            raise OrderUpdatesConfigurationError(
+                "%s['OPTIONS'] must be a dict of keyword arguments, not %r."
+                % (name, options)
+            )
+        backend_name = "%s['BACKEND']" % name
+        value = value["BACKEND"]
+    elif not isinstance(value, (str, type)):
+        raise OrderUpdatesConfigurationError(
+            "%s must be a dotted path, a class, or %s; not %r." % (name, shape, value)
+        )
+    backend = perform_import(value, backend_name)
+    if not isinstance(backend, type) or (base and not issubclass(backend, base)):
+        expected = (
+            "a subclass of %s.%s" % (base.__module__, base.__qualname__)
+            if base
+            else "a class"
+        )
+        raise OrderUpdatesConfigurationError(
+            "%s must name %s; %r is not." % (backend_name, expected, backend)
+        )
+    component = Component(backend=backend, options=dict(options), name=name)
+    _check_signature(component, args)
+    return component
+
+
+def _check_signature(component: Component, args: tuple) -> None:
+    """Raise naming an option the class does not take, or needs and lacks."""
+    label = component.backend.__qualname__
+    known, required = _keyword_parameters(component.backend, len(args))
+    if known is not None:
+        for option in component.options:
+            if option not in known:
+                raise OrderUpdatesConfigurationError(
+                    "%s is not an option of %s (its options: %s)."
+                    % (component.option_name(option), label, ", ".join(known) or "none")
+                )
+    for option in required:
+        if option not in component.options:
+            raise OrderUpdatesConfigurationError(
+                "%s is missing: %s needs it." % (component.option_name(option), label)
+            )
+
+
+def _keyword_parameters(cls: type, positional: int) -> tuple[list[str] | None, list]:
+    """The keyword arguments ``cls`` takes after ``positional`` arguments, and
+    those without a default. None for "any": an ``__init__`` that takes
+    ``**kwargs`` and passes them up is followed up the class hierarchy.
+    """
+    known: list[str] = []
+    required: list[str] = []
+    first = True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if klass is object:
+            return known, required
+        try:
+            parameters = list(inspect.signature(init).parameters.values())[1:]
+        except (TypeError, ValueError):  # not introspectable: let it decide
+            return None, required
+        ordered = [
+            p
+            for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        taken = {p.name for p in ordered[:positional]}
+        for p in parameters:
+            if p.name in taken or p.kind not in (
+                p.POSITIONAL_OR_KEYWORD,
+                p.KEYWORD_ONLY,
+            ):
+                continue
+            if p.name not in known:
+                known.append(p.name)
+            if p.default is p.empty and first:
+                required.append(p.name)
+        first = False
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return known, required
+    return None, required
 
 
 def get_order_model_label() -> str:

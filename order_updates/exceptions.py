@@ -110,3 +110,18 @@ class RecipientGone(PermanentChannelError):
 
 class OrderUpdatesConfigurationError(ImproperlyConfigured):
     """order_updates is configured wrongly; the message names the setting to fix."""
+
+
+class InvalidOption(OrderUpdatesConfigurationError):
+    """A channel's or provider's option has a value it cannot use.
+
+    Raised by their ``__init__``; ``option`` is the keyword argument's name. When
+    the part was built from settings, the error that reaches you names the full
+    key instead (``ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']['provider']…``).
+    """
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        #: What is wrong, as the end of a sentence that starts with the key.
+        self.problem = message
+        super().__init__("Option %r %s" % (option, message))

@@ -98,11 +98,21 @@ ORDER_UPDATES.update(
         "SITE_URL": "https://shop.example.com",
         "SHOP_NAME": "Test Shop",
         "CHANNELS": {
+            # A plain dotted path: no options.
             "email": "order_updates.notifications.channels.email.EmailChannel",
-            "sms": "order_updates.notifications.channels.sms.SMSChannel",
+            "sms": {
+                "BACKEND": "order_updates.notifications.channels.sms.SMSChannel",
+                "OPTIONS": {
+                    "provider": {
+                        "BACKEND": (
+                            "order_updates.notifications.channels.sms.test"
+                            ".TestSMSProvider"
+                        ),
+                        "OPTIONS": {"sender": "+15005550006"},
+                    },
+                },
+            },
         },
-        "SMS_PROVIDER": "order_updates.notifications.channels.sms.test.TestSMSProvider",
-        "SMS_FROM": "+15005550006",
         # Deterministic by default; the tests of these features turn them on.
         "COALESCE_SECONDS": 0,
         "QUIET_HOURS": None,

@@ -6,6 +6,8 @@ from django.core import checks
 
 from order_updates.checks import (
     check_adapter,
+    check_channels,
+    check_email_timeout,
     check_order_model,
     check_pipeline,
     check_settings,
@@ -175,8 +177,6 @@ def test_checks_run_with_manage_py_check(settings):
 
 
 def test_w002_smtp_without_a_timeout(settings):
-    from order_updates.checks import check_email_timeout
-
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_TIMEOUT = None
     messages = check_email_timeout()
@@ -184,3 +184,134 @@ def test_w002_smtp_without_a_timeout(settings):
     assert "EMAIL_TIMEOUT" in messages[0].hint
     settings.EMAIL_TIMEOUT = 30
     assert check_email_timeout() == []
+
+
+EMAIL = "order_updates.notifications.channels.email.EmailChannel"
+SMS = "order_updates.notifications.channels.sms.SMSChannel"
+TWILIO = "order_updates.notifications.channels.sms.twilio.TwilioSMSProvider"
+TWILIO_OPTIONS = {"account_sid": "AC1", "auth_token": "t", "sender": "+15005550006"}
+
+
+def test_w002_applies_to_any_email_channel_whatever_its_name(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = None
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "mail": EMAIL,
+            "test": "order_updates.notifications.channels.test.TestChannel",
+        },
+    }
+    [warning] = check_email_timeout()
+    assert warning.id == "order_updates.W002"
+    assert "Channel 'mail'" in warning.msg  # the test channel never connects
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": {"sms": SMS}}
+    assert check_email_timeout() == []
+
+
+@pytest.mark.parametrize(
+    ("channels", "key"),
+    [
+        ({"sms": "shop.channels.Nope"}, "['CHANNELS']['sms']"),
+        ({"sms": {"BACKEND": "shop.Nope"}}, "['CHANNELS']['sms']['BACKEND']"),
+        ({"sms": {"OPTIONS": {}}}, "['CHANNELS']['sms']['BACKEND']"),
+        ({"sms": {"BACKEND": SMS, "OPTIONS": 1}}, "['CHANNELS']['sms']['OPTIONS']"),
+        (
+            {"sms": {"BACKEND": SMS, "OPTIONS": {"from": "+1"}}},
+            "['CHANNELS']['sms']['OPTIONS']['from']",
+        ),
+        (
+            {"sms": {"BACKEND": SMS, "OPTIONS": {"provider": "shop.Nope"}}},
+            "['CHANNELS']['sms']['OPTIONS']['provider']",
+        ),
+        (
+            {
+                "sms": {
+                    "BACKEND": SMS,
+                    "OPTIONS": {
+                        "provider": {
+                            "BACKEND": TWILIO,
+                            "OPTIONS": {"auth_token": "t", "sender": "+1"},
+                        }
+                    },
+                }
+            },
+            "['CHANNELS']['sms']['OPTIONS']['provider']['OPTIONS']['account_sid']",
+        ),
+        (
+            {
+                "sms": {
+                    "BACKEND": SMS,
+                    "OPTIONS": {
+                        "provider": {
+                            "BACKEND": TWILIO,
+                            "OPTIONS": {**TWILIO_OPTIONS, "account_sid": ""},
+                        }
+                    },
+                }
+            },
+            "['CHANNELS']['sms']['OPTIONS']['provider']['OPTIONS']['account_sid']",
+        ),
+        (
+            {"mail": {"BACKEND": EMAIL, "OPTIONS": {"mailer": "transactional"}}},
+            "['CHANNELS']['mail']['OPTIONS']['mailer']",
+        ),
+        (
+            {"push": "order_updates.notifications.channels.push.WebPushChannel"},
+            "['CHANNELS']['push']['OPTIONS']['vapid_private_key']",
+        ),
+        (["email"], "['CHANNELS']"),
+    ],
+)
+def test_e007_each_bad_channel_setting_names_its_key(settings, channels, key):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": channels}
+    messages = check_channels()
+    assert messages, "no error for %r" % (channels,)
+    assert set(ids(messages)) == {"order_updates.E007"}
+    assert "ORDER_UPDATES" + key in messages[0].msg
+    assert "OPTIONS" in messages[0].hint or "options" in messages[0].hint
+
+
+def test_e007_reports_every_bad_channel(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "email": EMAIL,
+            "sms": {"BACKEND": SMS, "OPTIONS": {"provider": "shop.Nope"}},
+            "text": {"BACKEND": SMS, "OPTIONS": {"provider": TWILIO}},
+        },
+    }
+    messages = check_channels()
+    assert [m.msg.split(":")[0].split(" ")[0] for m in messages] == [
+        "ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']['provider']",
+        "ORDER_UPDATES['CHANNELS']['text']['OPTIONS']['provider']['OPTIONS']"
+        "['account_sid']",
+    ]
+
+
+def test_a_good_twilio_set_up_passes(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "text": {
+                "BACKEND": SMS,
+                "OPTIONS": {"provider": {"BACKEND": TWILIO, "OPTIONS": TWILIO_OPTIONS}},
+            }
+        },
+    }
+    assert check_channels() == []
+
+
+def test_e005_says_where_old_channel_settings_went(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "EMAIL_FROM": "shop@example.com",
+        "TWILIO_ACCOUNT_SID": "AC1",
+    }
+    [error] = check_settings()
+    assert error.id == "order_updates.E005"
+    assert "EMAIL_FROM, TWILIO_ACCOUNT_SID" in error.msg
+    assert "EMAIL_FROM is now the email channel's option 'from_email'" in error.hint
+    assert "TWILIO_ACCOUNT_SID is now the Twilio provider's option 'account_sid'" in (
+        error.hint
+    )

@@ -16,43 +16,11 @@ if not (docs_snippets.ROOT / "docs").is_dir():
     # the docs beside it.
     pytest.skip("no docs/ beside tests/ here", allow_module_level=True)
 
-# --- Being rewritten on branch channels: delete this list after merging it. -------
-# Blocks of these pages (a file name: all its blocks; a file name and a line of
-# code: the block holding it) may fail until that branch lands with their new
-# versions.
-BEING_REWRITTEN = [
-    "docs/channels.rst",
-    "docs/settings.rst",
-    "docs/notifications.rst",
-    "docs/preferences.rst",
-    "docs/checks.rst",
-    # The quickstart's settings block (step 4).
-    ("README.rst", 'DEFAULT_FROM_EMAIL = "Shop <orders@shop.example.com>"'),
-]
-# ----------------------------------------------------------------------------------
-
 SNIPPETS = docs_snippets.collect()
 
 
-def _param(snippet):
-    marks = []
-    if any(
-        entry == snippet.path
-        or (
-            isinstance(entry, tuple)
-            and entry[0] == snippet.path
-            and entry[1] in snippet.source.splitlines()
-        )
-        for entry in BEING_REWRITTEN
-    ):
-        marks.append(
-            pytest.mark.xfail(strict=False, reason="being rewritten on branch channels")
-        )
-    return pytest.param(snippet, id=snippet.id, marks=marks)
-
-
 @pytest.mark.django_db
-@pytest.mark.parametrize("snippet", [_param(snippet) for snippet in SNIPPETS])
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=[snippet.id for snippet in SNIPPETS])
 def test_snippet(snippet, request):
     page = [other for other in SNIPPETS if other.path == snippet.path]
     docs_snippets.run(snippet, page, request)

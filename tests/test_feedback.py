@@ -14,6 +14,7 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.urls import reverse
 
 from order_updates import services, signals
+from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import (
     DeliveryFeedback,
     EventKind,
@@ -23,6 +24,7 @@ from order_updates.models import (
     SuppressedRecipient,
 )
 from order_updates.notifications import feedback, preferences
+from order_updates.notifications.channels import get_channel
 
 PHONE = "+14155550123"
 T0 = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=datetime.timezone.utc)
@@ -256,7 +258,12 @@ def test_no_fallback_without_phone_or_sms_channel(make_order, settings):
     sent_email(order)
     assert send("bounced", event_id="b-1").fallback is None
 
-    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": {"email": "x"}}
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "email": "order_updates.notifications.channels.email.EmailChannel"
+        },
+    }
     other = make_order(phone=PHONE)
     consenting_customer(other)
     sent_email(other, message_id="pm-2")
@@ -268,7 +275,7 @@ def test_no_fallback_to_a_suppressed_number_or_an_existing_sms(make_order):
     order = make_order(phone=PHONE)
     consenting_customer(order)
     notification = sent_email(order)
-    preferences.suppress("sms", PHONE, "manual")
+    preferences.suppress(get_channel("sms"), PHONE, "manual")
     assert send("bounced", event_id="b-1").fallback is None
 
     SuppressedRecipient.objects.filter(channel="sms").delete()
@@ -287,6 +294,23 @@ def test_no_fallback_to_a_suppressed_number_or_an_existing_sms(make_order):
     assert send("bounced", message_id="pm-2", event_id="b-2").fallback is None
     assert Notification.objects.filter(channel="sms").count() == 1
     assert notification.fallbacks.count() == 0
+
+
+class NoTextsAdapter(DefaultOrderAdapter):
+    def should_notify(self, order, notification_type, channel):
+        return channel.name != "sms"
+
+
+def test_no_fallback_the_adapter_vetoes(make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_feedback.NoTextsAdapter",
+    }
+    order = make_order(phone=PHONE)
+    consenting_customer(order)
+    sent_email(order)
+    assert send("bounced", event_id="b-1").fallback is None
+    assert not Notification.objects.filter(channel="sms").exists()
 
 
 def test_second_bounce_report_adds_no_second_fallback(make_order):
@@ -330,7 +354,7 @@ def test_complaint_suppresses_and_is_noted(make_order):
     assert state_of(notification) == NotificationState.DELIVERED
     suppressed = SuppressedRecipient.objects.get()
     assert suppressed.reason == "complained"
-    assert preferences.is_suppressed("email", "CUSTOMER@example.com")
+    assert preferences.is_suppressed(get_channel("email"), "CUSTOMER@example.com")
     [event] = feedback_events(notification.order)
     assert "reported the email as spam" in event.note
 
@@ -341,7 +365,7 @@ def test_unsubscribed_at_the_esp_updates_the_preference(make_order):
     send("unsubscribed", event_id="u-1")
     preference = preferences.preference_for_order(order)
     assert preference.pk is not None
-    assert not preferences.wants(preference, "shipping", "email")
+    assert not preferences.wants(preference, "shipping", get_channel("email"))
     assert not SuppressedRecipient.objects.exists()  # a choice, not a suppression
     assert state_of(notification) == NotificationState.SENT
     assert "unsubscribed from email updates" in feedback_events(order)[0].note
@@ -455,7 +479,7 @@ def test_postmark_webhook_end_to_end(client, make_order, anymail_secret):
     row = DeliveryFeedback.objects.get(event_type="bounced")
     assert (row.provider, row.event_id) == ("Postmark", "4323372036854775807")
     assert row.raw["Type"] == "HardBounce"
-    assert preferences.is_suppressed("email", "customer@example.com")
+    assert preferences.is_suppressed(get_channel("email"), "customer@example.com")
     assert Notification.objects.get(channel="sms").fallback_for == notification
     [event] = feedback_events(order)
     assert event.actor_label == "provider:postmark"

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from order_updates import services, signals
+from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -285,3 +286,66 @@ def test_bulk_queues_push_without_a_query_per_order(
     # SQLite's parameter limit), not one more query per order.
     assert len(many_queries) <= len(few_queries) + 1
     assert Notification.objects.filter(channel="push").count() == 33
+
+
+class QuietAdapter(DefaultOrderAdapter):
+    """Vetoes texts about some orders, and records every question."""
+
+    calls: list = []
+    quiet_orders: set = set()
+
+    def should_notify(self, order, notification_type, channel):
+        self.calls.append((order.pk, notification_type.code, channel.name))
+        return not (channel.name == "sms" and order.pk in self.quiet_orders)
+
+
+@pytest.fixture
+def quiet_adapter(settings):
+    QuietAdapter.calls = []
+    QuietAdapter.quiet_orders = set()
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_outbox.QuietAdapter",
+    }
+    return QuietAdapter
+
+
+def test_should_notify_vetoes_a_channel(make_order, consenting_customer, quiet_adapter):
+    quiet = make_order(user=consenting_customer, phone="+4930901820")
+    loud = make_order(user=consenting_customer, phone="+4930901820")
+    quiet_adapter.quiet_orders = {quiet.pk}
+    services.start_tracking(quiet)
+    services.start_tracking(loud)
+    assert [r.channel for r in rows(quiet)] == ["email"]
+    assert [r.channel for r in rows(loud)] == ["email", "sms"]
+    assert quiet_adapter.calls == [
+        (quiet.pk, "order_received", "email"),
+        (quiet.pk, "order_received", "sms"),
+        (loud.pk, "order_received", "email"),
+        (loud.pk, "order_received", "sms"),
+    ]
+
+
+def test_should_notify_is_asked_once_per_order_type_and_channel(
+    make_order, quiet_adapter, settings
+):
+    from order_updates.notifications.channels.base import BaseChannel, SendResult
+
+    class TwoAddresses(BaseChannel):
+        def recipients(self, order, adapter, preference):
+            return ["a", "b"]
+
+        def send(self, message):
+            return SendResult(provider="two")
+
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {"two": TwoAddresses},
+    }
+    orders = [make_order() for _ in range(3)]
+    services.bulk_set_status(orders, "on_hold", notify=False)
+    services.bulk_set_status(orders, "confirmed")
+    assert Notification.objects.count() == 6  # two recipients per order
+    assert sorted(quiet_adapter.calls) == sorted(
+        (order.pk, "order_confirmed", "two") for order in orders
+    )

@@ -7,20 +7,24 @@ from django.test.utils import CaptureQueriesContext
 from order_updates.models import NotificationPreference, SuppressedRecipient
 from order_updates.models.notifications import SuppressionReason
 from order_updates.notifications import preferences
+from order_updates.notifications.channels import get_channels
+from order_updates.notifications.channels.email import EmailChannel
+from order_updates.notifications.channels.sms import SMSChannel
 
 
 @pytest.fixture
 def channels(settings):
-    """Configure email, sms, push and test channels (not imported by these tests)."""
+    """Configure email, sms, push and test channels; return them by name."""
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "CHANNELS": {
-            "email": "x.Email",
-            "sms": "x.SMS",
-            "push": "x.Push",
-            "test": "x.Test",
+            "email": "order_updates.notifications.channels.email.EmailChannel",
+            "sms": "order_updates.notifications.channels.sms.SMSChannel",
+            "push": "order_updates.notifications.channels.push.WebPushChannel",
+            "test": "order_updates.notifications.channels.test.TestChannel",
         },
     }
+    return get_channels()
 
 
 @pytest.fixture
@@ -68,13 +72,13 @@ def test_preference_for_order_uses_the_adapter(make_order, customer):
 
 def test_transactional_defaults(db, channels):
     preference = preferences.preference_for(email="a@example.com")
-    assert preferences.wants(preference, "order", "email")
-    assert preferences.wants(preference, "shipping", "push")
-    assert preferences.wants(preference, "order", "test")
-    assert not preferences.wants(preference, "order", "sms")  # no consent yet
+    assert preferences.wants(preference, "order", channels["email"])
+    assert preferences.wants(preference, "shipping", channels["push"])
+    assert preferences.wants(preference, "order", channels["test"])
+    assert not preferences.wants(preference, "order", channels["sms"])  # no consent yet
     preferences.give_sms_consent(preference)
-    assert preferences.wants(preference, "order", "sms")
-    assert preferences.wanted_channels(preference, "order") == [
+    assert preferences.wants(preference, "order", channels["sms"])
+    assert preferences.wanted_channels(preference, "order", channels.values()) == [
         "email",
         "sms",
         "push",
@@ -86,12 +90,12 @@ def test_explicit_list_decides(db, channels):
     preference = preferences.preference_for(email="a@example.com")
     preferences.set_channels(preference, "shipping", ["sms", "push"])
     assert preference.pk is not None
-    assert not preferences.wants(preference, "shipping", "email")
-    assert preferences.wants(preference, "shipping", "push")
+    assert not preferences.wants(preference, "shipping", channels["email"])
+    assert preferences.wants(preference, "shipping", channels["push"])
     # SMS still needs consent, whatever the list says.
-    assert not preferences.wants(preference, "shipping", "sms")
+    assert not preferences.wants(preference, "shipping", channels["sms"])
     # Another category keeps the defaults.
-    assert preferences.wants(preference, "order", "email")
+    assert preferences.wants(preference, "order", channels["email"])
 
 
 def test_set_channels_validates(db, channels):
@@ -113,15 +117,15 @@ def test_unsubscribe_turns_one_channel_off_everywhere(db, channels):
         "shipping": ["sms", "push", "test"],
     }
     for category in ("order", "shipping"):
-        assert not preferences.wants(stored, category, "email")
-        assert preferences.wants(stored, category, "push")
-        assert not preferences.wants(stored, category, "sms")
+        assert not preferences.wants(stored, category, channels["email"])
+        assert preferences.wants(stored, category, channels["push"])
+        assert not preferences.wants(stored, category, channels["sms"])
     preferences.give_sms_consent(stored)
-    assert preferences.wants(stored, "order", "sms")
+    assert preferences.wants(stored, "order", channels["sms"])
     # A preference, not a suppression: the address may be written to again.
     assert not SuppressedRecipient.objects.exists()
     preferences.subscribe(stored, "email")
-    assert preferences.wants(stored, "order", "email")
+    assert preferences.wants(stored, "order", channels["email"])
 
 
 def test_changes_to_different_categories_both_survive(db, channels):
@@ -157,41 +161,64 @@ def test_save_choices(db, channels, customer):
     assert stored.channels == {"order": ["email", "sms"], "shipping": []}
     assert stored.sms_consent_at is not None
     assert stored.timezone == "Europe/Berlin"
-    assert preferences.wants(stored, "order", "sms")
-    assert not preferences.wants(stored, "shipping", "email")
+    assert preferences.wants(stored, "order", channels["sms"])
+    assert not preferences.wants(stored, "shipping", channels["email"])
 
 
 # Suppression -------------------------------------------------------------------------
 
 
+EMAIL = EmailChannel("email")
+SMS = SMSChannel("sms")
+
+
 def test_suppress_is_idempotent_and_lower_cases_email(db):
-    row, created = preferences.suppress("email", "Bad@Example.com", "bounced")
+    row, created = preferences.suppress(EMAIL, "Bad@Example.com", "bounced")
     assert created and row.address == "bad@example.com"
     again, created = preferences.suppress(
-        "email", "bad@example.COM", SuppressionReason.COMPLAINED
+        EMAIL, "bad@example.COM", SuppressionReason.COMPLAINED
     )
     assert not created and again.pk == row.pk
     assert again.reason == SuppressionReason.BOUNCED  # the first reason stays
     assert SuppressedRecipient.objects.count() == 1
 
 
+def test_suppress_stores_phone_numbers_in_e164(db):
+    row, _created = preferences.suppress(SMS, " +1 415-555-0100 ", "manual")
+    assert (row.channel, row.address) == ("sms", "+14155550100")
+    assert preferences.is_suppressed(SMS, "+14155550100")
+    assert preferences.is_suppressed(SMS, "+1 (415) 555 0100")
+    # Not a number: kept as given (stripped), still suppressible.
+    row, _created = preferences.suppress(SMS, " call me ", "manual")
+    assert row.address == "call me"
+
+
+def test_suppression_is_keyed_by_the_configured_name(db):
+    preferences.suppress(SMSChannel("text"), "+14155550100", "manual")
+    assert SuppressedRecipient.objects.get().channel == "text"
+    assert preferences.is_suppressed(SMSChannel("text"), "+14155550100")
+    assert not preferences.is_suppressed(SMS, "+14155550100")
+
+
 def test_is_suppressed_per_channel(db):
-    preferences.suppress("email", "bad@example.com", "bounced")
-    assert preferences.is_suppressed("email", "BAD@example.com")
-    assert not preferences.is_suppressed("sms", "bad@example.com")
-    assert not preferences.is_suppressed("email", "good@example.com")
+    preferences.suppress(EMAIL, "bad@example.com", "bounced")
+    assert preferences.is_suppressed(EMAIL, "BAD@example.com")
+    assert not preferences.is_suppressed(SMS, "bad@example.com")
+    assert not preferences.is_suppressed(EMAIL, "good@example.com")
 
 
 def test_suppressed_addresses_in_one_query(db):
-    preferences.suppress("email", "bad@example.com", "bounced")
-    preferences.suppress("sms", "+15005550006", "manual")
+    preferences.suppress(EMAIL, "bad@example.com", "bounced")
+    preferences.suppress(SMS, "+15005550006", "manual")
     addresses = ["Bad@Example.com", "good@example.com", "bad@example.com"]
     with CaptureQueriesContext(connection) as queries:
-        found = preferences.suppressed_addresses("email", addresses)
+        found = preferences.suppressed_addresses(EMAIL, addresses)
     assert len(queries) == 1
     assert found == {"Bad@Example.com", "bad@example.com"}
-    assert preferences.suppressed_addresses("sms", ["+15005550006"]) == {"+15005550006"}
-    assert preferences.suppressed_addresses("email", []) == set()
+    assert preferences.suppressed_addresses(SMS, ["+1 500 555 0006"]) == {
+        "+1 500 555 0006"
+    }
+    assert preferences.suppressed_addresses(EMAIL, []) == set()
 
 
 @pytest.mark.postgres

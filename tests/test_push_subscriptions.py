@@ -28,12 +28,12 @@ from py_vapid import Vapid
 
 import order_updates
 from order_updates import services
-from order_updates.conf import DEFAULTS
 from order_updates.core.adapter import get_adapter
 from order_updates.models import Notification, NotificationState, PushSubscription
 from order_updates.notifications import delivery
 from order_updates.notifications.channels.push import subscriptions as push
 from order_updates.notifications.channels.push import vapid_public_key
+from order_updates.notifications.channels.push.channel import DEFAULT_HOSTS
 from order_updates.notifications.links import make_push_token, make_token
 
 ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABtest"
@@ -80,22 +80,40 @@ def vapid():
     return key
 
 
+EMAIL_CHANNEL = "order_updates.notifications.channels.email.EmailChannel"
+
+
+def push_channels(**options):
+    """``CHANNELS`` with email, and push with these options."""
+    return {
+        "email": EMAIL_CHANNEL,
+        "push": {
+            "BACKEND": "order_updates.notifications.channels.push.WebPushChannel",
+            "OPTIONS": options,
+        },
+    }
+
+
 @pytest.fixture
-def push_settings(db, settings, vapid):
-    """Push configured as a shop would: the channel, a real VAPID key pair."""
+def push_options(vapid):
+    """The push channel's options: a real VAPID key pair."""
     private_raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
+    return {
+        "vapid_private_key": b64url(private_raw),
+        "vapid_public_key": vapid_public_key(vapid),
+        "vapid_subject": "mailto:shop@example.com",
+        # The real services, plus a test one for the length checks below.
+        "hosts": [*DEFAULT_HOSTS, "push.example.com"],
+    }
+
+
+@pytest.fixture
+def push_settings(db, settings, push_options):
+    """Push configured as a shop would: the channel, a real VAPID key pair."""
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
-        "CHANNELS": {
-            "email": "order_updates.notifications.channels.email.EmailChannel",
-            "push": "order_updates.notifications.channels.push.WebPushChannel",
-        },
-        "WEBPUSH_VAPID_PRIVATE_KEY": b64url(private_raw),
-        "WEBPUSH_VAPID_PUBLIC_KEY": vapid_public_key(vapid),
-        "WEBPUSH_VAPID_SUBJECT": "mailto:shop@example.com",
+        "CHANNELS": push_channels(**push_options),
         "PREFERENCES_LINK_MAX_AGE": None,
-        # The real services, plus a test one for the length checks below.
-        "WEBPUSH_HOSTS": [*DEFAULTS["WEBPUSH_HOSTS"], "push.example.com"],
     }
     return settings
 
@@ -157,20 +175,14 @@ def test_key_endpoint(client, push_settings, vapid):
     assert "no-cache" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"WEBPUSH_VAPID_PUBLIC_KEY": ""},
-        {
-            "CHANNELS": {
-                "email": "order_updates.notifications.channels.email.EmailChannel"
-            }
-        },
-    ],
-    ids=["no key", "no push channel"],
-)
-def test_key_endpoint_without_push(client, push_settings, change):
-    push_settings.ORDER_UPDATES = {**push_settings.ORDER_UPDATES, **change}
+@pytest.mark.parametrize("push", ["no key", "no push channel"])
+def test_key_endpoint_without_push(client, push_settings, push_options, push):
+    channels = (
+        push_channels(**{**push_options, "vapid_public_key": ""})
+        if push == "no key"
+        else {"email": EMAIL_CHANNEL}
+    )
+    push_settings.ORDER_UPDATES = {**push_settings.ORDER_UPDATES, "CHANNELS": channels}
     response = client.get(reverse("order_updates:push_key"))
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
@@ -914,10 +926,10 @@ def test_button_stays_hidden_without_push_api(button):
 
 
 @needs_node
-def test_button_stays_hidden_without_vapid_key(button, push_settings):
+def test_button_stays_hidden_without_vapid_key(button, push_settings, push_options):
     push_settings.ORDER_UPDATES = {
         **push_settings.ORDER_UPDATES,
-        "WEBPUSH_VAPID_PUBLIC_KEY": "",
+        "CHANNELS": push_channels(**{**push_options, "vapid_public_key": ""}),
     }
     report = button(clicks=0)
     assert report["load"]["hidden"] is True

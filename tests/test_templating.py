@@ -21,6 +21,10 @@ from order_updates.models import (
 )
 from order_updates.notifications import templating
 from order_updates.notifications.channels.base import BaseChannel
+from order_updates.notifications.channels.email import EmailChannel
+from order_updates.notifications.channels.push import WebPushChannel
+from order_updates.notifications.channels.sms import SMSChannel
+from order_updates.notifications.channels.test import TestChannel
 from order_updates.notifications.templating import (
     build_context,
     preview,
@@ -38,7 +42,9 @@ from order_updates.notifications.types import DEFAULT_TYPES
 
 TYPES = [item.code for item in DEFAULT_TYPES]
 SHIPPING_TYPES = [item.code for item in DEFAULT_TYPES if item.category == "shipping"]
-CHANNELS = ["email", "sms", "push"]
+EMAIL, SMS, PUSH = EmailChannel("email"), SMSChannel("sms"), WebPushChannel("push")
+TEST = TestChannel("test")
+CHANNELS = {"email": EMAIL, "sms": SMS, "push": PUSH}
 TRACKING_URL = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
 
 # GSM 03.38 basic character set: what one SMS segment holds 160 of.
@@ -84,6 +90,12 @@ def notification_for(order, type_code, channel, *, event=None, language="en"):
     )
 
 
+def render_row(notification, order):
+    """Render an outbox row for the channel it names."""
+    channel = CHANNELS[notification.channel]
+    return render_notification(notification, order, channel)
+
+
 def walk(value, path="context"):
     """Yield (path, leaf) for every leaf of a nested dict/list."""
     if isinstance(value, dict):
@@ -107,8 +119,10 @@ PLAIN_TYPES = (str, int, float, bool, type(None), datetime.datetime, datetime.da
 @pytest.mark.parametrize("type_code", TYPES)
 def test_default_renders_with_sample_data(db, type_code, channel):
     with strict_undefined():
-        rendered = render(type_code, channel, "en", sample_context(type_code, channel))
-    parts = templating.CHANNEL_PARTS[channel]
+        rendered = render(
+            type_code, CHANNELS[channel], "en", sample_context(type_code, channel)
+        )
+    parts = CHANNELS[channel].parts
     assert set(rendered) == {*parts, "url"}
     for part in parts:
         assert rendered[part].strip(), part
@@ -140,7 +154,7 @@ def test_default_renders_for_a_real_order(make_order, ship, type_code):
     for channel in CHANNELS:
         notification = notification_for(order, type_code, channel)
         with strict_undefined():
-            rendered = render_notification(notification, order)
+            rendered = render_row(notification, order)
         number = build_context(notification, order)["order"]["number"]
         assert number in (rendered.get("subject") or rendered["text"])
         if channel == "email":
@@ -154,20 +168,20 @@ def test_default_renders_for_a_real_order(make_order, ship, type_code):
 
 @pytest.mark.parametrize("type_code", TYPES)
 def test_sms_fits_one_gsm7_segment(db, type_code):
-    text = render(type_code, "sms", "en", sample_context(type_code, "sms"))["text"]
+    text = render(type_code, SMS, "en", sample_context(type_code, "sms"))["text"]
     assert len(text) <= 160, text
     assert set(text) <= GSM7, set(text) - GSM7
 
 
 def test_push_is_short(db):
     for type_code in TYPES:
-        rendered = render(type_code, "push", "en", sample_context(type_code, "push"))
+        rendered = render(type_code, PUSH, "en", sample_context(type_code, "push"))
         assert len(rendered["subject"]) <= 50
         assert len(rendered["text"]) <= 140
 
 
 def test_email_html_has_its_css_inlined(db):
-    html = render("shipped", "email", "en", sample_context("shipped", "email"))["html"]
+    html = render("shipped", EMAIL, "en", sample_context("shipped", "email"))["html"]
     assert re.search(r'<h1 style="[^"]*font-size: 24px', html)
     assert re.search(r'<td class="content" style="[^"]*padding', html)
     # Plain rules are gone from <style>; media queries stay for the clients that
@@ -178,7 +192,7 @@ def test_email_html_has_its_css_inlined(db):
 
 
 def test_email_text_is_tidy(db):
-    text = render("shipped", "email", "en", sample_context("shipped", "email"))["text"]
+    text = render("shipped", EMAIL, "en", sample_context("shipped", "email"))["text"]
     assert "\n\n\n" not in text
     assert not re.search(r"[ \t]+$", text, re.M)
     assert text.startswith("Hi Ada Lovelace,")
@@ -273,12 +287,12 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     services.start_tracking(order)
     notification = notification_for(order, "order_received", "sms")
     assert build_context(notification, order)["links"]["order"] == ""
-    assert render_notification(notification, order)["url"] == ""
+    assert render_row(notification, order)["url"] == ""
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "ADAPTER": "tests.test_templating.AccountPagesAdapter",
     }
-    rendered = render_notification(notification, order)
+    rendered = render_row(notification, order)
     assert rendered["url"] == "https://shop.example.com/account/orders/"
     assert rendered["text"].endswith(" https://shop.example.com/account/orders/")
 
@@ -286,11 +300,11 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
 def test_shipping_link_is_the_tracking_page_order_link_otherwise(make_order, ship):
     order = make_order()
     ship(order)
-    shipped = render_notification(notification_for(order, "shipped", "push"), order)
+    shipped = render_row(notification_for(order, "shipped", "push"), order)
     assert shipped["url"] == TRACKING_URL
     note = services.add_note(order, "Hello")
     other = notification_for(order, "note_added", "push", event=note)
-    assert render_notification(other, order)["url"] == ""
+    assert render_row(other, order)["url"] == ""
 
 
 # Lookup order ------------------------------------------------------------------------
@@ -311,41 +325,39 @@ def template_dir(tmp_path, settings):
 
 def test_merchant_template_wins_and_base_language_applies(db):
     context = sample_context("shipped", "email")
-    save_template("shipped", "email", "de", subject="Bestellung {{ order.number }}")
-    assert render("shipped", "email", "de", context)["subject"] == "Bestellung 1001"
-    assert render("shipped", "email", "de-AT", context)["subject"] == "Bestellung 1001"
-    assert render("shipped", "email", "de_at", context)["subject"] == "Bestellung 1001"
-    save_template("shipped", "email", "de-at", subject="Servus {{ order.number }}")
-    assert render("shipped", "email", "de-at", context)["subject"] == "Servus 1001"
-    assert render("shipped", "email", "de", context)["subject"] == "Bestellung 1001"
+    save_template("shipped", EMAIL, "de", subject="Bestellung {{ order.number }}")
+    assert render("shipped", EMAIL, "de", context)["subject"] == "Bestellung 1001"
+    assert render("shipped", EMAIL, "de-AT", context)["subject"] == "Bestellung 1001"
+    assert render("shipped", EMAIL, "de_at", context)["subject"] == "Bestellung 1001"
+    save_template("shipped", EMAIL, "de-at", subject="Servus {{ order.number }}")
+    assert render("shipped", EMAIL, "de-at", context)["subject"] == "Servus 1001"
+    assert render("shipped", EMAIL, "de", context)["subject"] == "Bestellung 1001"
     # Other languages, and parts the merchant left blank, use the files.
-    assert render("shipped", "email", "en", context)["subject"] == (
+    assert render("shipped", EMAIL, "en", context)["subject"] == (
         "Your order #1001 is on its way"
     )
-    assert "gute Nachrichten" in render("shipped", "email", "de", context)["text"]
+    assert "gute Nachrichten" in render("shipped", EMAIL, "de", context)["text"]
 
 
 def test_inactive_merchant_template_is_ignored(db):
-    save_template("shipped", "sms", "en", body_text="Custom {{ order.number }}")
+    save_template("shipped", SMS, "en", body_text="Custom {{ order.number }}")
     context = sample_context("shipped", "sms")
-    assert render("shipped", "sms", "en", context)["text"] == "Custom 1001"
-    revert_to_default("shipped", "sms", "en")
-    assert render("shipped", "sms", "en", context)["text"].startswith("Test Shop: ")
+    assert render("shipped", SMS, "en", context)["text"] == "Custom 1001"
+    revert_to_default("shipped", SMS, "en")
+    assert render("shipped", SMS, "en", context)["text"].startswith("Test Shop: ")
 
 
 def test_shop_file_overrides_the_default(db, template_dir):
     context = sample_context("delivered", "email")
     template_dir("email/delivered_subject.txt", "Arrived: {{ order.number }}\n")
     template_dir("de/email/delivered_subject.txt", "Angekommen: {{ order.number }}")
-    assert render("delivered", "email", "en", context)["subject"] == "Arrived: 1001"
-    assert (
-        render("delivered", "email", "de-ch", context)["subject"] == "Angekommen: 1001"
-    )
+    assert render("delivered", EMAIL, "en", context)["subject"] == "Arrived: 1001"
+    assert render("delivered", EMAIL, "de-ch", context)["subject"] == "Angekommen: 1001"
     # The other parts still come from the package.
-    assert "has been delivered" in render("delivered", "email", "en", context)["text"]
+    assert "has been delivered" in render("delivered", EMAIL, "en", context)["text"]
     # A merchant's template wins over the shop's file.
-    save_template("delivered", "email", "en", subject="Merchant {{ order.number }}")
-    assert render("delivered", "email", "en", context)["subject"] == "Merchant 1001"
+    save_template("delivered", EMAIL, "en", subject="Merchant {{ order.number }}")
+    assert render("delivered", EMAIL, "en", context)["subject"] == "Merchant 1001"
 
 
 def test_shop_file_overrides_a_partial(db, template_dir):
@@ -354,7 +366,7 @@ def test_shop_file_overrides_a_partial(db, template_dir):
         "<html><body><h1>{% block heading %}{% endblock %}</h1>"
         "{% block content %}{% endblock %}<p>Our own footer</p></body></html>",
     )
-    html = render("shipped", "email", "en", sample_context("shipped", "email"))["html"]
+    html = render("shipped", EMAIL, "en", sample_context("shipped", "email"))["html"]
     assert "Our own footer" in html
     assert "Your order is on its way" in html
 
@@ -367,7 +379,7 @@ def test_missing_template_names_the_file_to_add(db, settings):
         },
     }
     with pytest.raises(TemplateError, match="order_updates/notifications/email/"):
-        render("gift_card", "email", "en", sample_context("gift_card", "email"))
+        render("gift_card", EMAIL, "en", sample_context("gift_card", "email"))
 
 
 def test_template_with_only_subject_and_text_sends_no_html(db, template_dir, settings):
@@ -379,7 +391,7 @@ def test_template_with_only_subject_and_text_sends_no_html(db, template_dir, set
     }
     template_dir("email/gift_card_subject.txt", "Your gift card")
     template_dir("email/gift_card_body.txt", "Here it is, {{ customer.name }}.")
-    rendered = render("gift_card", "email", "en", sample_context("gift_card", "email"))
+    rendered = render("gift_card", EMAIL, "en", sample_context("gift_card", "email"))
     assert rendered == {
         "subject": "Your gift card",
         "text": "Here it is, Ada Lovelace.",
@@ -389,7 +401,7 @@ def test_template_with_only_subject_and_text_sends_no_html(db, template_dir, set
 
 
 def test_channel_without_templates_uses_the_email_templates(db):
-    rendered = render("shipped", "test", "en", sample_context("shipped", "test"))
+    rendered = render("shipped", TEST, "en", sample_context("shipped", "test"))
     assert rendered["subject"] == "Your order #1001 is on its way"
     assert rendered["html"]
 
@@ -400,19 +412,18 @@ class ChatChannel(BaseChannel):
     parts = ("text",)
 
 
-def test_other_channel_renders_its_declared_parts(db, settings):
-    settings.ORDER_UPDATES = {
-        **settings.ORDER_UPDATES,
-        "CHANNELS": {"chat": "tests.test_templating.ChatChannel"},
-    }
-    rendered = render("shipped", "chat", "en", sample_context("shipped", "chat"))
+CHAT = ChatChannel("chat")
+
+
+def test_other_channel_renders_its_declared_parts(db):
+    rendered = render("shipped", CHAT, "en", sample_context("shipped", "chat"))
     assert set(rendered) == {"text", "url"}
     assert rendered["text"].startswith("Hi Ada Lovelace,")
 
 
 def test_codes_that_are_not_names_are_refused(db):
     with pytest.raises(TemplateError):
-        render("../../../etc/passwd", "email", "en", {})
+        render("../../../etc/passwd", EMAIL, "en", {})
 
 
 # Rendering errors --------------------------------------------------------------------
@@ -429,7 +440,7 @@ def test_broken_merchant_template_raises_a_clear_template_error(make_order, ship
         subject="{{ order.number | nope }}",
     )
     with pytest.raises(TemplateError) as caught:
-        render_notification(notification_for(order, "shipped", "email"), order)
+        render_row(notification_for(order, "shipped", "email"), order)
     message = str(caught.value)
     assert "subject" in message and "shipped email" in message
     assert "notification template shipped/email/en" in message
@@ -439,12 +450,12 @@ def test_broken_merchant_template_raises_a_clear_template_error(make_order, ship
 
 def test_subject_is_one_line_and_sms_whitespace_collapses(db):
     save_template(
-        "shipped", "email", "en", subject="  Line one\n\n   line   two  ", body_text=""
+        "shipped", EMAIL, "en", subject="  Line one\n\n   line   two  ", body_text=""
     )
-    save_template("shipped", "sms", "en", body_text="A\n\n  B   {{ order.number }}\n")
+    save_template("shipped", SMS, "en", body_text="A\n\n  B   {{ order.number }}\n")
     context = sample_context("shipped", "email")
-    assert render("shipped", "email", "en", context)["subject"] == "Line one line two"
-    assert render("shipped", "sms", "en", context)["text"] == "A B 1001"
+    assert render("shipped", EMAIL, "en", context)["subject"] == "Line one line two"
+    assert render("shipped", SMS, "en", context)["text"] == "A B 1001"
 
 
 # Autoescape --------------------------------------------------------------------------
@@ -455,7 +466,7 @@ def test_html_is_autoescaped_text_is_not(make_order, ship, django_user_model):
     ship(order, message='<img src=x onerror="alert(1)">')
     context = build_context(notification_for(order, "shipped", "email"), order)
     context["customer"]["name"] = "<script>alert('x')</script>"
-    rendered = render("shipped", "email", "en", context)
+    rendered = render("shipped", EMAIL, "en", context)
     assert "<script>" not in rendered["html"]
     # (the CSS inliner re-serializes: quotes in text need no escaping)
     assert "Hi &lt;script&gt;alert('x')&lt;/script&gt;," in rendered["html"]
@@ -471,7 +482,7 @@ def test_safe_strings_in_data_are_escaped_too(db):
 
     context = sample_context("shipped", "email")
     context["customer"]["name"] = plain(mark_safe("<b>Ada</b>"))
-    html = render("shipped", "email", "en", context)["html"]
+    html = render("shipped", EMAIL, "en", context)["html"]
     assert "<b>Ada</b>" not in html and "&lt;b&gt;Ada&lt;/b&gt;" in html
 
 
@@ -490,9 +501,9 @@ def test_safe_strings_in_data_are_escaped_too(db):
 )
 def test_templates_cannot_reach_python(db, settings, source, variable):
     if variable:
-        errors = validate_template("shipped", "sms", body_text=source)
+        errors = validate_template("shipped", SMS, body_text=source)
         assert "unknown variable '%s'" % variable in errors["body_text"][0]
-    rendered = preview("shipped", "sms", "en", body_text=source + "|end")
+    rendered = preview("shipped", SMS, "en", body_text=source + "|end")
     assert rendered["text"] == "|end"
     assert settings.SECRET_KEY not in rendered["text"]
 
@@ -509,20 +520,20 @@ def test_templates_cannot_reach_python(db, settings, source, variable):
     ],
 )
 def test_templates_cannot_read_files(db, source):
-    errors = validate_template("shipped", "email", body_html=source)
+    errors = validate_template("shipped", EMAIL, body_html=source)
     assert "can't be included" in " ".join(errors["body_html"])
     with pytest.raises(TemplateError) as caught:
-        preview("shipped", "email", "en", body_html=source)
+        preview("shipped", EMAIL, "en", body_html=source)
     assert "root:" not in str(caught.value)
     assert "SECRET_KEY" not in str(caught.value)
 
 
 def test_templates_can_include_our_partials(db):
     source = '{% render "email/_shipment.html" %}'
-    assert validate_template("shipped", "email", body_html=source) == {}
+    assert validate_template("shipped", EMAIL, body_html=source) == {}
     assert (
         "1Z999AA10123456784"
-        in preview("shipped", "email", "en", body_html=source)["html"]
+        in preview("shipped", EMAIL, "en", body_html=source)["html"]
     )
 
 
@@ -548,23 +559,23 @@ def test_templates_can_include_our_partials(db):
 )
 def test_resource_limits(db, source, error):
     with pytest.raises(TemplateError, match=error):
-        preview("shipped", "sms", "en", body_text=source)
-    errors = validate_template("shipped", "sms", body_text=source)
+        preview("shipped", SMS, "en", body_text=source)
+    errors = validate_template("shipped", SMS, body_text=source)
     assert error in errors["body_text"][0]
 
 
 def test_deep_nesting_is_refused(db):
     source = "{% if true %}" * 50 + "x" + "{% endif %}" * 50
-    errors = validate_template("shipped", "sms", body_text=source)
+    errors = validate_template("shipped", SMS, body_text=source)
     assert "nesting" in errors["body_text"][0]
     with pytest.raises(TemplateError):
-        preview("shipped", "sms", "en", body_text=source)
+        preview("shipped", SMS, "en", body_text=source)
 
 
 def test_layout_cannot_extend_itself_forever(db, template_dir):
     template_dir("email/_loop.html", '{% include "email/_loop.html" %}')
     with pytest.raises(TemplateError, match="context depth"):
-        preview("shipped", "email", "en", body_html='{% include "email/_loop.html" %}')
+        preview("shipped", EMAIL, "en", body_html='{% include "email/_loop.html" %}')
 
 
 # Validation --------------------------------------------------------------------------
@@ -574,7 +585,7 @@ def test_valid_template_has_no_errors(db):
     assert (
         validate_template(
             "shipped",
-            "email",
+            EMAIL,
             subject="{{ order.number }} is on its way",
             body_text="{% for item in order.items %}{{ item.name }}{% endfor %}"
             "{{ shipments.first.tracking_url }}{{ shipments.size }}"
@@ -588,21 +599,21 @@ def test_valid_template_has_no_errors(db):
 
 def test_syntax_errors_carry_line_numbers(db):
     errors = validate_template(
-        "shipped", "email", body_text="Hello\n\n{% if order.number %}\nno end"
+        "shipped", EMAIL, body_text="Hello\n\n{% if order.number %}\nno end"
     )
     assert errors["body_text"] == [
         "line 4 (end of the template): expected tag endif, found end of expression"
     ]
-    errors = validate_template("shipped", "email", subject="{{ order.number ")
+    errors = validate_template("shipped", EMAIL, subject="{{ order.number ")
     assert errors["subject"][0].startswith("line 1: ")
-    errors = validate_template("shipped", "email", subject="{% frobnicate %}")
+    errors = validate_template("shipped", EMAIL, subject="{% frobnicate %}")
     assert "frobnicate" in errors["subject"][0]
 
 
 def test_unknown_variables_are_named_with_a_suggestion(db):
     errors = validate_template(
         "shipped",
-        "email",
+        EMAIL,
         body_text="Hi\n{{ order.numbr }}\n{{ ordr.number }}\n{{ shipment.traking_url }}"
         "\n{{ shipments.first.carier }}\n{{ whatever }}",
     )
@@ -618,12 +629,12 @@ def test_unknown_variables_are_named_with_a_suggestion(db):
 
 
 def test_lists_are_used_as_lists(db):
-    errors = validate_template("shipped", "sms", body_text="{{ shipments.carrier }}")
+    errors = validate_template("shipped", SMS, body_text="{{ shipments.carrier }}")
     assert "'shipments' is a list" in errors["body_text"][0]
 
 
 def test_unknown_filters_are_named_with_a_suggestion(db):
-    errors = validate_template("shipped", "email", subject="{{ order.number | upcse }}")
+    errors = validate_template("shipped", EMAIL, subject="{{ order.number | upcse }}")
     assert errors["subject"] == [
         "line 1: unknown filter 'upcse'. Did you mean 'upcase'?"
     ]
@@ -632,7 +643,7 @@ def test_unknown_filters_are_named_with_a_suggestion(db):
 def test_parts_the_channel_does_not_use_are_ignored(db):
     errors = validate_template(
         "shipped",
-        "sms",
+        SMS,
         subject="{% broken",
         body_html="{{ nope }}",
         body_text="{{ order.number }}",
@@ -642,17 +653,17 @@ def test_parts_the_channel_does_not_use_are_ignored(db):
 
 def test_render_against_sample_data_must_succeed(db):
     errors = validate_template(
-        "shipped", "sms", body_text="{{ order.total | divided_by: 0 }}"
+        "shipped", SMS, body_text="{{ order.total | divided_by: 0 }}"
     )
     assert "sample data" in errors["body_text"][0]
 
 
 def test_unknown_type_or_channel_is_refused(db):
-    errors = validate_template("shiped", "email", subject="x")
+    errors = validate_template("shiped", EMAIL, subject="x")
     assert errors == {
         "__all__": ["Unknown notification type 'shiped'. Did you mean 'shipped'?"]
     }
-    assert "__all__" in validate_template("shipped", "../x", subject="x")
+    assert "__all__" in validate_template("shipped", ChatChannel("../x"), subject="x")
 
 
 # Saving, revisions, revert -----------------------------------------------------------
@@ -660,18 +671,18 @@ def test_unknown_type_or_channel_is_refused(db):
 
 def test_save_validates_and_keeps_revisions(db, staff_user):
     with pytest.raises(TemplateValidationError) as caught:
-        save_template("shipped", "email", "en", subject="{{ order.numbr }}")
+        save_template("shipped", EMAIL, "en", subject="{{ order.numbr }}")
     assert isinstance(caught.value, ValueError)
     assert isinstance(caught.value, OrderUpdatesError)
     assert "order.number" in caught.value.errors["subject"][0]
     assert not NotificationTemplate.objects.exists()
 
     first = save_template(
-        "shipped", "email", "EN", subject="One {{ order.number }}", user=staff_user
+        "shipped", EMAIL, "EN", subject="One {{ order.number }}", user=staff_user
     )
     assert (first.language, first.active, first.updated_by) == ("en", True, staff_user)
     second = save_template(
-        "shipped", "email", "en", subject="Two {{ order.number }}", comment="shorter"
+        "shipped", EMAIL, "en", subject="Two {{ order.number }}", comment="shorter"
     )
     assert second.pk == first.pk
     revisions = list(second.revisions.all())
@@ -685,49 +696,49 @@ def test_save_validates_and_keeps_revisions(db, staff_user):
 
 def test_saving_nothing_is_refused(db):
     with pytest.raises(TemplateValidationError) as caught:
-        save_template("shipped", "sms", "en", subject="only for email")
+        save_template("shipped", SMS, "en", subject="only for email")
     assert "__all__" in caught.value.errors
     with pytest.raises(TemplateValidationError):
-        save_template("shipped", "sms", "not a language", body_text="x")
+        save_template("shipped", SMS, "not a language", body_text="x")
 
 
 def test_restore_and_revert(db, staff_user):
     context = sample_context("shipped", "sms")
-    save_template("shipped", "sms", "en", body_text="First {{ order.number }}")
-    template = save_template("shipped", "sms", "en", body_text="Second")
+    save_template("shipped", SMS, "en", body_text="First {{ order.number }}")
+    template = save_template("shipped", SMS, "en", body_text="Second")
     first_revision = template.revisions.order_by("pk").first()
 
-    restored = restore_revision(first_revision, user=staff_user)
+    restored = restore_revision(first_revision, SMS, user=staff_user)
     assert restored.body_text == "First {{ order.number }}"
-    assert render("shipped", "sms", "en", context)["text"] == "First 1001"
+    assert render("shipped", SMS, "en", context)["text"] == "First 1001"
     assert restored.revisions.count() == 3
     assert restored.revisions.first().comment == "Restored revision #%s" % (
         first_revision.pk
     )
 
-    reverted = revert_to_default("shipped", "sms", "en", user=staff_user)
+    reverted = revert_to_default("shipped", SMS, "en", user=staff_user)
     assert reverted.active is False
     assert reverted.body_text == "First {{ order.number }}"  # kept for restoring
     revert_revision = reverted.revisions.first()
     assert revert_revision.active is False and revert_revision.created_by == staff_user
-    assert render("shipped", "sms", "en", context)["text"].startswith("Test Shop: ")
+    assert render("shipped", SMS, "en", context)["text"].startswith("Test Shop: ")
     # Reverting again changes nothing.
-    assert revert_to_default("shipped", "sms", "en").revisions.count() == 4
-    assert revert_to_default("delivered", "sms", "en") is None
+    assert revert_to_default("shipped", SMS, "en").revisions.count() == 4
+    assert revert_to_default("delivered", SMS, "en") is None
 
-    restore_revision(first_revision)
-    assert render("shipped", "sms", "en", context)["text"] == "First 1001"
-    restore_revision(revert_revision)
+    restore_revision(first_revision, SMS)
+    assert render("shipped", SMS, "en", context)["text"] == "First 1001"
+    restore_revision(revert_revision, SMS)
     assert NotificationTemplate.objects.get().active is False
 
 
 def test_restoring_a_revision_that_no_longer_validates_is_refused(db):
-    template = save_template("shipped", "sms", "en", body_text="{{ order.number }}")
+    template = save_template("shipped", SMS, "en", body_text="{{ order.number }}")
     revision = template.revisions.get()
     revision.body_text = "{{ order.gone }}"
     revision.save()
     with pytest.raises(TemplateValidationError):
-        restore_revision(revision)
+        restore_revision(revision, SMS)
 
 
 # Preview -----------------------------------------------------------------------------
@@ -736,7 +747,7 @@ def test_restoring_a_revision_that_no_longer_validates_is_refused(db):
 def test_preview_unsaved_sources_against_sample_or_a_real_order(make_order, ship):
     rendered = preview(
         "shipped",
-        "email",
+        EMAIL,
         "en",
         subject="Preview {{ order.number }}",
         body_html="<p style='color: red'>{{ customer.name }}</p>",
@@ -749,7 +760,7 @@ def test_preview_unsaved_sources_against_sample_or_a_real_order(make_order, ship
     order = make_order()
     ship(order, message="Wrapped as a gift.")
     rendered = preview(
-        "shipped", "email", "de", subject="{{ order.number }}", order=order
+        "shipped", EMAIL, "de", subject="{{ order.number }}", order=order
     )
     number = build_context(notification_for(order, "shipped", "email"), order)["order"][
         "number"
@@ -761,13 +772,13 @@ def test_preview_unsaved_sources_against_sample_or_a_real_order(make_order, ship
 
 
 def test_preview_blank_part_shows_the_default(db):
-    save_template("shipped", "email", "en", subject="Merchant subject")
-    assert preview("shipped", "email", "en")["subject"] == "Merchant subject"
-    assert preview("shipped", "email", "en", subject="")["subject"] == (
+    save_template("shipped", EMAIL, "en", subject="Merchant subject")
+    assert preview("shipped", EMAIL, "en")["subject"] == "Merchant subject"
+    assert preview("shipped", EMAIL, "en", subject="")["subject"] == (
         "Your order #1001 is on its way"
     )
 
 
 def test_preview_raises_template_error(db):
     with pytest.raises(TemplateError, match="line 1"):
-        preview("shipped", "email", "en", subject="{{ order.number | nope }}")
+        preview("shipped", EMAIL, "en", subject="{{ order.number | nope }}")

@@ -5,7 +5,9 @@ from django.utils import translation
 
 from order_updates import services
 from order_updates.models import Notification, OrderEvent
-from order_updates.notifications import templating
+from order_updates.notifications.channels.email import EmailChannel
+from order_updates.notifications.channels.push import WebPushChannel
+from order_updates.notifications.channels.sms import SMSChannel
 from order_updates.notifications.templating import (
     render,
     render_notification,
@@ -16,7 +18,8 @@ from order_updates.notifications.templating.sources import PACKAGE_DIR
 from order_updates.notifications.types import DEFAULT_TYPES
 
 TYPES = [item.code for item in DEFAULT_TYPES]
-CHANNELS = ["email", "sms", "push"]
+EMAIL, SMS, PUSH = EmailChannel("email"), SMSChannel("sms"), WebPushChannel("push")
+CHANNELS = {"email": EMAIL, "sms": SMS, "push": PUSH}
 LANGUAGES = ["de", "fr"]
 
 # GSM 03.38 basic character set: what one SMS segment holds 160 of.
@@ -93,15 +96,17 @@ def test_every_default_file_is_translated(language):
 def test_translated_default_renders_with_sample_data(db, language, type_code, channel):
     context = sample(type_code, channel, language)
     with strict_undefined():
-        rendered = render(type_code, channel, language, context)
-    parts = templating.CHANNEL_PARTS[channel]
+        rendered = render(type_code, CHANNELS[channel], language, context)
+    parts = CHANNELS[channel].parts
     assert set(rendered) == {*parts, "url"}
     for part in parts:
         assert rendered[part].strip(), part
         for marker in ENGLISH_MARKERS:
             assert marker not in rendered[part], (part, marker)
     assert "1001" in (rendered.get("subject") or rendered["text"])
-    english = render(type_code, channel, "en", sample(type_code, channel, "en"))
+    english = render(
+        type_code, CHANNELS[channel], "en", sample(type_code, channel, "en")
+    )
     assert rendered["url"] == english["url"]
     if "subject" in parts:
         assert rendered["subject"] != english["subject"]
@@ -129,10 +134,10 @@ def test_translated_default_renders_with_sample_data(db, language, type_code, ch
 def test_regional_language_falls_back_to_base_language_files(db, type_code):
     for channel in CHANNELS:
         context = sample(type_code, channel, "de")
-        base = render(type_code, channel, "de", context)
-        english = render(type_code, channel, "en", context)
+        base = render(type_code, CHANNELS[channel], "de", context)
+        english = render(type_code, CHANNELS[channel], "en", context)
         for regional_code in ("de-at", "de_AT", "de-CH"):
-            regional = render(type_code, channel, regional_code, context)
+            regional = render(type_code, CHANNELS[channel], regional_code, context)
             for part, text in regional.items():
                 if channel == "email" and part in ("text", "html"):
                     # Amounts follow the region ("€ 24,00" in Austria).
@@ -147,13 +152,13 @@ def test_regional_language_falls_back_to_base_language_files(db, type_code):
 
 
 def test_regional_email_gets_the_base_language_layout(db):
-    html = render("shipped", "email", "fr-ca", sample("shipped", "email", "fr"))["html"]
+    html = render("shipped", EMAIL, "fr-ca", sample("shipped", "email", "fr"))["html"]
     assert "Vous recevez cet e-mail" in html
     assert "Transporteur" in html and "Carrier" not in html
 
 
 def test_other_languages_still_get_english(db):
-    rendered = render("shipped", "email", "it", sample("shipped", "email", "it"))
+    rendered = render("shipped", EMAIL, "it", sample("shipped", "email", "it"))
     assert rendered["subject"] == "Your order #1001 is on its way"
     assert "You're receiving this email" in rendered["html"]
 
@@ -186,7 +191,7 @@ def test_customer_order_renders_in_their_language(
     services.start_tracking(order)
     notification = notification_for(order, "order_received", "email", language)
     with strict_undefined():
-        rendered = render_notification(notification, order)
+        rendered = render_notification(notification, order, EMAIL)
     assert rendered["subject"].startswith(subject)
     assert footer in rendered["html"]
     assert "/order-updates/unsubscribe/" in rendered["html"]
@@ -194,6 +199,6 @@ def test_customer_order_renders_in_their_language(
         assert marker not in rendered["html"] and marker not in rendered["text"]
     sms = notification_for(order, "order_received", "sms", language)
     with strict_undefined():
-        text = render_notification(sms, order)["text"]
+        text = render_notification(sms, order, SMS)["text"]
     assert text.startswith("Test Shop: ")
     assert "Thanks" not in text

@@ -10,16 +10,24 @@ from django.urls import reverse
 
 from order_updates.models import NotificationPreference
 from order_updates.notifications import preferences
+from order_updates.notifications.channels import get_channel
 from order_updates.notifications.links import make_token
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+CHANNELS = {
+    "email": "order_updates.notifications.channels.email.EmailChannel",
+    "sms": "order_updates.notifications.channels.sms.SMSChannel",
+    "push": "order_updates.notifications.channels.push.WebPushChannel",
+}
 
 
 @pytest.fixture(autouse=True)
 def channels(settings):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
-        "CHANNELS": {"email": "x.Email", "sms": "x.SMS", "push": "x.Push"},
+        "CHANNELS": CHANNELS,
         "PREFERENCES_LINK_MAX_AGE": None,
     }
 
@@ -69,8 +77,8 @@ def test_confirming_unsubscribes_and_links_to_preferences(strict_client, db):
     content = response.content.decode()
     assert "You will no longer get email updates" in content
     assert "/order-updates/preferences/" in content
-    assert not preferences.wants(stored(), "order", "email")
-    assert preferences.wants(stored(), "order", "push")
+    assert not preferences.wants(stored(), "order", get_channel("email"))
+    assert preferences.wants(stored(), "order", get_channel("push"))
 
 
 def test_confirmation_post_needs_csrf(strict_client, db):
@@ -90,7 +98,7 @@ def test_one_click_post_without_csrf_or_cookies(strict_client, db, multipart):
         )
     assert response.status_code == 200
     assert not strict_client.cookies  # nothing needed, nothing required
-    assert not preferences.wants(stored(), "shipping", "email")
+    assert not preferences.wants(stored(), "shipping", get_channel("email"))
 
 
 def test_one_click_for_an_account_holder(strict_client, django_user_model):
@@ -218,7 +226,7 @@ def test_preferences_save_and_redirect(client, db):
     assert preference.channels == {"order": ["email", "sms"], "shipping": ["sms"]}
     assert preference.sms_consent_at is not None
     assert preference.timezone == "Europe/Berlin"
-    assert not preferences.wants(preference, "shipping", "email")
+    assert not preferences.wants(preference, "shipping", get_channel("email"))
 
 
 def test_preferences_need_csrf(strict_client, db):
@@ -239,14 +247,17 @@ def test_invalid_choices_rerender_with_errors_and_keep_input(client, db):
     assert set(form.errors) == {"shipping", "timezone", "sms_consent"}
     content = response.content.decode()
     assert "Please correct the errors below." in content
-    assert "To get text messages, please agree to receive them." in content
+    assert "To get updates by text message, please agree to receive them." in content
     # What the customer ticked is still ticked.
     assert form["order"].value() == ["email", "sms"]
     assert stored() is None
 
 
 def test_preferences_without_sms_channel_hide_consent(client, db, settings):
-    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": {"email": "x"}}
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {"email": CHANNELS["email"]},
+    }
     response = client.get(preferences_url(email="guest@example.com"))
     assert "sms_consent" not in response.context["form"].fields
     response = client.post(

@@ -119,16 +119,26 @@ ORDER_UPDATES = {
     # Links in messages point here: the address runserver serves.
     "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     "SHOP_NAME": "Demo Shop",
+    # Each channel as in Django's STORAGES: its class, and the keyword arguments it
+    # is built with (a dotted path alone: no options; email comes from
+    # DEFAULT_FROM_EMAIL).
     "CHANNELS": {
         "email": "order_updates.notifications.channels.email.EmailChannel",
         # Texts go to customers who ticked "Text me delivery updates" at checkout
         # (and to alice, whom seed_demo signs up); the console provider prints them.
-        "sms": "order_updates.notifications.channels.sms.SMSChannel",
+        "sms": {
+            "BACKEND": "order_updates.notifications.channels.sms.SMSChannel",
+            "OPTIONS": {
+                "provider": {
+                    "BACKEND": (
+                        "order_updates.notifications.channels.sms.console"
+                        ".ConsoleSMSProvider"
+                    ),
+                    "OPTIONS": {"sender": "DemoShop"},
+                },
+            },
+        },
     },
-    "SMS_PROVIDER": (
-        "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
-    ),
-    "SMS_FROM": "DemoShop",
     # Changes to an order within this window go out as one message (the default is
     # 30 s). 10 s keeps the demo snappy (the "order received" email arrives 10 s
     # after checkout) and still leaves time to see coalescing: confirm an order

@@ -13,7 +13,7 @@ import datetime
 import decimal
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -26,6 +26,10 @@ from django.utils import timezone
 from order_updates.conf import RELOAD_HOOKS, app_settings, get_order_model
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.pipeline import get_pipeline
+
+if TYPE_CHECKING:
+    from order_updates.notifications.channels.base import BaseChannel
+    from order_updates.notifications.types import NotificationType
 
 #: Where the default adapter looks when ORDER_FIELDS does not say otherwise.
 #: None means "the shop's order has no such thing". ``shipping_address`` may also
@@ -307,6 +311,24 @@ class DefaultOrderAdapter:
             "shipping_address": self.get_shipping_address(order),
             "created": plain(self.field(order, "created")),
         }
+
+    # Notifications ------------------------------------------------------------------
+
+    def should_notify(
+        self,
+        order: models.Model,
+        notification_type: NotificationType,
+        channel: BaseChannel,
+    ) -> bool:
+        """Whether ``order``'s customer should get this type of message on ``channel``.
+
+        Called once per order, notification type and channel when a change is
+        queued (and before a bounced message falls back to another channel), after
+        the customer's preferences and before anything is written: ``False``
+        writes no outbox row for any of the channel's recipients. Override it to
+        keep, say, marketplace orders or test orders quiet. The default is True.
+        """
+        return True
 
 
 @lru_cache(maxsize=1)

@@ -211,8 +211,10 @@ class SuppressionReason(models.TextChoices):
 class SuppressedRecipient(models.Model):
     """An address order_updates must not write to again on one channel."""
 
+    #: The channel's configured name.
     channel = models.CharField(_("channel"), max_length=20)
-    #: Stored lower-cased for email, E.164 for SMS.
+    #: As the channel's class spells it (``normalize_address``): lower-cased for
+    #: email, E.164 for SMS.
     address = models.CharField(_("address"), max_length=320)
     reason = models.CharField(
         _("reason"), max_length=20, choices=SuppressionReason.choices

@@ -13,8 +13,9 @@ class NotificationPreference(models.Model):
 
     A customer is a user account, or an email address for guests. ``channels``
     maps a category ("order", "shipping") to the channels wanted for it; a
-    category that is absent uses the transactional defaults (email on; SMS only
-    with consent; push only with a subscription).
+    category that is absent uses the transactional defaults (every channel on,
+    but a channel that requires consent, SMS, only with consent; push only with
+    a subscription).
     """
 
     user = models.OneToOneField(
@@ -28,7 +29,8 @@ class NotificationPreference(models.Model):
     #: For guests; lower-cased. Empty for account holders (the user is the key).
     email = models.EmailField(_("email"), blank=True, db_index=True)
     channels = models.JSONField(_("channels per category"), default=dict, blank=True)
-    #: When the customer agreed to SMS; None means no SMS.
+    #: When the customer consented to text messages; None means no consent. Used
+    #: by every channel whose class has ``requires_consent`` (SMS, or a shop's own).
     sms_consent_at = models.DateTimeField(
         _("SMS consent given at"), null=True, blank=True
     )

@@ -50,6 +50,7 @@ from order_updates.exceptions import ChannelError, OrderUpdatesError, RecipientG
 from order_updates.models import Notification, NotificationState, SweeperRun
 from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channel
+from order_updates.notifications.channels.base import BaseChannel
 from order_updates.notifications.preferences import (
     preferences_for_orders,
     suppressed_keys,
@@ -234,6 +235,8 @@ class _Batch:
         self.finished: dict[str, dict[int, dict[str, Any]]] = {}
         self.retries: list[tuple[int, datetime.datetime]] = []
         self.failures: list[tuple[Notification, str]] = []
+        #: Each row's channel (configured by the row's channel name).
+        self.channels: dict[int, BaseChannel] = {}
         #: Addresses found at send time for rows queued without one.
         self.found_recipients: dict[int, str] = {}
 
@@ -257,14 +260,25 @@ class _Batch:
         """Rows that go out now; the others get their outcome."""
         types = get_notification_types()
         switches = merchant_switches()
-        suppressed = suppressed_keys((row.channel, row.recipient) for row in self.rows)
+        rows = []
+        for row in self.rows:
+            try:
+                self.channels[row.pk] = get_channel(row.channel)
+            except ImproperlyConfigured as exc:  # the channel left the settings
+                self._failed_attempt(row, exc)
+                continue
+            preference = self.preferences[row.order_id]
+            if row.recipient or self._find_recipient(row, preference):
+                rows.append(row)
+        suppressed = suppressed_keys(
+            (self.channels[row.pk], row.recipient) for row in rows
+        )
         newer, in_flight = self._others()
         survivors = []
-        for row in self.rows:
+        for row in rows:
+            channel = self.channels[row.pk]
             notification_type = types.get(row.type)
             preference = self.preferences[row.order_id]
-            if not row.recipient and not self._find_recipient(row, preference):
-                continue
             if notification_type is None:
                 self._skip(
                     row,
@@ -277,14 +291,14 @@ class _Batch:
                     gettext("The shop switched off “%(type)s” notifications.")
                     % {"type": notification_type.label},
                 )
-            elif not wants(preference, notification_type.category, row.channel):
+            elif not wants(preference, notification_type.category, channel):
                 category = CATEGORIES.get(
                     notification_type.category, notification_type.category
                 )
                 self._skip(
                     row,
                     gettext("The customer no longer wants %(category)s by %(channel)s.")
-                    % {"category": str(category).lower(), "channel": row.channel},
+                    % {"category": str(category).lower(), "channel": channel.label},
                 )
             elif (row.channel, row.recipient) in suppressed:
                 self._finish_as(
@@ -303,7 +317,7 @@ class _Batch:
                 # An older message to the same recipient is on its way: wait, so
                 # the two never overtake each other.
                 self._postpone(row, self.now + IN_FLIGHT_WAIT)
-            elif not self._outside_quiet_hours(row, preference):
+            elif not self._outside_quiet_hours(row, channel, preference):
                 continue
             else:
                 survivors.append(row)
@@ -314,7 +328,7 @@ class _Batch:
         and a merchant re-sent it); False if there is still none.
         """
         try:
-            found = get_channel(row.channel).recipients(
+            found = self.channels[row.pk].recipients(
                 row.order, get_adapter(), preference
             )
         except Exception as exc:
@@ -369,9 +383,11 @@ class _Batch:
                     newer[older.pk] = max(newer.get(older.pk, 0), rows[-1].pk)
         return newer, in_flight
 
-    def _outside_quiet_hours(self, row: Notification, preference: Any) -> bool:
+    def _outside_quiet_hours(
+        self, row: Notification, channel: BaseChannel, preference: Any
+    ) -> bool:
         """False (and the row postponed) inside the customer's quiet hours."""
-        if row.channel not in app_settings.QUIET_HOURS_CHANNELS:
+        if not channel.quiet_hours:
             return True
         resume = quiet_hours.postpone(self.now, preference.timezone)
         if resume <= self.now:
@@ -386,15 +402,17 @@ class _Batch:
         sources: dict[tuple[str, str, str], Any] = {}
         by_channel: dict[str, list[tuple[Notification, Any]]] = {}
         for row in rows:
+            channel = self.channels[row.pk]
             try:
-                channel = get_channel(row.channel)
                 zone = quiet_hours.get_zone(self.preferences[row.order_id].timezone)
                 context = contexts.for_notification(row, row.order, zone)
                 language = context["notification"]["language"]
-                key = (row.type, row.channel, language)
+                key = (row.type, channel.name, language)
                 if key not in sources:
-                    sources[key] = get_sources(*key)
-                rendered = render_sources(*key, sources[key], context)
+                    sources[key] = get_sources(row.type, channel, language)
+                rendered = render_sources(
+                    row.type, channel, language, sources[key], context
+                )
                 message = channel.build_message(row, row.order, rendered)
             except Exception as exc:
                 self._failed_attempt(row, exc)

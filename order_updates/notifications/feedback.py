@@ -12,7 +12,8 @@ django-anymail turns every ESP's webhook into one ``tracking`` signal;
   concurrent reports cannot move a row backwards;
 * suppresses an address that hard-bounced or complained, and turns the channel
   off in the customer's preferences when the provider reports an unsubscribe;
-* after a bounce, queues the same message by SMS when the customer allowed SMS;
+* after a bounce, queues the same message on a fallback channel (SMS, by its
+  ``fallback_priority``) when the customer can be reached there and wants it;
 * writes a staff-only ``delivery_feedback`` event to the order's timeline.
 """
 
@@ -25,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -32,19 +34,21 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from order_updates import signals
-from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
 from order_updates.core.events import send_signal
 from order_updates.core.timeline import add_delivery_feedback
 from order_updates.models import (
     DeliveryFeedback,
     Notification,
+    NotificationPreference,
     NotificationState,
     OrderEvent,
     SuppressionReason,
 )
-from order_updates.notifications import queue
+from order_updates.notifications import queue, quiet_hours
+from order_updates.notifications.channels import get_channel, get_channels
+from order_updates.notifications.channels.base import BaseChannel
 from order_updates.notifications.preferences import (
-    channel_label,
     is_suppressed,
     preference_for_order,
     suppress,
@@ -214,7 +218,7 @@ def record_delivery_feedback(
     ``event_type`` is one of anymail's ``EventType`` values ("delivered",
     "bounced", "complained"…). A second report with the same ``provider`` and
     ``event_id`` does nothing. Runs in one transaction; the delivered/failed
-    signals and the SMS fallback's delivery task run after it commits.
+    signals and the fallback's delivery task run after it commits.
     """
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
@@ -279,14 +283,15 @@ def _bounced(
         reason = SuppressionReason.BOUNCED
     elif feedback.event_type == REJECTED:
         reason = ADDRESS_REJECT_REASONS.get(reject_reason)
+    channel = _channel(notification)
     if reason is not None:
         _row, result.suppressed = suppress(
-            notification.channel, notification.recipient, reason, notification
+            channel, notification.recipient, reason, notification
         )
     if not (moved or result.suppressed):
         return
     if moved:
-        result.fallback = _queue_sms_fallback(notification)
+        result.fallback = _queue_fallback(notification)
         transaction.on_commit(
             lambda: send_signal(
                 signals.notification_failed,
@@ -297,7 +302,7 @@ def _bounced(
             robust=True,
         )
     note = gettext("%(channel)s to %(recipient)s bounced: %(description)s") % {
-        "channel": capfirst(channel_label(notification.channel)),
+        "channel": capfirst(channel.label),
         "recipient": notification.recipient,
         "description": error,
     }
@@ -305,8 +310,11 @@ def _bounced(
         note += " " + gettext("No more messages will be sent to this address.")
     if result.fallback is not None:
         note += " " + gettext(
-            "The message was queued as a text message to %(phone)s instead."
-        ) % {"phone": result.fallback.recipient}
+            "The message was queued by %(channel)s to %(recipient)s instead."
+        ) % {
+            "channel": _channel(result.fallback).label,
+            "recipient": result.fallback.recipient,
+        }
     result.timeline_event = _timeline_event(
         notification, feedback, note, fallback=result.fallback
     )
@@ -315,18 +323,16 @@ def _bounced(
 def _complained(
     notification: Notification, feedback: DeliveryFeedback, result: FeedbackResult
 ) -> None:
+    channel = _channel(notification)
     _row, result.suppressed = suppress(
-        notification.channel,
-        notification.recipient,
-        SuppressionReason.COMPLAINED,
-        notification,
+        channel, notification.recipient, SuppressionReason.COMPLAINED, notification
     )
     note = gettext(
         "%(recipient)s reported the %(channel)s as spam. No more messages will be "
         "sent to this address."
     ) % {
         "recipient": notification.recipient,
-        "channel": channel_label(notification.channel),
+        "channel": channel.label,
     }
     result.timeline_event = _timeline_event(notification, feedback, note)
 
@@ -342,7 +348,7 @@ def _unsubscribed(
         "%(recipient)s unsubscribed from %(channel)s updates at %(provider)s."
     ) % {
         "recipient": notification.recipient,
-        "channel": channel_label(notification.channel),
+        "channel": _channel(notification).label,
         "provider": feedback.provider,
     }
     result.timeline_event = _timeline_event(notification, feedback, note)
@@ -365,38 +371,76 @@ def _move(notification: Notification, state: str, **fields: Any) -> bool:
     return bool(moved)
 
 
-def _queue_sms_fallback(bounced: Notification) -> Notification | None:
-    """Queue the bounced message as an SMS, when the customer allows it.
+def _channel(notification: Notification) -> BaseChannel:
+    """The notification's configured channel.
 
-    Needs an ``sms`` channel, a phone number from the adapter, SMS wanted for the
-    type's category (which includes consent), and an unsuppressed number. If the
-    customer already has an SMS for the same event, nothing is added.
+    A channel removed from settings since still gets its address suppressed,
+    compared as the base channel compares addresses.
     """
-    if bounced.channel == "sms" or "sms" not in app_settings.CHANNELS:
-        return None
-    from order_updates.core.adapter import get_adapter
-    from order_updates.notifications.channels import get_channel
+    try:
+        return get_channel(notification.channel)
+    except ImproperlyConfigured:
+        return BaseChannel(notification.channel)
 
-    order = bounced.order
-    preference = preference_for_order(order)
-    # The SMS channel's own idea of the number (normalised, consent checked), so
-    # the fallback is the very row a normal SMS would have been.
-    numbers = get_channel("sms").recipients(order, get_adapter(), preference)
-    if not numbers:
+
+def _queue_fallback(bounced: Notification) -> Notification | None:
+    """Queue the bounced message on a fallback channel, when the customer allows it.
+
+    The candidates are the configured channels other than the bounced one that
+    have a ``fallback_priority`` (SMS), lowest first. The first through which the
+    customer can be reached is used: it gives a recipient (its own normalised
+    address, so the fallback is the very row a normal message would have been),
+    the customer wants the type's category there (consent included), the
+    adapter's ``should_notify()`` agrees, and the address is not suppressed. If
+    the customer already has a message about the same event on that channel,
+    nothing is added.
+    """
+    ranked = sorted(
+        (channel.fallback_priority, index, channel)
+        for index, (name, channel) in enumerate(get_channels().items())
+        if name != bounced.channel and channel.fallback_priority is not None
+    )
+    if not ranked:
         return None
-    phone = numbers[0]
+    order = bounced.order
+    adapter = get_adapter()
+    preference = preference_for_order(order)
     notification_type = get_notification_types().get(bounced.type)
     category = notification_type.category if notification_type else "order"
-    if not wants(preference, category, "sms") or is_suppressed("sms", phone):
-        return None
-    if Notification.objects.filter(event_id=bounced.event_id, channel="sms").exists():
-        return None  # the customer already gets a text about this event
-    dedupe_key = Notification.make_dedupe_key(bounced.event_id, "sms", phone)
-    from order_updates.notifications import quiet_hours
+    for _priority, _index, channel in ranked:
+        if not wants(preference, category, channel):
+            continue
+        if notification_type is not None and not adapter.should_notify(
+            order, notification_type, channel
+        ):
+            continue
+        recipient = next(
+            (
+                address
+                for address in channel.recipients(order, adapter, preference)
+                if not is_suppressed(channel, address)
+            ),
+            None,
+        )
+        if recipient is not None:
+            return _write_fallback(bounced, channel, recipient, preference)
+    return None
 
+
+def _write_fallback(
+    bounced: Notification,
+    channel: BaseChannel,
+    recipient: str,
+    preference: NotificationPreference,
+) -> Notification | None:
+    if Notification.objects.filter(
+        event_id=bounced.event_id, channel=channel.name
+    ).exists():
+        return None  # the customer already hears about this event there
+    dedupe_key = Notification.make_dedupe_key(bounced.event_id, channel.name, recipient)
     now = timezone.now()
     due = now
-    if "sms" in app_settings.QUIET_HOURS_CHANNELS:
+    if channel.quiet_hours:
         due = quiet_hours.postpone(now, preference.timezone)
     try:
         with transaction.atomic():
@@ -404,8 +448,8 @@ def _queue_sms_fallback(bounced: Notification) -> Notification | None:
                 order_id=bounced.order_id,
                 event_id=bounced.event_id,
                 type=bounced.type,
-                channel="sms",
-                recipient=phone,
+                channel=channel.name,
+                recipient=recipient,
                 language=bounced.language,
                 next_attempt_at=due,
                 created_at=now,
@@ -414,9 +458,9 @@ def _queue_sms_fallback(bounced: Notification) -> Notification | None:
             )
     except IntegrityError:  # queued concurrently
         return None
-    if due <= now:
-        transaction.on_commit(lambda: queue.publish([fallback.pk]), robust=True)
-    # A later due time is picked up by the outbox sweeper.
+    # Published after commit (a due time beyond the countdown limit is left to
+    # the sweeper).
+    queue.publish_after_commit([(fallback.pk, due)])
     return fallback
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.utils.text import capfirst
+from django.utils.text import capfirst, format_lazy, get_text_list
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import app_settings
 from order_updates.models import NotificationPreference
-from order_updates.notifications.preferences import (
-    channel_label,
-    save_choices,
-    wanted_channels,
-)
+from order_updates.notifications.channels import get_channels
+from order_updates.notifications.preferences import save_choices, wanted_channels
 from order_updates.notifications.types import CATEGORIES
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @cache
@@ -29,33 +29,35 @@ def timezone_choices() -> list[tuple[str, str]]:
     ]
 
 
+def _labels(channels) -> StrOrPromise:
+    """ "text message and browser notification": channels named in a sentence."""
+    return get_text_list([str(channel.label) for channel in channels], _("and"))
+
+
 class PreferencesForm(forms.Form):
-    """Channels per category, SMS consent and time zone for one customer.
+    """Channels per category, consent and time zone for one customer.
 
     One checkbox group per notification category (``CATEGORIES``) with one box
-    per configured channel; the SMS consent box only when an ``sms``
-    channel is configured.
+    per configured channel; a consent box when a configured channel
+    ``requires_consent`` (SMS). Channels are named by their ``label``.
     """
 
-    timezone = forms.ChoiceField(
-        label=_("Time zone"),
-        required=False,
-        help_text=_("Text messages and browser notifications wait until morning here."),
-    )
+    timezone = forms.ChoiceField(label=_("Time zone"), required=False)
 
     def __init__(self, *args, preference: NotificationPreference, **kwargs):
         self.preference = preference
-        self.channel_names = list(app_settings.CHANNELS)
+        self.channels = list(get_channels().values())
+        self.consent_channels = [c for c in self.channels if c.requires_consent]
         initial = kwargs.pop("initial", None) or {}
         for category in CATEGORIES:
             initial.setdefault(
-                category, wanted_channels(preference, category, self.channel_names)
+                category, wanted_channels(preference, category, self.channels)
             )
         initial.setdefault("sms_consent", preference.sms_consent_at is not None)
         initial.setdefault("timezone", preference.timezone)
         kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
-        choices = [(name, capfirst(channel_label(name))) for name in self.channel_names]
+        choices = [(channel.name, capfirst(channel.label)) for channel in self.channels]
         category_fields: dict[str, forms.Field] = {}
         for category, label in CATEGORIES.items():
             category_fields[category] = forms.MultipleChoiceField(
@@ -64,18 +66,28 @@ class PreferencesForm(forms.Form):
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
             )
-        if "sms" in self.channel_names:
+        if self.consent_channels:
             category_fields["sms_consent"] = forms.BooleanField(
-                label=_("I agree to receive text messages about my orders."),
+                label=format_lazy(
+                    _("I agree to receive updates by {channels} about my orders."),
+                    channels=_labels(self.consent_channels),
+                ),
                 required=False,
                 help_text=_("You can withdraw this at any time on this page."),
             )
         # Categories first, then consent, then the time zone.
         self.fields = {**category_fields, **self.fields}
-        cast(forms.ChoiceField, self.fields["timezone"]).choices = [
+        timezone_field = cast(forms.ChoiceField, self.fields["timezone"])
+        timezone_field.choices = [
             ("", _("The shop's time zone")),
             *timezone_choices(),
         ]
+        waiting = [channel for channel in self.channels if channel.quiet_hours]
+        if waiting and app_settings.QUIET_HOURS:
+            timezone_field.help_text = format_lazy(
+                _("Updates by {channels} wait until morning here."),
+                channels=_labels(waiting),
+            )
 
     def category_fields(self):
         """The bound fields of the channel checkbox groups, in category order."""
@@ -84,13 +96,17 @@ class PreferencesForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        wants_sms = any(
-            "sms" in (cleaned.get(category) or []) for category in CATEGORIES
-        )
-        if wants_sms and "sms_consent" in self.fields and not cleaned["sms_consent"]:
+        chosen = {
+            name for category in CATEGORIES for name in cleaned.get(category) or []
+        }
+        needing = [c for c in self.consent_channels if c.name in chosen]
+        if needing and not cleaned.get("sms_consent"):
             self.add_error(
                 "sms_consent",
-                _("To get text messages, please agree to receive them."),
+                format_lazy(
+                    _("To get updates by {channels}, please agree to receive them."),
+                    channels=_labels(needing),
+                ),
             )
         return cleaned
 

@@ -36,11 +36,8 @@ from order_updates.models import (
 )
 from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channels
-from order_updates.notifications.preferences import (
-    normalize_address,
-    preferences_for_orders,
-    wants,
-)
+from order_updates.notifications.channels.base import BaseChannel
+from order_updates.notifications.preferences import preferences_for_orders, wants
 from order_updates.notifications.types import (
     get_notification_types,
     merchant_switches,
@@ -56,11 +53,12 @@ def queue_notifications(
     """Write the outbox rows for ``changes``, pairs of (order, its new events).
 
     Must run inside the transaction that wrote the events. Events with
-    ``notify=False``, types that are off, customers who opted out: no row.
-    Suppressed addresses get a row in state "suppressed" so staff can see why.
-    A channel or adapter that raises while finding the recipients never fails
-    the caller's transaction: its rows are written in state "failed" with the
-    error, for the merchant to see and re-send once the cause is fixed.
+    ``notify=False``, types that are off, customers who opted out, and what the
+    adapter's ``should_notify()`` refuses: no row. Suppressed addresses get a row
+    in state "suppressed" so staff can see why. A channel or adapter that raises
+    while finding the recipients never fails the caller's transaction: its rows
+    are written in state "failed" with the error, for the merchant to see and
+    re-send once the cause is fixed.
     """
     typed: list[tuple[models.Model, OrderEvent, Any]] = []
     switches: dict[str, bool] | None = None
@@ -89,17 +87,21 @@ def queue_notifications(
         row = functools.partial(
             _row, order, event, notification_type, language=language, now=now
         )
-        for name in channels:
+        for name, channel in channels.items():
             error = fan_out.error(order, name)
+            if not error:
+                if not wants(preference, notification_type.category, channel):
+                    continue
+                vetoed, error = fan_out.veto(order, notification_type, channel)
+                if vetoed:
+                    continue
             if error:
                 rows.append(row(name, "", now, error=error))
-                continue
-            if not wants(preference, notification_type.category, name):
                 continue
             due = now
             if notification_type.coalesce and window:
                 due = now + datetime.timedelta(seconds=window)
-            if name in app_settings.QUIET_HOURS_CHANNELS:
+            if channel.quiet_hours:
                 due = quiet_hours.postpone(due, preference.timezone)
             rows.extend(
                 row(name, recipient, due)
@@ -107,7 +109,7 @@ def queue_notifications(
             )
     if not rows:
         return []
-    _mark_suppressed(rows)
+    _mark_suppressed(rows, channels)
     Notification.objects.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
     _supersede(rows)
     pending = [row for row in rows if row.state == NotificationState.PENDING]
@@ -159,6 +161,7 @@ class _FanOut:
         self.adapter = adapter
         self.channel_names = list(channels)
         self.errors: dict[tuple[Any, str], str] = {}
+        self.vetoes: dict[tuple[Any, str, str], bool] = {}
         self.preferences = self._preferences(orders)
         self.languages: dict[Any, str] = {}
         self.found: dict[str, dict[Any, list[str]]] = {}
@@ -230,6 +233,23 @@ class _FanOut:
                 self.languages[order.pk] = settings.LANGUAGE_CODE
         return self.languages[order.pk]
 
+    def veto(
+        self, order: models.Model, notification_type: Any, channel: BaseChannel
+    ) -> tuple[bool, str]:
+        """Whether the adapter's ``should_notify()`` refuses this order × type ×
+        channel (asked once for all the order's events and recipients), and the
+        error if it raised.
+        """
+        key = (order.pk, notification_type.code, channel.name)
+        if key not in self.vetoes:
+            try:
+                allowed = self.adapter.should_notify(order, notification_type, channel)
+            except Exception as exc:
+                self._fail(order, channel.name, exc)
+                return False, self.error(order, channel.name)
+            self.vetoes[key] = not allowed
+        return self.vetoes[key], ""
+
     def error(self, order: models.Model, channel: str) -> str:
         """Why no recipient could be found for ``order`` on ``channel`` ('' if ok)."""
         return self.errors.get((order.pk, channel), "")
@@ -238,11 +258,13 @@ class _FanOut:
         return self.found.get(channel, {}).get(order.pk, [])
 
 
-def _mark_suppressed(rows: list[Notification]) -> None:
+def _mark_suppressed(
+    rows: list[Notification], channels: dict[str, BaseChannel]
+) -> None:
     """Rows to suppressed addresses are kept, in state "suppressed", not sent."""
     by_channel: dict[str, set[str]] = {}
     for row in rows:
-        address = normalize_address(row.channel, row.recipient)
+        address = channels[row.channel].normalize_address(row.recipient)
         by_channel.setdefault(row.channel, set()).add(address)
     query = Q()
     for channel, addresses in by_channel.items():
@@ -252,7 +274,7 @@ def _mark_suppressed(rows: list[Notification]) -> None:
         for item in SuppressedRecipient.objects.filter(query)
     }
     for row in rows:
-        key = (row.channel, normalize_address(row.channel, row.recipient))
+        key = (row.channel, channels[row.channel].normalize_address(row.recipient))
         reason = suppressed.get(key)
         if reason is not None:
             row.state = NotificationState.SUPPRESSED

@@ -10,20 +10,22 @@ Two separate things live here, on purpose:
   on that channel, whoever the customer is. Only staff lift it.
 
 A customer is a user account, or an email address for guests. A customer without
-a saved preference gets the transactional defaults: email on, SMS only with
-consent, push on (push recipients exist only for browsers that subscribed), any
-other channel on.
+a saved preference gets the transactional defaults: every channel on, except that
+a channel which ``requires_consent`` (SMS) needs the customer's consent (push
+recipients exist only for browsers that subscribed).
+
+Functions here take channel objects (``get_channel("sms")``), not names: what a
+channel needs (consent, how its addresses are spelt) is a property of its class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import app_settings
 from order_updates.models import (
@@ -33,11 +35,12 @@ from order_updates.models import (
 )
 from order_updates.notifications.types import CATEGORIES
 
+if TYPE_CHECKING:
+    from order_updates.notifications.channels.base import BaseChannel
+
 __all__ = [
-    "channel_label",
     "give_sms_consent",
     "is_suppressed",
-    "normalize_address",
     "preference_for",
     "preference_for_order",
     "save_choices",
@@ -50,21 +53,6 @@ __all__ = [
     "wants",
     "withdraw_sms_consent",
 ]
-
-
-#: How channels are named in sentences ("Unsubscribe from email updates…");
-#: other channels show their settings name.
-CHANNEL_LABELS = {
-    "email": _("email"),
-    "sms": _("text message"),
-    "push": _("browser notification"),
-    "test": _("test"),
-}
-
-
-def channel_label(name: str):
-    """The customer-facing, lower-case name of a channel."""
-    return CHANNEL_LABELS.get(name, name)
 
 
 # Finding a customer's preference ---------------------------------------------------
@@ -106,11 +94,7 @@ def preferences_for_orders(
     owners = {}
     for order in orders:
         user = adapter.get_user(order)
-        email = (
-            ""
-            if user is not None
-            else normalize_address("email", adapter.get_email(order))
-        )
+        email = "" if user is not None else _guest_email(adapter.get_email(order))
         owners[order.pk] = (user, email)
     user_ids = {user.pk for user, _ in owners.values() if user is not None}
     emails = {email for user, email in owners.values() if user is None and email}
@@ -131,28 +115,32 @@ def preferences_for_orders(
 # Reading it ----------------------------------------------------------------------
 
 
-def wants(preference: NotificationPreference, category: str, channel: str) -> bool:
+def wants(
+    preference: NotificationPreference, category: str, channel: BaseChannel
+) -> bool:
     """Whether the customer wants ``category`` messages on ``channel``.
 
-    SMS always needs consent (``sms_consent_at``). Otherwise an explicit list for
-    the category decides; without one, every channel is on.
+    A channel that ``requires_consent`` (SMS) needs it (``sms_consent_at``), even
+    when a saved list names it. Otherwise an explicit list for the category
+    decides; without one, every channel is on.
     """
-    if channel == "sms" and preference.sms_consent_at is None:
+    if channel.requires_consent and preference.sms_consent_at is None:
         return False
     explicit = (preference.channels or {}).get(category)
     if isinstance(explicit, list):
-        return channel in explicit
+        return channel.name in explicit
     return True
 
 
 def wanted_channels(
     preference: NotificationPreference,
     category: str,
-    channels: Iterable[str] | None = None,
+    channels: Iterable[BaseChannel],
 ) -> list[str]:
-    """The configured channels (or ``channels``) the customer wants for ``category``."""
-    names = list(app_settings.CHANNELS) if channels is None else list(channels)
-    return [name for name in names if wants(preference, category, name)]
+    """The names of the ``channels`` the customer wants for ``category``."""
+    return [
+        channel.name for channel in channels if wants(preference, category, channel)
+    ]
 
 
 # Changing it ---------------------------------------------------------------------
@@ -196,7 +184,7 @@ def subscribe(
 ) -> NotificationPreference:
     """Turn ``channel`` back on in every category that has an explicit list; save.
 
-    For SMS, consent is still needed (:func:`give_sms_consent`).
+    A channel that requires consent still needs it (:func:`give_sms_consent`).
     """
 
     def change(row: NotificationPreference) -> None:
@@ -210,7 +198,10 @@ def subscribe(
 
 
 def give_sms_consent(preference: NotificationPreference) -> NotificationPreference:
-    """Record that the customer agreed to text messages (keeps the first time)."""
+    """Record that the customer agreed to text messages (keeps the first time).
+
+    The one consent every channel that ``requires_consent`` asks for.
+    """
 
     def change(row: NotificationPreference) -> None:
         if row.sms_consent_at is None:
@@ -260,73 +251,82 @@ def save_choices(
 # Suppressed addresses ----------------------------------------------------------------
 
 
-def normalize_address(channel: str, address: str) -> str:
-    """How an address is stored: emails lower-cased, the rest stripped."""
-    address = (address or "").strip()
-    return address.lower() if channel == "email" else address
-
-
-def is_suppressed(channel: str, address: str) -> bool:
+def is_suppressed(channel: BaseChannel, address: str) -> bool:
     """Whether nothing may be sent to ``address`` on ``channel``."""
     return SuppressedRecipient.objects.filter(
-        channel=channel, address=normalize_address(channel, address)
+        channel=channel.name, address=channel.normalize_address(address)
     ).exists()
 
 
-def suppressed_addresses(channel: str, addresses: Iterable[str]) -> set[str]:
+def suppressed_addresses(channel: BaseChannel, addresses: Iterable[str]) -> set[str]:
     """Which of ``addresses`` (as given) are suppressed on ``channel``; one query."""
     by_normal: dict[str, list[str]] = {}
     for address in addresses:
-        by_normal.setdefault(normalize_address(channel, address), []).append(address)
+        by_normal.setdefault(channel.normalize_address(address), []).append(address)
     if not by_normal:
         return set()
     found = SuppressedRecipient.objects.filter(
-        channel=channel, address__in=list(by_normal)
+        channel=channel.name, address__in=list(by_normal)
     ).values_list("address", flat=True)
     return {original for normal in found for original in by_normal[normal]}
 
 
-def suppressed_keys(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which ``(channel, address)`` pairs (as given) are suppressed; one query."""
+def suppressed_keys(
+    pairs: Iterable[tuple[BaseChannel, str]],
+) -> set[tuple[str, str]]:
+    """Which ``(channel, address)`` pairs are suppressed, as ``(channel name,
+    address as given)``; one query for them all.
+    """
     by_normal: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for channel, address in keys:
-        normal = (channel, normalize_address(channel, address))
-        by_normal.setdefault(normal, []).append((channel, address))
+    for channel, address in pairs:
+        normal = (channel.name, channel.normalize_address(address))
+        by_normal.setdefault(normal, []).append((channel.name, address))
     if not by_normal:
         return set()
     query = Q()
-    for channel in {channel for channel, _address in by_normal}:
-        addresses = [address for name, address in by_normal if name == channel]
-        query |= Q(channel=channel, address__in=addresses)
+    for name in {name for name, _address in by_normal}:
+        addresses = [address for channel, address in by_normal if channel == name]
+        query |= Q(channel=name, address__in=addresses)
     found = SuppressedRecipient.objects.filter(query).values_list("channel", "address")
     return {original for normal in found for original in by_normal[normal]}
 
 
 def suppress(
-    channel: str,
+    channel: BaseChannel,
     address: str,
     reason: str = SuppressionReason.MANUAL,
     notification=None,
 ) -> tuple[SuppressedRecipient, bool]:
     """Stop writing to ``address`` on ``channel``; return ``(row, created)``.
 
-    Idempotent: an address already suppressed keeps its first reason.
+    The address is stored as the channel spells it
+    (:meth:`~order_updates.notifications.channels.base.BaseChannel.normalize_address`:
+    emails lower-cased, phone numbers in E.164 form). Idempotent: an address
+    already suppressed keeps its first reason.
     """
-    address = normalize_address(channel, address)
+    address = channel.normalize_address(address)
     if not address:
         raise ValueError("Cannot suppress an empty address.")
     try:
         with transaction.atomic():
             return SuppressedRecipient.objects.get_or_create(
-                channel=channel,
+                channel=channel.name,
                 address=address,
                 defaults={"reason": reason, "notification": notification},
             )
     except IntegrityError:  # a concurrent insert won; it is there now
-        return SuppressedRecipient.objects.get(channel=channel, address=address), False
+        return (
+            SuppressedRecipient.objects.get(channel=channel.name, address=address),
+            False,
+        )
 
 
 # Internals -------------------------------------------------------------------------
+
+
+def _guest_email(email: str) -> str:
+    """Guests are known by their email address, stored lower-cased."""
+    return (email or "").strip().lower()
 
 
 def _check_channels(category: str, channels: Iterable[str]) -> list[str]:

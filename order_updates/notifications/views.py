@@ -11,6 +11,7 @@ from functools import wraps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,13 +20,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from order_updates.models import NotificationPreference
+from order_updates.notifications.channels import get_channel
 from order_updates.notifications.forms import PreferencesForm
 from order_updates.notifications.links import PreferenceToken, make_token, read_token
-from order_updates.notifications.preferences import (
-    channel_label,
-    preference_for,
-    unsubscribe,
-)
+from order_updates.notifications.preferences import preference_for, unsubscribe
 
 #: The body mail providers POST for a one-click unsubscribe (RFC 8058).
 ONE_CLICK_FIELD = "List-Unsubscribe"
@@ -82,6 +80,14 @@ def _preferences_path(link: PreferenceToken) -> str:
     return reverse("order_updates:preferences", args=[token])
 
 
+def _channel_label(name: str) -> str:
+    """How the page names the link's channel: its label, else its name."""
+    try:
+        return str(get_channel(name).label)
+    except ImproperlyConfigured:  # no longer configured; still unsubscribable
+        return name
+
+
 def _customer_email(preference: NotificationPreference) -> str:
     if preference.user_id is not None:
         return getattr(preference.user, "email", "") or ""
@@ -130,7 +136,7 @@ def _confirm_unsubscribe(
         "order_updates/unsubscribe.html",
         {
             "channel": link.channel,
-            "channel_label": channel_label(link.channel),
+            "channel_label": _channel_label(link.channel),
             "email": _customer_email(preference),
             "preferences_url": _preferences_path(link),
         },
@@ -146,7 +152,7 @@ def _unsubscribe(
         "order_updates/unsubscribed.html",
         {
             "channel": link.channel,
-            "channel_label": channel_label(link.channel),
+            "channel_label": _channel_label(link.channel),
             "email": _customer_email(preference),
             "preferences_url": _preferences_path(link),
         },

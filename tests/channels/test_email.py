@@ -1,5 +1,6 @@
 """The email channel: Django's mail API, anymail ESPs over HTTP, SMTP errors."""
 
+import re
 import smtplib
 import socket
 
@@ -57,11 +58,16 @@ def outgoing(**overrides):
 
 @pytest.fixture
 def channel():
-    return EmailChannel("email")
+    """The email channel with its options: a From and a Reply-To address."""
+    return EmailChannel(
+        "email",
+        from_email="Shop <orders@shop.example.com>",
+        reply_to=["help@shop.example.com"],
+    )
 
 
 @pytest.fixture
-def mailgun(settings, from_shop):
+def mailgun(settings):
     settings.EMAIL_BACKEND = "anymail.backends.mailgun.EmailBackend"
     settings.ANYMAIL = {"MAILGUN_API_KEY": "key-test"}
 
@@ -70,14 +76,6 @@ def mailgun(settings, from_shop):
 def postmark(settings):
     settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "server-token"}
-
-
-@pytest.fixture
-def from_shop(order_updates_settings):
-    order_updates_settings(
-        EMAIL_FROM="Shop <orders@shop.example.com>",
-        EMAIL_REPLY_TO=["help@shop.example.com"],
-    )
 
 
 # Recipients and building --------------------------------------------------------------
@@ -130,7 +128,7 @@ def test_build_message_needs_site_url(
 # Sending with Django's backends -------------------------------------------------------
 
 
-def test_send_with_locmem(channel, from_shop):
+def test_send_with_locmem(channel):
     result = channel.send(outgoing())
 
     assert len(mail.outbox) == 1
@@ -153,8 +151,8 @@ def test_send_with_locmem(channel, from_shop):
     assert result.message_id == mime["Message-ID"]
 
 
-def test_from_defaults_to_default_from_email(channel, settings, order_updates_settings):
-    order_updates_settings(EMAIL_FROM=None, EMAIL_REPLY_TO="help@example.com")
+def test_from_defaults_to_default_from_email(settings):
+    channel = EmailChannel("email", reply_to="help@example.com")
     settings.DEFAULT_FROM_EMAIL = "Default <default@example.com>"
     channel.send(outgoing(html=""))
 
@@ -165,18 +163,19 @@ def test_from_defaults_to_default_from_email(channel, settings, order_updates_se
 
 
 @pytest.mark.skipif(HAS_MAILERS, reason="Django 6.1+ has MAILERS")
-def test_email_mailer_needs_django_61(channel, order_updates_settings):
-    order_updates_settings(EMAIL_MAILER="transactional")
-    with pytest.raises(OrderUpdatesConfigurationError, match="EMAIL_MAILER"):
+def test_email_mailer_needs_django_61():
+    channel = EmailChannel("email", mailer="transactional")
+    key = "ORDER_UPDATES['CHANNELS']['email']['OPTIONS']['mailer']"
+    with pytest.raises(OrderUpdatesConfigurationError, match=re.escape(key)):
         channel.send(outgoing())
-    assert any("EMAIL_MAILER" in problem for problem in channel.check())
+    assert any(key in problem for problem in channel.check())
 
 
 @pytest.mark.skipif(not HAS_MAILERS, reason="MAILERS needs Django 6.1+")
-def test_email_mailer_picks_the_mailer(channel, settings, order_updates_settings):
+def test_email_mailer_picks_the_mailer(settings):
     locmem = {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
     settings.MAILERS = {"default": locmem, "transactional": locmem}
-    order_updates_settings(EMAIL_MAILER="transactional")
+    channel = EmailChannel("email", mailer="transactional")
     channel.send(outgoing())
     assert mail.outbox[-1].sent_using == "transactional"
     assert channel.check() == []
@@ -185,7 +184,7 @@ def test_email_mailer_picks_the_mailer(channel, settings, order_updates_settings
 # A real anymail backend, mocked at the HTTP layer -------------------------------------
 
 
-def test_mailgun_receives_metadata_tags_and_headers(channel, mailgun, from_shop, http):
+def test_mailgun_receives_metadata_tags_and_headers(channel, mailgun, http):
     http.add(
         "POST",
         MAILGUN_URL,
@@ -213,7 +212,7 @@ def test_mailgun_receives_metadata_tags_and_headers(channel, mailgun, from_shop,
     assert result.message_id == "<20260101.1@shop.example.com>"
 
 
-def test_postmark_json_payload_and_single_tag(channel, postmark, from_shop, http):
+def test_postmark_json_payload_and_single_tag(channel, postmark, http):
     http.add(
         "POST",
         POSTMARK_URL,
@@ -451,11 +450,29 @@ def test_check_ok(channel):
 
 
 def test_check_reports_missing_site_url_and_placeholder_from(
-    channel, settings, order_updates_settings
+    settings, order_updates_settings
 ):
-    order_updates_settings(SITE_URL=None, EMAIL_FROM=None)
+    channel = EmailChannel("email")
+    order_updates_settings(SITE_URL=None)
     settings.DEFAULT_FROM_EMAIL = "webmaster@localhost"
     problems = channel.check()
     assert len(problems) == 2
     assert "SITE_URL" in problems[0]
     assert "webmaster@localhost" in problems[1]
+    assert "ORDER_UPDATES['CHANNELS']['email']['OPTIONS']['from_email']" in problems[1]
+    settings.DEFAULT_FROM_EMAIL = ""
+    assert "emails need a from address" in channel.check()[1]
+    assert EmailChannel("email", from_email="shop@example.com").check()[1:] == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("from_email", ["a@example.com"]), ("reply_to", [1]), ("mailer", 1)],
+)
+def test_bad_option_values_name_the_option(option, value):
+    with pytest.raises(OrderUpdatesConfigurationError, match="Option %r" % option):
+        EmailChannel("email", **{option: value})
+
+
+def test_addresses_are_compared_lower_cased(channel):
+    assert channel.normalize_address("  Ada@Example.COM ") == "ada@example.com"

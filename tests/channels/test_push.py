@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import re
 
 import http_ece
 import pytest
@@ -14,6 +15,7 @@ from py_vapid import Vapid
 from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import NotificationPreference, PushSubscription
+from order_updates.notifications.channels import get_channel
 from order_updates.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
@@ -41,15 +43,19 @@ def vapid():
 
 
 @pytest.fixture
-def vapid_settings(order_updates_settings, vapid):
+def vapid_options(vapid):
+    """The channel's options: the key pair, the subject and a TTL."""
     private_raw = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
-    order_updates_settings(
-        WEBPUSH_VAPID_PRIVATE_KEY=b64url(private_raw),
-        WEBPUSH_VAPID_PUBLIC_KEY=vapid_public_key(vapid),
-        WEBPUSH_VAPID_SUBJECT="mailto:shop@example.com",
-        WEBPUSH_TTL=3600,
-    )
-    return order_updates_settings
+    return {
+        "vapid_private_key": b64url(private_raw),
+        "vapid_public_key": vapid_public_key(vapid),
+        "vapid_subject": "mailto:shop@example.com",
+        "ttl": 3600,
+    }
+
+
+def push_channel(options, **changes):
+    return WebPushChannel("push", **{**options, **changes})
 
 
 @pytest.fixture
@@ -79,8 +85,8 @@ def subscription(db, browser, django_user_model):
 
 
 @pytest.fixture
-def channel(vapid_settings):
-    return WebPushChannel("push")
+def channel(vapid_options):
+    return push_channel(vapid_options)
 
 
 def outgoing(subscription, **overrides):
@@ -191,12 +197,14 @@ def test_same_order_same_topic(channel, subscription, http):
     assert first == second != other
 
 
-def test_pem_private_key(vapid_settings, vapid, subscription, browser, http):
-    vapid_settings(WEBPUSH_VAPID_PRIVATE_KEY=vapid.private_pem().decode())
+def test_pem_private_key(vapid_options, vapid, subscription, browser, http):
+    channel = push_channel(
+        vapid_options, vapid_private_key=vapid.private_pem().decode()
+    )
     http.add("POST", ENDPOINT, status=201)
-    WebPushChannel("push").send(outgoing(subscription))
+    channel.send(outgoing(subscription))
     assert Vapid.verify(http.last_request.headers["Authorization"])
-    assert WebPushChannel("push").check() == []
+    assert channel.check() == []
 
 
 def test_long_body_is_shortened(channel, subscription, browser, http):
@@ -238,7 +246,7 @@ def test_permanent_statuses(channel, subscription, http, status):
         channel.send(outgoing(subscription))
     assert type(info.value) is PermanentChannelError
     if status in (401, 403):
-        assert "WEBPUSH_VAPID_PUBLIC_KEY" in str(info.value)
+        assert "vapid_public_key" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -261,25 +269,49 @@ def test_broken_subscription_keys_are_permanent(channel, subscription, http):
 # Configuration ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["WEBPUSH_VAPID_PRIVATE_KEY", "WEBPUSH_VAPID_SUBJECT"])
-def test_missing_vapid_settings_name_the_key(vapid_settings, subscription, key):
-    vapid_settings(**{key: ""})
-    with pytest.raises(OrderUpdatesConfigurationError, match=key):
-        WebPushChannel("push").send(outgoing(subscription))
+@pytest.mark.parametrize("option", ["vapid_private_key", "vapid_subject"])
+def test_missing_vapid_options_name_the_key(vapid_options, subscription, option):
+    key = "ORDER_UPDATES['CHANNELS']['push']['OPTIONS'][%r]" % option
+    with pytest.raises(OrderUpdatesConfigurationError, match=re.escape(key)):
+        push_channel(vapid_options, **{option: ""}).send(outgoing(subscription))
 
 
-def test_bad_subject_names_the_key(vapid_settings, subscription):
-    vapid_settings(WEBPUSH_VAPID_SUBJECT="shop@example.com")
-    with pytest.raises(OrderUpdatesConfigurationError, match="WEBPUSH_VAPID_SUBJECT"):
-        WebPushChannel("push").send(outgoing(subscription))
+def test_bad_subject_names_the_key(vapid_options, subscription):
+    channel = push_channel(vapid_options, vapid_subject="shop@example.com")
+    with pytest.raises(OrderUpdatesConfigurationError, match="'vapid_subject'"):
+        channel.send(outgoing(subscription))
 
 
-def test_bad_private_key_names_the_key(vapid_settings, subscription):
-    vapid_settings(WEBPUSH_VAPID_PRIVATE_KEY="bm90IGEga2V5")
-    with pytest.raises(
-        OrderUpdatesConfigurationError, match="WEBPUSH_VAPID_PRIVATE_KEY"
-    ):
-        WebPushChannel("push").send(outgoing(subscription))
+def test_bad_private_key_names_the_key(vapid_options, subscription):
+    channel = push_channel(vapid_options, vapid_private_key="bm90IGEga2V5")
+    with pytest.raises(OrderUpdatesConfigurationError, match="'vapid_private_key'"):
+        channel.send(outgoing(subscription))
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("ttl", "1 day"),
+        ("ttl", -1),
+        ("hosts", "fcm.googleapis.com"),
+        ("hosts", ["fcm.googleapis.com", ""]),
+        ("vapid_subject", None),
+        ("quiet_hours", "yes"),
+    ],
+)
+def test_bad_option_values_are_refused(settings, option, value):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": {
+            "push": {
+                "BACKEND": "order_updates.notifications.channels.push.WebPushChannel",
+                "OPTIONS": {option: value},
+            }
+        },
+    }
+    key = "ORDER_UPDATES['CHANNELS']['push']['OPTIONS'][%r]" % option
+    with pytest.raises(OrderUpdatesConfigurationError, match=re.escape(key)):
+        get_channel("push")
 
 
 def test_missing_extra_names_it(channel, subscription, monkeypatch):
@@ -291,21 +323,25 @@ def test_missing_extra_names_it(channel, subscription, monkeypatch):
     assert "django-order-updates[push]" in channel.check()[0]
 
 
-def test_check(channel, vapid_settings):
+def test_check(channel, vapid_options):
     assert channel.check() == []
     other = Vapid()
     other.generate_keys()
-    vapid_settings(
-        WEBPUSH_VAPID_PUBLIC_KEY=vapid_public_key(other),
-        WEBPUSH_VAPID_SUBJECT="shop@example.com",
-    )
-    problems = channel.check()
+    problems = push_channel(
+        vapid_options,
+        vapid_public_key=vapid_public_key(other),
+        vapid_subject="shop@example.com",
+    ).check()
     assert len(problems) == 2
     assert "mailto:" in problems[0]
+    assert "'vapid_subject'" in problems[0]
     assert "not the public half" in problems[1]
-    vapid_settings(
-        WEBPUSH_VAPID_PRIVATE_KEY="",
-        WEBPUSH_VAPID_PUBLIC_KEY="",
-        WEBPUSH_VAPID_SUBJECT="",
-    )
-    assert len(channel.check()) == 3
+    assert "'vapid_public_key'" in problems[1]
+    problems = WebPushChannel("push").check()
+    assert len(problems) == 3
+    for problem, option in zip(
+        problems,
+        ["vapid_private_key", "vapid_public_key", "vapid_subject"],
+        strict=True,
+    ):
+        assert "ORDER_UPDATES['CHANNELS']['push']['OPTIONS'][%r]" % option in problem

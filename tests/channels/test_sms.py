@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from order_updates.core.adapter import get_adapter
+from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import NotificationPreference
 from order_updates.notifications.channels.base import (
     OutgoingMessage,
@@ -45,9 +46,17 @@ def clean_outbox():
     test_sms.reset()
 
 
+TEST_PROVIDER = "order_updates.notifications.channels.sms.test.TestSMSProvider"
+CONSOLE_PROVIDER = "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
+TWILIO_PROVIDER = "order_updates.notifications.channels.sms.twilio.TwilioSMSProvider"
+
+
 @pytest.fixture
 def channel():
-    return SMSChannel("sms")
+    return SMSChannel(
+        "sms",
+        provider={"BACKEND": TEST_PROVIDER, "OPTIONS": {"sender": "+15005550006"}},
+    )
 
 
 @pytest.fixture
@@ -104,12 +113,16 @@ def test_sms_segments(text, expected):
 # Recipients ---------------------------------------------------------------------------
 
 
-def test_recipient_needs_consent(channel, make_order, consent):
+def test_customers_must_consent(channel, make_order, consent):
+    from order_updates.notifications.preferences import wants
+
+    assert channel.requires_consent
     order = make_order(phone="+14155550100")
-    adapter = get_adapter()
-    assert channel.recipients(order, adapter, consent) == ["+14155550100"]
+    assert channel.recipients(order, get_adapter(), consent) == ["+14155550100"]
+    assert wants(consent, "order", channel)
+    # The caller checks consent (requires_consent), as for every such channel.
     no_consent = NotificationPreference(email="ada@example.com")
-    assert channel.recipients(order, adapter, no_consent) == []
+    assert not wants(no_consent, "order", channel)
 
 
 def test_no_phone_no_recipient(channel, make_order, consent):
@@ -172,7 +185,7 @@ def test_build_message_appends_a_missing_link(channel, order, make_notification)
     from order_updates.notifications.templating import save_template
 
     # A merchant's text that forgets the link: the channel adds it.
-    save_template("shipped", "sms", "en", body_text="Shipped!")
+    save_template("shipped", channel, "en", body_text="Shipped!")
     notification = shipped_notification(order, make_notification)
     message = channel.build_message(notification, order)
     assert message.text == "Shipped!\n" + TRACKING
@@ -218,11 +231,11 @@ def test_empty_text_is_permanent(channel):
     assert test_sms.outbox == []
 
 
-def test_console_provider_prints(order_updates_settings, capsys):
-    order_updates_settings(
-        SMS_PROVIDER="order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
+def test_console_provider_prints(capsys):
+    channel = SMSChannel(
+        "sms",
+        provider={"BACKEND": CONSOLE_PROVIDER, "OPTIONS": {"sender": "+15005550006"}},
     )
-    channel = SMSChannel("sms")
     result = channel.send(outgoing(text="Ваш заказ отправлен"))
 
     assert isinstance(channel.provider, ConsoleSMSProvider)
@@ -242,6 +255,11 @@ def test_console_provider_stream():
         "+14155550100", "Hi", idempotency_key="1"
     )
     assert "Hi" in stream.getvalue()
+    assert "From: (no sender set)" in stream.getvalue()
+
+
+def test_console_is_the_default_provider():
+    assert isinstance(SMSChannel("sms").provider, ConsoleSMSProvider)
 
 
 def test_provider_must_implement_send_sms():
@@ -249,29 +267,89 @@ def test_provider_must_implement_send_sms():
         BaseSMSProvider().send_sms("+14155550100", "Hi", idempotency_key="1")
 
 
-def test_provider_instance_in_settings(order_updates_settings):
-    provider = TestSMSProvider()
-    order_updates_settings(SMS_PROVIDER=provider)
-    assert SMSChannel("sms").provider is provider
+@pytest.mark.parametrize(
+    "provider",
+    [
+        TEST_PROVIDER,
+        TestSMSProvider,
+        {"BACKEND": TEST_PROVIDER},
+        {"BACKEND": TestSMSProvider, "OPTIONS": {"sender": "Shop"}},
+    ],
+)
+def test_provider_given_as_path_class_or_dict(provider):
+    assert isinstance(SMSChannel("sms", provider=provider).provider, TestSMSProvider)
+
+
+def test_provider_options_are_its_keyword_arguments():
+    channel = SMSChannel(
+        "text", provider={"BACKEND": TEST_PROVIDER, "OPTIONS": {"sender": "Shop"}}
+    )
+    assert channel.provider.sender == "Shop"
+    channel.send(outgoing())
+    assert test_sms.outbox[0].sender == "Shop"
 
 
 # Checks -------------------------------------------------------------------------------
 
 
-def test_check_delegates_to_the_provider(channel, order_updates_settings):
+def test_check_ok(channel):
     assert channel.check() == []
-    order_updates_settings(
-        SMS_PROVIDER="order_updates.notifications.channels.sms.twilio.TwilioSMSProvider",
-        TWILIO_ACCOUNT_SID="",
-        TWILIO_AUTH_TOKEN="",
-        SMS_FROM="",
+
+
+def test_check_names_the_key_of_an_empty_twilio_option():
+    channel = SMSChannel(
+        "text",
+        provider={
+            "BACKEND": TWILIO_PROVIDER,
+            "OPTIONS": {"account_sid": "", "auth_token": "x", "sender": "+1"},
+        },
     )
-    problems = channel.check()
-    assert len(problems) == 3
-    assert "TWILIO_ACCOUNT_SID" in problems[0]
-
-
-def test_check_reports_an_unimportable_provider(channel, order_updates_settings):
-    order_updates_settings(SMS_PROVIDER="shop.sms.Nope")
     [problem] = channel.check()
-    assert "SMS_PROVIDER" in problem
+    assert problem.startswith(
+        "ORDER_UPDATES['CHANNELS']['text']['OPTIONS']['provider']['OPTIONS']"
+        "['account_sid'] is empty"
+    )
+
+
+def test_check_prefixes_provider_problems_with_its_key():
+    class PickyProvider(TestSMSProvider):
+        def check(self):
+            return ["Set 'sender' to the shop's number."]
+
+    [problem] = SMSChannel("sms", provider=PickyProvider).check()
+    assert problem == (
+        "ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']['provider']: Set 'sender' to the "
+        "shop's number."
+    )
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "message"),
+    [
+        ("shop.sms.Nope", "['provider']", "could not import"),
+        (
+            "order_updates.notifications.channels.sms.SMSChannel",
+            "['provider']",
+            "BaseSMSProvider",
+        ),
+        ({"BACKEND": "shop.sms.Nope"}, "['provider']['BACKEND']", "could not import"),
+        ({"OPTIONS": {}}, "['provider']['BACKEND']", "is missing"),
+        (
+            {"BACKEND": TEST_PROVIDER, "OPTIONS": {"from": "+1"}},
+            "['provider']['OPTIONS']['from']",
+            "not an option of TestSMSProvider (its options: sender)",
+        ),
+        (
+            {"BACKEND": TWILIO_PROVIDER, "OPTIONS": {"auth_token": "x"}},
+            "['provider']['OPTIONS']['account_sid']",
+            "is missing",
+        ),
+    ],
+)
+def test_bad_provider_settings_name_the_key(provider, key, message):
+    with pytest.raises(OrderUpdatesConfigurationError) as info:
+        SMSChannel("sms", provider=provider)
+    assert str(info.value).startswith(
+        "ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']" + key
+    )
+    assert message in str(info.value)

@@ -19,21 +19,23 @@ SID = "AC00000000000000000000000000000001"
 URL = "https://api.twilio.com/2010-04-01/Accounts/%s/Messages.json" % SID
 
 
-@pytest.fixture
-def twilio(order_updates_settings):
-    order_updates_settings(
-        SMS_PROVIDER="order_updates.notifications.channels.sms.twilio.TwilioSMSProvider",
-        TWILIO_ACCOUNT_SID=SID,
-        TWILIO_AUTH_TOKEN="secret-token",
-        TWILIO_MESSAGING_SERVICE_SID="",
-        SMS_FROM="+15005550006",
+OPTIONS = {"account_sid": SID, "auth_token": "secret-token", "sender": "+15005550006"}
+
+
+def sms_channel(**changes):
+    """An SMS channel whose provider is Twilio, with OPTIONS changed by ``changes``."""
+    return SMSChannel(
+        "sms",
+        provider={
+            "BACKEND": TwilioSMSProvider,
+            "OPTIONS": {**OPTIONS, **changes},
+        },
     )
-    return order_updates_settings
 
 
 @pytest.fixture
-def channel(twilio):
-    return SMSChannel("sms")
+def channel():
+    return sms_channel()
 
 
 def outgoing(text="Order PS-1 has shipped: https://shop.example.com/t/abc/"):
@@ -78,10 +80,10 @@ def test_send(channel, http):
     assert request.headers["Authorization"] == "Basic %s" % expected
 
 
-def test_messaging_service_replaces_from(twilio, http):
-    twilio(TWILIO_MESSAGING_SERVICE_SID="MG00000000000000000000000000000001")
+def test_messaging_service_replaces_from(http):
+    channel = sms_channel(messaging_service_sid="MG00000000000000000000000000000001")
     http.add("POST", URL, status=201, json={"sid": "SM1"})
-    SMSChannel("sms").send(outgoing(text="Ваш заказ отправлен"))
+    channel.send(outgoing(text="Ваш заказ отправлен"))
 
     form = form_body(http.last_request)
     assert form["MessagingServiceSid"] == ["MG00000000000000000000000000000001"]
@@ -126,8 +128,8 @@ def test_bad_credentials_are_permanent_and_say_so(channel, http):
     http.add("POST", URL, status=401, json=twilio_error(20003, "Authenticate", 401))
     with pytest.raises(PermanentChannelError) as info:
         channel.send(outgoing())
-    assert "TWILIO_ACCOUNT_SID" in str(info.value)
-    assert "TWILIO_AUTH_TOKEN" in str(info.value)
+    assert "'account_sid'" in str(info.value)
+    assert "'auth_token'" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -162,26 +164,42 @@ def test_network_errors_are_transient(channel, http, error):
         channel.send(outgoing())
 
 
-@pytest.mark.parametrize("key", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"])
-def test_missing_credentials_name_the_key(twilio, key):
-    twilio(**{key: ""})
-    with pytest.raises(OrderUpdatesConfigurationError, match=key):
-        TwilioSMSProvider()
+PROVIDER_KEY = "ORDER_UPDATES['CHANNELS']['sms']['OPTIONS']['provider']['OPTIONS']"
 
 
-def test_missing_sender_names_both_keys(twilio):
-    twilio(SMS_FROM="", TWILIO_MESSAGING_SERVICE_SID="")
+@pytest.mark.parametrize("option", ["account_sid", "auth_token"])
+def test_empty_credentials_name_the_key(option):
+    with pytest.raises(OrderUpdatesConfigurationError) as info:
+        sms_channel(**{option: ""}).provider.send_sms("+1", "Hi", idempotency_key="1")
+    assert str(info.value).startswith("%s[%r] is empty" % (PROVIDER_KEY, option))
+
+
+@pytest.mark.parametrize("option", ["account_sid", "auth_token"])
+def test_missing_credentials_name_the_key(option):
+    options = {key: value for key, value in OPTIONS.items() if key != option}
+    with pytest.raises(OrderUpdatesConfigurationError) as info:
+        SMSChannel("sms", provider={"BACKEND": TwilioSMSProvider, "OPTIONS": options})
+    assert str(info.value) == (
+        "%s[%r] is missing: TwilioSMSProvider needs it." % (PROVIDER_KEY, option)
+    )
+
+
+def test_missing_sender_names_both_options():
     with pytest.raises(
         OrderUpdatesConfigurationError,
-        match=r"TWILIO_MESSAGING_SERVICE_SID.*SMS_FROM",
+        match=r"\['messaging_service_sid'\] or 'sender' is needed",
     ):
-        TwilioSMSProvider()
+        sms_channel(sender="").provider.send_sms("+1", "Hi", idempotency_key="1")
 
 
-def test_check(twilio):
-    assert TwilioSMSProvider.check() == []
-    twilio(TWILIO_AUTH_TOKEN="", SMS_FROM="")
-    problems = SMSChannel("sms").check()
-    assert len(problems) == 2
-    assert "TWILIO_AUTH_TOKEN" in problems[0]
-    assert "SMS_FROM" in problems[1]
+def test_provider_built_directly():
+    provider = TwilioSMSProvider(account_sid=SID, auth_token="t", sender="+1")
+    assert provider.check() == []
+    with pytest.raises(OrderUpdatesConfigurationError, match="'auth_token' is empty"):
+        TwilioSMSProvider(account_sid=SID, auth_token="", sender="+1")
+
+
+def test_check():
+    assert sms_channel().check() == []
+    [problem] = sms_channel(auth_token="").check()
+    assert problem.startswith("%s['auth_token'] is empty" % PROVIDER_KEY)

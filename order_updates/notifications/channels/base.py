@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from order_updates.conf import setting_name
 from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import (  # noqa: F401  (part of the channel API)
     ChannelError,
+    InvalidOption,
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
@@ -26,6 +28,7 @@ from order_updates.notifications.templating.rendering import render_notification
 
 if TYPE_CHECKING:
     from django.db.models import Model
+    from django_stubs_ext import StrOrPromise
 
     from order_updates.core.adapter import DefaultOrderAdapter
     from order_updates.models import Notification, NotificationPreference
@@ -68,14 +71,67 @@ class SendResult:
 class BaseChannel:
     """One way of reaching customers.
 
-    Subclasses set ``parts`` and implement :meth:`recipients` and :meth:`send`.
+    Subclasses set ``parts`` and the capabilities below, and implement
+    :meth:`recipients` and :meth:`send`. What a channel does is decided here, on
+    its class, never by the name it is configured under: an ``SMSChannel``
+    registered as ``"text"`` behaves exactly as one registered as ``"sms"``.
+
+    A channel is built from settings as ``BACKEND(name, **OPTIONS)``: options are
+    keyword arguments of ``__init__``. A subclass that takes options of its own
+    lists them as keyword-only arguments and passes ``quiet_hours`` on, so that a
+    misspelt option is reported by the system checks.
     """
 
     #: Template parts this channel renders: subset of "subject", "text", "html".
     parts: tuple[str, ...] = ("text",)
+    #: Whether its text is one short paragraph: rendering collapses all whitespace,
+    #: line breaks included (SMS, push). Otherwise paragraphs are kept.
+    short_text: bool = False
+    #: How customers see the channel named in a sentence, lower-case ("Unsubscribe
+    #: from email updates"): a lazy translation. ``None``: the configured name.
+    label: StrOrPromise | None = None
+    #: Whether customers get nothing on this channel until they opt in. Consent
+    #: is recorded once, as consent to text messages
+    #: (``NotificationPreference.sms_consent_at``), and is used by every channel
+    #: that requires consent.
+    requires_consent: bool = False
+    #: Whether messages wait out ``QUIET_HOURS`` in the customer's time zone. The
+    #: option ``quiet_hours`` overrides it for one configured channel.
+    quiet_hours: bool = False
+    #: The folder of its default templates, under ``order_updates/notifications/``.
+    #: Templates are looked up in the folder of the configured name first, then
+    #: in this one; the base uses the email templates.
+    template_folder: str = "email"
+    #: Whether a message that bounced on another channel may be sent here instead,
+    #: and in which order: the lowest number among the channels that can reach the
+    #: customer wins. ``None``: never a fallback.
+    fallback_priority: int | None = None
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, quiet_hours: bool | None = None):
         self.name = name
+        if quiet_hours is not None:
+            if not isinstance(quiet_hours, bool):
+                raise InvalidOption(
+                    "quiet_hours", "must be True or False, not %r." % (quiet_hours,)
+                )
+            self.quiet_hours = quiet_hours
+        if self.label is None:
+            self.label = name
+
+    def __repr__(self) -> str:
+        return "<%s %r>" % (type(self).__name__, self.name)
+
+    def option_name(self, option: str) -> str:
+        """The settings key of one of this channel's options, for messages."""
+        return setting_name("CHANNELS", self.name, "OPTIONS", option)
+
+    def normalize_address(self, address: str) -> str:
+        """An address as it is compared and stored (suppressions): stripped.
+
+        Channels whose addresses have several spellings override it (email
+        lower-cases, SMS gives the E.164 form).
+        """
+        return (address or "").strip()
 
     def recipients(
         self,
@@ -123,7 +179,7 @@ class BaseChannel:
         rendered here (templating raises on errors).
         """
         if rendered is None:
-            rendered = render_notification(notification, order)
+            rendered = render_notification(notification, order, self)
         return OutgoingMessage(
             notification_id=notification.pk,
             channel=self.name,
@@ -171,7 +227,10 @@ class BaseChannel:
         return results
 
     def check(self) -> list[str]:
-        """Configuration problems, each a sentence naming the setting to fix."""
+        """Configuration problems, each a sentence naming the setting to fix.
+
+        Use :meth:`option_name` to name an option's key.
+        """
         return []
 
     def forget_recipient(self, recipient: str) -> None:

@@ -27,9 +27,10 @@ from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import app_settings
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
 from order_updates.notifications.channels.base import (
     BaseChannel,
     ChannelError,
@@ -52,14 +53,51 @@ HAS_MAILERS = django.VERSION >= (6, 1) and hasattr(mail, "mailers")
 
 
 class EmailChannel(BaseChannel):
-    """Email to the address the adapter gives for the order."""
+    """Email to the address the adapter gives for the order.
+
+    Options: ``from_email`` (default: ``DEFAULT_FROM_EMAIL``), ``reply_to`` (a
+    list of addresses, or one), ``mailer`` (Django 6.1+: the ``MAILERS`` alias to
+    send with; default: the default mailer), and ``quiet_hours``.
+    """
 
     parts = ("subject", "text", "html")
+    label = _("email")
+    template_folder = "email"
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        *,
+        from_email: str | None = None,
+        reply_to: str | list[str] | tuple[str, ...] = (),
+        mailer: str | None = None,
+        quiet_hours: bool | None = None,
+    ):
+        super().__init__(name, quiet_hours=quiet_hours)
+        if from_email is not None and not isinstance(from_email, str):
+            raise InvalidOption(
+                "from_email",
+                "must be an address like 'Shop <orders@shop.example.com>'.",
+            )
+        if isinstance(reply_to, str):
+            reply_to = [reply_to]
+        if not isinstance(reply_to, (list, tuple)) or not all(
+            isinstance(address, str) for address in reply_to
+        ):
+            raise InvalidOption("reply_to", "must be a list of addresses.")
+        if mailer is not None and not isinstance(mailer, str):
+            raise InvalidOption("mailer", "must be the name of an entry of MAILERS.")
+        #: The From address; None: ``DEFAULT_FROM_EMAIL``.
+        self.from_email = from_email or None
+        self.reply_to = list(reply_to)
+        #: The ``MAILERS`` alias (Django 6.1+); None: the default mailer.
+        self.mailer = mailer or None
         # The connection send_batch() opened, per thread (channels are shared).
         self._batch = threading.local()
+
+    def normalize_address(self, address: str) -> str:
+        """Email addresses are compared lower-cased."""
+        return (address or "").strip().lower()
 
     def recipients(
         self,
@@ -148,44 +186,44 @@ class EmailChannel(BaseChannel):
                 "The email channel needs ORDER_UPDATES['SITE_URL'] for its "
                 "List-Unsubscribe link and the links in messages."
             )
-        if not (app_settings.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL):
+        from_email = self.option_name("from_email")
+        if not (self.from_email or settings.DEFAULT_FROM_EMAIL):
             problems.append(
-                "Set ORDER_UPDATES['EMAIL_FROM'] or DEFAULT_FROM_EMAIL: emails need a "
-                "from address."
+                "Set %s or DEFAULT_FROM_EMAIL: emails need a from address." % from_email
             )
-        elif not app_settings.EMAIL_FROM and (
+        elif not self.from_email and (
             settings.DEFAULT_FROM_EMAIL == "webmaster@localhost"
         ):
             problems.append(
                 "Emails would come from Django's placeholder webmaster@localhost: set "
-                "ORDER_UPDATES['EMAIL_FROM'] or DEFAULT_FROM_EMAIL."
+                "%s or DEFAULT_FROM_EMAIL." % from_email
             )
-        alias = app_settings.EMAIL_MAILER
+        alias = self.mailer
         if alias and not HAS_MAILERS:
             problems.append(
-                "ORDER_UPDATES['EMAIL_MAILER'] needs Django 6.1 or later (MAILERS); "
-                "remove it to use EMAIL_BACKEND."
+                "%s needs Django 6.1 or later (MAILERS); remove it to use "
+                "EMAIL_BACKEND." % self.option_name("mailer")
             )
         elif alias and alias not in mail.mailers:
             # Iterating MailersHandler yields aliases; the stub says setting dicts.
             aliases = ", ".join(mail.mailers)  # type: ignore[arg-type]
             problems.append(
-                "ORDER_UPDATES['EMAIL_MAILER'] is %r, which is not in MAILERS (it "
-                "has: %s)." % (alias, aliases or "none")
+                "%s is %r, which is not in MAILERS (it has: %s)."
+                % (self.option_name("mailer"), alias, aliases or "none")
             )
         return problems
 
     # Hooks --------------------------------------------------------------------------
 
     def get_connection(self) -> Any:
-        """The email backend instance to send with (``EMAIL_MAILER`` on Django 6.1+)."""
-        alias = app_settings.EMAIL_MAILER
+        """The email backend instance to send with (option ``mailer``, Django 6.1+)."""
+        alias = self.mailer
         if HAS_MAILERS:
             return mail.mailers[alias] if alias else mail.mailers.default
         if alias:
             raise OrderUpdatesConfigurationError(
-                "ORDER_UPDATES['EMAIL_MAILER'] is %r, but mailers need Django 6.1 or "
-                "later; remove the setting to send with EMAIL_BACKEND." % alias
+                "%s is %r, but mailers need Django 6.1 or later; remove the option "
+                "to send with EMAIL_BACKEND." % (self.option_name("mailer"), alias)
             )
         return mail.get_connection()
 
@@ -193,10 +231,7 @@ class EmailChannel(BaseChannel):
         self, message: OutgoingMessage, *, is_anymail: bool = False
     ) -> EmailMultiAlternatives:
         """The Django email for ``message`` (override to add attachments…)."""
-        from_email = app_settings.EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
-        reply_to = app_settings.EMAIL_REPLY_TO
-        if isinstance(reply_to, str):
-            reply_to = [reply_to]
+        from_email = self.from_email or settings.DEFAULT_FROM_EMAIL
         headers = dict(message.headers)
         if not is_anymail:
             # The same id every time this notification is sent: a repeat after a
@@ -211,7 +246,7 @@ class EmailChannel(BaseChannel):
             body=message.text,
             from_email=from_email,
             to=[message.recipient],
-            reply_to=list(reply_to or []),
+            reply_to=list(self.reply_to),
             headers=headers,
         )
         if message.html:

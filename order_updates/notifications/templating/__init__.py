@@ -4,6 +4,9 @@ The defaults are files under ``templates/order_updates/notifications/``; a shop
 overrides one with a file at the same path in its own templates, a merchant with
 a :class:`~order_updates.models.NotificationTemplate` row, per language.
 Templates receive plain data (:func:`build_context`), never model instances.
+Functions that render or edit take the channel object (``get_channel("sms")``):
+its ``parts``, ``short_text`` and ``template_folder`` say what to render, and its
+configured ``name`` keys the merchant's templates.
 
 - :func:`render_notification` is what channels call to render an outbox row;
 - :func:`render` renders a type for a channel and language with a given context;
@@ -32,10 +35,9 @@ from order_updates.notifications.templating.environment import (
     strict_undefined,
 )
 from order_updates.notifications.templating.rendering import render, render_notification
-from order_updates.notifications.templating.sources import CHANNEL_PARTS, get_sources
+from order_updates.notifications.templating.sources import get_sources
 
 __all__ = [
-    "CHANNEL_PARTS",
     "CONTEXT_KEYS",
     "NotificationEnvironment",
     "build_context",

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from order_updates.models import NotificationTemplate, NotificationTemplateRevision
+    from order_updates.notifications.channels.base import BaseChannel
 
 #: Properties Liquid gives every list, mapping and string.
 SPECIAL_PROPERTIES = frozenset({"size", "first", "last"})
@@ -104,7 +105,9 @@ def _variable_error(segments: list[Any]) -> str | None:
     return message
 
 
-def check_source(part: str, text: str, type_code: str, channel: str) -> list[str]:
+def check_source(
+    part: str, text: str, type_code: str, channel: BaseChannel
+) -> list[str]:
     """Problems with one part's template text; an empty list if it is fine."""
     environment = get_environment(html=part == "html")
     name = "<%s>" % PART_FIELDS[part]
@@ -144,7 +147,7 @@ def check_source(part: str, text: str, type_code: str, channel: str) -> list[str
         render_part(
             channel,
             TemplateSource(part, text, name),
-            sample_context(type_code, channel),
+            sample_context(type_code, channel.name),
             _("sample data"),
         )
     except TemplateError as exc:
@@ -159,7 +162,7 @@ def check_source(part: str, text: str, type_code: str, channel: str) -> list[str
 
 def validate_template(
     type: str,
-    channel: str,
+    channel: BaseChannel,
     *,
     subject: str = "",
     body_text: str = "",
@@ -173,8 +176,8 @@ def validate_template(
     default file is used for it).
     """
     errors: dict[str, list[str]] = {}
-    if not isinstance(channel, str) or not CODE_PATTERN.match(channel):
-        return {"__all__": [_("Invalid channel %r.") % (channel,)]}
+    if not CODE_PATTERN.match(channel.name):
+        return {"__all__": [_("Invalid channel %r.") % (channel.name,)]}
     types = get_notification_types()
     if type not in types:
         message = _("Unknown notification type %r.") % (type,)
@@ -230,7 +233,7 @@ def _write(
 
 def save_template(
     type: str,
-    channel: str,
+    channel: BaseChannel,
     language: str,
     *,
     subject: str = "",
@@ -241,7 +244,8 @@ def save_template(
 ) -> NotificationTemplate:
     """Validate and save a merchant's template (active), adding a revision.
 
-    Raises :class:`TemplateValidationError` with ``errors`` (field → problems).
+    The template is stored for the channel's configured name. Raises
+    :class:`TemplateValidationError` with ``errors`` (field → problems).
     """
     from order_updates.models import NotificationTemplate
 
@@ -264,7 +268,7 @@ def save_template(
     with transaction.atomic():
         template, _created = (
             NotificationTemplate.objects.select_for_update().get_or_create(
-                type=type, channel=channel, language=language
+                type=type, channel=channel.name, language=language
             )
         )
         return _write(
@@ -279,21 +283,27 @@ def save_template(
 
 
 def restore_revision(
-    revision: NotificationTemplateRevision, user: Any = None
+    revision: NotificationTemplateRevision, channel: BaseChannel, user: Any = None
 ) -> NotificationTemplate:
     """Make ``revision`` the current state of its template, adding a revision.
 
-    A revision that recorded a revert restores the default (inactive) state.
+    ``channel`` is the configured channel the template is for (by its name). A
+    revision that recorded a revert restores the default (inactive) state.
     Raises :class:`TemplateValidationError` if the revision no longer validates
     (the pipeline or context changed since).
     """
     from order_updates.models import NotificationTemplate
 
     template = revision.template
+    if channel.name != template.channel:
+        raise ValueError(
+            "Revision #%s is of a %r template, not %r."
+            % (revision.pk, template.channel, channel.name)
+        )
     if revision.active:
         errors = validate_template(
             template.type,
-            template.channel,
+            channel,
             subject=revision.subject,
             body_text=revision.body_text,
             body_html=revision.body_html,
@@ -315,7 +325,7 @@ def restore_revision(
 
 def revert_to_default(
     type: str,
-    channel: str,
+    channel: BaseChannel,
     language: str,
     user: Any = None,
 ) -> NotificationTemplate | None:
@@ -329,7 +339,11 @@ def revert_to_default(
     with transaction.atomic():
         template = (
             NotificationTemplate.objects.select_for_update()
-            .filter(type=type, channel=channel, language=normalize_language(language))
+            .filter(
+                type=type,
+                channel=channel.name,
+                language=normalize_language(language),
+            )
             .first()
         )
         if template is None or not template.active:
@@ -347,7 +361,7 @@ def revert_to_default(
 
 def preview(
     type: str,
-    channel: str,
+    channel: BaseChannel,
     language: str,
     *,
     subject: str | None = None,
@@ -377,8 +391,8 @@ def preview(
         else:
             sources.pop(part, None)
     if order is not None:
-        context = preview_context(order, type, channel, language)
+        context = preview_context(order, type, channel.name, language)
     else:
         with translation.override(language):
-            context = sample_context(type, channel)
+            context = sample_context(type, channel.name)
     return render_sources(type, channel, language, sources, context)

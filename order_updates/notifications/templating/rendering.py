@@ -16,7 +16,6 @@ from order_updates.exceptions import TemplateError
 from order_updates.notifications.templating.context import build_context
 from order_updates.notifications.templating.environment import get_environment
 from order_updates.notifications.templating.sources import (
-    CHANNEL_PARTS,
     OPTIONAL_PARTS,
     PART_SUFFIXES,
     TemplateSource,
@@ -28,9 +27,7 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from order_updates.models import Notification
-
-#: Channels whose text is one short paragraph (whitespace collapsed).
-SHORT_TEXT_CHANNELS = frozenset({"sms", "push"})
+    from order_updates.notifications.channels.base import BaseChannel
 
 PART_NAMES = {"subject": "subject", "text": "text", "html": "HTML"}
 
@@ -72,8 +69,8 @@ def describe_liquid_error(exc: LiquidError, source: str | None = None) -> str:
     return "%s: %s" % (where, message)
 
 
-def _clean(channel: str, part: str, output: str) -> str:
-    if part == "subject" or (part == "text" and channel in SHORT_TEXT_CHANNELS):
+def _clean(channel: BaseChannel, part: str, output: str) -> str:
+    if part == "subject" or (part == "text" and channel.short_text):
         return _SPACES.sub(" ", output).strip()
     if part == "text":
         output = _TRAILING_SPACES.sub("", output.replace("\r\n", "\n"))
@@ -82,7 +79,7 @@ def _clean(channel: str, part: str, output: str) -> str:
 
 
 def render_part(
-    channel: str, source: TemplateSource, context: dict[str, Any], label: str
+    channel: BaseChannel, source: TemplateSource, context: dict[str, Any], label: str
 ) -> str:
     """Render one part; raise :class:`TemplateError` saying what failed and where."""
     environment = get_environment(html=source.part == "html")
@@ -111,13 +108,13 @@ def render_part(
 
 def render_sources(
     type_code: str,
-    channel: str,
+    channel: BaseChannel,
     language: str,
     sources: dict[str, TemplateSource],
     context: dict[str, Any],
 ) -> dict[str, str]:
     """Render the given part sources in ``language``: ``{part: output, "url": …}``."""
-    label = "the %s %s notification" % (type_code, channel)
+    label = "the %s %s notification" % (type_code, channel.name)
     rendered: dict[str, str] = {}
     with translation.override(language or settings.LANGUAGE_CODE):
         for part in channel_parts(channel):
@@ -126,7 +123,6 @@ def render_sources(
                 if part in OPTIONAL_PARTS:
                     rendered[part] = ""
                     continue
-                template_channel = channel if channel in CHANNEL_PARTS else "email"
                 raise TemplateError(
                     "There is no %s template for %s: add the file "
                     "order_updates/notifications/%s/%s%s to your templates, or "
@@ -134,7 +130,7 @@ def render_sources(
                     % (
                         PART_NAMES[part],
                         label,
-                        template_channel,
+                        channel.name,
                         type_code,
                         PART_SUFFIXES[part],
                     )
@@ -146,13 +142,13 @@ def render_sources(
 
 def render(
     type: str,
-    channel: str,
+    channel: BaseChannel,
     language: str,
     context: dict[str, Any],
 ) -> dict[str, str]:
-    """Render notification ``type`` for ``channel`` in ``language``.
+    """Render notification ``type`` for ``channel`` (a channel object) in ``language``.
 
-    Returns the channel's parts (email: subject, text, html; SMS: text; push:
+    Returns the channel's ``parts`` (email: subject, text, html; SMS: text; push:
     subject and text) and ``url``, the link a click or an SMS should open.
     Templates are looked up as :mod:`order_updates.notifications.templating.sources`
     describes.
@@ -163,11 +159,15 @@ def render(
 
 
 def render_notification(
-    notification: Notification, order: Model, zone: datetime.tzinfo | None = None
+    notification: Notification,
+    order: Model,
+    channel: BaseChannel,
+    zone: datetime.tzinfo | None = None,
 ) -> dict[str, str]:
-    """Render ``notification`` about ``order``, in its language, dates in ``zone``
-    (the shop's ``TIME_ZONE`` unless given; the worker passes the customer's).
+    """Render ``notification`` about ``order`` for ``channel``, in its language,
+    dates in ``zone`` (the shop's ``TIME_ZONE`` unless given; the worker passes
+    the customer's).
     """
     context = build_context(notification, order, zone)
     language = context["notification"]["language"]
-    return render(notification.type, notification.channel, language, context)
+    return render(notification.type, channel, language, context)

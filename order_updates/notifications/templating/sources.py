@@ -3,13 +3,18 @@
 For each part a channel uses, the first of these wins:
 
 1. the merchant's active :class:`~order_updates.models.NotificationTemplate` for
-   the type, channel and language (``de-at``);
+   the type, channel (its configured name) and language (``de-at``);
 2. the same for the base language (``de``);
-3. a file ``order_updates/notifications/<channel>/<type>_<part>`` found through
+3. a file ``order_updates/notifications/<folder>/<type>_<part>`` found through
    Django's template loaders, so a shop overrides a default by putting a file at
    that path in its own templates (per language first:
-   ``order_updates/notifications/de/<channel>/...``);
+   ``order_updates/notifications/de/<folder>/...``); the folders are the
+   channel's configured name, then its class's ``template_folder`` (an SMS
+   channel configured as "text" reads ``text/``, then ``sms/``);
 4. the default file shipped in this package.
+
+Functions here take the channel object: its ``name``, ``parts``, ``short_text``
+and ``template_folder`` decide, never a table of names.
 
 The files are read as raw text through the loaders and rendered by Liquid, never
 by Django's template engine. A merchant's template that leaves a part blank uses
@@ -22,21 +27,15 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template import Engine, TemplateDoesNotExist, engines
 
-#: Parts each channel renders (see channels.base.BaseChannel.parts).
-CHANNEL_PARTS: dict[str, tuple[str, ...]] = {
-    "email": ("subject", "text", "html"),
-    "sms": ("text",),
-    "push": ("subject", "text"),
-}
-
-#: Channels without templates of their own (a test channel…) use these.
-FALLBACK_CHANNEL = "email"
+if TYPE_CHECKING:
+    from order_updates.notifications.channels.base import BaseChannel
 
 #: The NotificationTemplate field holding each part.
 PART_FIELDS = {"subject": "subject", "text": "body_text", "html": "body_html"}
@@ -67,20 +66,14 @@ class TemplateSource:
     origin: str
 
 
-def channel_parts(channel: str) -> tuple[str, ...]:
-    """The parts ``channel`` renders.
+def channel_parts(channel: BaseChannel) -> tuple[str, ...]:
+    """The parts ``channel`` renders (its ``parts``), in subject, text, html order."""
+    return tuple(part for part in PART_FIELDS if part in channel.parts)
 
-    Another channel renders the ``parts`` its class declares (in ``CHANNELS``),
-    or else the email parts.
-    """
-    if channel in CHANNEL_PARTS:
-        return CHANNEL_PARTS[channel]
-    from order_updates.notifications.channels import get_channels
 
-    configured = get_channels().get(channel)
-    declared = configured.parts if configured is not None else ()
-    parts = tuple(part for part in PART_FIELDS if part in declared)
-    return parts or CHANNEL_PARTS[FALLBACK_CHANNEL]
+def template_folders(channel: BaseChannel) -> list[str]:
+    """Where ``channel``'s files are looked up: its name's folder, then its class's."""
+    return list(dict.fromkeys([channel.name, channel.template_folder]))
 
 
 def normalize_language(language: str) -> str:
@@ -97,9 +90,9 @@ def language_candidates(language: str) -> list[str]:
     return [language] if base == language else [language, base]
 
 
-def check_codes(type_code: str, channel: str) -> None:
-    """Refuse type or channel codes that could not be file names of ours."""
-    for value in (type_code, channel):
+def check_codes(type_code: str, *folders: str) -> None:
+    """Refuse type codes or folders that could not be file names of ours."""
+    for value in (type_code, *folders):
         if not isinstance(value, str) or not CODE_PATTERN.match(value):
             from order_updates.exceptions import TemplateError
 
@@ -109,9 +102,9 @@ def check_codes(type_code: str, channel: str) -> None:
             )
 
 
-def file_name(type_code: str, channel: str, part: str) -> str:
+def file_name(type_code: str, folder: str, part: str) -> str:
     """The file of a part, relative to ``order_updates/notifications/``."""
-    return "%s/%s%s" % (channel, type_code, PART_SUFFIXES[part])
+    return "%s/%s%s" % (folder, type_code, PART_SUFFIXES[part])
 
 
 def _django_template_loaders():
@@ -162,7 +155,10 @@ def _forget_template_files(*, setting: str, **kwargs: object) -> None:
 
 
 def find_database_template(type_code: str, channel: str, language: str):
-    """The merchant's active template for the language or its base, or None."""
+    """The merchant's active template for the language or its base, or None.
+
+    ``channel`` is the configured name, which merchant templates are keyed by.
+    """
     from order_updates.models import NotificationTemplate
 
     candidates = language_candidates(language)
@@ -181,19 +177,15 @@ def find_database_template(type_code: str, channel: str, language: str):
 
 
 def file_sources(
-    type_code: str, channel: str, language: str = ""
+    type_code: str, channel: BaseChannel, language: str = ""
 ) -> dict[str, TemplateSource]:
     """The file templates (a shop's override, else the default) of each part."""
-    check_codes(type_code, channel)
-    channels = [channel]
-    if channel not in CHANNEL_PARTS:
-        channels.append(FALLBACK_CHANNEL)
+    folders = template_folders(channel)
+    check_codes(type_code, *folders)
     sources = {}
     for part in channel_parts(channel):
-        for template_channel in channels:
-            found = read_template_file(
-                file_name(type_code, template_channel, part), language
-            )
+        for folder in folders:
+            found = read_template_file(file_name(type_code, folder, part), language)
             if found is not None:
                 sources[part] = TemplateSource(part, found[0], found[1])
                 break
@@ -201,16 +193,15 @@ def file_sources(
 
 
 def get_sources(
-    type_code: str, channel: str, language: str
+    type_code: str, channel: BaseChannel, language: str
 ) -> dict[str, TemplateSource]:
     """The template of each part ``channel`` renders, in lookup order (see above).
 
     A part with no template at all is left out; the caller decides whether the
     channel can do without it.
     """
-    check_codes(type_code, channel)
     sources = file_sources(type_code, channel, language)
-    merchant = find_database_template(type_code, channel, language)
+    merchant = find_database_template(type_code, channel.name, language)
     if merchant is not None:
         for part in channel_parts(channel):
             text = getattr(merchant, PART_FIELDS[part])

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from order_updates.conf import app_settings
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
 from order_updates.notifications.channels.base import (
     BaseChannel,
     ChannelError,
@@ -48,8 +48,11 @@ def _import_pywebpush() -> Any:
     return pywebpush
 
 
-def load_vapid_key(value: str) -> Any:
-    """A ``py_vapid.Vapid`` from a PEM string, a key file, or a base64url key."""
+def load_vapid_key(value: str, option: str = "vapid_private_key") -> Any:
+    """A ``py_vapid.Vapid`` from a PEM string, a key file, or a base64url key.
+
+    ``option`` names the key in the error raised for a value that is none of them.
+    """
     _import_pywebpush()
     from py_vapid import Vapid
 
@@ -61,8 +64,8 @@ def load_vapid_key(value: str) -> Any:
         return Vapid.from_string(value.strip())
     except Exception as exc:
         raise OrderUpdatesConfigurationError(
-            "ORDER_UPDATES['WEBPUSH_VAPID_PRIVATE_KEY'] is not a usable VAPID private "
-            "key (PEM, a key file, or base64url): %s" % exc
+            "%s is not a usable VAPID private key (PEM, a key file, or base64url): %s"
+            % (option, exc)
         ) from exc
 
 
@@ -74,14 +77,71 @@ def vapid_public_key(vapid: Any) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+#: Host names (and their subdomains) of the browsers' push services.
+DEFAULT_HOSTS = (
+    "fcm.googleapis.com",  # Chrome, Edge, Opera, Samsung Internet
+    "android.googleapis.com",
+    "push.services.mozilla.com",  # Firefox
+    "notify.windows.com",  # legacy Edge (WNS)
+    "push.apple.com",  # Safari
+)
+
+
 class WebPushChannel(BaseChannel):
-    """Web Push notifications (title, body, link) to subscribed browsers."""
+    """Web Push notifications (title, body, link) to subscribed browsers.
+
+    Options: ``vapid_private_key`` (PEM text, a PEM file's path, or base64url),
+    ``vapid_public_key`` (the application server key browsers subscribe with),
+    ``vapid_subject`` (``mailto:`` or ``https:``), ``ttl`` (seconds a push service
+    keeps an undelivered message), ``hosts`` (the push services' host names a
+    subscription's endpoint may be on) and ``quiet_hours``.
+    """
 
     parts = ("subject", "text")
+    short_text = True
+    label = _("browser notification")
+    quiet_hours = True
+    template_folder = "push"
     #: Push services accept about 4 KB of encrypted payload; stay well below.
     max_payload_bytes = 3000
     #: Seconds to wait for the push service.
     timeout = 10
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        vapid_private_key: str = "",
+        vapid_public_key: str = "",
+        vapid_subject: str = "",
+        ttl: int = 86400,
+        hosts: list[str] | tuple[str, ...] = DEFAULT_HOSTS,
+        quiet_hours: bool | None = None,
+    ):
+        super().__init__(name, quiet_hours=quiet_hours)
+        for option, value in (
+            ("vapid_private_key", vapid_private_key),
+            ("vapid_public_key", vapid_public_key),
+            ("vapid_subject", vapid_subject),
+        ):
+            if not isinstance(value, str):
+                raise InvalidOption(option, "must be a string, not %r." % (value,))
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+            raise InvalidOption("ttl", "must be a number of seconds, not %r." % (ttl,))
+        if (
+            isinstance(hosts, str)
+            or not isinstance(hosts, (list, tuple))
+            or not all(isinstance(host, str) and host.strip(".") for host in hosts)
+        ):
+            raise InvalidOption(
+                "hosts", "must be a list of host names, like ['fcm.googleapis.com']."
+            )
+        self.vapid_private_key = vapid_private_key
+        self.vapid_public_key = vapid_public_key.strip().rstrip("=")
+        self.vapid_subject = vapid_subject
+        self.ttl = ttl
+        #: Lower-case, without leading dots: a name matches itself and subdomains.
+        self.hosts = tuple(host.lower().strip().lstrip(".") for host in hosts)
 
     def recipients(
         self,
@@ -103,7 +163,6 @@ class WebPushChannel(BaseChannel):
         from django.db.models import Q
 
         from order_updates.models import PushSubscription
-        from order_updates.notifications.preferences import normalize_address
 
         owners: dict[Any, tuple[str, Any] | None] = {}
         for order in orders:
@@ -111,7 +170,8 @@ class WebPushChannel(BaseChannel):
             if user is not None:
                 owners[order.pk] = ("user", user.pk)
             else:
-                email = normalize_address("email", adapter.get_email(order))
+                # Guests' subscriptions are stored under the lower-cased email.
+                email = (adapter.get_email(order) or "").strip().lower()
                 owners[order.pk] = ("email", email) if email else None
         keys = [owner for owner in owners.values() if owner]
         user_ids = {key for kind, key in keys if kind == "user"}
@@ -168,8 +228,11 @@ class WebPushChannel(BaseChannel):
         pywebpush = _import_pywebpush()
         from py_vapid import VapidException
 
-        vapid = load_vapid_key(_required("WEBPUSH_VAPID_PRIVATE_KEY"))
-        subject = _required("WEBPUSH_VAPID_SUBJECT")
+        vapid = load_vapid_key(
+            self._required("vapid_private_key"),
+            self.option_name("vapid_private_key"),
+        )
+        subject = self._required("vapid_subject")
         try:
             subscription = PushSubscription.objects.get(pk=int(message.recipient))
         except (PushSubscription.DoesNotExist, ValueError):
@@ -183,7 +246,7 @@ class WebPushChannel(BaseChannel):
                 vapid_private_key=vapid,
                 # A fresh dict each time: webpush() writes "aud" and "exp" into it.
                 vapid_claims={"sub": subject},
-                ttl=int(app_settings.WEBPUSH_TTL),
+                ttl=self.ttl,
                 timeout=self.timeout,
                 headers={"Topic": self.topic(message), "Urgency": "normal"},
             )
@@ -192,8 +255,8 @@ class WebPushChannel(BaseChannel):
         except VapidException as exc:
             if "'sub'" in str(exc):
                 raise OrderUpdatesConfigurationError(
-                    "ORDER_UPDATES['WEBPUSH_VAPID_SUBJECT'] must be a \"mailto:\" "
-                    'address or an "https:" URL (it is %r).' % subject
+                    '%s must be a "mailto:" address or an "https:" URL (it is %r).'
+                    % (self.option_name("vapid_subject"), subject)
                 ) from exc
             raise PermanentChannelError(
                 "Cannot sign for this subscription: %s" % exc
@@ -225,53 +288,55 @@ class WebPushChannel(BaseChannel):
         PushSubscription.objects.filter(pk=pk).delete()
 
     def check(self) -> list[str]:
-        """Missing extra, missing or mismatched VAPID settings."""
+        """Missing extra, missing or mismatched VAPID options."""
         try:
             _import_pywebpush()
         except OrderUpdatesConfigurationError as exc:
             return [str(exc)]
         problems = []
-        private_key = app_settings.WEBPUSH_VAPID_PRIVATE_KEY
-        public_key = app_settings.WEBPUSH_VAPID_PUBLIC_KEY
-        subject = app_settings.WEBPUSH_VAPID_SUBJECT
-        for key, value in (
-            ("WEBPUSH_VAPID_PRIVATE_KEY", private_key),
-            ("WEBPUSH_VAPID_PUBLIC_KEY", public_key),
-            ("WEBPUSH_VAPID_SUBJECT", subject),
-        ):
-            if not value:
+        private_key = self.vapid_private_key
+        public_key = self.vapid_public_key
+        subject = self.vapid_subject
+        for option in ("vapid_private_key", "vapid_public_key"):
+            if not getattr(self, option):
                 problems.append(
-                    "Web push needs ORDER_UPDATES[%r] (generate a key pair with "
-                    "`vapid --gen --applicationServerKey`, from py-vapid)." % key
-                    if key != "WEBPUSH_VAPID_SUBJECT"
-                    else "Web push needs ORDER_UPDATES['WEBPUSH_VAPID_SUBJECT'], a "
-                    '"mailto:" or "https:" contact for push services.'
+                    "Web push needs %s (generate a key pair with `vapid --gen "
+                    "--applicationServerKey`, from py-vapid)."
+                    % self.option_name(option)
                 )
-        if subject and not subject.startswith(("mailto:", "https:")):
+        if not subject:
             problems.append(
-                "ORDER_UPDATES['WEBPUSH_VAPID_SUBJECT'] must start with \"mailto:\" "
-                'or "https:" (it is %r).' % subject
+                'Web push needs %s, a "mailto:" or "https:" contact for push '
+                "services." % self.option_name("vapid_subject")
+            )
+        elif not subject.startswith(("mailto:", "https:")):
+            problems.append(
+                '%s must start with "mailto:" or "https:" (it is %r).'
+                % (self.option_name("vapid_subject"), subject)
             )
         if private_key:
             try:
-                vapid = load_vapid_key(private_key)
+                vapid = load_vapid_key(
+                    private_key, self.option_name("vapid_private_key")
+                )
             except OrderUpdatesConfigurationError as exc:
                 problems.append(str(exc))
             else:
-                if public_key and public_key.rstrip("=") != vapid_public_key(vapid):
+                if public_key and public_key != vapid_public_key(vapid):
                     problems.append(
-                        "ORDER_UPDATES['WEBPUSH_VAPID_PUBLIC_KEY'] is not the public "
-                        "half of WEBPUSH_VAPID_PRIVATE_KEY: browsers would subscribe "
-                        "with a key the push services then reject."
+                        "%s is not the public half of the private key: browsers "
+                        "would subscribe with a key the push services then reject."
+                        % self.option_name("vapid_public_key")
                     )
         return problems
 
-
-def _required(key: str) -> str:
-    value = getattr(app_settings, key)
-    if not value:
-        raise OrderUpdatesConfigurationError("Web push needs ORDER_UPDATES[%r]." % key)
-    return value
+    def _required(self, option: str) -> str:
+        value = getattr(self, option)
+        if not value:
+            raise OrderUpdatesConfigurationError(
+                "Web push needs %s." % self.option_name(option)
+            )
+        return value
 
 
 def classify_error(exc: Exception) -> ChannelError:
@@ -289,6 +354,6 @@ def classify_error(exc: Exception) -> ChannelError:
     if status in (401, 403):
         text = (
             "%s (the push service rejected the VAPID signature: was the browser "
-            "subscribed with another WEBPUSH_VAPID_PUBLIC_KEY?)" % text
+            "subscribed with another vapid_public_key?)" % text
         )
     return PermanentChannelError(text, provider_response=response)

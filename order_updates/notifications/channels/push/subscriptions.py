@@ -17,7 +17,7 @@ import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -27,13 +27,16 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from order_updates.conf import app_settings
 from order_updates.exceptions import InvalidPushSubscription
 from order_updates.models import PushSubscription
+
+if TYPE_CHECKING:
+    from order_updates.notifications.channels.push.channel import WebPushChannel
 
 __all__ = [
     "MAX_SUBSCRIPTIONS_PER_CUSTOMER",
     "SubscriptionInfo",
+    "allowed_hosts",
     "parse_subscription",
     "public_key",
     "remove_subscription",
@@ -66,26 +69,42 @@ class SubscriptionInfo:
 def public_key() -> str:
     """The VAPID application server key browsers subscribe with, or ``""``.
 
-    ``""`` unless web push is set up: ``WEBPUSH_VAPID_PUBLIC_KEY`` is set and a
-    :class:`~order_updates.notifications.channels.push.WebPushChannel` is in
-    ``CHANNELS``.
-    Collecting subscriptions nothing would send to helps nobody.
+    The ``vapid_public_key`` option of the configured
+    :class:`~order_updates.notifications.channels.push.WebPushChannel` (the first,
+    if there are several); ``""`` if no push channel has one. Collecting
+    subscriptions nothing would send to helps nobody.
     """
-    key = (app_settings.WEBPUSH_VAPID_PUBLIC_KEY or "").strip().rstrip("=")
-    if not key or not _push_channel_configured():
-        return ""
-    return key
+    for channel in _push_channels():
+        if channel.vapid_public_key:
+            return channel.vapid_public_key
+    return ""
 
 
-def _push_channel_configured() -> bool:
+def allowed_hosts() -> tuple[str, ...]:
+    """The push services' host names an endpoint may be on.
+
+    The ``hosts`` options of the configured push channels; without one, the
+    channel's default list of the browsers' push services.
+    """
+    from order_updates.notifications.channels.push.channel import DEFAULT_HOSTS
+
+    channels = _push_channels()
+    if not channels:
+        return DEFAULT_HOSTS
+    return tuple(dict.fromkeys(host for channel in channels for host in channel.hosts))
+
+
+def _push_channels() -> list[WebPushChannel]:
     from order_updates.notifications.channels import get_channels
-    from order_updates.notifications.channels.push import WebPushChannel
+    from order_updates.notifications.channels.push.channel import WebPushChannel
 
     try:
         channels = get_channels()
     except ImproperlyConfigured:
-        return False  # reported by the system checks, not here
-    return any(isinstance(channel, WebPushChannel) for channel in channels.values())
+        return []  # reported by the system checks, not here
+    return [
+        channel for channel in channels.values() if isinstance(channel, WebPushChannel)
+    ]
 
 
 def parse_subscription(data: Any) -> SubscriptionInfo:
@@ -144,7 +163,7 @@ def _check_endpoint(value: Any) -> str:
     # Workers POST to this URL, so only the browsers' push services are allowed:
     # anything else would let a visitor point the workers at the shop's own
     # network (addresses, "localhost", internal names that resolve privately).
-    allowed = [suffix.lower().lstrip(".") for suffix in app_settings.WEBPUSH_HOSTS]
+    allowed = allowed_hosts()
     if _is_ip_address(host) or not any(
         host == suffix or host.endswith("." + suffix) for suffix in allowed
     ):

@@ -1,8 +1,10 @@
-"""SMS: a channel that hands texts to the provider named in settings.
+"""SMS: a channel that hands texts to the provider named in its options.
 
-``ORDER_UPDATES["SMS_PROVIDER"]`` is the dotted path of a
+The channel's option ``provider`` names a
 :class:`~order_updates.notifications.channels.sms.base.BaseSMSProvider`
-subclass: ``console`` (the default, for development), ``twilio`` or ``test``.
+subclass, like a channel itself: a dotted path, a class, or
+``{"BACKEND": ..., "OPTIONS": {...}}``. Shipped: ``console`` (the default, for
+development), ``twilio`` and ``test``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
 
-from order_updates.conf import app_settings
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.conf import load_component
 from order_updates.notifications.channels.base import (
     BaseChannel,
     OutgoingMessage,
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["BaseSMSProvider", "SMSChannel", "normalize_phone", "sms_segments"]
 
 logger = logging.getLogger(__name__)
+
+#: The provider when the channel's options name none: prints texts (development).
+DEFAULT_PROVIDER = "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
 
 
 def normalize_phone(value: Any) -> str:
@@ -51,21 +57,43 @@ def normalize_phone(value: Any) -> str:
 
 
 class SMSChannel(BaseChannel):
-    """Texts to the order's phone number, for customers who agreed to SMS."""
+    """Texts to the order's phone number, for customers who agreed to them.
+
+    Options: ``provider`` (default: the console provider) and ``quiet_hours``.
+    """
 
     parts = ("text",)
+    short_text = True
+    label = _("text message")
+    requires_consent = True
+    quiet_hours = True
+    template_folder = "sms"
+    fallback_priority = 10
 
-    def __init__(self, name: str):
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        *,
+        provider: Any = DEFAULT_PROVIDER,
+        quiet_hours: bool | None = None,
+    ):
+        super().__init__(name, quiet_hours=quiet_hours)
+        # Checked now (it imports, takes these options); built on first use.
+        self.provider_setting = load_component(
+            provider, self.option_name("provider"), base=BaseSMSProvider
+        )
         self._provider: BaseSMSProvider | None = None
 
     @property
     def provider(self) -> BaseSMSProvider:
         """The configured provider (built on first use)."""
         if self._provider is None:
-            provider = app_settings.SMS_PROVIDER
-            self._provider = provider() if isinstance(provider, type) else provider
+            self._provider = self.provider_setting.build()
         return self._provider
+
+    def normalize_address(self, address: str) -> str:
+        """A phone number in E.164 form (``+14155550100``); else as given, stripped."""
+        return normalize_phone(address) or (address or "").strip()
 
     def recipients(
         self,
@@ -73,9 +101,11 @@ class SMSChannel(BaseChannel):
         adapter: DefaultOrderAdapter,
         preference: NotificationPreference,
     ) -> list[str]:
-        """The order's valid phone number, if the customer consented to SMS."""
-        if preference.sms_consent_at is None:
-            return []
+        """The order's valid phone number, in E.164 form.
+
+        Consent is the caller's to check (``requires_consent``), as for every
+        channel that requires it.
+        """
         number = normalize_phone(adapter.get_phone(order))
         return [number] if number else []
 
@@ -120,9 +150,12 @@ class SMSChannel(BaseChannel):
         )
 
     def check(self) -> list[str]:
-        """Configuration problems of the SMS provider."""
+        """Configuration problems of the SMS provider, naming its key."""
         try:
-            provider = app_settings.SMS_PROVIDER
-        except OrderUpdatesConfigurationError as exc:
+            provider = self.provider
+        except ImproperlyConfigured as exc:
             return [str(exc)]
-        return list(provider.check())
+        return [
+            "%s: %s" % (self.provider_setting.name, problem)
+            for problem in provider.check()
+        ]

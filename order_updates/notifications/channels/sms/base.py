@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from order_updates.exceptions import InvalidOption
 from order_updates.notifications.channels.base import SendResult
 
 #: GSM 03.38 basic character set (7 bits each; the escape code itself excluded).
@@ -48,12 +49,23 @@ def sms_segments(text: str) -> tuple[str, int]:
 class BaseSMSProvider:
     """A way to hand an SMS to a carrier gateway.
 
-    ``ORDER_UPDATES["SMS_PROVIDER"]`` names the class; it is built with no
-    arguments and reads its own settings. Subclasses implement :meth:`send_sms`.
+    The SMS channel's option ``provider`` names the class, and its ``OPTIONS``
+    are the keyword arguments it is built with: ``sender`` here, and whatever a
+    subclass adds (credentials…), as keyword-only arguments. A bad value raises
+    :class:`~order_updates.exceptions.InvalidOption`, which reaches the shop
+    naming the option's key. Subclasses implement :meth:`send_sms`.
     """
 
     #: Recorded as the notification's provider.
     name = ""
+
+    def __init__(self, *, sender: str = ""):
+        if not isinstance(sender, str):
+            raise InvalidOption(
+                "sender", "must be a phone number or an alphanumeric sender id."
+            )
+        #: Who texts come from: an E.164 number or an alphanumeric sender id.
+        self.sender = sender
 
     def send_sms(self, to: str, body: str, *, idempotency_key: str) -> SendResult:
         """Send ``body`` to the E.164 number ``to``.
@@ -70,7 +82,9 @@ class BaseSMSProvider:
             % (type(self).__module__, type(self).__name__)
         )
 
-    @classmethod
-    def check(cls) -> list[str]:
-        """Configuration problems this provider can see without sending."""
+    def check(self) -> list[str]:
+        """Configuration problems this provider can see without sending.
+
+        Each is a sentence naming the option to fix; the channel adds the key.
+        """
         return []

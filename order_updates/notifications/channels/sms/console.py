@@ -8,7 +8,6 @@ import threading
 import uuid
 from typing import TextIO
 
-from order_updates.conf import app_settings
 from order_updates.notifications.channels.base import SendResult
 from order_updates.notifications.channels.sms.base import BaseSMSProvider, sms_segments
 
@@ -20,7 +19,8 @@ class ConsoleSMSProvider(BaseSMSProvider):
 
     name = "console"
 
-    def __init__(self, stream: TextIO | None = None):
+    def __init__(self, *, sender: str = "", stream: TextIO | None = None):
+        super().__init__(sender=sender)
         self.stream = stream
         self._lock = threading.Lock()
 
@@ -34,7 +34,7 @@ class ConsoleSMSProvider(BaseSMSProvider):
                 "SMS %s\nFrom: %s\nTo: %s\nEncoding: %s, %d segment(s)\n\n%s\n%s\n"
                 % (
                     message_id,
-                    app_settings.SMS_FROM or "(SMS_FROM not set)",
+                    self.sender or "(no sender set)",
                     to,
                     encoding,
                     segments,

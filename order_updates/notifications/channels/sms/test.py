@@ -1,8 +1,15 @@
 """An SMS provider for tests: records texts in :data:`outbox` instead of sending.
 
-Set ``ORDER_UPDATES["SMS_PROVIDER"] =
-"order_updates.notifications.channels.sms.test.TestSMSProvider"``, then read
-:data:`outbox`; call :func:`reset` between tests.
+Make it the SMS channel's provider::
+
+    "sms": {
+        "BACKEND": "order_updates.notifications.channels.sms.SMSChannel",
+        "OPTIONS": {
+            "provider": "order_updates.notifications.channels.sms.test.TestSMSProvider"
+        },
+    }
+
+then read :data:`outbox`; call :func:`reset` between tests.
 """
 
 from __future__ import annotations
@@ -10,7 +17,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from order_updates.conf import app_settings
 from order_updates.notifications.channels.base import (
     ChannelError,
     SendResult,
@@ -72,7 +78,7 @@ class TestSMSProvider(BaseSMSProvider):
                 SentSMS(
                     to=to,
                     body=body,
-                    sender=app_settings.SMS_FROM,
+                    sender=self.sender,
                     idempotency_key=idempotency_key,
                     message_id=message_id,
                     encoding=encoding,

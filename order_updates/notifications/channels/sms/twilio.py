@@ -1,8 +1,8 @@
 """SMS through Twilio's REST API, called over HTTP (no Twilio SDK needed).
 
-Settings: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, and either
-``TWILIO_MESSAGING_SERVICE_SID`` (preferred: Twilio picks the sender) or
-``SMS_FROM`` (a Twilio number in E.164 form, or an alphanumeric sender id).
+Options: ``account_sid``, ``auth_token``, and either ``messaging_service_sid``
+(preferred: Twilio picks the sender) or ``sender`` (a Twilio number in E.164
+form, or an alphanumeric sender id).
 
 Twilio's Messages API takes no idempotency key: if Twilio accepted a text but
 its answer was lost (a read timeout), the retry sends it a second time.
@@ -14,8 +14,7 @@ from typing import Any
 
 import requests
 
-from order_updates.conf import app_settings
-from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.exceptions import InvalidOption
 from order_updates.notifications.channels.base import (
     PermanentChannelError,
     SendResult,
@@ -39,32 +38,33 @@ class TwilioSMSProvider(BaseSMSProvider):
     #: (connect, read) seconds.
     timeout = (5, 30)
 
-    def __init__(self) -> None:
-        problems = self.check()
-        if problems:
-            raise OrderUpdatesConfigurationError(problems[0])
-        self.account_sid = app_settings.TWILIO_ACCOUNT_SID
-        self.auth_token = app_settings.TWILIO_AUTH_TOKEN
-        self.messaging_service_sid = app_settings.TWILIO_MESSAGING_SERVICE_SID
-        self.sender = app_settings.SMS_FROM
-        self.session = requests.Session()
-
-    @classmethod
-    def check(cls) -> list[str]:
-        """Missing credentials or sender."""
-        problems = [
-            "The Twilio SMS provider needs ORDER_UPDATES[%r] (from the Twilio "
-            "console)." % key
-            for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
-            if not getattr(app_settings, key)
-        ]
-        if not (app_settings.TWILIO_MESSAGING_SERVICE_SID or app_settings.SMS_FROM):
-            problems.append(
-                "The Twilio SMS provider needs a sender: set "
-                "ORDER_UPDATES['TWILIO_MESSAGING_SERVICE_SID'] or "
-                "ORDER_UPDATES['SMS_FROM']."
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str = "",
+        sender: str = "",
+    ) -> None:
+        super().__init__(sender=sender)
+        for option, value in (
+            ("account_sid", account_sid),
+            ("auth_token", auth_token),
+        ):
+            if not value or not isinstance(value, str):
+                raise InvalidOption(
+                    option, "is empty: copy it from the Twilio console."
+                )
+        if not (messaging_service_sid or sender):
+            raise InvalidOption(
+                "messaging_service_sid",
+                "or 'sender' is needed: Twilio needs a Messaging Service or a "
+                "sender number.",
             )
-        return problems
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messaging_service_sid = messaging_service_sid
+        self.session = requests.Session()
 
     def get_params(self, to: str, body: str) -> dict[str, Any]:
         """The form fields posted to Twilio (override to add ``StatusCallback``…)."""
@@ -109,8 +109,8 @@ class TwilioSMSProvider(BaseSMSProvider):
         )
         if status == 401:
             return PermanentChannelError(
-                "Twilio rejected the credentials: check ORDER_UPDATES"
-                "['TWILIO_ACCOUNT_SID'] and ['TWILIO_AUTH_TOKEN']. %s" % detail,
+                "Twilio rejected the credentials: check the provider's options "
+                "'account_sid' and 'auth_token'. %s" % detail,
                 provider_response=data,
             )
         if status in (408, 429) or status >= 500:
