@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from order_updates.models import Notification, OrderEvent, Shipment
+from order_updates.notifications.delivery import resend
 
 
 class ReadOnlyAdminMixin:
@@ -113,7 +114,6 @@ class NotificationAdmin(admin.ModelAdmin):
         description=_("Send selected notifications again"), permissions=["resend"]
     )
     def resend(self, request, queryset):
-        from order_updates.notifications.delivery import resend
 
         count = sum(resend(notification) for notification in queryset)
         self.message_user(

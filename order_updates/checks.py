@@ -14,7 +14,16 @@ from order_updates.conf import (
     app_settings,
     setting_name,
 )
-from order_updates.core.adapter import path_exists
+from order_updates.core.adapter import (
+    DEFAULT_ITEM_FIELDS,
+    DEFAULT_ORDER_FIELDS,
+    DefaultOrderAdapter,
+    path_exists,
+)
+from order_updates.notifications.channels import get_channel, get_channels
+from order_updates.notifications.channels.email import EmailChannel
+from order_updates.notifications.channels.test import TestChannel
+from order_updates.pipeline import build_pipeline
 
 
 def check_order_model(app_configs=None, **kwargs) -> list:
@@ -82,11 +91,6 @@ def check_settings(app_configs=None, **kwargs) -> list:
 
 def check_adapter(app_configs=None, **kwargs) -> list:
     """E003: the adapter cannot be imported or built; E006: a field path is wrong."""
-    from order_updates.core.adapter import (
-        DEFAULT_ITEM_FIELDS,
-        DEFAULT_ORDER_FIELDS,
-        DefaultOrderAdapter,
-    )
 
     for setting, known in (
         ("ORDER_FIELDS", DEFAULT_ORDER_FIELDS),
@@ -144,7 +148,6 @@ def check_channels(app_configs=None, **kwargs) -> list:
     """E007: a channel cannot be built from its settings, or reports a problem;
     E008: no SITE_URL.
     """
-    from order_updates.notifications.channels import get_channel
 
     hint_settings = (
         "ORDER_UPDATES['CHANNELS'] maps each name to {'BACKEND': 'dotted.path.Class', "
@@ -201,10 +204,6 @@ def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
     """W002: an email channel sends over SMTP without a timeout below the lease."""
     from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-    from order_updates.notifications.channels import get_channels
-    from order_updates.notifications.channels.email import EmailChannel
-    from order_updates.notifications.channels.test import TestChannel
-
     try:
         channels = get_channels()
     except ImproperlyConfigured:
@@ -239,7 +238,6 @@ def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
 
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
-    from order_updates.pipeline import build_pipeline
 
     hint = (
         "Fix ORDER_UPDATES['PIPELINE'] (see the 'Statuses and pipeline' docs), or "

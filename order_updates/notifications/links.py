@@ -88,12 +88,19 @@ def read_push_token(token: str) -> PreferenceToken:
 
 
 def _token_for(notification: Notification, channel: str = "") -> str:
-    order = notification.order
-    adapter = get_adapter()
-    user = adapter.get_user(order)
-    if user is not None:
-        return make_token(user_id=user.pk, channel=channel)
-    return make_token(email=adapter.get_email(order), channel=channel)
+    # Kept on the row: its context and its email's List-Unsubscribe header both
+    # need the same tokens, and signing is not free.
+    tokens = notification.__dict__.setdefault("_order_updates_tokens", {})
+    if channel not in tokens:
+        order = notification.order
+        adapter = get_adapter()
+        user = adapter.get_user(order)
+        if user is not None:
+            tokens[channel] = make_token(user_id=user.pk, channel=channel)
+        else:
+            email = adapter.get_email(order)
+            tokens[channel] = make_token(email=email, channel=channel)
+    return tokens[channel]
 
 
 def unsubscribe_url(notification: Notification) -> str:

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
 from order_updates.models import (
     NotificationPreference,
     SuppressedRecipient,
@@ -88,7 +89,6 @@ def preferences_for_orders(
 
     The same rule as :func:`preference_for`: the user account wins over the email.
     """
-    from order_updates.core.adapter import get_adapter
 
     adapter = get_adapter()
     owners = {}

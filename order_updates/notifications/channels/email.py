@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import app_settings
 from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
+from order_updates.notifications import links
 from order_updates.notifications.channels.base import (
     BaseChannel,
     ChannelError,
@@ -116,7 +117,6 @@ class EmailChannel(BaseChannel):
         rendered: dict[str, str] | None = None,
     ) -> OutgoingMessage:
         """Render (templating inlines the HTML's CSS) and add unsubscribe headers."""
-        from order_updates.notifications import links
 
         message = super().build_message(notification, order, rendered)
         message.headers.update(

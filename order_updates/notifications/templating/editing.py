@@ -16,6 +16,7 @@ from order_updates.exceptions import (
     TemplateError,
     TemplateValidationError,
 )
+from order_updates.models import NotificationTemplate
 from order_updates.notifications.templating.context import (
     CONTEXT_KEYS,
     preview_context,
@@ -247,7 +248,6 @@ def save_template(
     The template is stored for the channel's configured name. Raises
     :class:`TemplateValidationError` with ``errors`` (field → problems).
     """
-    from order_updates.models import NotificationTemplate
 
     language = normalize_language(language)
     errors = validate_template(
@@ -292,7 +292,6 @@ def restore_revision(
     Raises :class:`TemplateValidationError` if the revision no longer validates
     (the pipeline or context changed since).
     """
-    from order_updates.models import NotificationTemplate
 
     template = revision.template
     if channel.name != template.channel:
@@ -334,7 +333,6 @@ def revert_to_default(
     Its text is kept, and a revision (``active=False``) records the revert, so it
     can be restored. Returns the template, or None if there was none.
     """
-    from order_updates.models import NotificationTemplate
 
     with transaction.atomic():
         template = (

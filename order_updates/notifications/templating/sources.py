@@ -34,6 +34,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template import Engine, TemplateDoesNotExist, engines
 
+from order_updates.exceptions import TemplateError
+from order_updates.models import NotificationTemplate
+
 if TYPE_CHECKING:
     from order_updates.notifications.channels.base import BaseChannel
 
@@ -94,8 +97,6 @@ def check_codes(type_code: str, *folders: str) -> None:
     """Refuse type codes or folders that could not be file names of ours."""
     for value in (type_code, *folders):
         if not isinstance(value, str) or not CODE_PATTERN.match(value):
-            from order_updates.exceptions import TemplateError
-
             raise TemplateError(
                 "Invalid notification type or channel %r: use lowercase letters, "
                 "digits and underscores." % (value,)
@@ -159,7 +160,6 @@ def find_database_template(type_code: str, channel: str, language: str):
 
     ``channel`` is the configured name, which merchant templates are keyed by.
     """
-    from order_updates.models import NotificationTemplate
 
     candidates = language_candidates(language)
     if not candidates:

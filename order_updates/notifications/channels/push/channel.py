@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
+from order_updates.models import PushSubscription
 from order_updates.notifications.channels.base import (
     BaseChannel,
     ChannelError,
@@ -162,8 +163,6 @@ class WebPushChannel(BaseChannel):
         """Subscription ids per order, for the whole batch in one query."""
         from django.db.models import Q
 
-        from order_updates.models import PushSubscription
-
         owners: dict[Any, tuple[str, Any] | None] = {}
         for order in orders:
             user = adapter.get_user(order)
@@ -223,7 +222,6 @@ class WebPushChannel(BaseChannel):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Encrypt and post the payload to the subscription's push service."""
-        from order_updates.models import PushSubscription
 
         pywebpush = _import_pywebpush()
         from py_vapid import VapidException
@@ -279,7 +277,6 @@ class WebPushChannel(BaseChannel):
 
     def forget_recipient(self, recipient: str) -> None:
         """Delete a subscription the push service says is gone."""
-        from order_updates.models import PushSubscription
 
         try:
             pk = int(recipient)

@@ -29,6 +29,11 @@ from django.utils.translation import gettext as _
 
 from order_updates.exceptions import InvalidPushSubscription
 from order_updates.models import PushSubscription
+from order_updates.notifications.channels import get_channels
+from order_updates.notifications.channels.push.channel import (
+    DEFAULT_HOSTS,
+    WebPushChannel,
+)
 
 if TYPE_CHECKING:
     from order_updates.notifications.channels.push.channel import WebPushChannel
@@ -86,7 +91,6 @@ def allowed_hosts() -> tuple[str, ...]:
     The ``hosts`` options of the configured push channels; without one, the
     channel's default list of the browsers' push services.
     """
-    from order_updates.notifications.channels.push.channel import DEFAULT_HOSTS
 
     channels = _push_channels()
     if not channels:
@@ -95,8 +99,6 @@ def allowed_hosts() -> tuple[str, ...]:
 
 
 def _push_channels() -> list[WebPushChannel]:
-    from order_updates.notifications.channels import get_channels
-    from order_updates.notifications.channels.push.channel import WebPushChannel
 
     try:
         channels = get_channels()
