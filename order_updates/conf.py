@@ -80,6 +80,18 @@ DEFAULTS: dict[str, Any] = {
     "SHOP_LOGO_URL": "",
     # Signed unsubscribe/preferences links stay valid this long (None: forever).
     "PREFERENCES_LINK_MAX_AGE": None,
+    # --- Operations --------------------------------------------------------------
+    # Days after which order_updates_prune empties finished notifications' bodies,
+    # and deletes finished notifications (None: keep them).
+    "PRUNE_BODIES_AFTER_DAYS": 90,
+    "PRUNE_ROWS_AFTER_DAYS": 365,
+    # The health check fails when a due notification waited longer than this, or
+    # the sweeper has not run for this long (seconds).
+    "HEALTH_MAX_DUE_SECONDS": 600,
+    "HEALTH_MAX_SWEEP_SECONDS": 300,
+    # A secret that lets monitoring read the health view (Authorization: Bearer
+    # <token>); without it, only staff users may.
+    "HEALTH_TOKEN": None,
 }
 
 # Settings whose string values are dotted paths to import.

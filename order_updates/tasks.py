@@ -1,9 +1,14 @@
 """Celery tasks. Your Celery app finds them with ``app.autodiscover_tasks()``.
 
-Schedule :func:`sweep_outbox` every minute with Celery beat::
+Schedule :func:`sweep_outbox` every minute, and :func:`prune_outbox` daily, with
+Celery beat::
 
     app.conf.beat_schedule = {
         "order-updates-sweep": {"task": "order_updates.sweep_outbox", "schedule": 60},
+        "order-updates-prune": {
+            "task": "order_updates.prune_outbox",
+            "schedule": 24 * 60 * 60,
+        },
     }
 """
 
@@ -11,7 +16,7 @@ from collections import Counter
 
 from celery import shared_task
 
-from order_updates.notifications import delivery
+from order_updates.notifications import delivery, maintenance
 
 
 @shared_task(
@@ -40,3 +45,13 @@ def deliver_notifications(notification_ids: list[int]) -> dict[str, int]:
 def sweep_outbox() -> dict[str, int]:
     """Recover notifications whose worker died or whose task was lost."""
     return delivery.sweep()
+
+
+@shared_task(name="order_updates.prune_outbox", ignore_result=True)
+def prune_outbox() -> dict[str, int]:
+    """Empty old message bodies and delete old notifications (daily is plenty)."""
+    result = maintenance.prune()
+    return {
+        "bodies_cleared": result.bodies_cleared,
+        "rows_deleted": result.rows_deleted,
+    }

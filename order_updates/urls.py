@@ -21,6 +21,8 @@ urlpatterns = [
         views.preferences_view,
         name="preferences",
     ),
+    # For monitoring (staff, or a bearer token): 200 or 503.
+    path("health/", views.health_view, name="health"),
     # Web push: what order_updates/push_subscribe.html talks to.
     path(
         "push/service-worker.js",

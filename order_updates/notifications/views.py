@@ -12,17 +12,26 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from order_updates.conf import app_settings
 from order_updates.models import NotificationPreference
 from order_updates.notifications.channels import get_channel
 from order_updates.notifications.forms import PreferencesForm
 from order_updates.notifications.links import PreferenceToken, make_token, read_token
+from order_updates.notifications.maintenance import health
 from order_updates.notifications.preferences import preference_for, unsubscribe
 
 #: The body mail providers POST for a one-click unsubscribe (RFC 8058).
@@ -188,3 +197,30 @@ def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
             "saved": request.method != "POST" and request.GET.get("saved") == "1",
         },
     )
+
+
+# Health ------------------------------------------------------------------------------
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def health_view(request: HttpRequest) -> HttpResponse:
+    """For monitoring: 200 when notifications flow, 503 (and why) when not.
+
+    Staff users may read it; monitoring sends ``Authorization: Bearer <token>``
+    with ``ORDER_UPDATES["HEALTH_TOKEN"]``. Anyone else gets 404.
+    """
+    if not _may_see_health(request):
+        raise Http404
+    result = health()
+    return JsonResponse(result.as_dict(), status=200 if result.ok else 503)
+
+
+def _may_see_health(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    token = app_settings.HEALTH_TOKEN
+    given = request.headers.get("Authorization", "")
+    return bool(token) and constant_time_compare(given, "Bearer %s" % token)
