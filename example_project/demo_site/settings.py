@@ -73,7 +73,7 @@ def _database_from_env():
         import dj_database_url
     except ImportError:  # pragma: no cover - depends on the environment
         return None
-    return dj_database_url.parse(url, conn_max_age=0)
+    return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
 
 
 DATABASES = {
@@ -81,6 +81,13 @@ DATABASES = {
     or {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_SQLITE_PATH") or VAR_DIR / "db.sqlite3",
+        # The web server and two worker processes write to one file: take the
+        # write lock when a transaction starts, and wait for it rather than fail
+        # with "database is locked".
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        # Workers keep their connection across tasks (Celery's Django fixup
+        # closes it after each task otherwise).
+        "CONN_MAX_AGE": 60,
     }
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -60,7 +60,9 @@ def wait_for(predicate, timeout, what):
 
 @pytest.fixture
 def demo_worker(demo_var_dir, tmp_path):
-    """``celery -A demo_site worker -B --pool=solo``, as scripts/run-demo starts it."""
+    """``celery -A demo_site worker -B --concurrency=2`` (two processes), as
+    scripts/run-demo starts it.
+    """
     for stale in (demo_var_dir / "broker" / "queue").glob("*.msg"):
         stale.unlink()  # tasks other tests queued for rows that are gone
     log_path = tmp_path / "worker.log"
@@ -85,7 +87,7 @@ def demo_worker(demo_var_dir, tmp_path):
                 "demo_site",
                 "worker",
                 "-B",
-                "--pool=solo",
+                "--concurrency=2",
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",
@@ -170,3 +172,30 @@ def test_a_guest_order_is_emailed_and_texted_by_the_worker(
     response = client.get(link.removeprefix(site))
     assert response.status_code == 200
     assert order.number in response.content.decode()
+
+
+def test_two_worker_processes_share_the_database(demo_worker, products):
+    """Several orders at once keep both worker processes busy on one database
+    file: none fails with "database is locked" (SQLite's IMMEDIATE mode)."""
+    orders = [
+        place_order(
+            [(products[0], 1)],
+            email="buyer%d@example.org" % index,
+            language="en",
+            shipping_name="Buyer %d" % index,
+            shipping_line1="Main St 1",
+            shipping_postcode="10115",
+            shipping_city="Berlin",
+        )
+        for index in range(12)
+    ]
+    rows = Notification.objects.filter(order_id__in=[order.pk for order in orders])
+    assert rows.count() == 12
+    timeout = settings.ORDER_UPDATES["COALESCE_SECONDS"] + 30
+    wait_for(
+        lambda: rows.filter(state=NotificationState.SENT).count() == 12,
+        timeout,
+        "every notification to be sent:\n%s" % demo_worker(),
+    )
+    assert "database is locked" not in demo_worker()
+    assert "ForkPoolWorker-2" in demo_worker()  # the second process took some
