@@ -54,7 +54,8 @@ DEFAULTS: dict[str, Any] = {
     # Timeline event -> notification type; "status:<code>" keys for status changes.
     # Merged over notification_types.DEFAULT_EVENT_NOTIFICATIONS; None unmaps one.
     "EVENT_NOTIFICATIONS": {},
-    # Changes to one order within this many seconds send one message (0: off).
+    # Seconds a message waits, so that quick changes to one order send one message
+    # (0: at once). A newer message replaces an unsent one whatever this says.
     "COALESCE_SECONDS": 30,
     # Local (customer) time window in which channels with quiet hours (SMS and
     # push by default) wait; None turns it off.

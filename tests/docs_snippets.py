@@ -689,6 +689,9 @@ def code_namespace(request) -> dict:
         "request": http_request,
         "services": services,
         "transaction": transaction,
+        # pytest-django's fixture: setup code changes settings for the block
+        # ("your test settings"), and they are restored after the test.
+        "settings": request.getfixturevalue("settings"),
     }
 
 

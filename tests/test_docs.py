@@ -165,6 +165,23 @@ def test_a_test_the_block_defines_is_run(request):
 
 
 @pytest.mark.django_db
+def test_setup_code_may_change_settings_for_the_block(request):
+    snippet = _snippet(
+        """
+        .. snippet: code
+           settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "CHANNELS": {}}
+
+        .. code:: python
+
+            from order_updates.notifications.channels import get_channels
+
+            get_channels()  # {}
+        """
+    )
+    docs_snippets.run(snippet, [snippet], request)
+
+
+@pytest.mark.django_db
 def test_models_are_checked(request):
     snippet = _snippet(
         """

@@ -41,7 +41,8 @@ class NotificationType:
     category: str
     #: Off types send nothing (unless settings or the merchant turn them on).
     enabled: bool = True
-    #: Whether a later change within COALESCE_SECONDS replaces this message.
+    #: Whether this message waits COALESCE_SECONDS, and is replaced by a newer
+    #: message of a coalescing type (and replaces older ones) until it goes out.
     coalesce: bool = True
 
 
