@@ -349,3 +349,21 @@ def test_should_notify_is_asked_once_per_order_type_and_channel(
     assert sorted(quiet_adapter.calls) == sorted(
         (order.pk, "order_confirmed", "two") for order in orders
     )
+
+
+def test_eager_mode_delivers_in_process(
+    order, settings, django_capture_on_commit_callbacks
+):
+    """A shop's tests with CELERY_TASK_ALWAYS_EAGER get their messages at once."""
+    from django.core import mail
+
+    from tests.celery_app import app
+
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.start_tracking(order)
+    finally:
+        app.conf.task_always_eager = False
+    assert [row.state for row in rows(order)] == ["sent"]
+    assert len(mail.outbox) == 1
