@@ -24,6 +24,7 @@ class OrderUpdatesConfig(AppConfig):
         checks.register(order_checks.check_pipeline)
         checks.register(order_checks.check_channels)
         checks.register(order_checks.check_email_timeout)
+        checks.register(order_checks.check_template_budget)
         from order_updates.notifications.feedback import connect_receivers
 
         # django-anymail's tracking webhooks update the notifications they concern.

@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Signed unsubscribe/preferences links stay valid this long (None: forever).
     "PREFERENCES_LINK_MAX_AGE": None,
+    # CPU time one render of a notification template part may take; a template
+    # that needs more fails (its notification is marked failed, not retried).
+    "TEMPLATE_RENDER_BUDGET_MS": 300,
 }
 
 # Settings whose string values are dotted paths to import.
