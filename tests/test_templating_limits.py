@@ -7,6 +7,7 @@ asserted with counters (a "tick" filter counting its calls), never with timings.
 
 import re
 import threading
+import time
 import uuid
 
 import pytest
@@ -42,7 +43,7 @@ from tests.celery_worker import WorkerProcess, wait_for
 
 TYPES = [item.code for item in DEFAULT_TYPES]
 
-#: About a millisecond of work per call on any machine (uniq compares all pairs).
+#: Half a millisecond of work per call or so (uniq compares all pairs).
 HEAVY = "{{ (1..2000) | uniq | size | tick }}"
 #: 10,000 heavy calls: seconds of work, within the loop iteration limit.
 HEAVY_LOOPS = (
@@ -316,6 +317,35 @@ def test_budget_works_in_a_thread(ticks, small_budget):
     thread.join()
     assert len(outcome) == 1 and "took longer than 50 ms" in str(outcome[0])
     assert len(ticks) < 1000
+
+
+@pytest.fixture
+def naps():
+    """A filter ``nap`` (text part) that sleeps 15 ms: wall time, no CPU time."""
+    calls = []
+
+    def nap(value):
+        calls.append(value)
+        time.sleep(0.015)
+        return value
+
+    environment = get_environment(False)
+    environment.add_filter("nap", nap)
+    yield calls
+    del environment.filters["nap"]
+
+
+def test_budget_counts_cpu_time_not_waiting(naps, small_budget):
+    # 90 ms of sleep is more than the 50 ms budget, but no work: it renders.
+    assert render_text("{% for i in (1..6) %}{{ i | nap }}{% endfor %}") == "123456"
+    assert len(naps) == 6
+
+
+def test_budget_gives_up_at_ten_times_its_wall_clock_time(naps, small_budget):
+    # 200 naps would take 3 s; the render gives up after 500 ms of waiting.
+    with pytest.raises(RenderBudgetExceeded, match="took longer than 50 ms"):
+        render_text("{% for i in (1..200) %}{{ i | nap }}{% endfor %}")
+    assert 0 < len(naps) < 200
 
 
 def test_each_render_has_its_own_budget(small_budget):

@@ -22,7 +22,8 @@ these, through python-liquid's extension points:
   at every loop iteration, filter call, partial and ``case``
   (:func:`render_budget`, :func:`check_budget`). It counts the rendering
   thread's CPU time, not the wall clock, so a busy machine does not fail good
-  templates, and it needs no signal, so it works in any thread.
+  templates (but gives up at ten times the budget of wall-clock time), and it
+  needs no signal, so it works in any thread.
 
 Each single step is bounded by the limits above, and the budget bounds the
 number of steps: any template renders in about the budget or fails with
@@ -77,14 +78,23 @@ class RenderBudgetExceeded(TemplateLimitError):
 
 
 class RenderBudget:
-    """``milliseconds`` of CPU time for one render, from now."""
+    """``milliseconds`` of CPU time for one render, from now.
 
-    __slots__ = ("cpu_deadline", "milliseconds", "wall_deadline")
+    Also at most :attr:`WALL_FACTOR` times that in wall-clock time, so that even
+    a starved process gives up in bounded time.
+    """
+
+    #: How much longer than the budget a render may take on the wall clock.
+    WALL_FACTOR = 10
+
+    __slots__ = ("cpu_deadline", "milliseconds", "wall_deadline", "wall_limit")
 
     def __init__(self, milliseconds: float):
         self.milliseconds = milliseconds
         seconds = milliseconds / 1000
-        self.wall_deadline = time.monotonic() + seconds
+        now = time.monotonic()
+        self.wall_deadline = now + seconds
+        self.wall_limit = now + seconds * self.WALL_FACTOR
         self.cpu_deadline = _cpu_time() + seconds
 
     def check(self) -> None:
@@ -92,7 +102,10 @@ class RenderBudget:
         # The thread's CPU time never runs ahead of the wall clock, so the cheap
         # clock answers "not yet" nearly always; the CPU clock (a system call)
         # is read only once the wall-clock deadline has passed.
-        if time.monotonic() > self.wall_deadline and _cpu_time() > self.cpu_deadline:
+        now = time.monotonic()
+        if now > self.wall_deadline and (
+            _cpu_time() > self.cpu_deadline or now > self.wall_limit
+        ):
             raise RenderBudgetExceeded(
                 _(
                     "the template took longer than %d ms: it does too much work "
