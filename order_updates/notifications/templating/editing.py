@@ -163,11 +163,12 @@ def check_source(part: str, text: str, type_code: str, channel: str) -> list[str
     try:
         explore(text, context, html=part == "html")
     except ResourceLimitError as exc:
-        errors.append(
-            _("Does too much work when other branches are taken: %s")
-            % describe_liquid_error(exc, text)
-        )
-    return errors
+        detail = describe_liquid_error(exc, text)
+    except (MemoryError, RecursionError) as exc:
+        detail = type(exc).__name__
+    else:
+        return errors
+    return [_("Does too much work when other branches are taken: %s") % detail]
 
 
 def validate_template(

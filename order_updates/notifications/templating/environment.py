@@ -25,7 +25,6 @@ from django.utils import formats
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, to_locale
 from liquid import BoundTemplate, Environment, Mode, Undefined
-from liquid.builtin.tags.case_tag import CaseTag
 from liquid.exceptions import TemplateNotFoundError
 from liquid.extra import BlockTag, ExtendsTag
 from liquid.loader import BaseLoader, TemplateSource
@@ -188,8 +187,7 @@ class NotificationEnvironment(Environment):
         super().setup_tags_and_filters(extra=False)
         self.add_tag(ExtendsTag)
         self.add_tag(BlockTag)
-        if type(self.tags.get("case")) is CaseTag:
-            self.add_tag(LimitedCaseTag)
+        self.add_tag(LimitedCaseTag)
         self.add_filter("money", money)
         self.add_filter("format_date", format_date)
 
