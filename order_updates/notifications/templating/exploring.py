@@ -27,7 +27,9 @@ from liquid import BoundTemplate
 from liquid.ast import BlockNode, ConditionalBlockNode, Node
 from liquid.builtin.tags.case_tag import MultiExpressionBlockNode
 from liquid.builtin.tags.for_tag import (
+    BreakNode,
     BreakTag,
+    ContinueNode,
     ContinueTag,
     ForLoop,
     ForNode,
@@ -166,13 +168,23 @@ class ExploringForNode(ForNode):
         return count
 
 
-class SkippedNode(Node):
-    """``break`` or ``continue`` while exploring: does nothing."""
+class SkippedBreakNode(BreakNode):
+    """``break`` while exploring: does nothing, the loop goes on."""
 
     __slots__ = ()
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        """Nothing: the loop goes on."""
+        """Nothing."""
+        return 0
+
+
+class SkippedContinueNode(ContinueNode):
+    """``continue`` while exploring: does nothing, the block goes on."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        """Nothing."""
         return 0
 
 
@@ -203,17 +215,17 @@ class ExploringForTag(ForTag):
 class ExploringBreakTag(BreakTag):
     """``break``, doing nothing."""
 
-    def parse(self, stream: TokenStream) -> Node:
+    def parse(self, stream: TokenStream) -> BreakNode:
         """Parse as Liquid does; the node does nothing."""
-        return SkippedNode(super().parse(stream).token)
+        return SkippedBreakNode(super().parse(stream).token)
 
 
 class ExploringContinueTag(ContinueTag):
     """``continue``, doing nothing."""
 
-    def parse(self, stream: TokenStream) -> Node:
+    def parse(self, stream: TokenStream) -> ContinueNode:
         """Parse as Liquid does; the node does nothing."""
-        return SkippedNode(super().parse(stream).token)
+        return SkippedContinueNode(super().parse(stream).token)
 
 
 class ExploringEnvironment(NotificationEnvironment):
