@@ -69,6 +69,7 @@ docs: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	cd bench && ../$(BIN)/python bulk_status.py
 	cd bench && ../$(BIN)/python outbox_throughput.py 2000 2
+	cd bench && ../$(BIN)/python template_render.py
 
 clean:
 	rm -rf $(VENV) docs/_build example_project/var

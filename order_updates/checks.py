@@ -230,6 +230,22 @@ def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
     return warnings
 
 
+def check_template_budget(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E009: TEMPLATE_RENDER_BUDGET_MS is not a positive number."""
+    value = app_settings.TEMPLATE_RENDER_BUDGET_MS
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return []
+    return [
+        Error(
+            "ORDER_UPDATES['TEMPLATE_RENDER_BUDGET_MS'] must be a positive number "
+            "of milliseconds, not %r." % (value,),
+            hint="Remove it to use the default (%s), or set a number such as 300."
+            % DEFAULTS["TEMPLATE_RENDER_BUDGET_MS"],
+            id="order_updates.E009",
+        )
+    ]
+
+
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
 
@@ -267,4 +283,5 @@ ALL_CHECKS = [
     check_pipeline,
     check_channels,
     check_email_timeout,
+    check_template_budget,
 ]

@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "SHOP_LOGO_URL": "",
     # Signed unsubscribe/preferences links stay valid this long (None: forever).
     "PREFERENCES_LINK_MAX_AGE": None,
+    # CPU time one render of a notification template part may take; a template
+    # that needs more fails (its notification is marked failed, not retried).
+    "TEMPLATE_RENDER_BUDGET_MS": 300,
     # --- Operations --------------------------------------------------------------
     # Days after which order_updates_prune empties finished notifications' bodies,
     # and deletes finished notifications (None: keep them).

@@ -39,10 +39,17 @@ def database_url() -> str:
 class WorkerProcess:
     """One ``celery worker`` subprocess; ``start()``, ``kill()``, ``stop()``."""
 
-    def __init__(self, queue: str, mail_dir: str, extra_env: dict | None = None):
+    def __init__(
+        self,
+        queue: str,
+        mail_dir: str,
+        extra_env: dict | None = None,
+        pool: str = "threads",
+    ):
         self.queue = queue
         self.mail_dir = mail_dir
         self.extra_env = extra_env or {}
+        self.pool = pool  # "prefork" forks child processes, as most sites run
         self.name = "tests-%s@%%h" % uuid.uuid4().hex[:8]
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkdtemp(prefix="celery-worker-")) / "worker.log"
@@ -71,7 +78,7 @@ class WorkerProcess:
                 "-A",
                 "tests.celery_app",
                 "worker",
-                "--pool=threads",
+                "--pool=%s" % self.pool,
                 "--concurrency=2",
                 "--without-gossip",
                 "--without-mingle",

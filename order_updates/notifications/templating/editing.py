@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from liquid.exceptions import LiquidError, TemplateNotFoundError
+from liquid.exceptions import LiquidError, ResourceLimitError, TemplateNotFoundError
 
 from order_updates.exceptions import (
     TemplateError,
@@ -23,6 +23,7 @@ from order_updates.notifications.templating.context import (
     sample_context,
 )
 from order_updates.notifications.templating.environment import get_environment
+from order_updates.notifications.templating.exploring import explore
 from order_updates.notifications.templating.rendering import (
     describe_liquid_error,
     render_part,
@@ -112,6 +113,11 @@ def check_source(
     """Problems with one part's template text; an empty list if it is fine."""
     environment = get_environment(html=part == "html")
     name = "<%s>" % PART_FIELDS[part]
+    if len(text) > environment.source_limit:
+        return [
+            _("The template has %(count)d characters; at most %(limit)d are allowed.")
+            % {"count": len(text), "limit": environment.source_limit}
+        ]
     try:
         template = environment.from_string(text, name=name)
     except LiquidError as exc:
@@ -144,12 +150,10 @@ def check_source(
                 errors.append(_with_line(_line(span, text), message))
     if errors:
         return list(dict.fromkeys(errors))
+    context = sample_context(type_code, channel.name)
     try:
         render_part(
-            channel,
-            TemplateSource(part, text, name),
-            sample_context(type_code, channel.name),
-            _("sample data"),
+            channel, TemplateSource(part, text, name), context, _("sample data")
         )
     except TemplateError as exc:
         cause = exc.__cause__
@@ -157,8 +161,18 @@ def check_source(
             detail = describe_liquid_error(cause, text)
         else:
             detail = str(exc)
-        errors.append(_("Fails with sample data: %s") % detail)
-    return errors
+        return [_("Fails with sample data: %s") % detail]
+    # Sample data takes one path through the template; other orders may take
+    # others. Whatever work some path needs must fit the limits too.
+    try:
+        explore(text, context, html=part == "html")
+    except ResourceLimitError as exc:
+        detail = describe_liquid_error(exc, text)
+    except (MemoryError, RecursionError) as exc:
+        detail = type(exc).__name__
+    else:
+        return errors
+    return [_("Does too much work when other branches are taken: %s") % detail]
 
 
 def validate_template(

@@ -2,10 +2,11 @@
 
 Merchants write these templates (``NotificationTemplate`` rows), so they are
 untrusted code. Liquid itself has no attribute access, no Python calls and no
-imports; on top of that :class:`NotificationEnvironment` sets resource limits, and
-its only loader serves order_updates' partials (``email/_layout.html``…):
-``{% include %}``, ``{% render %}`` and ``{% extends %}`` cannot read any other
-file.
+imports; on top of that :class:`NotificationEnvironment` sets resource limits,
+bounds the work of ranges and filters and gives each render a time budget (see
+:mod:`~order_updates.notifications.templating.limits`), and its only loader
+serves order_updates' partials (``email/_layout.html``…): ``{% include %}``,
+``{% render %}`` and ``{% extends %}`` cannot read any other file.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ from liquid.extra import BlockTag, ExtendsTag
 from liquid.loader import BaseLoader, TemplateSource
 from liquid.undefined import is_undefined
 
+from order_updates.conf import app_settings
+from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.templating.limits import (
+    LimitedCaseTag,
+    LimitedTemplate,
+    check_template,
+    limit_filter,
+)
 from order_updates.notifications.templating.sources import read_template_file
 
 #: Names ``{% include %}``, ``{% render %}`` and ``{% extends %}`` may load:
@@ -136,8 +145,12 @@ class NotificationEnvironment(Environment):
     """Liquid for notification templates: limits, partials only, our filters.
 
     One instance escapes HTML (for the email HTML part), one does not (subjects,
-    text, SMS, push).
+    text, SMS, push). Every filter, ours and any added later with
+    :meth:`add_filter`, runs within the limits below and the render's budget
+    (:mod:`~order_updates.notifications.templating.limits`).
     """
+
+    template_class = LimitedTemplate
 
     #: Nested blocks ({% if %} in {% for %}…) allowed in one template.
     block_nesting_limit = 20
@@ -149,6 +162,15 @@ class NotificationEnvironment(Environment):
     output_stream_limit = 512 * 1024
     #: Size of the values ``{% assign %}`` and ``{% capture %}`` may hold.
     local_namespace_limit = 256 * 1024
+    #: Items in a range, or in a list a filter takes or makes (``uniq`` compares
+    #: every pair: 2,000 items take tens of milliseconds).
+    sequence_limit = 2_000
+    #: Characters of a text a filter takes or makes.
+    string_limit = 256 * 1024
+    #: Digits of a number a filter makes.
+    number_digits_limit = 30
+    #: Characters of a merchant's template, per part (checked by validation).
+    source_limit = 100_000
 
     def __init__(self, *, autoescape: bool, undefined: type[Undefined] = Undefined):
         super().__init__(
@@ -165,8 +187,42 @@ class NotificationEnvironment(Environment):
         super().setup_tags_and_filters(extra=False)
         self.add_tag(ExtendsTag)
         self.add_tag(BlockTag)
+        self.add_tag(LimitedCaseTag)
         self.add_filter("money", money)
         self.add_filter("format_date", format_date)
+
+    def add_filter(self, name: str, func: Any) -> None:
+        """Register filter ``name``, wrapped in the limits and the budget."""
+        if not getattr(func, "limited", False):
+            func = limit_filter(name, func, self)
+        super().add_filter(name, func)
+
+    def from_string(self, source: str, *args: Any, **kwargs: Any) -> BoundTemplate:
+        """Parse ``source``, refusing written-out ranges and loops that are too big.
+
+        Raises a Liquid error (with the line) for a syntax error or a limit.
+        """
+        template = super().from_string(source, *args, **kwargs)
+        self.check_template(template)
+        return template
+
+    def check_template(self, template: BoundTemplate) -> None:
+        """Check and arm a parsed template (see :func:`.limits.check_template`)."""
+        check_template(template)
+
+    def render_budget_ms(self) -> float:
+        """The CPU time one render may take (``TEMPLATE_RENDER_BUDGET_MS``)."""
+        value = app_settings.TEMPLATE_RENDER_BUDGET_MS
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value > 0
+        ):
+            raise OrderUpdatesConfigurationError(
+                "ORDER_UPDATES['TEMPLATE_RENDER_BUDGET_MS'] must be a positive "
+                "number of milliseconds, not %r." % (value,)
+            )
+        return value
 
     def _parse_named(self, source: str, name: str) -> BoundTemplate:
         return self.from_string(source, name=name, path=Path(name))
