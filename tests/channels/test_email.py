@@ -9,13 +9,13 @@ import requests
 from anymail.exceptions import AnymailAPIError, AnymailError
 from django.core import mail
 
-from order_updates.exceptions import OrderUpdatesConfigurationError
-from order_updates.notifications import links
-from order_updates.notifications.channels.base import (
-    OutgoingMessage,
+from order_updates.exceptions import (
+    OrderUpdatesConfigurationError,
     PermanentChannelError,
     TransientChannelError,
 )
+from order_updates.notifications import links
+from order_updates.notifications.channels.base import OutgoingMessage
 from order_updates.notifications.channels.email import (
     HAS_MAILERS,
     EmailChannel,

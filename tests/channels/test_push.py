@@ -13,15 +13,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid
 
 from order_updates.core.adapter import get_adapter
-from order_updates.exceptions import OrderUpdatesConfigurationError
-from order_updates.models import NotificationPreference, PushSubscription
-from order_updates.notifications.channels import get_channel
-from order_updates.notifications.channels.base import (
-    OutgoingMessage,
+from order_updates.exceptions import (
+    OrderUpdatesConfigurationError,
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
 )
+from order_updates.models import NotificationPreference, PushSubscription
+from order_updates.notifications.channels import get_channel
+from order_updates.notifications.channels.base import OutgoingMessage
 from order_updates.notifications.channels.push import WebPushChannel, vapid_public_key
 
 ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABabc123"

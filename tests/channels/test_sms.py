@@ -7,13 +7,13 @@ import pytest
 from django.utils import timezone
 
 from order_updates.core.adapter import get_adapter
-from order_updates.exceptions import OrderUpdatesConfigurationError
-from order_updates.models import NotificationPreference
-from order_updates.notifications.channels.base import (
-    OutgoingMessage,
+from order_updates.exceptions import (
+    OrderUpdatesConfigurationError,
     PermanentChannelError,
     TransientChannelError,
 )
+from order_updates.models import NotificationPreference
+from order_updates.notifications.channels.base import OutgoingMessage
 from order_updates.notifications.channels.sms import SMSChannel, normalize_phone
 from order_updates.notifications.channels.sms import test as test_sms
 from order_updates.notifications.channels.sms.base import (

@@ -3,14 +3,14 @@
 import pytest
 
 from order_updates.core.adapter import get_adapter
-from order_updates.notifications.channels import get_channel
-from order_updates.notifications.channels import test as test_channel
-from order_updates.notifications.channels.base import (
-    OutgoingMessage,
+from order_updates.exceptions import (
     PermanentChannelError,
     RecipientGone,
     TransientChannelError,
 )
+from order_updates.notifications.channels import get_channel
+from order_updates.notifications.channels import test as test_channel
+from order_updates.notifications.channels.base import OutgoingMessage
 from order_updates.notifications.channels.test import TestChannel
 
 

@@ -5,12 +5,12 @@ import base64
 import pytest
 import requests
 
-from order_updates.exceptions import OrderUpdatesConfigurationError
-from order_updates.notifications.channels.base import (
-    OutgoingMessage,
+from order_updates.exceptions import (
+    OrderUpdatesConfigurationError,
     PermanentChannelError,
     TransientChannelError,
 )
+from order_updates.notifications.channels.base import OutgoingMessage
 from order_updates.notifications.channels.sms import SMSChannel
 from order_updates.notifications.channels.sms.twilio import TwilioSMSProvider
 from tests.http_mock import form_body

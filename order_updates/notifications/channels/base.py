@@ -6,7 +6,8 @@ its medium. The delivery code calls, in order:
 1. :meth:`BaseChannel.recipients` when a change is queued: who gets a row;
 2. :meth:`BaseChannel.build_message` in the worker: render and package;
 3. :meth:`BaseChannel.send`: hand it to the provider, raising
-   :class:`TransientChannelError` (retry later) or :class:`PermanentChannelError`
+   :class:`~order_updates.exceptions.TransientChannelError` (retry later) or
+   :class:`~order_updates.exceptions.PermanentChannelError`
    (give up now) on failure.
 """
 
@@ -17,13 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from order_updates.conf import setting_name
 from order_updates.core.adapter import get_adapter
-from order_updates.exceptions import (  # noqa: F401  (part of the channel API)
-    ChannelError,
-    InvalidOption,
-    PermanentChannelError,
-    RecipientGone,
-    TransientChannelError,
-)
+from order_updates.exceptions import InvalidOption
 from order_updates.notifications.templating.rendering import render_notification
 
 if TYPE_CHECKING:

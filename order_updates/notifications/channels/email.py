@@ -30,15 +30,18 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import app_settings
-from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
+from order_updates.exceptions import (
+    ChannelError,
+    InvalidOption,
+    OrderUpdatesConfigurationError,
+    PermanentChannelError,
+    TransientChannelError,
+)
 from order_updates.notifications import links
 from order_updates.notifications.channels.base import (
     BaseChannel,
-    ChannelError,
     OutgoingMessage,
-    PermanentChannelError,
     SendResult,
-    TransientChannelError,
 )
 
 if TYPE_CHECKING:

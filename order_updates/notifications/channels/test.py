@@ -16,12 +16,8 @@ from __future__ import annotations
 import itertools
 import threading
 
-from order_updates.notifications.channels.base import (
-    ChannelError,
-    OutgoingMessage,
-    SendResult,
-    TransientChannelError,
-)
+from order_updates.exceptions import ChannelError, TransientChannelError
+from order_updates.notifications.channels.base import OutgoingMessage, SendResult
 from order_updates.notifications.channels.email import EmailChannel
 
 #: Every message "sent" by any TestChannel, oldest first.

@@ -18,16 +18,19 @@ import requests
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from order_updates.exceptions import InvalidOption, OrderUpdatesConfigurationError
+from order_updates.exceptions import (
+    ChannelError,
+    InvalidOption,
+    OrderUpdatesConfigurationError,
+    PermanentChannelError,
+    RecipientGone,
+    TransientChannelError,
+)
 from order_updates.models import PushSubscription
 from order_updates.notifications.channels.base import (
     BaseChannel,
-    ChannelError,
     OutgoingMessage,
-    PermanentChannelError,
-    RecipientGone,
     SendResult,
-    TransientChannelError,
 )
 
 if TYPE_CHECKING:

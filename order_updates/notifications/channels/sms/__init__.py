@@ -18,10 +18,10 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.phonenumber import to_python
 
 from order_updates.conf import load_component
+from order_updates.exceptions import PermanentChannelError
 from order_updates.notifications.channels.base import (
     BaseChannel,
     OutgoingMessage,
-    PermanentChannelError,
     SendResult,
 )
 from order_updates.notifications.channels.sms.base import BaseSMSProvider, sms_segments

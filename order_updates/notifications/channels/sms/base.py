@@ -71,8 +71,8 @@ class BaseSMSProvider:
         """Send ``body`` to the E.164 number ``to``.
 
         Raise
-        :class:`~order_updates.notifications.channels.base.TransientChannelError`
-        or :class:`~order_updates.notifications.channels.base.PermanentChannelError`
+        :class:`~order_updates.exceptions.TransientChannelError`
+        or :class:`~order_updates.exceptions.PermanentChannelError`
         on failure.
         Pass ``idempotency_key`` (the notification's id) to the gateway if it
         takes one, so a retried send after a lost answer is not a second SMS.

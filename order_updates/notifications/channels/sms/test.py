@@ -17,11 +17,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from order_updates.notifications.channels.base import (
-    ChannelError,
-    SendResult,
-    TransientChannelError,
-)
+from order_updates.exceptions import ChannelError, TransientChannelError
+from order_updates.notifications.channels.base import SendResult
 from order_updates.notifications.channels.sms.base import BaseSMSProvider, sms_segments
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import requests
 
-from order_updates.exceptions import InvalidOption
-from order_updates.notifications.channels.base import (
+from order_updates.exceptions import (
+    InvalidOption,
     PermanentChannelError,
-    SendResult,
     TransientChannelError,
 )
+from order_updates.notifications.channels.base import SendResult
 from order_updates.notifications.channels.sms.base import BaseSMSProvider
 
 #: Twilio error codes about the recipient: retrying will not help.
