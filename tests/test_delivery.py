@@ -313,7 +313,9 @@ def test_dates_are_in_the_customers_time_zone(make_order, settings):
         assert delivery.deliver_batch([row.pk for row in rows]) == {
             row.pk: delivery.SENT for row in rows
         }
-    by_recipient = {message.to[0]: message.alternatives[0][0] for message in mail.outbox}
+    by_recipient = {
+        message.to[0]: message.alternatives[0][0] for message in mail.outbox
+    }
     # 03:00 in London is still the evening before in New York.
     assert "Placed on March 4, 2026" in by_recipient["zoned@example.com"]
     # An unknown zone falls back to the shop's.
@@ -339,3 +341,39 @@ def test_a_task_of_50_costs_a_constant_number_of_statements(
     assert set(outcomes.values()) == {delivery.SENT}
     assert len(mail.outbox) == 50
     assert Notification.objects.filter(state=NotificationState.SENT).count() == 50
+
+
+@pytest.mark.parametrize("late", ["sent", "failed"])
+def test_a_worker_that_lost_its_rows_records_nothing(row, late, capture_signal):
+    """Stalled past its lease, a worker's late outcome does not overwrite (or
+    announce over) the outcome of the worker that took the row over.
+    """
+    from order_updates.notifications.channels import get_channel
+
+    sent = capture_signal(signals.notification_sent)
+    failed = capture_signal(signals.notification_failed)
+    channel = get_channel("email")
+    original = channel.send
+    outcomes = []
+
+    def stalled_send(message):
+        del channel.send  # the next worker sends normally
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+            assert delivery.sweep()["recovered"] == 1
+            outcomes.append(delivery.deliver(row.pk))  # another worker
+        if late == "failed":
+            raise refused()
+        return original(message)
+
+    channel.send = stalled_send
+    try:
+        assert delivery.deliver(row.pk) == delivery.LEASE_LOST
+    finally:
+        vars(channel).pop("send", None)
+    assert outcomes == [delivery.SENT]
+    taken_over = reload(row)
+    assert (taken_over.state, taken_over.attempts) == (NotificationState.SENT, 2)
+    assert taken_over.last_error == ""
+    assert [call["notification"].pk for call in sent] == [row.pk]
+    assert failed == []
+    assert len(mail.outbox) == (2 if late == "sent" else 1)

@@ -76,14 +76,17 @@ SEND_GROUP = 10
 #: being sent, so the two never overtake each other.
 IN_FLIGHT_WAIT = datetime.timedelta(seconds=5)
 
-#: Outcomes of :func:`deliver`.
-SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED = (
+#: Outcomes of :func:`deliver`. ``LEASE_LOST``: this worker was stalled past its
+#: lease and another one took the row over; what this worker did (a send
+#: included) is not recorded, the other worker's outcome is.
+SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED, LEASE_LOST = (
     "sent",
     "failed",
     "retry",
     "postponed",
     "skipped",
     "not claimed",
+    "lease lost",
 )
 
 #: States a newer message must not be in for it to supersede an older one: a
@@ -449,7 +452,7 @@ class _Batch:
         # keep its state then. A row the sweeper put back to pending under our
         # token went out: it is sent. A row claimed by another worker since (a
         # new token) is not touched: that worker's send is the one counted.
-        Notification.objects.filter(claim_token=self.token).update_each(
+        updated = Notification.objects.filter(claim_token=self.token).update_each(
             values,
             state=Case(
                 When(
@@ -464,7 +467,19 @@ class _Batch:
             updated_at=now,
         )
         self.lease.done(values)
+        # Rows whose token changed were claimed by another worker; the rest,
+        # ours, are sent (or moved on by feedback).
+        taken = self._not_recorded(values, updated)
         for row, result in sent:
+            if row.pk in taken:
+                logger.warning(
+                    "Notification %s went out after this worker had lost it to "
+                    "another one (stalled past its lease): the provider got it "
+                    "twice; the other worker's send is the one recorded.",
+                    row.pk,
+                )
+                self.outcomes[row.pk] = LEASE_LOST
+                continue
             self.outcomes[row.pk] = SENT
             row.state = NotificationState.SENT
             row.sent_at = now
@@ -527,16 +542,39 @@ class _Batch:
             self._finish_as(row, NotificationState.FAILED, FAILED, last_error=message)
             self.failures.append((row, message))
 
+    def _not_recorded(
+        self, pks: Iterable[int], updated: int, **recorded: Any
+    ) -> set[int]:
+        """Among ``pks``, just written under our claim token with ``updated``
+        rows changed, those whose outcome was not recorded: the sweeper or
+        another worker took them over while this worker was stalled.
+
+        ``recorded``: what a row we wrote looks like now, besides our token.
+        """
+        pks = set(pks)
+        if updated == len(pks):
+            return set()
+        ours = Notification.objects.filter(
+            pk__in=pks, claim_token=self.token, **recorded
+        )
+        return pks - set(ours.values_list("pk", flat=True))
+
     def _finish(self) -> None:
         """Write every outcome but "sent", one statement per state."""
         now = timezone.now()
+        taken: set[int] = set()
         for state, values in self.finished.items():
             common: dict[str, Any] = {"state": state, "updated_at": now}
             common["lease_expires_at"] = None
-            Notification.objects.filter(
+            updated = Notification.objects.filter(
                 claim_token=self.token, state=NotificationState.SENDING
             ).update_each(values, **common)
             self.lease.done(values)
+            taken |= self._not_recorded(values, updated, state=state)
+        for pk in taken:
+            self.outcomes[pk] = LEASE_LOST
+        self.failures = [item for item in self.failures if item[0].pk not in taken]
+        self.retries = [item for item in self.retries if item[0] not in taken]
         for row, message in self.failures:
             row.state = NotificationState.FAILED
             row.last_error = message
