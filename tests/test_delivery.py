@@ -377,3 +377,42 @@ def test_a_worker_that_lost_its_rows_records_nothing(row, late, capture_signal):
     assert [call["notification"].pk for call in sent] == [row.pk]
     assert failed == []
     assert len(mail.outbox) == (2 if late == "sent" else 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_as_fast_as_the_sweeper_can_claim_what_it_queues(
+    make_order, monkeypatch
+):
+    """The sweeper holds no lock on the rows it queues while it publishes: a
+    worker that gets the task at once (it skips locked rows) finds them.
+    """
+    import threading
+
+    from django.db import connections
+
+    from order_updates.notifications import queue
+
+    orders = [make_order() for _ in range(3)]
+    services.bulk_set_status(orders, "confirmed")
+    Notification.objects.update(
+        next_attempt_at=timezone.now() - 2 * delivery.SWEEP_GRACE
+    )
+    outcomes = {}
+
+    def publish_to_a_fast_worker(ids, countdown=0):
+        def work():
+            try:
+                outcomes.update(delivery.deliver_batch(ids))
+            finally:
+                connections.close_all()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(timeout=30)
+        return len(ids)
+
+    monkeypatch.setattr(queue, "publish", publish_to_a_fast_worker)
+    assert delivery.sweep()["queued"] == 3
+    assert set(outcomes.values()) == {delivery.SENT}
+    assert len(mail.outbox) == 3
