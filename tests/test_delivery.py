@@ -379,6 +379,38 @@ def test_a_worker_that_lost_its_rows_records_nothing(row, late, capture_signal):
     assert len(mail.outbox) == (2 if late == "sent" else 1)
 
 
+def test_a_worker_that_lost_its_rows_stops_after_the_group_in_flight(make_order):
+    """Stalled mid-group past its lease, a worker finishes that group (the
+    provider-boundary window) and sends nothing more of its batch.
+    """
+    from order_updates.notifications.channels import get_channel
+
+    orders = [make_order() for _ in range(delivery.SEND_GROUP + 1)]
+    services.bulk_set_status(orders, "confirmed")
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    channel = get_channel("email")
+    original = channel.send
+    taken_over = {}
+
+    def stalled_send(message):
+        del channel.send  # the next worker sends normally
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+            assert delivery.sweep()["recovered"] == len(ids)
+            taken_over.update(delivery.deliver_batch(ids))  # another worker
+        return original(message)
+
+    channel.send = stalled_send
+    try:
+        outcomes = delivery.deliver_batch(ids)
+    finally:
+        vars(channel).pop("send", None)
+    assert set(taken_over.values()) == {delivery.SENT}
+    assert set(outcomes.values()) == {delivery.LEASE_LOST}
+    # The other worker's 11, and the stalled worker's group in flight: not the
+    # next group.
+    assert len(mail.outbox) == len(ids) + delivery.SEND_GROUP
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_as_fast_as_the_sweeper_can_claim_what_it_queues(

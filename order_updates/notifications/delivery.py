@@ -20,9 +20,9 @@ lease was taken over cannot overwrite what the next one does, so one send is
 counted once. A lease keeper renews the lease while the batch takes long, so a
 slow but living worker keeps its rows. Any number of workers on any number of
 hosts may run this at once. At the provider boundary the guarantee is
-at-least-once: a worker killed after the provider accepted a message but before
-its group was marked sends that message again (at most one group; see
-docs/guarantees.rst).
+at-least-once: a worker killed (or stalled past its lease) after the provider
+accepted a message but before its group was marked has that message sent again
+(at most one group per batch; see docs/guarantees.rst).
 """
 
 from __future__ import annotations
@@ -413,7 +413,10 @@ class _Batch:
             for start in range(0, len(pairs), SEND_GROUP):
                 group = pairs[start : start + SEND_GROUP]
                 if self.lease.lost:
-                    return  # the rows are someone else's now: send nothing more
+                    # The rows are someone else's now: send nothing more.
+                    for row in rows:
+                        self.outcomes.setdefault(row.pk, LEASE_LOST)
+                    return
                 try:
                     results = channel.send_batch([message for _row, message in group])
                 except Exception as exc:
@@ -470,6 +473,10 @@ class _Batch:
         # Rows whose token changed were claimed by another worker; the rest,
         # ours, are sent (or moved on by feedback).
         taken = self._not_recorded(values, updated)
+        if taken:
+            # The lease ran out while this worker was stalled (it is shared by
+            # the whole batch): stop at this group, whatever the keeper saw yet.
+            self.lease.lost = True
         for row, result in sent:
             if row.pk in taken:
                 logger.warning(
