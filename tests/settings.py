@@ -19,7 +19,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or "sqlite:///:memory:", conn_max_age=0
+        os.environ.get("DATABASE_URL") or "sqlite:///:memory:",
+        # Worker processes started by tests may keep their connection, as
+        # production workers should (docs/deployment.rst).
+        conn_max_age=int(os.environ.get("TEST_CONN_MAX_AGE", 0)),
+        conn_health_checks=bool(os.environ.get("TEST_CONN_MAX_AGE")),
     )
 }
 
