@@ -341,3 +341,110 @@ def test_a_task_of_50_costs_a_constant_number_of_statements(
     assert set(outcomes.values()) == {delivery.SENT}
     assert len(mail.outbox) == 50
     assert Notification.objects.filter(state=NotificationState.SENT).count() == 50
+
+
+@pytest.mark.parametrize("late", ["sent", "failed"])
+def test_a_worker_that_lost_its_rows_records_nothing(row, late, capture_signal):
+    """Stalled past its lease, a worker's late outcome does not overwrite (or
+    announce over) the outcome of the worker that took the row over.
+    """
+    from order_updates.notifications.channels import get_channel
+
+    sent = capture_signal(signals.notification_sent)
+    failed = capture_signal(signals.notification_failed)
+    channel = get_channel("email")
+    original = channel.send
+    outcomes = []
+
+    def stalled_send(message):
+        del channel.send  # the next worker sends normally
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+            assert delivery.sweep()["recovered"] == 1
+            outcomes.append(delivery.deliver(row.pk))  # another worker
+        if late == "failed":
+            raise refused()
+        return original(message)
+
+    channel.send = stalled_send
+    try:
+        assert delivery.deliver(row.pk) == delivery.LEASE_LOST
+    finally:
+        vars(channel).pop("send", None)
+    assert outcomes == [delivery.SENT]
+    taken_over = reload(row)
+    assert (taken_over.state, taken_over.attempts) == (NotificationState.SENT, 2)
+    assert taken_over.last_error == ""
+    assert [call["notification"].pk for call in sent] == [row.pk]
+    assert failed == []
+    assert len(mail.outbox) == (2 if late == "sent" else 1)
+
+
+def test_a_worker_that_lost_its_rows_stops_after_the_group_in_flight(make_order):
+    """Stalled mid-group past its lease, a worker finishes that group (the
+    provider-boundary window) and sends nothing more of its batch.
+    """
+    from order_updates.notifications.channels import get_channel
+
+    orders = [make_order() for _ in range(delivery.SEND_GROUP + 1)]
+    services.bulk_set_status(orders, "confirmed")
+    ids = list(Notification.objects.order_by("pk").values_list("pk", flat=True))
+    channel = get_channel("email")
+    original = channel.send
+    taken_over = {}
+
+    def stalled_send(message):
+        del channel.send  # the next worker sends normally
+        with time_machine.travel(timezone.now() + datetime.timedelta(minutes=6)):
+            assert delivery.sweep()["recovered"] == len(ids)
+            taken_over.update(delivery.deliver_batch(ids))  # another worker
+        return original(message)
+
+    channel.send = stalled_send
+    try:
+        outcomes = delivery.deliver_batch(ids)
+    finally:
+        vars(channel).pop("send", None)
+    assert set(taken_over.values()) == {delivery.SENT}
+    assert set(outcomes.values()) == {delivery.LEASE_LOST}
+    # The other worker's 11, and the stalled worker's group in flight: not the
+    # next group.
+    assert len(mail.outbox) == len(ids) + delivery.SEND_GROUP
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_as_fast_as_the_sweeper_can_claim_what_it_queues(
+    make_order, monkeypatch
+):
+    """The sweeper holds no lock on the rows it queues while it publishes: a
+    worker that gets the task at once (it skips locked rows) finds them.
+    """
+    import threading
+
+    from django.db import connections
+
+    from order_updates.notifications import queue
+
+    orders = [make_order() for _ in range(3)]
+    services.bulk_set_status(orders, "confirmed")
+    Notification.objects.update(
+        next_attempt_at=timezone.now() - 2 * delivery.SWEEP_GRACE
+    )
+    outcomes = {}
+
+    def publish_to_a_fast_worker(ids, countdown=0):
+        def work():
+            try:
+                outcomes.update(delivery.deliver_batch(ids))
+            finally:
+                connections.close_all()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(timeout=30)
+        return len(ids)
+
+    monkeypatch.setattr(queue, "publish", publish_to_a_fast_worker)
+    assert delivery.sweep()["queued"] == 3
+    assert set(outcomes.values()) == {delivery.SENT}
+    assert len(mail.outbox) == 3

@@ -20,9 +20,9 @@ lease was taken over cannot overwrite what the next one does, so one send is
 counted once. A lease keeper renews the lease while the batch takes long, so a
 slow but living worker keeps its rows. Any number of workers on any number of
 hosts may run this at once. At the provider boundary the guarantee is
-at-least-once: a worker killed after the provider accepted a message but before
-its group was marked sends that message again (at most one group; see
-docs/guarantees.rst).
+at-least-once: a worker killed (or stalled past its lease) after the provider
+accepted a message but before its group was marked has that message sent again
+(at most one group per batch; see docs/guarantees.rst).
 """
 
 from __future__ import annotations
@@ -77,14 +77,17 @@ SEND_GROUP = 10
 #: being sent, so the two never overtake each other.
 IN_FLIGHT_WAIT = datetime.timedelta(seconds=5)
 
-#: Outcomes of :func:`deliver`.
-SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED = (
+#: Outcomes of :func:`deliver`. ``LEASE_LOST``: this worker was stalled past its
+#: lease and another one took the row over; what this worker did (a send
+#: included) is not recorded, the other worker's outcome is.
+SENT, FAILED, RETRY, POSTPONED, SKIPPED, NOT_CLAIMED, LEASE_LOST = (
     "sent",
     "failed",
     "retry",
     "postponed",
     "skipped",
     "not claimed",
+    "lease lost",
 )
 
 #: States a newer message must not be in for it to supersede an older one: a
@@ -428,7 +431,10 @@ class _Batch:
             for start in range(0, len(pairs), SEND_GROUP):
                 group = pairs[start : start + SEND_GROUP]
                 if self.lease.lost:
-                    return  # the rows are someone else's now: send nothing more
+                    # The rows are someone else's now: send nothing more.
+                    for row in rows:
+                        self.outcomes.setdefault(row.pk, LEASE_LOST)
+                    return
                 try:
                     results = channel.send_batch([message for _row, message in group])
                 except Exception as exc:
@@ -467,7 +473,7 @@ class _Batch:
         # keep its state then. A row the sweeper put back to pending under our
         # token went out: it is sent. A row claimed by another worker since (a
         # new token) is not touched: that worker's send is the one counted.
-        Notification.objects.filter(claim_token=self.token).update_each(
+        updated = Notification.objects.filter(claim_token=self.token).update_each(
             values,
             state=Case(
                 When(
@@ -482,7 +488,23 @@ class _Batch:
             updated_at=now,
         )
         self.lease.done(values)
+        # Rows whose token changed were claimed by another worker; the rest,
+        # ours, are sent (or moved on by feedback).
+        taken = self._not_recorded(values, updated)
+        if taken:
+            # The lease ran out while this worker was stalled (it is shared by
+            # the whole batch): stop at this group, whatever the keeper saw yet.
+            self.lease.lost = True
         for row, result in sent:
+            if row.pk in taken:
+                logger.warning(
+                    "Notification %s went out after this worker had lost it to "
+                    "another one (stalled past its lease): the provider got it "
+                    "twice; the other worker's send is the one recorded.",
+                    row.pk,
+                )
+                self.outcomes[row.pk] = LEASE_LOST
+                continue
             self.outcomes[row.pk] = SENT
             row.state = NotificationState.SENT
             row.sent_at = now
@@ -545,16 +567,39 @@ class _Batch:
             self._finish_as(row, NotificationState.FAILED, FAILED, last_error=message)
             self.failures.append((row, message))
 
+    def _not_recorded(
+        self, pks: Iterable[int], updated: int, **recorded: Any
+    ) -> set[int]:
+        """Among ``pks``, just written under our claim token with ``updated``
+        rows changed, those whose outcome was not recorded: the sweeper or
+        another worker took them over while this worker was stalled.
+
+        ``recorded``: what a row we wrote looks like now, besides our token.
+        """
+        pks = set(pks)
+        if updated == len(pks):
+            return set()
+        ours = Notification.objects.filter(
+            pk__in=pks, claim_token=self.token, **recorded
+        )
+        return pks - set(ours.values_list("pk", flat=True))
+
     def _finish(self) -> None:
         """Write every outcome but "sent", one statement per state."""
         now = timezone.now()
+        taken: set[int] = set()
         for state, values in self.finished.items():
             common: dict[str, Any] = {"state": state, "updated_at": now}
             common["lease_expires_at"] = None
-            Notification.objects.filter(
+            updated = Notification.objects.filter(
                 claim_token=self.token, state=NotificationState.SENDING
             ).update_each(values, **common)
             self.lease.done(values)
+            taken |= self._not_recorded(values, updated, state=state)
+        for pk in taken:
+            self.outcomes[pk] = LEASE_LOST
+        self.failures = [item for item in self.failures if item[0].pk not in taken]
+        self.retries = [item for item in self.retries if item[0] not in taken]
         for row, message in self.failures:
             row.state = NotificationState.FAILED
             row.last_error = message
@@ -612,10 +657,13 @@ def sweep(budget: float | None = None) -> dict[str, int]:
     """Recover rows whose worker died, and queue due rows whose task was lost.
 
     Run it every minute (Celery beat, or cron with ``order_updates_sweep``). It
-    pages through every due row (``SWEEP_BATCH_SIZE`` at a time, ``SKIP LOCKED``
-    so sweepers running at once share the work) until none is left or ``budget``
-    seconds (``SWEEP_TIME_BUDGET``) have passed, and stops early when the broker
-    refuses. ``queued`` counts what the broker accepted.
+    pages through every due row (``SWEEP_BATCH_SIZE`` at a time) until none is
+    left or ``budget`` seconds (``SWEEP_TIME_BUDGET``) have passed, and stops
+    early when the broker refuses. ``queued`` counts what the broker accepted.
+
+    It holds no lock on the rows it queues: workers skip locked rows, so a
+    worker quicker than the sweeper's commit would find nothing to claim. Two
+    sweeps that overlap may queue a row twice; the claim lets one worker send it.
     """
     started = time.monotonic()
     budget = app_settings.SWEEP_TIME_BUDGET if budget is None else budget
@@ -625,11 +673,10 @@ def sweep(budget: float | None = None) -> dict[str, int]:
     last: tuple[datetime.datetime, int] | None = None
     remaining = 0
     while True:
-        with transaction.atomic():
-            page = _due_page(now - SWEEP_GRACE, after=last)
-            if not page:
-                break
-            published = queue.publish([pk for pk, _due in page])
+        page = _due_page(now - SWEEP_GRACE, after=last)
+        if not page:
+            break
+        published = queue.publish([pk for pk, _due in page])
         queued += published
         last = (page[-1][1], page[-1][0])
         out_of_time = time.monotonic() - started > budget
@@ -698,7 +745,7 @@ def _recover_expired(now: datetime.datetime) -> tuple[int, int]:
 def _due_page(
     due_before: datetime.datetime, after: tuple[datetime.datetime, int] | None
 ) -> list[tuple[int, datetime.datetime]]:
-    """The next page of due pending rows, locked (skipping rows locked elsewhere)."""
+    """The next page of due pending rows, oldest due first."""
     rows = Notification.objects.filter(
         state=NotificationState.PENDING, next_attempt_at__lte=due_before
     )
@@ -707,8 +754,6 @@ def _due_page(
         rows = rows.filter(
             Q(next_attempt_at__gt=due) | Q(next_attempt_at=due, pk__gt=pk)
         )
-    if connection.features.has_select_for_update_skip_locked:
-        rows = rows.select_for_update(skip_locked=True)
     return list(
         rows.order_by("next_attempt_at", "pk").values_list("pk", "next_attempt_at")[
             : app_settings.SWEEP_BATCH_SIZE
