@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "ITEM_FIELDS": {},
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
+    # The longest customer message or staff note (characters) a service accepts.
+    "MAX_MESSAGE_LENGTH": 5000,
     # --- Notifications -------------------------------------------------------------
     # Channel name -> dotted path of its class (order_updates.notifications.channels).
     "CHANNELS": {"email": "order_updates.notifications.channels.email.EmailChannel"},
