@@ -250,6 +250,27 @@ def moment(value: Any, argument: str) -> datetime.datetime | None:
     return value
 
 
+def clean_moment(value: Any) -> datetime.datetime | None:
+    """``value`` as a datetime the database can store, or ``None``; never raises.
+
+    For times from outside (a provider's report): anything but a datetime is
+    ``None``; a naive one is taken as UTC when ``USE_TZ`` is on; one that cannot
+    be converted to UTC (year 9999 west of Greenwich) is ``None``.
+    """
+    if not isinstance(value, datetime.datetime):
+        return None
+    aware = value.utcoffset() is not None
+    try:
+        if settings.USE_TZ and not aware:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        if aware:
+            converted = value.astimezone(datetime.timezone.utc)
+            return converted if settings.USE_TZ else converted.replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return None
+    return value
+
+
 def positive_int(value: Any, argument: str) -> int | None:
     """``value`` if it is ``None`` or a whole number of at least 1."""
     if value is None:
