@@ -28,7 +28,7 @@ from order_updates.core.events import (
 )
 from order_updates.core.status import load_orders, move, skip_reason
 from order_updates.exceptions import InvalidInput, InvalidInputType
-from order_updates.models import EventKind, OrderState, Shipment
+from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
 from order_updates.pipeline import get_pipeline
 
 #: The shipment fields a caller gives (add_shipment's keyword arguments).
@@ -120,9 +120,7 @@ def add_shipment(
     return shipment
 
 
-def _shipment_event(
-    state: OrderState, shipment: Shipment, **fields: Any
-) -> models.Model:
+def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:
     """The unsaved shipment-added event of ``shipment`` (saved, with its pk)."""
     return build_event(
         state,
@@ -200,17 +198,17 @@ def bulk_add_shipments(
                 state = states.get(pk)
                 fields = fields_by_pk[pk]
                 if state is None:
-                    reason = gettext("Order does not exist.")
-                elif target is not None and state.status != target.code:
+                    result.skipped[pk] = gettext("Order does not exist.")
+                    continue
+                moves = target is not None and state.status != target.code
+                reason = ""
+                if moves and target is not None:
                     reason = skip_reason(pipeline, state.status, target)
-                else:
-                    reason = ""
                 if not reason and isinstance(fields, InvalidInput):
                     reason = str(fields)
                 if reason:
                     result.skipped[pk] = reason
-                else:
-                    moves = target is not None and state.status != target.code
+                elif isinstance(fields, dict):
                     new[pk] = _new_shipment(pk, fields, now, moves=moves)
             Shipment.objects.bulk_create(list(new.values()))
             changes = []

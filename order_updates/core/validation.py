@@ -586,6 +586,7 @@ def shipment_fields(values: Any, argument: str = "") -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for name in SHIPMENT_FIELDS[:3]:
         field = Shipment._meta.get_field(name)
+        assert isinstance(field, models.Field)
         path = argument + name
         value = text(values.get(name), path, max_length=field.max_length)
         if value:
