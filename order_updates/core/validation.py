@@ -18,7 +18,7 @@ import datetime
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -293,16 +293,16 @@ def positive_int(value: Any, argument: str) -> int | None:
 # Who and what -------------------------------------------------------------------------
 
 
-def actor(value: Any) -> Any:
+def actor(value: Any, argument: str = "actor") -> Any:
     """``value`` if it is ``None``, a user (``request.user``, even anonymous), or a
     label; a label loses NUL characters and is cut to :data:`MAX_ACTOR_LENGTH`.
     """
     if value is None or hasattr(value, "is_authenticated"):
         return value
     if isinstance(value, (str, Promise)):
-        return _unicode(value, "actor")[:MAX_ACTOR_LENGTH]
+        return _unicode(value, argument)[:MAX_ACTOR_LENGTH]
     raise InvalidInputType(
-        "actor",
+        argument,
         gettext(
             "actor must be a user, a label such as 'carrier:ups' (a str) or "
             "None, not %(type)s."
@@ -372,35 +372,6 @@ def order_pk(value: Any, argument: str) -> Any:
 def _short_repr(value: Any) -> str:
     shown = repr(value)
     return shown if len(shown) <= 80 else shown[:77] + "..."
-
-
-def arguments(**values: Any) -> tuple[Any, ...]:
-    """Check the services' common keyword arguments; return them, cleaned, in the
-    order given::
-
-        actor, message, notify = validation.arguments(
-            actor=actor, message=message, notify=notify
-        )
-
-    Each name has one rule (:data:`RULES`): ``order``, ``actor``, ``message``
-    and ``note`` (text up to ``MAX_MESSAGE_LENGTH``), ``notify``/``force``/
-    ``public`` (bools), ``data`` (JSON), ``at`` (a datetime).
-    """
-    return tuple(RULES[name](value, name) for name, value in values.items())
-
-
-#: The rule each common argument of the services is checked by.
-RULES: dict[str, Any] = {
-    "order": lambda value, name: order(value, name),
-    "actor": lambda value, name: actor(value),
-    "message": lambda value, name: text(value, name),
-    "note": lambda value, name: text(value, name),
-    "notify": flag,
-    "force": flag,
-    "public": flag,
-    "data": lambda value, name: data(value, name),
-    "at": moment,
-}
 
 
 # JSON data ----------------------------------------------------------------------------
@@ -601,3 +572,35 @@ def shipment_fields(values: Any, argument: str = "") -> dict[str, Any]:
         cleaned[name] = value
     cleaned["shipped_at"] = moment(values.get("shipped_at"), argument + "shipped_at")
     return cleaned
+
+
+# All of them --------------------------------------------------------------------------
+
+
+def arguments(**values: Any) -> tuple[Any, ...]:
+    """Check the services' common keyword arguments; return them, cleaned, in the
+    order given::
+
+        actor, message, notify = validation.arguments(
+            actor=actor, message=message, notify=notify
+        )
+
+    Each name has one rule (:data:`RULES`): ``order``, ``actor``, ``message``
+    and ``note`` (text up to ``MAX_MESSAGE_LENGTH``), ``notify``/``force``/
+    ``public`` (bools), ``data`` (JSON), ``at`` (a datetime).
+    """
+    return tuple(RULES[name](value, name) for name, value in values.items())
+
+
+#: The rule each common argument of the services is checked by.
+RULES: dict[str, Callable[[Any, str], Any]] = {
+    "order": order,
+    "actor": actor,
+    "message": text,
+    "note": text,
+    "notify": flag,
+    "force": flag,
+    "public": flag,
+    "data": data,
+    "at": moment,
+}
