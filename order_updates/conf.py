@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "ITEM_FIELDS": {},
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
+    # The longest customer message or staff note (characters) a service accepts.
+    "MAX_MESSAGE_LENGTH": 5000,
     # --- Notifications -------------------------------------------------------------
     # Channel name -> its class and options, in the shape of Django's STORAGES:
     # {"BACKEND": "dotted.path.Class", "OPTIONS": {...}} (or just the dotted path).

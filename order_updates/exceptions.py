@@ -46,6 +46,25 @@ class InvalidTransition(OrderUpdatesError, ValueError):
         )
 
 
+class InvalidInput(OrderUpdatesError, ValueError):
+    """A service refused an argument before writing anything; ``argument`` names it.
+
+    ``argument`` is the keyword's name (``"message"``, ``"data"``, ``"status"``…),
+    with a path into it where that helps (``"data['items'][2]"``); the message
+    says what is wrong and how to fix it.
+    """
+
+    def __init__(self, argument: str, message: str):
+        self.argument = argument
+        super().__init__(message)
+
+
+class InvalidInputType(InvalidInput, TypeError):
+    """An argument of the wrong type: a number where text belongs, a list for a
+    status. Also a ``TypeError``, so generic handlers of either kind catch it.
+    """
+
+
 class TemplateError(OrderUpdatesError):
     """A notification template could not be found or rendered.
 

@@ -33,6 +33,7 @@ from order_updates.models import Notification, NotificationState, PushSubscripti
 from order_updates.notifications import delivery
 from order_updates.notifications.channels.push import subscriptions as push
 from order_updates.notifications.channels.push import vapid_public_key
+from order_updates.notifications.channels.push import views as push_views
 from order_updates.notifications.channels.push.channel import DEFAULT_HOSTS
 from order_updates.notifications.links import make_push_token, make_token
 
@@ -429,6 +430,29 @@ INVALID = {
     "body not JSON": ("{not json", ""),
     "body a list": ([], ""),
     "body a string": ('"subscribe me"', ""),
+    "body a number": ("1e999", ""),
+    "body NaN": ("NaN", ""),
+    "body null": ("null", ""),
+    "body not UTF-8": (b'{"endpoint": "\xff\xfe"}', ""),
+    # Deeper than Python's JSON parser goes (RecursionError), yet small.
+    "body nested too deeply": ("[" * 8000 + "]" * 8000, ""),
+    "body an object nested too deeply": ('{"a":' * 2500 + "1" + "}" * 2500, ""),
+    "endpoint with NUL": (
+        lambda b: subscription_json(b, endpoint=ENDPOINT + "\x00"),
+        "endpoint",
+    ),
+    "endpoint with a lone surrogate": (
+        lambda b: subscription_json(b, endpoint=ENDPOINT + "\ud800"),
+        "endpoint",
+    ),
+    "endpoint not ASCII": (
+        lambda b: subscription_json(b, endpoint=ENDPOINT + "é"),
+        "endpoint",
+    ),
+    "keys with NUL": (
+        lambda b: {"endpoint": ENDPOINT, "keys": {"p256dh": "\x00", "auth": "a"}},
+        "keys.p256dh",
+    ),
     "no endpoint": (lambda b: {"keys": subscription_json(b)["keys"]}, "endpoint"),
     "endpoint a number": (lambda b: subscription_json(b, endpoint=7), "endpoint"),
     "endpoint http": (
@@ -564,6 +588,74 @@ def test_a_longest_endpoint_and_padded_keys_are_accepted(push_settings, ada, bro
 def test_anonymous_gets_403_before_validation(push_settings, client):
     response = post(client, {"endpoint": "http://nope"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("name", [SUBSCRIPTIONS, DELETE])
+def test_a_body_too_large_is_refused_unread(push_settings, ada, browser, name):
+    body = json.dumps(subscription_json(browser, pad="x" * push_views.MAX_BODY_SIZE))
+    response = post(logged_in(ada), body, name=name)
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "The request body is too large: at most 16384 bytes.",
+        "field": "",
+    }
+    assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=BoUnDaRy",
+        "application/jsonx",
+        "",
+    ],
+)
+@pytest.mark.parametrize("name", [SUBSCRIPTIONS, DELETE])
+def test_anything_but_json_is_refused(push_settings, ada, browser, content_type, name):
+    _subscribe(ada, browser)
+    response = logged_in(ada).post(
+        reverse(name),
+        json.dumps(subscription_json(new_browser())),
+        content_type=content_type,
+    )
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["error"]
+    assert PushSubscription.objects.get().p256dh == browser["p256dh"]  # untouched
+
+
+@pytest.mark.parametrize(
+    "endpoint", [ENDPOINT + "\x00", ENDPOINT + "\ud800", ENDPOINT + "é"]
+)
+def test_removing_an_endpoint_that_cannot_exist_removes_nothing(
+    push_settings, ada, browser, endpoint
+):
+    _subscribe(ada, browser)
+    response = post(logged_in(ada), {"endpoint": endpoint}, name=DELETE)
+    assert response.status_code == 204
+    assert PushSubscription.objects.count() == 1
+    assert push.remove_subscription(endpoint, user=ada) is False
+
+
+def test_user_agent_loses_nul_characters(push_settings, ada, browser):
+    response = logged_in(ada).post(
+        reverse(SUBSCRIPTIONS),
+        json.dumps(subscription_json(browser)),
+        content_type="application/json",
+        HTTP_USER_AGENT="Mozilla/5.0\x00 (X11)",
+    )
+    assert response.status_code == 201
+    assert PushSubscription.objects.get().user_agent == "Mozilla/5.0 (X11)"
+
+
+@pytest.mark.parametrize(
+    "token", [{"a": 1}, 5, [1], "a\x00b", "\ud800", "x" * 2000, True]
+)
+def test_a_token_that_is_no_token_is_refused(push_settings, browser, token):
+    response = post(Client(), subscription_json(browser, token=token))
+    assert response.status_code == 403
+    assert response.json() == {"error": "This link is not valid."}
 
 
 # Unsubscribing ----------------------------------------------------------------------

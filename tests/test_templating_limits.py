@@ -556,3 +556,22 @@ def test_worker_stops_a_hostile_template_at_its_budget(make_order, tmp_path, poo
         app.conf.task_default_queue = previous
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
+
+
+def test_garbage_collection_during_a_render_does_not_count():
+    """A collection of the process's garbage is not the template's work."""
+    from order_updates.notifications.templating import limits
+
+    def burn(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    budget = limits.RenderBudget(20)
+    limits._time_collections("start", {})
+    burn(0.05)  # as if a full collection ran inside the render
+    limits._time_collections("stop", {})
+    budget.check()  # 50 ms of CPU, none of it the template's
+    burn(0.03)
+    with pytest.raises(limits.RenderBudgetExceeded):
+        budget.check()

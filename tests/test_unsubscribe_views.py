@@ -286,3 +286,72 @@ def test_preferences_tampered_token(client, db):
     response = client.post(url, {"order": []})
     assert response.status_code == 400
     assert stored() is None
+
+
+# Garbage ---------------------------------------------------------------------------
+
+
+GARBAGE_TOKENS = [
+    "garbage",
+    "a:b:c",
+    "x" * 100_000,
+    "%00",
+    "a%00b%00:c",
+    "%FF%FE",
+    "%ED%A0%80",  # a lone surrogate, UTF-8 encoded
+    "..",
+    "%2E%2E",
+]
+
+
+@pytest.mark.parametrize("page", ["unsubscribe", "preferences"])
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("token", GARBAGE_TOKENS, ids=lambda token: token[:12])
+def test_garbage_tokens_get_the_invalid_link_page(client, db, page, method, token):
+    response = getattr(client, method)("/order-updates/%s/%s/" % (page, token))
+    assert response.status_code == 400
+    assert "This link is not valid" in response.content.decode()
+    assert not NotificationPreference.objects.exists()
+
+
+def test_tokens_with_a_slash_match_no_page(client, db):
+    assert client.get("/order-updates/preferences/a%2Fb/").status_code == 404
+
+
+def test_a_valid_token_made_too_long_is_refused(client, db):
+    url = unsubscribe_url(email="guest@example.com") + "x" * 2000
+    assert client.get(url).status_code == 404  # no longer ends with a slash
+    token = make_token(email="guest@example.com", channel="email")
+    url = reverse("order_updates:unsubscribe", args=[token + ":" + "x" * 2000])
+    assert client.get(url).status_code == 400
+
+
+def test_nul_characters_in_the_preferences_form(client, db):
+    response = client.post(
+        preferences_url(email="guest@example.com"),
+        {"order": ["email\x00"], "shipping": ["\x00"], "timezone": "UTC\x00"},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"order", "shipping", "timezone"}
+    assert stored() is None
+
+
+def test_invalid_utf8_in_the_preferences_form(client, db):
+    response = client.post(
+        preferences_url(email="guest@example.com"),
+        b"order=%FF%FE&timezone=%00&sms_consent=%ED%A0%80",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert "order" in response.context["form"].errors
+    assert stored() is None
+
+
+def test_nul_in_a_one_click_body_is_no_one_click(strict_client, db):
+    response = strict_client.post(
+        unsubscribe_url(email="guest@example.com"),
+        "List-Unsubscribe=One-Click%00",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 403  # the confirmation form's CSRF check
+    assert stored() is None

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from order_updates import signals
 from order_updates.conf import get_order_model
+from order_updates.core import validation
 from order_updates.core.adapter import get_adapter
 from order_updates.models import EventKind, OrderEvent, OrderState
 
@@ -58,15 +59,7 @@ def actor_fields(actor: Actor) -> dict[str, Any]:
 
 def checked_order(order: models.Model) -> models.Model:
     """``order`` if it is a saved instance of the configured order model."""
-    model = get_order_model()
-    if not isinstance(order, model):
-        raise TypeError(
-            "Expected a %s (ORDER_UPDATES_ORDER_MODEL), got %r."
-            % (model._meta.label, order)
-        )
-    if order.pk is None:
-        raise ValueError("Save the order before changing its status.")
-    return order
+    return validation.order(order)
 
 
 # The state row ------------------------------------------------------------------------

@@ -8,19 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from order_updates import signals
-from order_updates.conf import app_settings, get_order_model
+from order_updates.conf import app_settings
+from order_updates.core import validation
 from order_updates.core.events import (
     Actor,
     actor_fields,
     build_event,
-    checked_order,
     lock_state,
     lock_states,
     send_after_commit,
@@ -28,11 +27,12 @@ from order_updates.core.events import (
     write_events,
 )
 from order_updates.core.status import load_orders, move, skip_reason
-from order_updates.models import EventKind, OrderState, Shipment
+from order_updates.exceptions import InvalidInput, InvalidInputType
+from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
 from order_updates.pipeline import get_pipeline
 
 #: The shipment fields a caller gives (add_shipment's keyword arguments).
-SHIPMENT_FIELDS = ("carrier", "tracking_number", "tracking_url", "shipped_at")
+SHIPMENT_FIELDS = validation.SHIPMENT_FIELDS
 
 
 def add_shipment(
@@ -51,14 +51,26 @@ def add_shipment(
 ) -> Shipment:
     """Record a shipment for ``order``; with ``status`` (e.g. "shipped") also move it.
 
-    Raises :class:`~django.core.exceptions.ValidationError` for a bad link and the
-    usual status errors if the move is not allowed; then nothing is saved. ``at``
-    is when it happened (defaults to now; ``shipped_at`` defaults to it when the
-    order moves).
+    Raises :class:`~order_updates.exceptions.InvalidInput` for bad arguments (a
+    bad link, a tracking number too long for its column…) and the usual status
+    errors if the move is not allowed; then nothing is saved. ``at`` is when it
+    happened (defaults to now; ``shipped_at`` defaults to it when the order
+    moves).
     """
     pipeline = get_pipeline()
     if status is not None:
-        pipeline.get(status)
+        status = validation.status(status).code
+    fields = validation.shipment_fields(
+        {
+            "carrier": carrier,
+            "tracking_number": tracking_number,
+            "tracking_url": tracking_url,
+            "shipped_at": shipped_at,
+        }
+    )
+    order, actor, message, note, notify, at = validation.arguments(
+        order=order, actor=actor, message=message, note=note, notify=notify, at=at
+    )
     now = at or timezone.now()
     with transaction.atomic():
         state = lock_state(order, at=now)
@@ -67,15 +79,7 @@ def add_shipment(
         move_too = new_status is not None
         if new_status is not None:
             pipeline.check_transition(state.status, new_status)
-        shipment = Shipment(
-            order_id=order.pk,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            tracking_url=tracking_url,
-            shipped_at=shipped_at or (now if move_too else None),
-            created_at=now,
-        )
-        shipment.full_clean(exclude=["order"])
+        shipment = _new_shipment(order.pk, fields, now, moves=move_too)
         shipment.save()
         # With a status move, the move's message tells the customer; the shipment
         # event itself then notifies nobody (one message, not two).
@@ -116,9 +120,7 @@ def add_shipment(
     return shipment
 
 
-def _shipment_event(
-    state: OrderState, shipment: Shipment, **fields: Any
-) -> models.Model:
+def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:
     """The unsaved shipment-added event of ``shipment`` (saved, with its pk)."""
     return build_event(
         state,
@@ -168,9 +170,18 @@ def bulk_add_shipments(
     with a reason and gets nothing; the others are written in one transaction
     with a few statements per ``BULK_BATCH_SIZE`` orders, notify as
     :func:`add_shipment` does, and get the same signals after commit.
+
+    Fields are checked as :func:`add_shipment` checks them; a value that is
+    wrong (a bad link, a tracking number too long) skips its order with the
+    reason, a value of the wrong type (a number as a carrier) or a bad argument
+    raises :class:`~order_updates.exceptions.InvalidInput` before anything is
+    written.
     """
+    target = validation.status(status) if status is not None else None
+    actor, message, note, notify = validation.arguments(
+        actor=actor, message=message, note=note, notify=notify
+    )
     pipeline = get_pipeline()
-    target = pipeline.get(status) if status is not None else None
     fields_by_pk, instances = _shipments_by_pk(shipments)
     pks = sorted(fields_by_pk)
     result = BulkShipmentResult()
@@ -185,22 +196,20 @@ def bulk_add_shipments(
             new: dict[Any, Shipment] = {}
             for pk in batch:
                 state = states.get(pk)
+                fields = fields_by_pk[pk]
                 if state is None:
-                    reason = gettext("Order does not exist.")
-                elif target is not None and state.status != target.code:
+                    result.skipped[pk] = gettext("Order does not exist.")
+                    continue
+                moves = target is not None and state.status != target.code
+                reason = ""
+                if moves and target is not None:
                     reason = skip_reason(pipeline, state.status, target)
-                else:
-                    reason = ""
-                if not reason:
-                    shipment = _new_shipment(pk, fields_by_pk[pk], now, target, state)
-                    try:
-                        shipment.full_clean(exclude=["order"])
-                    except ValidationError as exc:
-                        reason = " ".join(exc.messages)
-                    else:
-                        new[pk] = shipment
+                if not reason and isinstance(fields, InvalidInput):
+                    reason = str(fields)
                 if reason:
                     result.skipped[pk] = reason
+                elif isinstance(fields, dict):
+                    new[pk] = _new_shipment(pk, fields, now, moves=moves)
             Shipment.objects.bulk_create(list(new.values()))
             changes = []
             # State rows grouped by (events added, moved): a few plain UPDATEs.
@@ -266,43 +275,63 @@ def bulk_add_shipments(
 
 def _shipments_by_pk(
     shipments: Iterable[tuple[models.Model | Any, Mapping[str, Any]]],
-) -> tuple[dict[Any, Mapping[str, Any]], dict[Any, models.Model]]:
-    """Each order's shipment fields by primary key, and the order instances given."""
-    model = get_order_model()
-    fields_by_pk: dict[Any, Mapping[str, Any]] = {}
+) -> tuple[dict[Any, dict[str, Any] | InvalidInput], dict[Any, models.Model]]:
+    """Each order's checked shipment fields by primary key (or why they are
+    wrong, which skips the order), and the order instances given.
+
+    Raises :class:`~order_updates.exceptions.InvalidInput` for a call that is
+    wrong as a whole: not (order, fields) pairs, an order twice, a field of the
+    wrong type or unknown.
+    """
+    if not isinstance(shipments, Iterable) or isinstance(shipments, (str, Mapping)):
+        raise InvalidInputType(
+            "shipments",
+            gettext("shipments must be a list of (order, fields) pairs, not %s.")
+            % validation.type_name(shipments),
+        )
+    fields_by_pk: dict[Any, dict[str, Any] | InvalidInput] = {}
     instances: dict[Any, models.Model] = {}
-    for order, fields in shipments:
+    for index, item in enumerate(shipments):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise InvalidInputType(
+                "shipments[%d]" % index,
+                gettext(
+                    "shipments[%(index)d] must be an (order, fields) pair, not "
+                    "%(type)s."
+                )
+                % {"index": index, "type": validation.type_name(item)},
+            )
+        order, fields = item
+        argument = "shipments[%d]" % index
         if isinstance(order, models.Model):
-            pk = checked_order(order).pk
+            pk = validation.order(order, argument).pk
             instances[pk] = order
         else:
-            pk = model._meta.pk.to_python(order)
+            pk = validation.order_pk(order, argument)
         if pk in fields_by_pk:
-            raise ValueError("Order %r appears twice: one shipment per order." % pk)
-        unknown = set(fields) - set(SHIPMENT_FIELDS)
-        if unknown:
-            raise TypeError(
-                "Unknown shipment fields %s; known: %s."
-                % (", ".join(sorted(unknown)), ", ".join(SHIPMENT_FIELDS))
+            raise InvalidInput(
+                argument,
+                gettext("Order %(pk)r appears twice: one shipment per order.")
+                % {"pk": pk},
             )
-        fields_by_pk[pk] = fields
+        try:
+            fields_by_pk[pk] = validation.shipment_fields(fields, argument + ".")
+        except InvalidInputType:
+            raise
+        except InvalidInput as exc:  # a bad value: this order is skipped
+            fields_by_pk[pk] = exc
     return fields_by_pk, instances
 
 
 def _new_shipment(
-    pk: Any,
-    fields: Mapping[str, Any],
-    now: datetime,
-    target: Any,
-    state: OrderState | None,
+    pk: Any, fields: Mapping[str, Any], now: datetime, *, moves: bool
 ) -> Shipment:
-    """The unsaved shipment of one order of a bulk call."""
-    moves = target is not None and state is not None and state.status != target.code
+    """The unsaved shipment of one order, from checked fields."""
     return Shipment(
         order_id=pk,
-        carrier=fields.get("carrier") or "",
-        tracking_number=fields.get("tracking_number") or "",
-        tracking_url=fields.get("tracking_url") or "",
-        shipped_at=fields.get("shipped_at") or (now if moves else None),
+        carrier=fields["carrier"],
+        tracking_number=fields["tracking_number"],
+        tracking_url=fields["tracking_url"],
+        shipped_at=fields["shipped_at"] or (now if moves else None),
         created_at=now,
     )

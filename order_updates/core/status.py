@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from order_updates import signals
 from order_updates.conf import app_settings, get_order_model
+from order_updates.core import validation
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import (
     Actor,
@@ -32,6 +33,7 @@ from order_updates.core.events import (
     start_event,
     write_events,
 )
+from order_updates.exceptions import InvalidInputType
 from order_updates.models import EventKind, OrderEvent, OrderState
 from order_updates.pipeline import Status, get_pipeline
 
@@ -52,9 +54,22 @@ def start_tracking(
     ``status`` defaults to the adapter's initial status (the pipeline's ``initial``).
     Calling it again for a tracked order changes nothing and returns the order's
     first event, so a retried checkout is harmless. ``at`` back-dates the event
-    (an order imported with its real placing time); it defaults to now.
+    (an order imported with its real placing time); it defaults to now. Bad
+    arguments raise :class:`~order_updates.exceptions.InvalidInput` before
+    anything is written (see :mod:`order_updates.core.validation`).
     """
-    status = get_pipeline().get(status or get_adapter().get_initial_status(order)).code
+    order, actor, message, note, notify, data, at = validation.arguments(
+        order=order,
+        actor=actor,
+        message=message,
+        note=note,
+        notify=notify,
+        data=data,
+        at=at,
+    )
+    if status is None:
+        status = get_adapter().get_initial_status(order)
+    status = validation.status(status).code
     at = at or timezone.now()
     with transaction.atomic():
         state = lock_state(order, status=status, at=at)
@@ -94,10 +109,22 @@ def set_status(
     :class:`~order_updates.exceptions.InvalidTransition`. Setting the current status
     again does nothing unless ``force=True``, which records it again (and notifies
     again). An untracked order starts being tracked first. ``at`` is when the
-    change happened (a carrier scan's time, an import); it defaults to now.
+    change happened (a carrier scan's time, an import); it defaults to now. Bad
+    arguments raise :class:`~order_updates.exceptions.InvalidInput` before
+    anything is written.
     """
     pipeline = get_pipeline()
-    pipeline.get(status)
+    status = validation.status(status).code
+    order, actor, message, note, notify, force, data, at = validation.arguments(
+        order=order,
+        actor=actor,
+        message=message,
+        note=note,
+        notify=notify,
+        force=force,
+        data=data,
+        at=at,
+    )
     at = at or timezone.now()
     with transaction.atomic():
         state = lock_state(order, at=at)
@@ -194,19 +221,20 @@ def order_pks(
     makes concurrent bulk changes over overlapping orders wait for each other
     instead of deadlocking.
     """
-    model = get_order_model()
     if isinstance(orders, models.QuerySet):
-        if not issubclass(orders.model, model):
-            raise TypeError(
-                "Expected a queryset of %s (ORDER_UPDATES_ORDER_MODEL), got one of %s."
-                % (model._meta.label, orders.model._meta.label)
-            )
+        validation.order_queryset(orders)
         instances: dict[Any, models.Model] = {}
         if orders.query.is_sliced:  # "the first 500": keep the slice as given
             pks = list(dict.fromkeys(orders.values_list("pk", flat=True)))
         else:
             pks = list(orders.order_by().values_list("pk", flat=True).distinct())
     else:
+        if not isinstance(orders, Iterable) or isinstance(orders, (str, bytes)):
+            raise InvalidInputType(
+                "orders",
+                gettext("orders must be a queryset or a list of orders, not %s.")
+                % type(orders).__name__,
+            )
         instances = {checked_order(order).pk: order for order in orders}
         pks = list(instances)
     pks.sort()
@@ -234,10 +262,14 @@ def bulk_set_status(
     Orders already in ``status``, or whose current status may not move to it, are
     skipped with a reason; the rest change in one transaction with a few
     statements per ``BULK_BATCH_SIZE`` orders. ``order_status_changed`` is sent for
-    each changed order after commit.
+    each changed order after commit. Bad arguments raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
     """
     pipeline = get_pipeline()
-    target = pipeline.get(status)
+    target = validation.status(status)
+    actor, message, note, notify = validation.arguments(
+        actor=actor, message=message, note=note, notify=notify
+    )
     model = get_order_model()
     pks, instances = order_pks(orders)
     result = BulkResult()
@@ -391,11 +423,22 @@ def track_existing_orders(
     long nor starts over after an interruption. ``status`` forces the initial
     status; by default the adapter picks it per order. ``progress(done, total)`` is
     called after each batch. Sends no signals and notifies nobody: nothing new
-    happened to these orders.
+    happened to these orders. Bad arguments raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
     """
     pipeline = get_pipeline()
     if status is not None:
-        pipeline.get(status)
+        status = validation.status(status).code
+    if orders is not None:
+        validation.order_queryset(orders)
+    (actor,) = validation.arguments(actor=actor)
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    if progress is not None and not callable(progress):
+        raise InvalidInputType(
+            "progress",
+            gettext("progress must be a function (done, total), not %s.")
+            % type(progress).__name__,
+        )
     adapter = get_adapter()
     queryset = (
         orders if orders is not None else get_order_model()._default_manager.all()

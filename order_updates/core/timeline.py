@@ -9,6 +9,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from order_updates import signals
+from order_updates.core import validation
 from order_updates.core.events import (
     Actor,
     actor_fields,
@@ -37,9 +38,15 @@ def add_note(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> OrderEvent:
-    """Add a note to the timeline: for the customer if ``public``, else staff only."""
-    if not message or not message.strip():
-        raise ValueError("A note needs a message.")
+    """Add a note to the timeline: for the customer if ``public``, else staff only.
+
+    Bad arguments (an empty ``message`` too) raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
+    """
+    message = validation.text(message, "message", required=True)
+    order, public, actor, notify, data, at = validation.arguments(
+        order=order, public=public, actor=actor, notify=notify, data=data, at=at
+    )
     with transaction.atomic():
         event = record(
             order,
@@ -70,12 +77,20 @@ def report_delivery_issue(
 ) -> OrderEvent:
     """Record that delivery is late (``"delayed"``) or went wrong (``"exception"``:
     a failed attempt, an address problem, a damaged parcel) without changing the
-    status; the customer hears about it unless ``notify=False``.
+    status; the customer hears about it unless ``notify=False``. Bad arguments
+    raise :class:`~order_updates.exceptions.InvalidInput` before anything is
+    written.
     """
-    if issue not in DELIVERY_ISSUES:
-        raise ValueError(
-            "issue must be one of %s, not %r." % (", ".join(DELIVERY_ISSUES), issue)
-        )
+    issue = validation.choice(issue, "issue", DELIVERY_ISSUES)
+    order, message, note, actor, notify, data, at = validation.arguments(
+        order=order,
+        message=message,
+        note=note,
+        actor=actor,
+        notify=notify,
+        data=data,
+        at=at,
+    )
     with transaction.atomic():
         event = record(
             order,
@@ -108,7 +123,14 @@ def add_delivery_feedback(
 ) -> OrderEvent:
     """Put a provider's report about a notification (a bounce, a complaint, an SMS
     sent instead) on the order's timeline, for staff only; it never notifies.
+
+    Bad arguments (an empty ``note`` too) raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
     """
+    note = validation.text(note, "note", required=True)
+    order, actor, data, at = validation.arguments(
+        order=order, actor=actor, data=data, at=at
+    )
     return record(
         order,
         kind=EventKind.DELIVERY_FEEDBACK,

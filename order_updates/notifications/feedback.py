@@ -15,6 +15,13 @@ django-anymail turns every ESP's webhook into one ``tracking`` signal;
 * after a bounce, queues the same message on a fallback channel (SMS, by its
   ``fallback_priority``) when the customer can be reached there and wants it;
 * writes a staff-only ``delivery_feedback`` event to the order's timeline.
+
+Whatever a provider sends is recorded: values the database cannot store (NUL
+characters, lone surrogates, NaN, times out of range, objects where text
+belongs) are cleaned or coerced first. A report that still cannot be recorded
+is logged and dropped (the webhook answers 200, so the provider stops
+retrying); only trouble on our side (the database is down) fails the webhook,
+so that the provider tries again later.
 """
 
 from __future__ import annotations
@@ -23,17 +30,19 @@ import datetime
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 
 from order_updates import signals
+from order_updates.core import validation
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import send_signal
 from order_updates.core.timeline import add_delivery_feedback
@@ -97,6 +106,18 @@ ALLOWED_FROM: dict[str, list[str]] = {
     ],
 }
 
+#: Characters of a provider's description kept on the feedback row, and in the
+#: timeline note (which must stay within ``MAX_MESSAGE_LENGTH``).
+DESCRIPTION_LENGTH = 2000
+NOTE_DESCRIPTION_LENGTH = 1000
+
+#: Errors a report's content can cause even after cleaning (a value the
+#: database refuses, a conversion that fails): such a report is logged and
+#: dropped, since the provider would only send the same report again. Any other
+#: error (the database is unreachable…) fails the webhook, and the provider
+#: retries later.
+UNRECORDABLE = (DataError, ValueError, TypeError, OverflowError)
+
 #: anymail RejectReason values of a ``rejected`` event that condemn the address.
 ADDRESS_REJECT_REASONS = {
     "invalid": SuppressionReason.BOUNCED,
@@ -141,29 +162,64 @@ def connect_receivers() -> None:
 def handle_tracking_event(sender, event, esp_name, **kwargs) -> FeedbackResult | None:
     """Receiver of ``anymail.signals.tracking``: record one ESP event.
 
-    Events about messages order_updates did not send are ignored (None).
+    Events about messages order_updates did not send are ignored (None). So is,
+    after logging it, a report whose content cannot be recorded even once
+    cleaned (see :data:`UNRECORDABLE`): raising would make anymail answer 500
+    and the ESP send the same report again and again.
     """
+    try:
+        # A savepoint: a refused statement must not break a request-wide
+        # transaction (ATOMIC_REQUESTS) that anymail's view may run in.
+        with transaction.atomic():
+            return _handle_tracking_event(event, esp_name)
+    except UNRECORDABLE:
+        logger.exception(
+            "A %s tracking event could not be recorded and was dropped: %r",
+            esp_name,
+            _event_summary(event),
+        )
+        return None
+
+
+def _handle_tracking_event(event: Any, esp_name: str) -> FeedbackResult | None:
     notification = find_notification(
-        message_id=event.message_id,
+        message_id=getattr(event, "message_id", None),
         metadata=getattr(event, "metadata", None),
         recipient=getattr(event, "recipient", None),
     )
     if notification is None:
         return None
-    event_type = event.event_type or "unknown"
-    event_id = event.event_id or _stable_event_id(
-        esp_name, event.message_id, event_type, event.timestamp
-    )
+    event_type = validation.clean_text(getattr(event, "event_type", None), 50)
+    event_type = event_type or "unknown"
+    event_id = getattr(event, "event_id", None)
+    if event_id is None or event_id == "":
+        event_id = _stable_event_id(
+            esp_name, event.message_id, event_type, event.timestamp
+        )
     return record_delivery_feedback(
         notification,
         provider=esp_name,
-        event_id=str(event_id),
+        event_id=event_id,
         event_type=event_type,
-        occurred_at=event.timestamp,
-        description=event.description or event.mta_response or "",
-        reject_reason=event.reject_reason or "",
-        raw=event.esp_event,
+        occurred_at=getattr(event, "timestamp", None),
+        description=getattr(event, "description", None)
+        or getattr(event, "mta_response", None)
+        or "",
+        reject_reason=getattr(event, "reject_reason", None) or "",
+        raw=getattr(event, "esp_event", None),
     )
+
+
+def _event_summary(event: Any) -> dict[str, str]:
+    """What the log says about a dropped event (short, whatever its values)."""
+    summary = {}
+    for name in ("event_type", "event_id", "message_id", "recipient", "timestamp"):
+        try:
+            value = getattr(event, name, None)
+        except Exception:  # the log line must not fail too
+            value = "<unreadable>"
+        summary[name] = validation.clean_text(value, 200)
+    return summary
 
 
 def find_notification(
@@ -172,12 +228,17 @@ def find_notification(
     metadata: dict | None = None,
     recipient: str | None = None,
 ) -> Notification | None:
-    """The notification a provider report is about: by message id, then metadata."""
+    """The notification a provider report is about: by message id, then metadata.
+
+    Values that cannot be an id order_updates stored (not text, NUL characters,
+    too long) match nothing, rather than making the database refuse the query.
+    """
+    message_id = _stored_text(message_id, _PROVIDER_MESSAGE_ID_LENGTH)
     if message_id:
         candidates = list(
-            Notification.objects.filter(provider_message_id=str(message_id)).order_by(
-                "-pk"
-            )[:10]
+            Notification.objects.filter(provider_message_id=message_id).order_by("-pk")[
+                :10
+            ]
         )
         if len(candidates) > 1 and recipient:
             # One message id for several recipients (some ESPs): pick by address.
@@ -189,13 +250,43 @@ def find_notification(
             candidates = matching or candidates
         if candidates:
             return candidates[0]
-    value = (metadata or {}).get(METADATA_KEY) if isinstance(metadata, dict) else None
-    try:
-        pk = int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        pk = None
+    value = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    pk = _notification_pk(value)
     if pk is not None:
         return Notification.objects.filter(pk=pk).first()
+    return None
+
+
+_PROVIDER_MESSAGE_ID_LENGTH = Notification._meta.get_field(
+    "provider_message_id"
+).max_length
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _stored_text(value: Any, max_length: int | None) -> str:
+    """``value`` as text that can equal a stored value, else ``""``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    text = str(value)
+    if "\x00" in text or (max_length is not None and len(text) > max_length):
+        return ""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return text
+
+
+def _notification_pk(value: Any) -> int | None:
+    """A notification's primary key from metadata (text or a number), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, int) and 0 < value < 2**63:
+        return value
     return None
 
 
@@ -219,18 +310,30 @@ def record_delivery_feedback(
     "bounced", "complained"…). A second report with the same ``provider`` and
     ``event_id`` does nothing. Runs in one transaction; the delivered/failed
     signals and the fallback's delivery task run after it commits.
+
+    Values come from outside and are made storable rather than refused: text
+    loses NUL characters, gets U+FFFD for lone surrogates and is cut to its
+    column (``description`` to :data:`DESCRIPTION_LENGTH`; an ``event_id``
+    longer than its column is replaced by its SHA-256, so distinct ids stay
+    distinct); a time that is no datetime or out of range becomes now; ``raw``
+    becomes plain JSON (:func:`~order_updates.core.validation.plain_json`).
     """
-    occurred_at = occurred_at or timezone.now()
+    provider = validation.clean_text(provider, 50)
+    event_id = _event_id(event_id)
+    event_type = validation.clean_text(event_type, 50)
+    occurred_at = validation.clean_moment(occurred_at) or timezone.now()
+    description = validation.clean_text(description, DESCRIPTION_LENGTH)
+    reject_reason = validation.clean_text(reject_reason, 50)
     with transaction.atomic():
         try:
             with transaction.atomic():
                 feedback = DeliveryFeedback.objects.create(
                     notification=notification,
-                    provider=provider[:50],
-                    event_id=event_id[:255],
-                    event_type=event_type[:50],
+                    provider=provider,
+                    event_id=event_id,
+                    event_type=event_type,
                     occurred_at=occurred_at,
-                    description=description or "",
+                    description=description,
                     raw=_plain_json(raw),
                 )
         except IntegrityError:
@@ -304,7 +407,7 @@ def _bounced(
     note = gettext("%(channel)s to %(recipient)s bounced: %(description)s") % {
         "channel": capfirst(channel.label),
         "recipient": notification.recipient,
-        "description": error,
+        "description": error[:NOTE_DESCRIPTION_LENGTH],
     }
     if result.suppressed:
         note += " " + gettext("No more messages will be sent to this address.")
@@ -483,7 +586,7 @@ def _timeline_event(
         data["fallback"] = fallback.pk
     return add_delivery_feedback(
         notification.order,
-        note,
+        note[: validation.max_message_length()],
         actor="provider:%s" % feedback.provider.lower(),
         data=data,
     )
@@ -500,33 +603,41 @@ def _stable_event_id(
 ) -> str:
     """An id for events the ESP gives none: the same report gets the same id."""
     parts = [
-        esp_name or "",
-        message_id or "",
-        event_type or "",
-        timestamp.isoformat() if timestamp else "",
+        validation.clean_text(part, 1000)
+        for part in (
+            esp_name,
+            message_id,
+            event_type,
+            timestamp.isoformat()
+            if isinstance(timestamp, datetime.datetime)
+            else timestamp,
+        )
     ]
-    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return _sha256("\x1f".join(parts))
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _event_id(value: Any) -> str:
+    """The provider's event id as storable text; a long one becomes its hash."""
+    text = validation.clean_text(value, 100_000)
+    max_length = DeliveryFeedback._meta.get_field("event_id").max_length or 255
+    return text if len(text) <= max_length else _sha256(text)
+
+
+#: The most of a provider's raw event kept, in bytes of JSON; a larger one is
+#: kept as the start of its JSON text.
+RAW_LENGTH = validation.MAX_DATA_SIZE
 
 
 def _plain_json(raw: Any) -> Any:
-    """The ESP's raw event as JSON-storable data (QueryDicts become dicts)."""
+    """The ESP's raw event as JSON that any database stores (bounded)."""
     if raw is None:
         return {}
-    if hasattr(raw, "lists"):  # QueryDict (form-encoded webhooks)
-        raw = {
-            key: values if len(values) > 1 else values[0] for key, values in raw.lists()
-        }
-    try:
-        return json.loads(json.dumps(raw, cls=_LenientEncoder))
-    except (TypeError, ValueError):
-        return {"repr": repr(raw)[:10000]}
-
-
-class _LenientEncoder(DjangoJSONEncoder):
-    """Django's encoder, with ``str()`` for anything else (SES objects…)."""
-
-    def default(self, o: Any) -> Any:
-        try:
-            return super().default(o)
-        except TypeError:
-            return str(o)
+    plain = validation.plain_json(raw)
+    encoded = json.dumps(plain, cls=DjangoJSONEncoder, ensure_ascii=False)
+    if len(encoded.encode()) <= RAW_LENGTH:
+        return plain
+    return {"truncated": encoded[: RAW_LENGTH // 4]}

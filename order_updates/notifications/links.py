@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 SALT = "order_updates.preferences"
 
+#: Tokens are about 100 characters; anything much longer is refused unread.
+MAX_TOKEN_LENGTH = 1000
+
 
 @dataclass(frozen=True)
 class PreferenceToken:
@@ -53,6 +56,7 @@ def make_token(
 
 def read_token(token: str) -> PreferenceToken:
     """Check and decode a token; raise ``signing.BadSignature`` if invalid or old."""
+    _check_length(token)
     payload = signing.loads(
         token, salt=SALT, max_age=app_settings.PREFERENCES_LINK_MAX_AGE
     )
@@ -83,8 +87,16 @@ def make_push_token(*, user_id: int | None = None, email: str = "") -> str:
 
 def read_push_token(token: str) -> PreferenceToken:
     """Check and decode a push token; raise ``signing.BadSignature`` if bad or old."""
+    _check_length(token)
     payload = signing.loads(token, salt=PUSH_SALT, max_age=PUSH_TOKEN_MAX_AGE)
     return PreferenceToken(user_id=payload.get("u"), email=payload.get("e") or "")
+
+
+def _check_length(token: object) -> None:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise signing.BadSignature(
+            "Not a token: text of at most %d characters." % MAX_TOKEN_LENGTH
+        )
 
 
 def _token_for(notification: Notification, channel: str = "") -> str:

@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from order_updates.core.validation import clean_text
 from order_updates.exceptions import InvalidPushSubscription
 from order_updates.models import PushSubscription
 from order_updates.notifications.channels import get_channels
@@ -155,6 +156,10 @@ def _check_endpoint(value: Any) -> str:
             _("endpoint is too long (at most %(max)d characters).")
             % {"max": max_length},
         )
+    # Push services hand out plain ASCII URLs; this also keeps out NUL
+    # characters and lone surrogates, which the database cannot store.
+    if not _printable_ascii(value):
+        raise InvalidPushSubscription("endpoint", _("endpoint must be an https: URL."))
     try:
         URLValidator(schemes=["https"])(value)
     except ValidationError:
@@ -173,6 +178,10 @@ def _check_endpoint(value: Any) -> str:
             "endpoint", _("endpoint must be on a browser's push service.")
         )
     return value
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
 
 
 def _is_ip_address(host: str) -> bool:
@@ -241,7 +250,7 @@ def save_subscription(
     recently used subscriptions are deleted.
     """
     email = "" if user is not None else _normalize_email(user, email)
-    max_length = PushSubscription._meta.get_field("user_agent").max_length
+    max_length = PushSubscription._meta.get_field("user_agent").max_length or 255
     with transaction.atomic():
         subscription, created = PushSubscription.objects.update_or_create(
             endpoint=info.endpoint,
@@ -250,7 +259,7 @@ def save_subscription(
                 "email": email,
                 "p256dh": info.p256dh,
                 "auth": info.auth,
-                "user_agent": (user_agent or "")[:max_length],
+                "user_agent": clean_text(user_agent, max_length),
             },
         )
         stale = (
@@ -268,8 +277,11 @@ def save_subscription(
 def remove_subscription(endpoint: str, *, user: Any = None, email: str = "") -> bool:
     """Delete the customer's subscription with this endpoint; False if none.
 
-    Only the given customer's: an endpoint of someone else's stays.
+    Only the given customer's: an endpoint of someone else's stays. An endpoint
+    that could never have been stored (NUL characters, not ASCII) is no one's.
     """
+    if not isinstance(endpoint, str) or not _printable_ascii(endpoint):
+        return False
     deleted, _rows = PushSubscription.objects.filter(
         _owner_filter(user, email), endpoint=endpoint
     ).delete()

@@ -7,6 +7,11 @@ checking and storing.
 Whose subscription it is comes from a signed preferences token in the JSON body
 (``token``, from :func:`order_updates.notifications.links.make_push_token`),
 else from the logged-in user. A request with neither gets ``403``.
+
+Whatever the body, the answer is a JSON ``{"error": …}`` with a 4xx status, never
+a server error: ``413`` beyond :data:`MAX_BODY_SIZE`, ``415`` for anything but
+``application/json``, ``400`` for a body that is no JSON object (malformed, too
+deeply nested, a list…) or a subscription that is wrong.
 """
 
 from __future__ import annotations
@@ -81,6 +86,10 @@ def public_key_view(request: HttpRequest) -> JsonResponse:
 
 # Subscriptions ---------------------------------------------------------------------
 
+#: The largest request body the subscription endpoints read, in bytes. A
+#: browser's subscription with a token is well under 1 KiB.
+MAX_BODY_SIZE = 16 * 1024
+
 
 class _Refused(Exception):
     def __init__(self, status: int, message: str, field: str | None = None):
@@ -148,9 +157,35 @@ def _delete(request: HttpRequest) -> HttpResponse:
 
 
 def _json_body(request: HttpRequest) -> dict:
+    """The request's JSON object, or raise _Refused saying what is wrong.
+
+    The size is checked from ``Content-Length`` before the body is read.
+    """
+    too_large = _Refused(
+        413,
+        _("The request body is too large: at most %(max)d bytes.")
+        % {"max": MAX_BODY_SIZE},
+        "",
+    )
     try:
-        data = json.loads(request.body or b"null")
-    except (UnicodeDecodeError, ValueError):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0  # Django reads no body then either
+    if length > MAX_BODY_SIZE:
+        raise too_large
+    if request.content_type != "application/json":
+        raise _Refused(
+            415,
+            _("Send the subscription as JSON, with Content-Type: application/json."),
+            "",
+        )
+    body = request.body
+    if len(body) > MAX_BODY_SIZE:
+        raise too_large
+    try:
+        data = json.loads(body or b"null")
+    # RecursionError: [[[[…]]]] deeper than Python's parser goes.
+    except (RecursionError, UnicodeDecodeError, ValueError):
         data = None
     if not isinstance(data, dict):
         raise _Refused(400, _("The request body must be a JSON object."), "")
