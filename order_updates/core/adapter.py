@@ -189,8 +189,10 @@ class DefaultOrderAdapter:
             field = None  # a property or method: nothing to prefetch
         if field is None or not (field.one_to_many or field.many_to_many):
             return queryset
-        lookups = [path]
         item_model = field.related_model
+        if item_model is None:
+            return queryset
+        lookups = [path]
         for item_path in self.item_fields.values():
             chain = _forward_relation_chain(item_model, item_path or "")
             if chain:

@@ -38,7 +38,8 @@ ACTOR_CUSTOMER = "customer"
 
 #: (order, its new events) pairs, as event consumers receive them.
 Changes = Sequence[tuple[models.Model, Sequence[OrderEvent]]]
-EventConsumer = Callable[[Changes], None]
+#: What a consumer returns is ignored (the outbox returns the rows it wrote).
+EventConsumer = Callable[[Changes], object]
 
 _consumers: list[EventConsumer] = []
 

@@ -45,10 +45,11 @@ class NotificationQuerySet(models.QuerySet):
             return 0
         connection = connections[self.db]
         quote = connection.ops.quote_name
-        pk_column = quote(self.model._meta.pk.column)
+        pk_column = quote(self.model._meta.pk.column or "id")
         updates: dict[str, Any] = dict(common)
         for name in sorted({name for row in values.values() for name in row}):
             field = self.model._meta.get_field(name)
+            assert isinstance(field, models.Field), name  # a column of this table
             whens = []
             params: list[Any] = []
             for pk, row in values.items():
@@ -58,7 +59,7 @@ class NotificationQuerySet(models.QuerySet):
             sql = "CASE %s %s ELSE %s END" % (
                 pk_column,
                 " ".join(whens),
-                quote(field.column),
+                quote(field.column or name),
             )
             if connection.vendor != "sqlite":
                 # Parameters in a CASE have no type of their own on PostgreSQL.
