@@ -49,6 +49,29 @@ def _imports(node: ast.AST):
         yield from _imports(child)
 
 
+def packages_distributions() -> dict[str, list[str]]:
+    """Top-level module → the distributions providing it.
+
+    Python 3.10's ``importlib.metadata.packages_distributions()`` reads only
+    ``top_level.txt``, which many wheels no longer have; later versions also read
+    each distribution's file list, as this does.
+    """
+    found: dict[str, list[str]] = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        tops = set((distribution.read_text("top_level.txt") or "").split())
+        for path in distribution.files or []:
+            first = path.parts[0] if path.parts else ""
+            if len(path.parts) > 1 and not first.endswith((".dist-info", ".data")):
+                tops.add(first)
+            elif path.suffix in (".py", ".so", ".pyd") and len(path.parts) == 1:
+                tops.add(path.name.split(".")[0])
+        for top in tops:
+            if top.isidentifier() and name not in found.setdefault(top, []):
+                found[top].append(name)
+    return found
+
+
 def third_party_imports() -> dict[str, list[str]]:
     """Module → the package files importing it (function-level imports too)."""
     found: dict[str, list[str]] = {}
@@ -96,7 +119,7 @@ def declared_distributions() -> dict[str, str]:
 
 
 def test_every_third_party_import_is_declared():
-    providers = metadata.packages_distributions()
+    providers = packages_distributions()
     declared = declared_distributions()
     problems = []
     for module, files in sorted(third_party_imports().items()):

@@ -192,10 +192,10 @@ def test_models_are_checked(request):
 
 
             class Order(models.Model):
-                total = models.DecimalField()
+                customer = models.ForeignKey("nowhere.Thing", models.CASCADE)
         """
     )
-    with pytest.raises(AssertionError, match=r"fields\.E130"):
+    with pytest.raises(AssertionError, match=r"fields\.E300"):
         docs_snippets.run(snippet, [snippet], request)
 
 

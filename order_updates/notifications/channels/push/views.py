@@ -182,14 +182,43 @@ def _json_body(request: HttpRequest) -> dict:
     body = request.body
     if len(body) > MAX_BODY_SIZE:
         raise too_large
+    if _nesting(body) > MAX_NESTING:
+        # Refused before parsing: how deep Python's parser goes (RecursionError)
+        # depends on its version.
+        raise _Refused(400, _("The request body is JSON nested too deeply."), "")
     try:
         data = json.loads(body or b"null")
-    # RecursionError: [[[[…]]]] deeper than Python's parser goes.
     except (RecursionError, UnicodeDecodeError, ValueError):
         data = None
     if not isinstance(data, dict):
         raise _Refused(400, _("The request body must be a JSON object."), "")
     return data
+
+
+#: A subscription is three levels deep ({"keys": {...}}); more is not one.
+MAX_NESTING = 8
+
+
+def _nesting(body: bytes) -> int:
+    """How deeply the JSON arrays and objects in ``body`` nest (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _owner(request: HttpRequest, data: dict) -> dict[str, Any]:
