@@ -742,10 +742,13 @@ def _recover_expired(now: datetime.datetime) -> tuple[int, int]:
     return recovered, failed
 
 
-def _due_page(
-    due_before: datetime.datetime, after: tuple[datetime.datetime, int] | None
-) -> list[tuple[int, datetime.datetime]]:
-    """The next page of due pending rows, oldest due first."""
+def _due_rows(
+    due_before: datetime.datetime,
+    after: tuple[datetime.datetime, int] | None = None,
+) -> Any:
+    """Pending rows due before ``due_before``, past a (due time, pk) position,
+    oldest due first: the sweeper's paging order.
+    """
     rows = Notification.objects.filter(
         state=NotificationState.PENDING, next_attempt_at__lte=due_before
     )
@@ -754,26 +757,22 @@ def _due_page(
         rows = rows.filter(
             Q(next_attempt_at__gt=due) | Q(next_attempt_at=due, pk__gt=pk)
         )
-    return list(
-        rows.order_by("next_attempt_at", "pk").values_list("pk", "next_attempt_at")[
-            : app_settings.SWEEP_BATCH_SIZE
-        ]
-    )
+    return rows.order_by("next_attempt_at", "pk")
+
+
+def _due_page(
+    due_before: datetime.datetime, after: tuple[datetime.datetime, int] | None
+) -> list[tuple[int, datetime.datetime]]:
+    """The next page of due pending rows."""
+    rows = _due_rows(due_before, after).values_list("pk", "next_attempt_at")
+    return list(rows[: app_settings.SWEEP_BATCH_SIZE])
 
 
 def _count_due(
     due_before: datetime.datetime,
     after: tuple[datetime.datetime, int] | None = None,
 ) -> int:
-    rows = Notification.objects.filter(
-        state=NotificationState.PENDING, next_attempt_at__lte=due_before
-    )
-    if after is not None:
-        due, pk = after
-        rows = rows.filter(
-            Q(next_attempt_at__gt=due) | Q(next_attempt_at=due, pk__gt=pk)
-        )
-    return rows.count()
+    return _due_rows(due_before, after).count()
 
 
 # Helpers ------------------------------------------------------------------------------
