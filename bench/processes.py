@@ -46,26 +46,21 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def cpu_seconds(
-    pid: int | None,
-    tree: dict[int, list[int]] | None = None,
-    *,
-    children: bool = True,
-) -> float:
-    """CPU time of ``pid`` and, with ``children``, all its descendants, living or
-    reaped (PostgreSQL's backends are the postmaster's children), in seconds."""
-    if pid is None:
-        return 0.0
-    fields = _stat(pid)
+def cpu_seconds(pid: int | None, tree: dict[int, list[int]], mode: str) -> float:
+    """CPU seconds of ``pid``: its own (``"self"``), with all its descendants,
+    living or reaped (``"tree"``), or only its reaped children's
+    (``"reaped"``: PostgreSQL's closed connections, under the postmaster)."""
+    fields = _stat(pid) if pid is not None else None
     if fields is None:
         return 0.0
-    if not children:
-        # utime and stime: fields 14 and 15 of proc(5), here 11 and 12 (0-based).
-        return sum(int(value) for value in fields[11:13]) / CLOCK_TICKS
-    tree = _children() if tree is None else tree
-    # utime, stime, cutime (reaped children), cstime.
-    own = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
-    return own + sum(cpu_seconds(child, tree) for child in tree.get(pid, []))
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 here (0-based).
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    if mode == "self":
+        return (utime + stime) / CLOCK_TICKS
+    if mode == "reaped":
+        return (cutime + cstime) / CLOCK_TICKS
+    own = (utime + stime + cutime + cstime) / CLOCK_TICKS
+    return own + sum(cpu_seconds(child, tree, "tree") for child in tree.get(pid, []))
 
 
 def busy_seconds() -> float:
@@ -89,30 +84,29 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.15) -> float:
 
 
 class CPUMeter:
-    """CPU seconds per named process between :meth:`start` and :meth:`stop`.
+    """CPU seconds per named source between :meth:`start` and :meth:`stop`.
 
-    ``pids`` maps a name to ``(pid, with its descendants?)``, or to a function
-    that returns the pids to add up (PostgreSQL's backends of one database).
-    ``"other"`` is what the rest of the machine used meanwhile: other people's
-    work that competed with the benchmark for the cores.
+    ``sources`` maps a name to ``(pid, mode)`` (modes of :func:`cpu_seconds`),
+    or to a function that returns pids whose own CPU time adds up (PostgreSQL's
+    backends of one database; one that ended meanwhile counts under the
+    postmaster's reaped children instead). ``"other"`` is what the rest of the
+    machine used meanwhile: other people's work that competed for the cores.
     """
 
-    def __init__(self, pids: dict[str, Any]):
-        self.pids = dict(pids)
-        self.started: dict[str, float] = {}
+    def __init__(self, sources: dict[str, Any]):
+        self.sources = dict(sources)
+        self.started: dict[str, Any] = {}
         self.busy = 0.0
         self.wall = 0.0
 
-    def _read(self) -> dict[str, float]:
+    def _read(self) -> dict[str, Any]:
         tree = _children()
-        result = {}
-        for name, pid in self.pids.items():
-            if callable(pid):
-                result[name] = sum(
-                    cpu_seconds(each, tree, children=False) for each in pid()
-                )
+        result: dict[str, Any] = {}
+        for name, source in self.sources.items():
+            if callable(source):
+                result[name] = {pid: cpu_seconds(pid, tree, "self") for pid in source()}
             else:
-                result[name] = cpu_seconds(pid[0], tree, children=pid[1])
+                result[name] = cpu_seconds(source[0], tree, source[1])
         return result
 
     def start(self) -> None:
@@ -121,12 +115,17 @@ class CPUMeter:
         self.wall = time.perf_counter()
 
     def stop(self) -> dict[str, float]:
-        """``{name: CPU seconds}`` plus ``"wall"`` seconds since :meth:`start`."""
+        """``{name: CPU seconds}`` plus ``"other"`` and ``"wall"`` seconds."""
         busy = busy_seconds() - self.busy
         ended = self._read()
-        result = {
-            name: round(ended[name] - self.started[name], 3) for name in self.pids
-        }
+        result = {}
+        for name, value in ended.items():
+            before = self.started[name]
+            if isinstance(value, dict):
+                delta = sum(cpu - before.get(pid, 0.0) for pid, cpu in value.items())
+            else:
+                delta = value - before
+            result[name] = round(delta, 3)
         # Clock ticks make small negatives possible; they mean "nothing".
         result["other"] = round(max(0.0, busy - sum(result.values())), 3)
         result["wall"] = round(time.perf_counter() - self.wall, 3)
@@ -175,7 +174,12 @@ class SinkProcess:
     def reset(self) -> None:
         self._ask("RESET")
 
+    def count(self) -> int:
+        """Messages received since the last reset."""
+        return int(self._ask("COUNT"))
+
     def stats(self) -> dict:
+        """Messages, bytes and messages per subject since the last reset."""
         return json.loads(self._ask("STATS"))
 
     def stop(self) -> None:
@@ -232,10 +236,15 @@ class WorkerProcess:
         log.close()  # the child has its own descriptor
         return self
 
+    @property
+    def node(self) -> str:
+        """The worker's node name, as remote control commands address it."""
+        return self.name.replace("%h", socket.gethostname())
+
     def wait_ready(self, app, timeout: float = 60) -> None:
         """Wait until the worker answers a ping over the broker."""
         assert self.process is not None
-        node = self.name.replace("%h", socket.gethostname())
+        node = self.node
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

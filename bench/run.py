@@ -52,6 +52,7 @@ WITH_WORKERS = [
     ("end_to_end_single", "end to end (single calls)", scenarios.end_to_end_single),
 ]
 LABELS = {key: label for key, label, _ in IN_PROCESS + WITH_WORKERS}
+WORKER_KEYS = {key for key, _, _ in WITH_WORKERS}
 
 #: (label, scenario, what is compared, threshold).
 TARGETS = [
@@ -197,6 +198,18 @@ def _our_postgres_backends() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process: the parent of our backend."""
+    from django.db import connection
+
+    from bench.processes import _stat
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        fields = _stat(cursor.fetchone()[0])
+    return int(fields[1]) if fields else None
+
+
 def _redis_pid() -> int:
     import redis
     from django.conf import settings
@@ -229,26 +242,29 @@ def disturbed(run: dict[str, Any]) -> bool:
     return bool(cpu and cpu["wall"] and cpu["other"] / cpu["wall"] > 0.2)
 
 
-def run_scenario(bench, key, function, args, log) -> dict[str, Any]:
-    """``args.runs`` runs on fresh data; a run that other processes disturbed is
-    done again (at most ``args.retry_disturbed`` times in all) and counted."""
-    runs: list[dict[str, Any]] = []
-    retries = args.retry_disturbed
-    attempt = 0
-    while len(runs) < args.runs:
-        attempt += 1
+def run_once(bench, key, function, args, log, round_number, retries) -> dict:
+    """One run of a scenario on fresh data. A run that other processes
+    disturbed is done again while ``retries[key]`` allows."""
+    while True:
         workload = data.make_workload(
-            args.orders, tag="%s%d" % (key[:2].upper(), attempt)
+            args.orders, tag="%s%d" % (key[:2].upper(), round_number)
         )
         if args.wait_quiet:
             wait_for_quiet(args.wait_quiet)
-        result = function(bench, workload)
+        probe = cpu_probe()
+        if key in WORKER_KEYS:
+            bench.resume_workers()
+        try:
+            result = function(bench, workload)
+        finally:
+            if key in WORKER_KEYS:
+                bench.pause_workers()
+        result["cpu_probe_ms"] = probe
         result["disturbed"] = disturbed(result)
         log(
-            "  %-28s run %d: %8.1f orders/s  (%.2f s)%s%s"
+            "  %-28s %8.1f orders/s  (%.2f s)%s%s"
             % (
                 LABELS[key],
-                len(runs) + 1,
                 result["orders_per_s"],
                 result["seconds"],
                 "" if result["ok"] else "  CHECK FAILED",
@@ -257,13 +273,24 @@ def run_scenario(bench, key, function, args, log) -> dict[str, Any]:
                 else "",
             )
         )
-        if result["disturbed"] and result["ok"] and retries > 0:
-            retries -= 1
+        if result["disturbed"] and result["ok"] and retries[key] > 0:
+            retries[key] -= 1
             continue
-        runs.append(result)
-    summary = summarize(runs)
-    summary["discarded_disturbed_runs"] = attempt - len(runs)
-    return summary
+        return result
+
+
+def cpu_probe() -> float:
+    """Milliseconds a fixed bit of pure Python takes (the best of 3): how fast
+    this machine's cores run right now. Shared hosts vary, and a run's figures
+    are only comparable with runs of similar probe times."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(200_000):
+            total += number * number % 7
+        best = min(best, time.perf_counter() - started)
+    return round(1000 * best, 2)
 
 
 def warm_up_in_process(bench, log) -> None:
@@ -271,7 +298,7 @@ def warm_up_in_process(bench, log) -> None:
     loading and connections are not what we measure."""
     for _, _, function in IN_PROCESS:
         function(bench, data.make_workload(10, tag="W"))
-    log("  warmed up")
+    log("  in-process scenarios warmed up")
 
 
 def warm_up_workers(bench, log) -> None:
@@ -286,7 +313,7 @@ def warm_up_workers(bench, log) -> None:
         [(order, workload.shipment(order)) for order in workload.orders[20:]],
         status="shipped",
     )
-    scenarios._wait_until_sent(bench, len(workload.orders), 120)
+    scenarios.wait_until_sent(bench, len(workload.orders), 120)
     log("  workers warmed up")
 
 
@@ -303,25 +330,43 @@ def sample_message() -> bytes:
 
 
 def run_all(bench, args, worker_env, log) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    log("In-process scenarios (%d orders, %d runs each):" % (args.orders, args.runs))
-    warm_up_in_process(bench, log)
-    results_statements = scenarios.statement_patterns(bench)
-    for key, _, function in IN_PROCESS:
-        results[key] = run_scenario(bench, key, function, args, log)
-    log("End to end, 2 Celery workers (prefork, concurrency 1):")
+    """Every scenario ``args.runs`` times, in rounds (baseline, per-order, bulk,
+    end to end; again…) so that a slower or faster spell of the machine
+    touches the baseline and the others alike."""
+    log("Starting 2 Celery workers (prefork, concurrency 1)")
     scenarios.start_workers(bench, worker_env)
     try:
         warm_up_workers(bench, log)
-        for key, _, function in WITH_WORKERS:
-            results[key] = run_scenario(bench, key, function, args, log)
+        bench.pause_workers()
+        warm_up_in_process(bench, log)
+        statements = scenarios.statement_patterns(bench)
+        runs: dict[str, list] = {key: [] for key in LABELS}
+        retries = dict.fromkeys(LABELS, args.retry_disturbed)
+        for round_number in range(1, args.runs + 1):
+            log("Round %d of %d (%d orders):" % (round_number, args.runs, args.orders))
+            for key, _, function in IN_PROCESS + WITH_WORKERS:
+                runs[key].append(
+                    run_once(bench, key, function, args, log, round_number, retries)
+                )
     finally:
         scenarios.stop_workers(bench)
-    results["baseline"]["statements_of_one_order"] = results_statements["baseline"]
-    results["per_order"]["statements_of_one_order"] = results_statements["per_order"]
+    results = {key: summarize(key_runs) for key, key_runs in runs.items()}
+    for key, summary in results.items():
+        summary["discarded_disturbed_runs"] = args.retry_disturbed - retries[key]
+    results["baseline"]["statements_of_one_order"] = statements["baseline"]
+    results["per_order"]["statements_of_one_order"] = statements["per_order"]
     base = results["baseline"]["median_orders_per_s"]
     for summary in results.values():
         summary["ratio_to_baseline"] = round(summary["median_orders_per_s"] / base, 2)
+        # The same, round by round: each run against the baseline run of its
+        # round, which the machine's mood of the moment touched alike.
+        summary["ratio_to_baseline_by_round"] = [
+            round(run["orders_per_s"] / base_run["orders_per_s"], 2)
+            for run, base_run in zip(summary["runs"], runs["baseline"], strict=True)
+        ]
+        summary["median_ratio_to_baseline_by_round"] = statistics.median(
+            summary["ratio_to_baseline_by_round"]
+        )
     return results
 
 
@@ -388,13 +433,14 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
     if results:
         p()
         p(
-            "%-28s %10s %9s %10s %9s  %s"
+            "%-28s %10s %8s %9s %8s %8s  %s"
             % (
                 "scenario",
                 "orders/s",
                 "seconds",
                 "SQL/order",
                 "vs base",
+                "by round",
                 "runs (orders/s)",
             )
         )
@@ -403,13 +449,14 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
             if statements is None and "median_statements" in summary:
                 statements = summary["median_statements"] / config["orders"]
             p(
-                "%-28s %10.1f %9.2f %10s %8.2fx  %s%s"
+                "%-28s %10.1f %8.2f %9s %7.2fx %7.2fx  %s%s"
                 % (
                     LABELS[key],
                     summary["median_orders_per_s"],
                     summary["median_seconds"],
                     "-" if statements is None else "%.2f" % statements,
                     summary["ratio_to_baseline"],
+                    summary["median_ratio_to_baseline_by_round"],
                     " ".join(
                         "%.1f%s"
                         % (run["orders_per_s"], "*" if run["disturbed"] else "")
@@ -418,11 +465,25 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                     "" if summary["ok"] else "  CHECK FAILED",
                 )
             )
+        p(
+            "vs base: median orders/s over the baseline's; by round: the median of "
+            "each run over the baseline run of its round."
+        )
         if any(summary["disturbed_runs"] for summary in results.values()):
             p(
                 "* other processes used more than a fifth of a core during this run "
                 "(see cpu.other in the JSON)"
             )
+        probes = [
+            run["cpu_probe_ms"]
+            for summary in results.values()
+            for run in summary["runs"]
+        ]
+        p(
+            "CPU speed probe before each run: %.1f to %.1f ms (the same work; "
+            "a spread means the host's speed varied during the benchmark)"
+            % (min(probes), max(probes))
+        )
         p()
         for key in ("baseline", "end_to_end", "end_to_end_single"):
             if key in results:
@@ -447,11 +508,13 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                 ]
                 cpu = run["cpu"]
                 p(
-                    "CPU seconds, %s (median run, %.2f s wall, %.2f s queueing): %s"
+                    "CPU seconds, %s (median run, %.2f s wall, %.2f s until the "
+                    "last call returned, %d database connections opened): %s"
                     % (
                         LABELS[key],
                         cpu["wall"],
                         run["queued_seconds"],
+                        run["database_connections"],
                         ", ".join(
                             "%s %.2f" % (name, seconds)
                             for name, seconds in cpu.items()
@@ -462,7 +525,7 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
         for key in ("baseline", "per_order"):
             statements = results.get(key, {}).get("statements_of_one_order")
             if statements:
-                p("SQL of one order, %s:" % LABELS[key])
+                p("SQL of one order, %s (BEGIN/COMMIT not counted):" % LABELS[key])
                 for sql in statements:
                     p("    %s" % sql[:120])
     sink = report.get("sink_capacity")
@@ -640,11 +703,12 @@ def main(argv: list[str] | None = None) -> int:
             queue=queue,
             sink=sink,
             mail_dir=mail_dir,
-            cpu_pids={
-                "main": (os.getpid(), False),
-                "sink": (sink.pid if sink else None, False),
+            cpu_sources={
+                "main": (os.getpid(), "self"),
+                "sink": (sink.pid if sink else None, "self"),
                 "postgresql": _our_postgres_backends,
-                "redis": (_redis_pid(), False),
+                "postgresql, closed connections": (_postmaster_pid(), "reaped"),
+                "redis": (_redis_pid(), "self"),
             },
         )
         report: dict[str, Any] = {

@@ -6,6 +6,7 @@ checking the outcome and emptying the broker queue are not.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -44,11 +45,39 @@ class Bench:
     queue: str
     sink: SinkProcess | None
     mail_dir: str | None
-    cpu_pids: dict[str, Any]
+    cpu_sources: dict[str, Any]
     workers: list[WorkerProcess] = field(default_factory=list)
 
     def meter(self) -> CPUMeter:
-        return CPUMeter(self.cpu_pids)
+        return CPUMeter(self.cpu_sources)
+
+    def database_sessions(self) -> int:
+        """Connections opened to the benchmark's database so far (PostgreSQL's
+        statistics, which backends report within a second)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sessions FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    def pause_workers(self) -> None:
+        """Workers stop taking tasks (the in-process scenarios queue tasks that
+        nobody should deliver)."""
+        if self.workers:
+            self.app.control.cancel_consumer(
+                self.queue, destination=self._nodes(), reply=True
+            )
+
+    def resume_workers(self) -> None:
+        if self.workers:
+            self.purge_queue()
+            self.app.control.add_consumer(
+                self.queue, destination=self._nodes(), reply=True
+            )
+
+    def _nodes(self) -> list[str]:
+        return [worker.node for worker in self.workers]
 
     def purge_queue(self) -> None:
         """Drop the tasks queued while no worker ran (their rows stay pending)."""
@@ -71,7 +100,7 @@ class Bench:
     def mail_count(self) -> int | None:
         """Messages received so far (None when only the database can tell)."""
         if self.sink is not None:
-            return int(self.sink._ask("COUNT"))
+            return self.sink.count()
         return None
 
     def mail_report(self, expected: set[str]) -> dict[str, Any]:
@@ -271,7 +300,7 @@ def statement_patterns(bench: Bench) -> dict[str, list[str]]:
 # End to end, with the workers ---------------------------------------------------------
 
 
-def _wait_until_sent(bench: Bench, expected: int, timeout: float) -> dict[str, int]:
+def wait_until_sent(bench: Bench, expected: int, timeout: float) -> dict[str, int]:
     """Wait until ``expected`` rows are sent; return the rows by state.
 
     Asks the sink first (cheap, another process) so that polling does not load
@@ -309,19 +338,22 @@ def end_to_end(bench: Bench, workload: Workload) -> dict[str, Any]:
     count = len(workload.orders)
     pairs = [(order, workload.shipment(order)) for order in workload.orders]
     bench.reset_mail()
+    sessions = bench.database_sessions()
     meter = bench.meter()
     meter.start()
     started = time.perf_counter()
     services.bulk_add_shipments(pairs, status="shipped")
     queued = time.perf_counter() - started
-    states = _wait_until_sent(bench, count, _timeout(count))
+    states = wait_until_sent(bench, count, _timeout(count))
     seconds = time.perf_counter() - started
     cpu = meter.stop()
     mail = bench.mail_report(workload.numbers())
+    time.sleep(1.5)  # until the workers' closed connections are in the statistics
     return _result(
         count,
         seconds,
         queued_seconds=round(queued, 4),
+        database_connections=bench.database_sessions() - sessions,
         rows=states,
         mail=mail,
         cpu=cpu,
@@ -336,20 +368,23 @@ def end_to_end_single(bench: Bench, workload: Workload) -> dict[str, Any]:
 
     count = len(workload.orders)
     bench.reset_mail()
+    sessions = bench.database_sessions()
     meter = bench.meter()
     meter.start()
     started = time.perf_counter()
     for order in workload.orders:
         services.add_shipment(order, status="shipped", **workload.shipment(order))
     queued = time.perf_counter() - started
-    states = _wait_until_sent(bench, count, _timeout(count))
+    states = wait_until_sent(bench, count, _timeout(count))
     seconds = time.perf_counter() - started
     cpu = meter.stop()
     mail = bench.mail_report(workload.numbers())
+    time.sleep(1.5)  # until the workers' closed connections are in the statistics
     return _result(
         count,
         seconds,
         queued_seconds=round(queued, 4),
+        database_connections=bench.database_sessions() - sessions,
         rows=states,
         mail=mail,
         cpu=cpu,
@@ -363,14 +398,14 @@ def start_workers(bench: Bench, env: dict[str, str], count: int = 2) -> None:
     for worker in bench.workers:
         worker.wait_ready(bench.app)
     for index, worker in enumerate(bench.workers):
-        bench.cpu_pids["worker %d" % (index + 1)] = (worker.pid, True)
+        bench.cpu_sources["worker %d" % (index + 1)] = (worker.pid, "tree")
 
 
 def stop_workers(bench: Bench) -> None:
     for worker in bench.workers:
         worker.stop()
     for index in range(len(bench.workers)):
-        bench.cpu_pids.pop("worker %d" % (index + 1), None)
+        bench.cpu_sources.pop("worker %d" % (index + 1), None)
     bench.workers = []
 
 
@@ -403,11 +438,9 @@ def sink_capacity(bench: Bench, message: bytes, count: int) -> dict[str, Any]:
         )
         for index in range(2)
     ]
-    meter = CPUMeter({"sink": bench.cpu_pids["sink"]})
+    meter = CPUMeter({"sink": bench.cpu_sources["sink"]})
     meter.start()
     times = []
-    import json
-
     for sender in senders:
         out, _ = sender.communicate(timeout=600)
         if sender.returncode:

@@ -6,7 +6,10 @@ few things a benchmark needs.
 * Email goes to the local SMTP sink (bench/smtp_sink.py) at ``BENCH_SMTP_PORT``,
   for the baseline and the workers alike; ``BENCH_EMAIL_BACKEND`` may name
   another backend (the file-based one) for both.
-* Persistent database connections, as a production worker would have.
+* Persistent database connections for this process. (Celery workers still
+  open one per task: Celery's Django fix-up closes connections around every
+  task unless CELERY_DB_REUSE_MAX is set, and a shop's settings usually don't
+  set it, so neither do these.)
 
 Coalescing and quiet hours are off (tests/settings.py already says so; repeated
 here because the measurements depend on it).
