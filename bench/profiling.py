@@ -165,6 +165,38 @@ def delivery_profile(bench: Bench, orders: int, timed_tasks: int) -> dict[str, A
     }
 
 
+def add_shipment_profile(bench: Bench, orders: int) -> dict[str, Any]:
+    """The merchant side: ``add_shipment(..., status="shipped")`` per order,
+    timed plainly on half the orders and under cProfile on the other half."""
+    from order_updates import services
+
+    workload = make_workload(orders, tag="A")
+    half = len(workload.orders) // 2
+    timed, profiled = workload.orders[:half], workload.orders[half:]
+    # The first call pays for imports and caches.
+    services.add_shipment(timed[0], status="shipped", **workload.shipment(timed[0]))
+    started = time.perf_counter()
+    for order in timed[1:]:
+        services.add_shipment(order, status="shipped", **workload.shipment(order))
+    seconds = time.perf_counter() - started
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for order in profiled:
+        services.add_shipment(order, status="shipped", **workload.shipment(order))
+    profiler.disable()
+    bench.purge_queue()
+    stats = pstats.Stats(profiler)
+    return {
+        "calls": len(timed) - 1,
+        "ms_per_call": round(1000 * seconds / (len(timed) - 1), 3),
+        "profiled_calls": len(profiled),
+        "top_cumulative_order_updates": _top(
+            stats, "cumulative_s", 25, only="order_updates"
+        ),
+        "top_own_time": _top(stats, "own_s", 25),
+    }
+
+
 def bulk_memory(bench: Bench, orders: int) -> dict[str, Any]:
     """Peak Python memory (tracemalloc) of the two bulk operations on ``orders``.
 

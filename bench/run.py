@@ -419,18 +419,18 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
         )
     )
     config = report["config"]
-    p(
-        "%d orders x %d lines, %d customers, median of %d run(s)%s"
-        % (
-            config["orders"],
-            config["lines_per_order"],
-            config["customers"],
-            config["runs"],
-            "  [SMOKE: figures not meaningful]" if config["smoke"] else "",
-        )
-    )
     results = report.get("scenarios")
     if results:
+        p(
+            "%d orders x %d lines, %d customers, median of %d run(s)%s"
+            % (
+                config["orders"],
+                config["lines_per_order"],
+                config["customers"],
+                config["runs"],
+                "  [SMOKE: figures not meaningful]" if config["smoke"] else "",
+            )
+        )
         p()
         p(
             "%-28s %10s %8s %9s %8s %8s  %s"
@@ -592,6 +592,19 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                 "    %7.3f s  %7d calls  %s"
                 % (item["cumulative_s"], item["calls"], item["function"])
             )
+        merchant = profile.get("add_shipment")
+        if merchant:
+            p(
+                "Merchant side, add_shipment(..., status='shipped'): %.2f ms per call "
+                "(wall time, database round trips included); costliest "
+                "order_updates functions (cProfile, %d calls, cumulative):"
+                % (merchant["ms_per_call"], merchant["profiled_calls"])
+            )
+            for item in merchant["top_cumulative_order_updates"][:12]:
+                p(
+                    "    %7.3f s  %7d calls  %s"
+                    % (item["cumulative_s"], item["calls"], item["function"])
+                )
         memory = profile.get("memory")
         if memory:
             p(
@@ -670,6 +683,9 @@ def measure(args, bench: scenarios.Bench, log) -> dict[str, Any]:
         timed = (orders // profiling.TASK_SIZE - 2) // 2
         report["profile"] = {
             "delivery": profiling.delivery_profile(bench, orders, timed),
+            "add_shipment": profiling.add_shipment_profile(
+                bench, 40 if args.smoke else 400
+            ),
             "memory": profiling.bulk_memory(bench, args.orders),
         }
     return report
