@@ -737,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
                 "smoke": args.smoke,
                 "email": email,
                 "workers": "2 celery worker processes, prefork pool, concurrency 1",
+                "queue": queue,
                 "settings": "bench.settings (tests.settings, plainshop; "
                 "COALESCE_SECONDS 0, QUIET_HOURS off)",
             },

@@ -85,8 +85,22 @@ class Bench:
             conn.default_channel.queue_purge(self.queue)
 
     def delete_queue(self) -> None:
+        """Remove the benchmark's queue from the broker.
+
+        Kombu's ``queue_delete`` from a fresh connection leaves the Redis keys
+        (the list and its binding sets) behind; on Redis, delete them.
+        """
+        self.purge_queue()
         with self.app.connection_for_write() as conn:
             conn.default_channel.queue_delete(self.queue)
+            if conn.transport.driver_type == "redis":
+                client = conn.default_channel.client
+                client.delete(
+                    self.queue,
+                    "_kombu.binding.%s" % self.queue,
+                    "_kombu.binding_permanent.%s" % self.queue,
+                    *client.scan_iter(match="%s\x06\x16*" % self.queue),
+                )
 
     # Mail ----------------------------------------------------------------------------
 
