@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DEMO_HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test test-sqlite test-postgres test-browser lint docs messages bench clean
+.PHONY: demo test test-sqlite test-postgres test-browser lint docs messages bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,11 +65,16 @@ lint: $(VENV)/.installed-test
 docs: $(VENV)/.installed-test
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
 
-# Speed and memory figures (bench/README.md), on this machine's PostgreSQL and Redis.
+# Speed figures against a same-run baseline (bench/README.md), on this machine's
+# PostgreSQL and Redis; the report goes to bench/results.json. BENCH_ARGS passes
+# options, e.g. make bench BENCH_ARGS="--orders 500 --profile".
 bench: $(VENV)/.installed-test
-	cd bench && ../$(BIN)/python bulk_status.py
-	cd bench && ../$(BIN)/python outbox_throughput.py 2000 2
-	cd bench && ../$(BIN)/python template_render.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/template_render.py
+
+# Every scenario once on a few dozen orders: CI runs it so the benchmark cannot rot.
+bench-smoke: $(VENV)/.installed-test
+	$(BIN)/python bench/run.py --smoke
 
 clean:
 	rm -rf $(VENV) docs/_build example_project/var

@@ -1,0 +1,1 @@
+"""The benchmark suite (bench/README.md); run it with ``python bench/run.py``."""

@@ -1,0 +1,37 @@
+"""Settings for the benchmarks: the test suite's (tests/settings.py) plus the
+few things a benchmark needs.
+
+* ``bench.baselineshop``: the baseline shop's own status columns and its email
+  templates (what a shop without order_updates writes and sends itself).
+* Email goes to the local SMTP sink (bench/smtp_sink.py) at ``BENCH_SMTP_PORT``,
+  for the baseline and the workers alike; ``BENCH_EMAIL_BACKEND`` may name
+  another backend (the file-based one) for both.
+* Persistent database connections for this process. (Celery workers still
+  open one per task: Celery's Django fix-up closes connections around every
+  task unless CELERY_DB_REUSE_MAX is set, and a shop's settings usually don't
+  set it, so neither do these.)
+
+Coalescing and quiet hours are off (tests/settings.py already says so; repeated
+here because the measurements depend on it).
+"""
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import DATABASES, INSTALLED_APPS, ORDER_UPDATES
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.baselineshop"]
+
+DATABASES["default"]["CONN_MAX_AGE"] = None
+
+EMAIL_BACKEND = os.environ.get(
+    "BENCH_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = "127.0.0.1"
+EMAIL_PORT = int(os.environ.get("BENCH_SMTP_PORT", "2525"))
+EMAIL_TIMEOUT = 30
+EMAIL_FILE_PATH = os.environ.get(
+    "BENCH_EMAIL_FILE_PATH", "/tmp/order_updates_bench_mail"
+)
+
+ORDER_UPDATES = {**ORDER_UPDATES, "COALESCE_SECONDS": 0, "QUIET_HOURS": None}
