@@ -28,17 +28,25 @@ TASK_SIZE = 50
 #: Phases of one delivery: (label, file suffix, function name). A function that
 #: no longer exists (the engine changed) shows as missing, not as an error.
 PHASES = [
-    ("claim the row", "notifications/delivery.py", "claim"),
-    ("checks: type, preference", "notifications/delivery.py", "_reason_not_to_send"),
-    ("checks: suppression", "notifications/preferences.py", "is_suppressed"),
+    ("claim the rows", "notifications/delivery.py", "claim"),
     (
-        "render: templates, CSS, links",
-        "notifications/channels/email.py",
-        "build_message",
+        "load orders and preferences",
+        "notifications/preferences.py",
+        "preferences_for_orders",
     ),
-    ("send: SMTP", "notifications/channels/email.py", "send"),
+    ("checks: type, switch, preference, newer", "notifications/delivery.py", "_decide"),
+    (
+        "context: order data, links",
+        "notifications/templating/context.py",
+        "for_notification",
+    ),
+    ("render: Liquid", "notifications/templating/rendering.py", "render_part"),
+    ("render: CSS inlining", "notifications/templating/rendering.py", "inline_css"),
+    ("send: SMTP", "notifications/channels/email.py", "send_batch"),
+    ("record sent (per group)", "notifications/delivery.py", "_mark_sent"),
+    ("record other outcomes", "notifications/delivery.py", "_finish"),
 ]
-TOTAL = ("notifications/delivery.py", "deliver")
+TOTAL = ("notifications/delivery.py", "deliver_batch")
 
 
 def _deliver(ids: list[int]) -> dict[str, int]:

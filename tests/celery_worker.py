@@ -80,7 +80,7 @@ class WorkerProcess:
             "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "TEST_EMAIL_FILE_PATH": self.mail_dir,
             "PYTHONPATH": str(ROOT),
-            "TEST_CONN_MAX_AGE": "60",
+            "TEST_DB_REUSE_MAX": "100",
             **self.extra_env,
         }
         log = self.log_path.open("ab")

@@ -20,8 +20,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or "sqlite:///:memory:",
-        # Worker processes started by the tests keep their connection across
-        # tasks, as the deployment docs recommend (tests/celery_worker.py).
         conn_max_age=int(os.environ.get("TEST_CONN_MAX_AGE", 0)),
         conn_health_checks=True,
     )
@@ -138,6 +136,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get(
     "CELERY_TASK_DEFAULT_QUEUE", "order_updates_tests"
 )
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Worker processes started by the tests keep their database connection across
+# tasks, as the deployment docs recommend (tests/celery_worker.py sets it).
+CELERY_DB_REUSE_MAX = int(os.environ.get("TEST_DB_REUSE_MAX", 0)) or None
 # Worker processes started by tests get fast retries through the environment.
 ORDER_UPDATES["RETRY_BACKOFF_SECONDS"] = float(os.environ.get("TEST_RETRY_BACKOFF", 30))
 ORDER_UPDATES["SENDING_LEASE_SECONDS"] = int(os.environ.get("TEST_LEASE_SECONDS", 300))

@@ -103,7 +103,7 @@ class Cluster:
                 "TEST_SENT_LOG": str(self.sent_log),
                 "TEST_WORKER_TAG": tag,
                 # Workers keep their database connection, as in production.
-                "TEST_CONN_MAX_AGE": "60",
+                "TEST_DB_REUSE_MAX": "100",
                 **{name: str(value) for name, value in env.items()},
             },
             pool=pool,

@@ -85,9 +85,6 @@ DATABASES = {
         # write lock when a transaction starts, and wait for it rather than fail
         # with "database is locked".
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-        # Workers keep their connection across tasks (Celery's Django fixup
-        # closes it after each task otherwise).
-        "CONN_MAX_AGE": 60,
     }
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -216,6 +213,9 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # order_updates' tasks keep no results: no result backend needed.
 CELERY_TASK_IGNORE_RESULT = True
+# Workers keep their database connection across tasks (Celery's Django fix-up
+# closes it around every task otherwise).
+CELERY_DB_REUSE_MAX = 100
 CELERY_TIMEZONE = TIME_ZONE
 # Let the emails and texts the worker prints reach its console as they are, not
 # as log records.
