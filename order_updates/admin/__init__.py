@@ -1,0 +1,19 @@
+"""The merchant's admin: one module per screen.
+
+- :mod:`.inlines`: the order's timeline and shipments, for the shop's own order admin;
+- :mod:`.notifications`: the notification log, with a re-send action.
+"""
+
+from order_updates.admin.inlines import (
+    OrderEventInline,
+    ReadOnlyAdminMixin,
+    ShipmentInline,
+)
+from order_updates.admin.notifications import NotificationAdmin
+
+__all__ = [
+    "NotificationAdmin",
+    "OrderEventInline",
+    "ReadOnlyAdminMixin",
+    "ShipmentInline",
+]
