@@ -18,6 +18,7 @@ from order_updates.models import (
     Notification,
     NotificationTemplate,
     OrderEvent,
+    OrderState,
 )
 from order_updates.notifications import templating
 from order_updates.notifications.channels.base import BaseChannel
@@ -25,6 +26,7 @@ from order_updates.notifications.channels.email import EmailChannel
 from order_updates.notifications.channels.push import WebPushChannel
 from order_updates.notifications.channels.sms import SMSChannel
 from order_updates.notifications.channels.test import TestChannel
+from order_updates.notifications.links import tracking_path
 from order_updates.notifications.templating import (
     build_context,
     preview,
@@ -135,7 +137,8 @@ def test_default_renders_with_sample_data(db, type_code, channel):
         assert "Test Shop" in rendered["html"]
         assert "Unsubscribe" in rendered["html"] and "Unsubscribe" in rendered["text"]
     if type_code in SHIPPING_TYPES:
-        assert rendered["url"] == TRACKING_URL
+        # The shop's tracking page, which links on to the carrier's.
+        assert rendered["url"] == "https://shop.example.com/track/sample/"
     else:
         assert rendered["url"] == "https://shop.example.com/orders/1001/"
 
@@ -163,7 +166,8 @@ def test_default_renders_for_a_real_order(make_order, ship, type_code):
             if type_code in SHIPPING_TYPES:
                 assert "1Z999AA10123456784" in rendered["text"]
                 assert "Packed with care." in rendered["text"]
-                assert rendered["url"] == TRACKING_URL
+                assert rendered["url"] == tracking_page_url(order)
+                assert "Track your order: %s" % rendered["url"] in rendered["text"]
 
 
 @pytest.mark.parametrize("type_code", TYPES)
@@ -287,7 +291,7 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     services.start_tracking(order)
     notification = notification_for(order, "order_received", "sms")
     assert build_context(notification, order)["links"]["order"] == ""
-    assert render_row(notification, order)["url"] == ""
+    assert render_row(notification, order)["url"] == tracking_page_url(order)
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "ADAPTER": "tests.test_templating.AccountPagesAdapter",
@@ -297,14 +301,31 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     assert rendered["text"].endswith(" https://shop.example.com/account/orders/")
 
 
-def test_shipping_link_is_the_tracking_page_order_link_otherwise(make_order, ship):
+def test_shipping_link_is_the_tracking_page_order_link_otherwise(
+    make_order, ship, settings
+):
     order = make_order()
     ship(order)
     shipped = render_row(notification_for(order, "shipped", "push"), order)
-    assert shipped["url"] == TRACKING_URL
+    # The signed tracking page of the order (which links on to the carrier).
+    assert shipped["url"] == tracking_page_url(order)
     note = services.add_note(order, "Hello")
     other = notification_for(order, "note_added", "push", event=note)
-    assert render_row(other, order)["url"] == ""
+    # Without an order page of the shop's, the tracking page too.
+    assert render_row(other, order)["url"] == tracking_page_url(order)
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_templating.AccountPagesAdapter",
+    }
+    assert render_row(other, order)["url"] == (
+        "https://shop.example.com/account/orders/"
+    )
+
+
+def tracking_page_url(order):
+    """The absolute tracking link messages carry for ``order`` today."""
+    version = OrderState.objects.get(order=order).tracking_link_version
+    return "https://shop.example.com" + tracking_path(order.pk, version)
 
 
 # Lookup order ------------------------------------------------------------------------
