@@ -86,7 +86,9 @@ def checkout(request):
 
 def order_confirmation(request, number):
     order = get_object_or_404(
-        Order.objects.select_related("customer").prefetch_related("lines"),
+        Order.objects.select_related(
+            "customer", "order_updates_state"
+        ).prefetch_related("lines"),
         number=number,
     )
     if not _may_see(request, order):
