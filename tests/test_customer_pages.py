@@ -513,3 +513,9 @@ def test_e012_base_template_missing(settings):
 )
 def test_e013_bad_numbers_and_cache(settings, key, value):
     assert check_ids(settings, **{key: value}) == ["order_updates.E013"]
+
+
+def test_an_empty_lookup_post_is_a_bad_request_with_errors(client):
+    response = client.post(reverse("order_updates:lookup"))
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()

@@ -106,14 +106,14 @@ def get_progress(
     pipeline = pipeline or get_pipeline()
     status = pipeline.get_or_retired(status_code)
     stage_codes = [stage.code for stage in pipeline.stages]
-    off_path = status.stage not in stage_codes
-    if not off_path:
-        index: int | None = stage_codes.index(status.stage)
-    else:
-        index = None
-        if reached is not None and reached in pipeline.statuses:
-            stage = pipeline.statuses[reached].stage
-            index = stage_codes.index(stage) if stage in stage_codes else None
+    off_path = status.stage is None or status.stage not in stage_codes
+    index: int | None = None
+    if status.stage is not None and not off_path:
+        index = stage_codes.index(status.stage)
+    elif reached is not None and reached in pipeline.statuses:
+        reached_stage = pipeline.statuses[reached].stage
+        if reached_stage is not None and reached_stage in stage_codes:
+            index = stage_codes.index(reached_stage)
     steps = []
     for position, stage in enumerate(pipeline.stages):
         if index is None or position > index:

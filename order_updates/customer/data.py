@@ -58,6 +58,8 @@ class ShipmentInfo:
     tracking_number: str
     tracking_url: str
     shipped_at: datetime.datetime | None
+    #: The row itself, for an overridden ``shipment.html`` that shows more.
+    model: Shipment | None = None
 
     @classmethod
     def from_model(cls, shipment: Shipment) -> ShipmentInfo:
@@ -67,6 +69,7 @@ class ShipmentInfo:
             tracking_number=shipment.tracking_number,
             tracking_url=shipment.tracking_url,
             shipped_at=shipment.shipped_at,
+            model=shipment,
         )
 
 

@@ -47,7 +47,7 @@ def find_order(number: str, secret: str) -> Model | None:
         order is not None and getattr(order, "order_updates_state", None) is not None
     )
     email = postcode = _NO_ORDER
-    if found:
+    if order is not None and found:
         email = normalize_email(adapter.get_email(order)) or _NO_ORDER
         postcode = normalize_postcode(adapter.get_postcode(order)) or _NO_ORDER
     # Both comparisons always run, in constant time: no early answer.

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core import signing
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
@@ -37,8 +38,10 @@ from order_updates.notifications.views import private_page, render_page
 
 def _customer_zone(request: HttpRequest):
     """The logged-in customer's chosen time zone, else the shop's (one query)."""
+    if request.user.pk is None:
+        return nullcontext()
     name = (
-        NotificationPreference.objects.filter(user=request.user)
+        NotificationPreference.objects.filter(user_id=request.user.pk)
         .values_list("timezone", flat=True)
         .first()
     )
@@ -100,7 +103,7 @@ def order_view(request: HttpRequest, number: str) -> HttpResponse:
             .select_related("order_updates_state")
             .get(**{path: number})
         )
-    except (adapter.get_order_model().DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(_("No such order.")) from None
     with _customer_zone(request):
         return render_page(
@@ -125,9 +128,7 @@ def tracking_view(request: HttpRequest, token: str) -> HttpResponse:
             .select_related("order_updates_state")
             .get(pk=link.order_pk)
         )
-    except (signing.BadSignature, ValueError, TypeError):
-        raise Http404(_("This tracking link is not valid.")) from None
-    except get_adapter().get_order_model().DoesNotExist:
+    except (signing.BadSignature, ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(_("This tracking link is not valid.")) from None
     if link_version(order) != link.version:
         raise Http404(_("This tracking link is not valid."))
@@ -147,7 +148,7 @@ def lookup_view(request: HttpRequest) -> HttpResponse:
     its tracking page; a wrong answer gets the same reply whether or not the
     order exists; too many attempts get 429.
     """
-    form = LookupForm(request.POST or None)
+    form = LookupForm(request.POST if request.method == "POST" else None)
     status = 200
     not_found = False
     limited = False
