@@ -70,8 +70,8 @@ class LookupRateLimit:
     """Attempts per client address and per order number, counted in the cache
     ``LOOKUP_CACHE`` over fixed windows of ``LOOKUP_WINDOW_SECONDS``.
 
-    Override :meth:`client_address` behind a proxy that does not set
-    ``REMOTE_ADDR`` to the client's address.
+    The client's address is ``REMOTE_ADDR``: behind a proxy, a middleware must
+    set it from the forwarded header (docs/customer_pages.rst).
     """
 
     key_prefix = "order_updates:lookup"
