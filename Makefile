@@ -50,9 +50,16 @@ test-postgres: $(VENV)/.installed-test
 	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
 	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
 
+# axe-core, which the browser tests inject into each customer page
+# (example_project/package.json, from the npm registry).
+AXE := example_project/node_modules/axe-core/axe.min.js
+$(AXE): example_project/package.json example_project/package-lock.json
+	cd example_project && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The demo shop in headless Chromium with its own Celery worker, on SQLite (as the
 # demo runs) and on PostgreSQL.
-test-browser: $(VENV)/.installed-test
+test-browser: $(VENV)/.installed-test $(AXE)
 	@scripts/require-chromium
 	cd example_project && env -u DATABASE_URL ../$(BIN)/pytest -q
 	cd example_project && DATABASE_URL=$(TEST_DATABASE_URL) ../$(BIN)/pytest -q

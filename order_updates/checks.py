@@ -275,6 +275,66 @@ def check_pipeline(app_configs=None, **kwargs) -> list:
     return errors
 
 
+# Customer pages ----------------------------------------------------------------------
+
+#: Settings of the customer pages that must be whole numbers above zero (the
+#: link age may also be None: links that never expire).
+_POSITIVE_CUSTOMER_SETTINGS = (
+    "MY_ORDERS_PAGE_SIZE",
+    "LOOKUP_MAX_ATTEMPTS_PER_IP",
+    "LOOKUP_MAX_ATTEMPTS_PER_ORDER",
+    "LOOKUP_WINDOW_SECONDS",
+    "TRACKING_LINK_MAX_AGE",
+)
+
+
+def check_customer_pages(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E012: the base template cannot be loaded; E013: a bad number or cache."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    errors: list[CheckMessage] = []
+    name = app_settings.BASE_TEMPLATE
+    try:
+        get_template(name)
+    except (TemplateDoesNotExist, TemplateSyntaxError, TypeError) as exc:
+        errors.append(
+            Error(
+                "ORDER_UPDATES['BASE_TEMPLATE'] is %r, which cannot be loaded (%s): "
+                "the customer pages (tracking, lookup, preferences, unsubscribe) "
+                "would fail." % (name, exc.__class__.__name__),
+                hint="Name your shop's base template (with blocks 'title' and "
+                "'content'), or use 'order_updates/standalone.html'.",
+                id="order_updates.E012",
+            )
+        )
+    for key in _POSITIVE_CUSTOMER_SETTINGS:
+        value = getattr(app_settings, key)
+        if value is None and key == "TRACKING_LINK_MAX_AGE":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            errors.append(
+                Error(
+                    "%s must be a whole number above zero, not %r."
+                    % (setting_name(key), value),
+                    hint="Remove it to use the default (%r)." % DEFAULTS[key],
+                    id="order_updates.E013",
+                )
+            )
+    if app_settings.LOOKUP_CACHE not in settings.CACHES:
+        errors.append(
+            Error(
+                "ORDER_UPDATES['LOOKUP_CACHE'] is %r, which is not in settings.CACHES."
+                % (app_settings.LOOKUP_CACHE,),
+                hint="Name one of your caches (%s); the lookup form counts attempts "
+                "there. Use a cache all your web processes share (Redis, "
+                "Memcached, the database)." % ", ".join(settings.CACHES),
+                id="order_updates.E013",
+            )
+        )
+    return errors
+
+
 #: Registered in ``AppConfig.ready()``.
 ALL_CHECKS = [
     check_settings,
@@ -284,4 +344,5 @@ ALL_CHECKS = [
     check_channels,
     check_email_timeout,
     check_template_budget,
+    check_customer_pages,
 ]

@@ -86,6 +86,22 @@ DEFAULTS: dict[str, Any] = {
     # CPU time one render of a notification template part may take; a template
     # that needs more fails (its notification is marked failed, not retried).
     "TEMPLATE_RENDER_BUDGET_MS": 300,
+    # --- Customer pages (order_updates.customer) ---------------------------------
+    # The template the pages' base (order_updates/base.html) extends: the shop's own
+    # layout, which must have the blocks "title" and "content". Shops without one
+    # use "order_updates/standalone.html".
+    "BASE_TEMPLATE": "base.html",
+    # Orders per page of "my orders".
+    "MY_ORDERS_PAGE_SIZE": 10,
+    # Signed tracking links in messages stay valid this long (seconds; None: forever).
+    "TRACKING_LINK_MAX_AGE": 90 * 24 * 60 * 60,
+    # The lookup form (order number + email or postcode): attempts allowed per
+    # client IP address and per order number within LOOKUP_WINDOW_SECONDS, counted
+    # in the cache named LOOKUP_CACHE (an alias of settings.CACHES).
+    "LOOKUP_MAX_ATTEMPTS_PER_IP": 20,
+    "LOOKUP_MAX_ATTEMPTS_PER_ORDER": 5,
+    "LOOKUP_WINDOW_SECONDS": 15 * 60,
+    "LOOKUP_CACHE": "default",
     # --- Operations --------------------------------------------------------------
     # Days after which order_updates_prune empties finished notifications' bodies,
     # and deletes finished notifications (None: keep them).

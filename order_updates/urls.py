@@ -1,9 +1,10 @@
-"""URLs of the customer pages; include them with the ``order_updates`` namespace::
+"""URLs of the customer pages (my orders, order, tracking, lookup, preferences,
+unsubscribe) and of web push; include them with the ``order_updates`` namespace::
 
 path("order-updates/", include("order_updates.urls")),
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from order_updates.notifications import views
 from order_updates.notifications.channels.push import views as push_views
@@ -21,6 +22,8 @@ urlpatterns = [
         views.preferences_view,
         name="preferences",
     ),
+    # Customer pages: my orders, the order page, lookup and tracking.
+    path("", include("order_updates.customer.urls")),
     # For monitoring (staff, or a bearer token): 200 or 503.
     path("health/", views.health_view, name="health"),
     # Web push: what order_updates/push_subscribe.html talks to.

@@ -120,6 +120,8 @@ ORDER_UPDATES.update(
         "QUIET_HOURS": None,
     }
 )
+# Customer pages: the test shops have no base.html of their own.
+ORDER_UPDATES["BASE_TEMPLATE"] = "order_updates/standalone.html"
 DEFAULT_FROM_EMAIL = "Test Shop <shop@example.com>"
 # A worker started by the tests (a separate process) writes mail here.
 EMAIL_BACKEND = os.environ.get(

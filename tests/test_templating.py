@@ -39,6 +39,7 @@ from order_updates.notifications.templating import (
 )
 from order_updates.notifications.templating.environment import format_date, money
 from order_updates.notifications.types import DEFAULT_TYPES
+from tests.links import is_tracking_link
 
 TYPES = [item.code for item in DEFAULT_TYPES]
 SHIPPING_TYPES = [item.code for item in DEFAULT_TYPES if item.category == "shipping"]
@@ -135,7 +136,8 @@ def test_default_renders_with_sample_data(db, type_code, channel):
         assert "Test Shop" in rendered["html"]
         assert "Unsubscribe" in rendered["html"] and "Unsubscribe" in rendered["text"]
     if type_code in SHIPPING_TYPES:
-        assert rendered["url"] == TRACKING_URL
+        # The shop's tracking page, which links on to the carrier's.
+        assert rendered["url"] == "https://shop.example.com/track/sample/"
     else:
         assert rendered["url"] == "https://shop.example.com/orders/1001/"
 
@@ -163,7 +165,8 @@ def test_default_renders_for_a_real_order(make_order, ship, type_code):
             if type_code in SHIPPING_TYPES:
                 assert "1Z999AA10123456784" in rendered["text"]
                 assert "Packed with care." in rendered["text"]
-                assert rendered["url"] == TRACKING_URL
+                assert is_tracking_link(rendered["url"], order)
+                assert "Track your order: %s" % rendered["url"] in rendered["text"]
 
 
 @pytest.mark.parametrize("type_code", TYPES)
@@ -287,7 +290,7 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     services.start_tracking(order)
     notification = notification_for(order, "order_received", "sms")
     assert build_context(notification, order)["links"]["order"] == ""
-    assert render_row(notification, order)["url"] == ""
+    assert is_tracking_link(render_row(notification, order)["url"], order)
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
         "ADAPTER": "tests.test_templating.AccountPagesAdapter",
@@ -297,14 +300,25 @@ def test_order_link_comes_from_the_adapter_if_it_has_one(make_order, settings):
     assert rendered["text"].endswith(" https://shop.example.com/account/orders/")
 
 
-def test_shipping_link_is_the_tracking_page_order_link_otherwise(make_order, ship):
+def test_shipping_link_is_the_tracking_page_order_link_otherwise(
+    make_order, ship, settings
+):
     order = make_order()
     ship(order)
     shipped = render_row(notification_for(order, "shipped", "push"), order)
-    assert shipped["url"] == TRACKING_URL
+    # The signed tracking page of the order (which links on to the carrier).
+    assert is_tracking_link(shipped["url"], order)
     note = services.add_note(order, "Hello")
     other = notification_for(order, "note_added", "push", event=note)
-    assert render_row(other, order)["url"] == ""
+    # Without an order page of the shop's, the tracking page too.
+    assert is_tracking_link(render_row(other, order)["url"], order)
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_templating.AccountPagesAdapter",
+    }
+    assert render_row(other, order)["url"] == (
+        "https://shop.example.com/account/orders/"
+    )
 
 
 # Lookup order ------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_get_asks_and_never_unsubscribes(client, db):
     assert "Unsubscribe from email updates about your orders?" in content
     assert 'method="post"' in content
     assert "csrfmiddlewaretoken" in content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"]
     assert client.head(url).status_code == 200
     assert stored() is None
@@ -204,7 +204,7 @@ def test_preferences_page_shows_current_choices(client, db):
     assert "<legend>Order updates" in content
     assert "guest@example.com" in content
     assert 'name="timezone"' in content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_preferences_save_and_redirect(client, db):

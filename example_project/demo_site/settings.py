@@ -109,7 +109,7 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = "Demo Shop <shop@example.com>"
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "shop:my_orders"
+LOGIN_REDIRECT_URL = "order_updates:my_orders"
 LOGOUT_REDIRECT_URL = "shop:product_list"
 
 PHONENUMBER_DEFAULT_REGION = "DE"
@@ -123,6 +123,9 @@ ORDER_UPDATES = {
     # Links in messages point here: the address runserver serves.
     "SITE_URL": os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8000"),
     "SHOP_NAME": "Demo Shop",
+    # order_updates' customer pages (my orders, tracking, lookup, preferences) wrap
+    # themselves in the shop's layout; its blocks are "title" and "content".
+    "BASE_TEMPLATE": "shop/base.html",
     # Each channel as in Django's STORAGES: its class, and the keyword arguments it
     # is built with (a dotted path alone: no options; email comes from
     # DEFAULT_FROM_EMAIL).
@@ -173,6 +176,8 @@ ORDER_UPDATES = {
             "shipping_city",
             "shipping_country",
         ],
+        # The tracking lookup form accepts the postcode instead of the email.
+        "shipping_postcode": "shipping_postcode",
     },
     "ITEM_FIELDS": {
         "name": "product_name",

@@ -1,21 +1,23 @@
-"""The demo shop's pages: catalogue, cart, checkout, confirmation, my orders."""
+"""The demo shop's pages: catalogue, cart, checkout, the order page."""
+
+import datetime
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from order_updates import services
 
 from . import access
 from .cart import Cart
 from .forms import CheckoutForm
 from .models import Order, Product
 from .orders import place_order
+
+#: How long after checkout the order page still thanks the customer.
+JUST_PLACED = datetime.timedelta(days=1)
 
 
 def product_list(request):
@@ -84,7 +86,9 @@ def checkout(request):
 
 def order_confirmation(request, number):
     order = get_object_or_404(
-        Order.objects.select_related("customer").prefetch_related("lines"),
+        Order.objects.select_related(
+            "customer", "order_updates_state"
+        ).prefetch_related("lines"),
         number=number,
     )
     if not _may_see(request, order):
@@ -92,10 +96,10 @@ def order_confirmation(request, number):
             # A customer following a link from a message: log in first.
             return redirect_to_login(request.get_full_path())
         raise Http404
+    # "Thank you!" greets a new order, not one delivered weeks ago.
+    is_new = timezone.now() - order.placed_at < JUST_PLACED
     return render(
-        request,
-        "shop/order_confirmation.html",
-        {"order": order, "status": services.get_status(order)},
+        request, "shop/order_confirmation.html", {"order": order, "is_new": is_new}
     )
 
 
@@ -115,20 +119,6 @@ def _may_see(request, order):
     return False
 
 
-@login_required
 def my_orders(request):
-    orders = (
-        Order.objects.filter(customer=request.user)
-        .select_related("order_updates_state")
-        .prefetch_related("lines")
-    )
-    rows = [(order, current_status(order)) for order in orders]
-    return render(request, "shop/my_orders.html", {"rows": rows})
-
-
-def current_status(order):
-    """The order's current status, read from the already-joined state row."""
-    try:
-        return order.order_updates_state.status_info
-    except ObjectDoesNotExist:
-        return None
+    """The shop's old address of "my orders": order_updates' page now."""
+    return redirect("order_updates:my_orders", permanent=True)

@@ -9,6 +9,7 @@ of the test session, never to the developer's ``var/broker/``.
 import os
 import shutil
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -121,3 +122,72 @@ def browser(tmp_path):
     finally:
         driver.quit()
         shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+#: axe-core, installed from the npm registry by `make test-browser`
+#: (example_project/package.json).
+AXE_SCRIPT = Path(__file__).resolve().parent.parent / (
+    "node_modules/axe-core/axe.min.js"
+)
+#: Where the browser tests keep their screenshots (kept for people to look at).
+SCREENSHOTS = Path(
+    os.environ.get("SCREENSHOT_DIR")
+    or Path(__file__).resolve().parent.parent / "var" / "screenshots"
+)
+
+
+@pytest.fixture
+def check_accessibility(browser):
+    """Run axe-core on the browser's page; fail on serious or critical findings."""
+    if not AXE_SCRIPT.is_file():
+        pytest.fail(
+            "The accessibility checks need axe-core: run `make test-browser`, or "
+            "`npm ci` in example_project/ (%s is missing)." % AXE_SCRIPT,
+            pytrace=False,
+        )
+    source = AXE_SCRIPT.read_text()
+
+    def check(context=""):
+        browser.execute_script(source)
+        result = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => done(r.violations)).catch(e => done(String(e)));"
+        )
+        assert isinstance(result, list), result
+        bad = [
+            "%s (%s): %s"
+            % (
+                item["id"],
+                item["impact"],
+                "; ".join(node["html"][:120] for node in item["nodes"][:3]),
+            )
+            for item in result
+            if item["impact"] in ("serious", "critical")
+        ]
+        assert not bad, "%s %s" % (context or browser.current_url, bad)
+        return result
+
+    return check
+
+
+@pytest.fixture
+def screenshot(browser):
+    """Save the page at phone (360 px) and desktop (1280 px) widths as PNGs."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name):
+        paths = []
+        for width in (360, 1280):
+            browser.set_window_size(width, 900)
+            height = browser.execute_script(
+                "return document.documentElement.scrollHeight"
+            )
+            browser.set_window_size(width, min(max(height, 600), 4000))
+            path = SCREENSHOTS / ("%s-%d.png" % (name, width))
+            browser.save_screenshot(str(path))
+            paths.append(path)
+        browser.set_window_size(1280, 900)
+        return paths
+
+    return take

@@ -166,13 +166,22 @@ def test_seeded_shop_pages_work(client):
     assert client.get("/").status_code == 200
 
     client.login(username="alice", password="alice")
-    response = client.get("/orders/")
+    response = client.get("/orders/", follow=True)
+    assert response.redirect_chain == [("/order-updates/orders/", 301)]
     assert response.status_code == 200
+    # order_updates' "my orders", ten a page.
+    pages = [response.text]
+    while 'rel="next"' in pages[-1]:
+        page = client.get("/order-updates/orders/", {"page": len(pages) + 1})
+        assert page.status_code == 200
+        pages.append(page.text)
+    text = "".join(pages)
     own = Order.objects.filter(customer__username="alice")
+    assert len(pages) == (own.count() + 9) // 10
     for order in own:
-        assert order.number in response.text
+        assert order.number in text
     other = Order.objects.exclude(customer__username="alice").first()
-    assert other.number not in response.text
+    assert other.number not in text
     assert client.get(other.get_absolute_url()).status_code == 404
     assert client.get(own.first().get_absolute_url()).status_code == 200
 

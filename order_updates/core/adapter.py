@@ -46,6 +46,8 @@ DEFAULT_ORDER_FIELDS: dict[str, str | None] = {
     "items": None,
     "shipping_address": None,
     "created": None,
+    # The customer pages' lookup form accepts the postcode instead of the email.
+    "shipping_postcode": None,
 }
 
 DEFAULT_ITEM_FIELDS: dict[str, str | None] = {
@@ -216,6 +218,30 @@ class DefaultOrderAdapter:
             return self.get_order_model()._default_manager.get(**{lookup: number})
         except (ObjectDoesNotExist, ValueError, TypeError):
             return None
+
+    def find_order(self, number: str) -> models.Model | None:
+        """The order a customer typed the number of, ignoring case and outer
+        spaces, or None (the customer pages' lookup form).
+        """
+        number = (number or "").strip()
+        path = self.order_fields.get("number")
+        if not number:
+            return None
+        lookup = "%s__iexact" % path if path else "pk"
+        try:
+            return (
+                self.get_queryset()
+                .select_related("order_updates_state")
+                .filter(**{lookup: number})
+                .first()
+            )
+        except (ValueError, TypeError):
+            return None
+
+    def get_postcode(self, order: models.Model) -> str:
+        """The delivery address's postcode ('' if the shop has none)."""
+        postcode = self.field(order, "shipping_postcode")
+        return str(postcode) if postcode not in (None, "") else ""
 
     def get_user(self, order: models.Model) -> Any:
         """The customer's user account, or None for a guest order."""

@@ -408,6 +408,25 @@ def get_statuses(orders: Iterable[models.Model]) -> dict[Any, Status]:
     return {pk: pipeline.get_or_retired(code) for pk, code in rows}
 
 
+def revoke_tracking_links(order: models.Model) -> int:
+    """Make every signed tracking link of ``order`` made so far lead nowhere (404).
+
+    Links are signed with the order's ``tracking_link_version``, which this
+    raises: links made from now on work. Returns the new version (0 for an
+    untracked order, which has no tracking page and so no links to revoke).
+    """
+    order = checked_order(order)
+    with transaction.atomic():
+        updated = OrderState.objects.filter(order_id=order.pk).update(
+            tracking_link_version=F("tracking_link_version") + 1
+        )
+        if not updated:
+            return 0
+        return OrderState.objects.values_list("tracking_link_version", flat=True).get(
+            order_id=order.pk
+        )
+
+
 def track_existing_orders(
     orders: models.QuerySet | None = None,
     *,

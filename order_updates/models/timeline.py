@@ -42,6 +42,10 @@ class OrderState(models.Model):
         _("status changed at"), default=timezone.now
     )
     created_at = models.DateTimeField(_("tracked since"), default=timezone.now)
+    #: Part of every signed tracking link of the order; raising it revokes them all.
+    tracking_link_version = models.PositiveIntegerField(
+        _("tracking link version"), default=0
+    )
 
     class Meta:
         verbose_name = _("order status")
@@ -80,6 +84,12 @@ class AppendOnlyQuerySet(models.QuerySet):
 
     def delete(self):
         raise OrderUpdatesError("Order events are append-only; they are not deleted.")
+
+    def public(self) -> AppendOnlyQuerySet:
+        """The events customers see (the rule of :attr:`OrderEvent.is_public`)."""
+        return self.exclude(kind=EventKind.DELIVERY_FEEDBACK).exclude(
+            kind=EventKind.NOTE, message=""
+        )
 
 
 class OrderEvent(models.Model):
@@ -155,7 +165,9 @@ class OrderEvent(models.Model):
 
     @property
     def is_public(self) -> bool:
-        """Whether the customer sees this event in their timeline."""
+        """Whether the customer sees this event in their timeline (the same rule
+        as ``OrderEvent.objects.public()``).
+        """
         if self.kind == EventKind.DELIVERY_FEEDBACK:
             return False
         return self.kind != EventKind.NOTE or bool(self.message)

@@ -20,13 +20,53 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
+#: The regions a time zone is chosen in; the list leaves out the legacy and
+#: technical names ("US/Eastern", "Etc/GMT+5", "Factory", "localtime"…).
+TIMEZONE_REGIONS = {
+    "Africa": _("Africa"),
+    "America": _("Americas"),
+    "Antarctica": _("Antarctica"),
+    "Arctic": _("Arctic"),
+    "Asia": _("Asia"),
+    "Atlantic": _("Atlantic Ocean"),
+    "Australia": _("Australia"),
+    "Europe": _("Europe"),
+    "Indian": _("Indian Ocean"),
+    "Pacific": _("Pacific Ocean"),
+}
+
+
+def _zone_label(name: str) -> str:
+    """ "America/Argentina/Buenos_Aires" → "Argentina – Buenos Aires"."""
+    return " – ".join(part.replace("_", " ") for part in name.split("/")[1:])
+
+
 @cache
-def timezone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone name, sorted (about 600)."""
-    return [
-        (name, name.replace("_", " "))
-        for name in sorted(zoneinfo.available_timezones())
-    ]
+def _zones_by_region() -> dict[str, list[tuple[str, str]]]:
+    regions: dict[str, list[tuple[str, str]]] = {key: [] for key in TIMEZONE_REGIONS}
+    for name in zoneinfo.available_timezones():
+        region, _sep, rest = name.partition("/")
+        last = rest.rsplit("/", 1)[-1]
+        # "Australia/NSW" and the like are legacy aliases of the city names.
+        if region in regions and rest and not (last.isupper() and len(last) > 1):
+            regions[region].append((name, _zone_label(name)))
+    return {
+        key: sorted(zones, key=lambda zone: zone[1]) for key, zones in regions.items()
+    }
+
+
+def timezone_choices(current: str = "") -> list[tuple[Any, Any]]:
+    """Time zones for a select: UTC, then one group per region, cities sorted by
+    name; ``current`` (a saved legacy name) is kept as a choice of its own.
+    """
+    zones = _zones_by_region()
+    choices: list[tuple[Any, Any]] = [("UTC", "UTC")]
+    known = {"UTC"} | {name for group in zones.values() for name, _label in group}
+    if current and current not in known:
+        choices.append((current, current.replace("_", " ")))
+    for key, label in TIMEZONE_REGIONS.items():
+        choices.append((label, zones[key]))
+    return choices
 
 
 def _labels(channels) -> StrOrPromise:
@@ -80,7 +120,7 @@ class PreferencesForm(forms.Form):
         timezone_field = cast(forms.ChoiceField, self.fields["timezone"])
         timezone_field.choices = [
             ("", _("The shop's time zone")),
-            *timezone_choices(),
+            *timezone_choices(preference.timezone),
         ]
         waiting = [channel for channel in self.channels if channel.quiet_hours]
         if waiting and app_settings.QUIET_HOURS:

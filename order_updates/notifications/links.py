@@ -8,7 +8,7 @@ else) and expires after ``PREFERENCES_LINK_MAX_AGE`` seconds if that is set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core import signing
 from django.urls import reverse
@@ -90,6 +90,46 @@ def read_push_token(token: str) -> PreferenceToken:
     _check_length(token)
     payload = signing.loads(token, salt=PUSH_SALT, max_age=PUSH_TOKEN_MAX_AGE)
     return PreferenceToken(user_id=payload.get("u"), email=payload.get("e") or "")
+
+
+#: Tracking links open one order's public tracking page. They carry the order's
+#: primary key and its ``tracking_link_version``; raising the version
+#: (:func:`order_updates.services.revoke_tracking_links`) makes every link made
+#: before useless.
+TRACKING_SALT = "order_updates.tracking"
+
+
+@dataclass(frozen=True)
+class TrackingToken:
+    """Which order a tracking link opens, and the link version it was made with."""
+
+    order_pk: Any
+    version: int
+
+
+def make_tracking_token(order_pk: Any, version: int = 0) -> str:
+    """A signed token for the tracking page of the order with this primary key."""
+    pk = order_pk if isinstance(order_pk, int) else str(order_pk)
+    return signing.dumps({"o": pk, "v": version}, salt=TRACKING_SALT, compress=True)
+
+
+def read_tracking_token(token: str) -> TrackingToken:
+    """Check and decode a tracking token; raise ``signing.BadSignature`` if it was
+    tampered with or is older than ``TRACKING_LINK_MAX_AGE``.
+    """
+    _check_length(token)
+    payload = signing.loads(
+        token, salt=TRACKING_SALT, max_age=app_settings.TRACKING_LINK_MAX_AGE
+    )
+    if not isinstance(payload, dict) or not isinstance(payload.get("v"), int):
+        raise signing.BadSignature("Not a tracking token.")
+    return TrackingToken(order_pk=payload.get("o"), version=payload["v"])
+
+
+def tracking_path(order_pk: Any, version: int = 0) -> str:
+    """The path of the order's public tracking page (a fresh signed link)."""
+    token = make_tracking_token(order_pk, version)
+    return reverse("order_updates:tracking", args=[token])
 
 
 def _check_length(token: object) -> None:

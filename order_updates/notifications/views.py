@@ -39,13 +39,36 @@ ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
 
 
-def _private(view_func):
-    """Token pages: never cached, and the token never leaks in a Referer header."""
+def render_page(
+    request: HttpRequest,
+    template_name: str,
+    context: dict | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Render a customer page: a template extending ``order_updates/base.html``,
+    which extends the shop's layout named by ``ORDER_UPDATES["BASE_TEMPLATE"]``.
+    """
+    context = {
+        "order_updates_base_template": app_settings.BASE_TEMPLATE,
+        **(context or {}),
+    }
+    return render(request, template_name, context, status=status)
+
+
+def private_page(view_func):
+    """Pages whose URL holds a secret token: never cached, never indexed, and the
+    token never sent to another site in a Referer header.
+
+    ``Referrer-Policy: same-origin``, not ``no-referrer``: with ``no-referrer``
+    Chromium sends ``Origin: null`` with the page's own form posts, and Django's
+    CSRF check refuses them (403). Same-origin requests carry the real origin;
+    links to other sites (a carrier's page) carry no referrer at all.
+    """
 
     @wraps(view_func)
     def wrapper(request, *args, **kwargs):
         response = view_func(request, *args, **kwargs)
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Robots-Tag", "noindex")
         return response
 
@@ -76,7 +99,7 @@ def _read_link(token: str) -> tuple[PreferenceToken, NotificationPreference]:
 
 
 def _bad_link(request: HttpRequest, error: _BadLink) -> HttpResponse:
-    return render(
+    return render_page(
         request,
         "order_updates/link_invalid.html",
         {"expired": error.expired},
@@ -108,7 +131,7 @@ def _customer_email(preference: NotificationPreference) -> str:
 
 @csrf_exempt  # only the RFC 8058 one-click POST skips CSRF; see below
 @require_http_methods(["GET", "HEAD", "POST"])
-@_private
+@private_page
 def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     """Unsubscribe the link's customer from the link's channel.
 
@@ -140,7 +163,7 @@ def _confirm_unsubscribe(
 ) -> HttpResponse:
     if request.method == "POST":
         return _unsubscribe(request, link, preference)
-    return render(
+    return render_page(
         request,
         "order_updates/unsubscribe.html",
         {
@@ -156,7 +179,7 @@ def _unsubscribe(
     request: HttpRequest, link: PreferenceToken, preference: NotificationPreference
 ) -> HttpResponse:
     unsubscribe(preference, link.channel)
-    return render(
+    return render_page(
         request,
         "order_updates/unsubscribed.html",
         {
@@ -173,7 +196,7 @@ def _unsubscribe(
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @csrf_protect
-@_private
+@private_page
 def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
     """Show and save the link's customer's channels per category."""
     try:
@@ -188,7 +211,7 @@ def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
             return HttpResponseRedirect(request.path + "?saved=1")
     else:
         form = PreferencesForm(preference=preference)
-    return render(
+    return render_page(
         request,
         "order_updates/preferences.html",
         {

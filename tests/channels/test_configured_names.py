@@ -23,6 +23,7 @@ from order_updates.notifications.channels import get_channel
 from order_updates.notifications.channels.base import BaseChannel, SendResult
 from order_updates.notifications.forms import PreferencesForm
 from order_updates.notifications.templating import save_template
+from tests.links import is_tracking_link
 
 PHONE = "+14155550123"
 EMAIL = "order_updates.notifications.channels.email.EmailChannel"
@@ -166,7 +167,10 @@ def test_templates_of_the_class_folder_are_found(
     # short paragraph, as for any SMS.
     template = save_template("order_confirmed", text, "en", body_text="A\n\n  B")
     assert template.channel == "text"
-    assert text.build_message(row, order).text == "A B"
+    message = text.build_message(row, order)
+    # The channel adds the link the text lacks: the order's tracking page.
+    assert is_tracking_link(message.url, order)
+    assert message.text == "A B\n" + message.url
 
 
 def test_label_and_consent_in_the_preferences_form(channels, customer):

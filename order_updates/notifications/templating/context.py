@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter, plain
+from order_updates.core.progress import UPCOMING, get_progress
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import (
     Notification,
@@ -90,7 +91,9 @@ CONTEXT_KEYS: dict[str, Key] = {
         frozenset({"type", "type_label", "category", "channel", "language"})
     ),
     "links": Key(
-        frozenset({"order", "tracking", "primary", "preferences", "unsubscribe"})
+        frozenset(
+            {"order", "tracking", "track", "primary", "preferences", "unsubscribe"}
+        )
     ),
 }
 
@@ -143,26 +146,23 @@ def status_context(code: str) -> dict[str, Any]:
     """The ``order`` keys about its status and progress (in the active language)."""
     pipeline = get_pipeline()
     status = pipeline.statuses.get(code) if code else None
-    stage_code = status.stage if status else None
-    current = None
-    for index, stage in enumerate(pipeline.stages):
-        if stage.code == stage_code:
-            current = index
+    progress = get_progress(code, pipeline=pipeline) if code else None
     stages = [
         {
             "code": stage.code,
             "label": _text(stage.label),
-            "done": current is not None and index <= current,
-            "current": index == current,
+            "done": progress is not None and progress.steps[index].state != UPCOMING,
+            "current": progress is not None and progress.steps[index].is_current,
         }
         for index, stage in enumerate(pipeline.stages)
     ]
+    current = progress.current_step if progress is not None else None
     return {
         "status": code or "",
         "status_label": _text(status.label) if status else (code or ""),
         "status_description": _text(status.description) if status else "",
-        "stage": stage_code or "",
-        "stage_label": stages[current]["label"] if current is not None else "",
+        "stage": (status.stage if status else None) or "",
+        "stage_label": _text(current.label) if current is not None else "",
         "stages": stages,
     }
 
@@ -220,15 +220,33 @@ def notification_context(type_code: str, channel: str, language: str) -> dict[st
     }
 
 
-def primary_link(category: str, tracking: str, order_url: str) -> str:
+def primary_link(category: str, tracking: str, order_url: str, track: str = "") -> str:
     """Where a click, the email's button and an SMS lead.
 
-    The carrier's tracking page for shipping notifications when there is one,
-    else the shop's order page, else ''.
+    For shipping notifications the order's signed tracking page (``track``, which
+    links on to the carrier) or else the carrier's own page; for the others the
+    shop's order page, else the tracking page, else ''.
     """
-    if category == "shipping" and tracking:
-        return tracking
-    return order_url or ""
+    if category == "shipping" and (track or tracking):
+        return track or tracking
+    return order_url or track or ""
+
+
+def track_link(order_pk: Any, link_version: int | None) -> str:
+    """The absolute, signed link to the order's public tracking page ('' for an
+    untracked order, which has no such page).
+    """
+    if link_version is None:
+        return ""
+    try:
+        return links_module.absolute_url(
+            links_module.tracking_path(order_pk, link_version)
+        )
+    except NoReverseMatch as exc:
+        raise OrderUpdatesConfigurationError(
+            "Notification links need order_updates' URLs: include "
+            '"order_updates.urls" in your URLconf (%s).' % exc
+        ) from exc
 
 
 def order_url(order: Model, adapter: DefaultOrderAdapter) -> str:
@@ -266,11 +284,13 @@ class ContextLoader:
 
     def __init__(self, orders: Iterable[Model]) -> None:
         pks = [order.pk for order in orders]
-        self.statuses = dict(
-            OrderState.objects.filter(order_id__in=pks).values_list(
-                "order_id", "status"
-            )
-        )
+        self.statuses: dict[Any, str] = {}
+        self.link_versions: dict[Any, int] = {}
+        for pk, status, version in OrderState.objects.filter(
+            order_id__in=pks
+        ).values_list("order_id", "status", "tracking_link_version"):
+            self.statuses[pk] = status
+            self.link_versions[pk] = version
         self.shipments: dict[Any, list[Shipment]] = {pk: [] for pk in pks}
         for row in Shipment.objects.filter(order_id__in=pks).order_by(
             "created_at", "pk"
@@ -304,6 +324,7 @@ class ContextLoader:
             notification = notification_context(type_code, channel, language)
             tracking = shipment["tracking_url"] if shipment else ""
             order_link = order_url(order, adapter)
+            track = track_link(order.pk, self.link_versions.get(order.pk))
             return {
                 "shop": shop_context(),
                 "customer": {
@@ -326,8 +347,9 @@ class ContextLoader:
                 "links": {
                     "order": order_link,
                     "tracking": tracking,
+                    "track": track,
                     "primary": primary_link(
-                        notification["category"], tracking, order_link
+                        notification["category"], tracking, order_link, track
                     ),
                     "preferences": preference_links.get("preferences", ""),
                     "unsubscribe": preference_links.get("unsubscribe", ""),
@@ -484,6 +506,7 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
     }
     order_link = "%s/orders/1001/" % site
     tracking = shipment["tracking_url"] if shipment else ""
+    track = "%s/track/sample/" % site
     return {
         "shop": shop,
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -516,7 +539,10 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
         "links": {
             "order": order_link,
             "tracking": tracking,
-            "primary": primary_link(notification["category"], tracking, order_link),
+            "track": track,
+            "primary": primary_link(
+                notification["category"], tracking, order_link, track
+            ),
             "preferences": "%s/notifications/preferences/sample/" % site,
             "unsubscribe": "%s/notifications/unsubscribe/sample/" % site,
         },

@@ -1,0 +1,182 @@
+"""The customer pages: my orders, the order page, tracking, the lookup form.
+
+Each page reads its data in a fixed number of queries (:mod:`.data`) and renders
+a template extending ``order_updates/base.html``. None needs JavaScript.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from contextlib import nullcontext
+
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.core import signing
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from order_updates.conf import app_settings
+from order_updates.core.adapter import get_adapter
+from order_updates.customer.data import (
+    ORDER_FILTERS,
+    customer_orders,
+    link_version,
+    order_detail,
+    summaries,
+)
+from order_updates.customer.forms import LookupForm
+from order_updates.customer.lookup import LookupRateLimit, find_order
+from order_updates.models import NotificationPreference
+from order_updates.notifications.links import read_tracking_token, tracking_path
+from order_updates.notifications.views import private_page, render_page
+
+
+def _customer_zone(request: HttpRequest):
+    """The logged-in customer's chosen time zone, else the shop's (one query)."""
+    if request.user.pk is None:
+        return nullcontext()
+    name = (
+        NotificationPreference.objects.filter(user_id=request.user.pk)
+        .values_list("timezone", flat=True)
+        .first()
+    )
+    try:
+        return timezone.override(zoneinfo.ZoneInfo(name)) if name else nullcontext()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return nullcontext()
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def my_orders_view(request: HttpRequest) -> HttpResponse:
+    """The customer's orders, newest first, a page at a time; ``?show=open`` or
+    ``?show=completed`` filters them.
+    """
+    show = request.GET.get("show", "")
+    if show not in ORDER_FILTERS:
+        return render_page(
+            request,
+            "order_updates/customer/bad_request.html",
+            {"message": _("Unknown filter: choose all, open or completed orders.")},
+            status=400,
+        )
+    paginator = Paginator(
+        customer_orders(request.user, show), app_settings.MY_ORDERS_PAGE_SIZE
+    )
+    try:
+        page = paginator.page(request.GET.get("page") or 1)
+    except (EmptyPage, PageNotAnInteger):
+        raise Http404(_("No such page.")) from None
+    with _customer_zone(request):
+        return render_page(
+            request,
+            "order_updates/customer/my_orders.html",
+            {
+                "page": page,
+                "orders": summaries(page.object_list),
+                "show": show,
+                "filters": ORDER_FILTERS,
+            },
+        )
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def order_view(request: HttpRequest, number: str) -> HttpResponse:
+    """One of the customer's orders: progress, timeline, shipments, items.
+
+    Another customer's order, or a number that does not exist: 404 alike.
+    """
+    adapter = get_adapter()
+    path = adapter.order_fields.get("number") or "pk"
+    try:
+        order = (
+            adapter.get_message_queryset()
+            .filter(pk__in=adapter.get_orders_for_user(request.user).values("pk"))
+            .select_related("order_updates_state")
+            .get(**{path: number})
+        )
+    except (ObjectDoesNotExist, ValueError, TypeError):
+        raise Http404(_("No such order.")) from None
+    with _customer_zone(request):
+        return render_page(
+            request,
+            "order_updates/customer/order.html",
+            {"detail": order_detail(order)},
+        )
+
+
+@private_page
+@require_http_methods(["GET", "HEAD"])
+def tracking_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The public tracking page a signed link opens: status, progress, timeline
+    and shipments; no name, address or email. Tampered, expired or revoked
+    links: 404.
+    """
+    try:
+        link = read_tracking_token(token)
+        order = (
+            get_adapter()
+            .get_queryset()
+            .select_related("order_updates_state")
+            .get(pk=link.order_pk)
+        )
+    except (signing.BadSignature, ObjectDoesNotExist, ValueError, TypeError):
+        raise Http404(_("This tracking link is not valid.")) from None
+    if link_version(order) != link.version:
+        raise Http404(_("This tracking link is not valid."))
+    return render_page(
+        request,
+        "order_updates/customer/tracking.html",
+        {"detail": order_detail(order, items=False)},
+    )
+
+
+@login_not_required
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "HEAD", "POST"])
+def lookup_view(request: HttpRequest) -> HttpResponse:
+    """Find an order by number and email address (or postcode): success goes to
+    its tracking page; a wrong answer gets the same reply whether or not the
+    order exists; too many attempts get 429.
+    """
+    form = LookupForm(request.POST if request.method == "POST" else None)
+    status = 200
+    not_found = False
+    limited = False
+    if request.method == "POST" and form.is_valid():
+        number = form.cleaned_data["number"]
+        result = LookupRateLimit().hit(request, number)
+        if not result.allowed:
+            limited = True
+            status = 429
+        else:
+            order = find_order(number, form.cleaned_data["secret"])
+            version = link_version(order) if order is not None else None
+            if order is not None and version is not None:
+                return HttpResponseRedirect(tracking_path(order.pk, version))
+            not_found = True
+    elif request.method == "POST":
+        status = 400
+    response = render_page(
+        request,
+        "order_updates/customer/lookup.html",
+        {
+            "form": form,
+            "not_found": not_found,
+            "limited": limited,
+            "retry_minutes": max(1, app_settings.LOOKUP_WINDOW_SECONDS // 60),
+        },
+        status=status,
+    )
+    if limited:
+        response["Retry-After"] = str(app_settings.LOOKUP_WINDOW_SECONDS)
+    return response

@@ -1,0 +1,57 @@
+"""Template tags that put the customer pages' parts on a shop's own pages.
+
+``{% load order_updates %}``, then one tag each, given the order (an instance
+of the shop's order model)::
+
+    {% order_status order %}      the status and what it means
+    {% order_progress order %}    the progress stepper
+    {% order_timeline order %}    the customer-visible updates, newest first
+    {% order_shipments order %}   each parcel: carrier, tracking number, link
+
+and the filter ``{{ amount|order_updates_money:currency }}``, the one money
+format of the customer pages and the notifications.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from order_updates.customer import data
+from order_updates.notifications.templating.environment import money
+
+register = template.Library()
+
+
+@register.inclusion_tag("order_updates/customer/status.html")
+def order_status(order: Any) -> dict[str, Any]:
+    """The order's status label and description (one query, none if the state
+    row was joined with ``select_related("order_updates_state")``)."""
+    return {"progress": data.order_progress(order)}
+
+
+@register.inclusion_tag("order_updates/customer/progress.html")
+def order_progress(order: Any) -> dict[str, Any]:
+    """The progress stepper: placed → … → delivered, or the off-path status."""
+    return {"progress": data.order_progress(order)}
+
+
+@register.inclusion_tag("order_updates/customer/timeline.html")
+def order_timeline(order: Any) -> dict[str, Any]:
+    """The customer-visible timeline, newest first."""
+    return {"entries": data.order_timeline(order)}
+
+
+@register.inclusion_tag("order_updates/customer/shipments.html")
+def order_shipments(order: Any) -> dict[str, Any]:
+    """The order's parcels."""
+    return {"shipments": data.order_shipments(order)}
+
+
+@register.filter
+def order_updates_money(amount: Any, currency: str = "") -> str:
+    """``amount`` in ``currency``, in the active language: "€105.50",
+    "105,50 €". The same format as the notifications' ``money`` filter.
+    """
+    return money(amount, currency)

@@ -1,0 +1,521 @@
+"""Customer pages: my orders, the order page, the tracking page, the lookup form.
+
+The pages' forms are submitted in a real browser too (example_project/tests/
+test_demo_customer_pages_browser.py); here the rules are checked one by one.
+"""
+
+import datetime
+import re
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.template import Context, Template
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from order_updates import services
+from order_updates.core.adapter import DefaultOrderAdapter
+from order_updates.models import NotificationPreference, OrderState
+from order_updates.notifications.links import make_tracking_token, tracking_path
+
+PASSWORD = "pw"
+UPS_URL = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """The lookup's attempt counters live in the cache: start each test afresh."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+def number_of(order):
+    return DefaultOrderAdapter().get_number(order)
+
+
+def ship(order, *, scans=0):
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z999AA10123456784",
+        tracking_url=UPS_URL,
+        status="shipped",
+        message="Packed with care.",
+    )
+    for index in range(scans):
+        services.add_note(order, "Scan %d" % index, notify=False)
+
+
+def tracking_url(order):
+    state = OrderState.objects.get(order_id=order.pk)
+    return tracking_path(order.pk, state.tracking_link_version)
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return len(queries), response
+
+
+# My orders ---------------------------------------------------------------------------
+
+
+def test_my_orders_needs_a_login(client, alice, make_order):
+    url = reverse("order_updates:my_orders")
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_my_orders_lists_only_mine_newest_first(alice_client, alice, bob, make_order):
+    first = make_order(user=alice)
+    ship(first)
+    second = make_order(user=alice)
+    services.start_tracking(second)
+    theirs = make_order(user=bob)
+    services.start_tracking(theirs)
+    untracked = make_order(user=alice)
+
+    response = alice_client.get(reverse("order_updates:my_orders"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    numbers = re.findall(r'id="order-([^"]+)"', content)
+    assert numbers == [number_of(untracked), number_of(second), number_of(first)]
+    assert number_of(theirs) not in content
+    # Status in words, the stepper with the current step marked, the latest update.
+    assert 'data-status="shipped"' in content
+    assert 'aria-current="step"' in content
+    assert "<strong>Shipped</strong>. Packed with care." in content
+    assert "Not tracked yet" in content
+    currency = DefaultOrderAdapter().field(first, "currency")
+    assert ("€42.50" if currency else "42.50") in content
+
+
+def test_my_orders_filters_open_and_completed(alice_client, alice, make_order):
+    done = make_order(user=alice)
+    ship(done)
+    services.set_status(done, "delivered")
+    cancelled = make_order(user=alice)
+    services.start_tracking(cancelled)
+    services.set_status(cancelled, "cancelled")
+    open_order = make_order(user=alice)
+    services.start_tracking(open_order)
+    untracked = make_order(user=alice)
+    url = reverse("order_updates:my_orders")
+
+    def listed(show):
+        content = alice_client.get(url, {"show": show}).content.decode()
+        return set(re.findall(r'id="order-([^"]+)"', content))
+
+    assert listed("completed") == {number_of(done), number_of(cancelled)}
+    assert listed("open") == {number_of(open_order), number_of(untracked)}
+    assert len(listed("")) == 4
+    response = alice_client.get(url, {"show": "everything"})
+    assert response.status_code == 400
+    assert b"Unknown filter" in response.content
+
+
+def test_my_orders_pages(alice_client, alice, make_order, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "MY_ORDERS_PAGE_SIZE": 2}
+    orders = [make_order(user=alice) for _ in range(5)]
+    url = reverse("order_updates:my_orders")
+    first = alice_client.get(url).content.decode()
+    third = alice_client.get(url, {"page": 3}).content.decode()
+    assert re.findall(r'id="order-([^"]+)"', third) == [number_of(orders[0])]
+    assert "Page 1 of 3" in first and 'rel="next"' in first
+    assert 'rel="prev"' in third and 'rel="next"' not in third
+    assert alice_client.get(url, {"page": 4}).status_code == 404
+    assert alice_client.get(url, {"page": "x"}).status_code == 404
+
+
+def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
+    url = reverse("order_updates:my_orders")
+    for _ in range(2):
+        ship(make_order(user=alice))
+    few, _response = count_queries(alice_client, url)
+    for _ in range(8):
+        ship(make_order(user=alice), scans=3)
+    many, response = count_queries(alice_client, url)
+    assert len(re.findall(r'id="order-', response.content.decode())) == 10
+    assert few == many
+    # Session, user, count, orders with states, latest events, time zone.
+    assert many <= 6
+
+
+def test_my_orders_in_the_customers_time_zone(alice_client, alice, make_order):
+    order = make_order(user=alice)
+    with time_machine.travel(
+        datetime.datetime(2026, 3, 2, 23, 30, tzinfo=datetime.UTC)
+    ):
+        services.start_tracking(order)
+    NotificationPreference.objects.create(user=alice, timezone="Asia/Tokyo")
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+    # 23:30 UTC is 08:30 the next morning in Tokyo.
+    assert 'datetime="2026-03-03T08:30:00+09:00"' in content
+
+
+# The order page ----------------------------------------------------------------------
+
+
+def test_order_page_shows_progress_timeline_and_shipments(
+    alice_client, alice, make_order
+):
+    order = make_order(user=alice)
+    ship(order)
+    services.add_note(order, "Engraving done.")
+    services.add_note(order, "Staff only: fragile", public=False)
+    services.report_delivery_issue(
+        order, "delayed", message="Storm at the hub.", note="internal detail"
+    )
+    response = alice_client.get(reverse("order_updates:order", args=[number_of(order)]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Order %s" % number_of(order) in content
+    assert 'data-status="shipped"' in content
+    assert re.search(
+        r'<li class="ou-step ou-step--current" aria-current="step">', content
+    )
+    assert "Engraving done." in content
+    assert "Storm at the hub." in content and "Delivery delayed" in content
+    assert "Staff only" not in content and "internal detail" not in content
+    assert "1Z999AA10123456784" in content
+    assert 'href="%s"' % UPS_URL.replace("&", "&amp;") in content
+    assert "Parcel handed to UPS" in content
+    if DefaultOrderAdapter().get_items(order):
+        assert "Mug" in content and "€42.50" in content
+
+
+def test_order_page_says_what_to_do_after_a_failed_delivery(
+    alice_client, alice, make_order
+):
+    order = make_order(user=alice)
+    ship(order)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    assert "could not be delivered" not in alice_client.get(url).content.decode()
+    services.report_delivery_issue(
+        order, "exception", message="Nobody was home; the parcel is at the depot."
+    )
+    content = alice_client.get(url).content.decode()
+    assert 'role="alert"' in content
+    assert "Your parcel could not be delivered" in content
+    assert "Nobody was home" in content
+    # Delivered since: nothing left to do.
+    services.set_status(order, "delivered")
+    assert "could not be delivered" not in alice_client.get(url).content.decode()
+
+
+def test_order_page_of_an_order_on_hold_shows_how_far_it_came(
+    alice_client, alice, make_order
+):
+    order = make_order(user=alice)
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    services.set_status(order, "on_hold")
+    content = alice_client.get(
+        reverse("order_updates:order", args=[number_of(order)])
+    ).content.decode()
+    assert "Not on the usual way: On hold." in content
+    assert content.count("ou-step ou-step--done") == 2
+    assert 'aria-current="step"' not in content
+
+
+def test_no_one_reaches_another_customers_order(client, alice, bob, make_order):
+    order = make_order(user=alice)
+    services.start_tracking(order)
+    client.force_login(bob)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    assert client.get(url).status_code == 404
+    assert (
+        client.get(reverse("order_updates:order", args=["NO-SUCH"])).status_code == 404
+    )
+    client.logout()
+    assert client.get(url).status_code == 302  # to the login page
+
+
+def test_order_page_query_count_does_not_grow(alice_client, alice, make_order):
+    order = make_order(user=alice)
+    ship(order)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    few, _response = count_queries(alice_client, url)
+    for index in range(20):
+        services.add_note(order, "Update %d" % index)
+    services.add_shipment(order, carrier="dhl", tracking_number="JD0001")
+    many, response = count_queries(alice_client, url)
+    assert "Update 19" in response.content.decode()
+    assert few == many
+    assert many <= 8
+
+
+# The tracking page -------------------------------------------------------------------
+
+
+def test_tracking_page_by_signed_link_shows_no_personal_data(client, make_order):
+    order = make_order(email="ada.private@example.com")
+    ship(order)
+    response = client.get(tracking_url(order))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Order %s" % number_of(order) in content
+    assert "1Z999AA10123456784" in content
+    assert "ada.private@example.com" not in content
+    assert "Ada Lovelace" not in content
+    assert "Mug" not in content  # no order lines either
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "no-cache" in response["Cache-Control"]
+    assert response["X-Robots-Tag"] == "noindex"
+
+
+def test_tracking_page_query_count(client, make_order):
+    order = make_order()
+    ship(order, scans=10)
+    url = tracking_url(order)
+    queries, _response = count_queries(client, url)
+    # The order with its state row, the events, the shipments.
+    assert queries == 3
+
+
+def test_tampered_expired_and_foreign_tokens_are_404(client, make_order, settings):
+    order = make_order()
+    ship(order)
+    other = make_order()
+    url = tracking_url(order)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert (
+        client.get(reverse("order_updates:tracking", args=[tampered])).status_code
+        == 404
+    )
+    assert (
+        client.get(reverse("order_updates:tracking", args=["x" * 2000])).status_code
+        == 404
+    )
+    # A token for an order without tracking (no state row): 404 too.
+    untracked = reverse("order_updates:tracking", args=[make_tracking_token(other.pk)])
+    assert client.get(untracked).status_code == 404
+    missing = reverse("order_updates:tracking", args=[make_tracking_token(10**9)])
+    assert client.get(missing).status_code == 404
+    # A preference token is not a tracking token (different salt).
+    from order_updates.notifications.links import make_token
+
+    pref = make_token(email="a@example.com")
+    assert client.get(reverse("order_updates:tracking", args=[pref])).status_code == 404
+    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=91)
+    with time_machine.travel(later):
+        assert client.get(url).status_code == 404
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "TRACKING_LINK_MAX_AGE": None}
+    with time_machine.travel(later):
+        assert client.get(url).status_code == 200
+
+
+def test_revoking_links_makes_old_ones_404_and_new_ones_work(client, make_order):
+    order = make_order()
+    ship(order)
+    old = tracking_url(order)
+    assert client.get(old).status_code == 200
+    assert services.revoke_tracking_links(order) == 1
+    assert client.get(old).status_code == 404
+    new = tracking_url(order)
+    assert new != old
+    assert client.get(new).status_code == 200
+    assert services.revoke_tracking_links(make_order()) == 0  # untracked: nothing
+
+
+# The lookup form ---------------------------------------------------------------------
+
+
+def lookup(client, number, secret, **extra):
+    return client.post(
+        reverse("order_updates:lookup"), {"number": number, "secret": secret}, **extra
+    )
+
+
+def test_lookup_by_number_and_email_ignores_case(client, make_order):
+    order = make_order(email="Ada@Example.com")
+    ship(order)
+    response = lookup(client, "  %s " % number_of(order).lower(), "ADA@example.COM ")
+    assert response.status_code == 302
+    assert response["Location"] == tracking_url(order)
+    assert client.get(response["Location"]).status_code == 200
+
+
+class PostcodeAdapter(DefaultOrderAdapter):
+    def get_postcode(self, order):
+        return "SW1Y 4JH"
+
+
+def test_lookup_by_postcode(client, make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.PostcodeAdapter",
+    }
+    order = make_order()
+    ship(order)
+    response = lookup(client, number_of(order), "sw1y4jh")
+    assert response["Location"] == tracking_url(order)
+    assert lookup(client, number_of(order), "SW1Y 4JX").status_code == 200
+
+
+def test_lookup_answers_the_same_whether_or_not_the_order_exists(client, make_order):
+    order = make_order(email="ada@example.com")
+    ship(order)
+    untracked = make_order(email="ben@example.com")
+
+    def page(number, secret):
+        response = lookup(client, number, secret)
+        assert response.status_code == 200
+        body = response.content.decode()
+        # The CSRF token and the typed values differ; nothing else may.
+        body = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body)
+        return body.replace(number, "N").replace(secret, "S")
+
+    wrong_email = page(number_of(order), "eve@example.com")
+    no_order = page("NO-SUCH-1", "eve@example.com")
+    not_tracked = page(number_of(untracked), "ben@example.com")
+    assert "We could not find an order with these details" in wrong_email
+    assert wrong_email == no_order == not_tracked
+
+
+def test_lookup_form_errors(client):
+    response = lookup(client, "", "")
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert 'aria-invalid="true"' in response.content.decode()
+
+
+def test_lookup_is_rate_limited_per_order_number(client, make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "LOOKUP_MAX_ATTEMPTS_PER_ORDER": 3,
+    }
+    order = make_order(email="ada@example.com")
+    ship(order)
+    number = number_of(order)
+    for index in range(3):
+        # From different addresses: the order number's own limit applies.
+        address = "10.0.0.%d" % index
+        assert (
+            lookup(client, number, "x@example.com", REMOTE_ADDR=address).status_code
+            == 200
+        )
+    response = lookup(client, number.lower(), "ada@example.com", REMOTE_ADDR="10.0.0.9")
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    assert response["Retry-After"] == "900"
+    # Another order is not affected.
+    other = make_order(email="ben@example.com")
+    ship(other)
+    assert lookup(client, number_of(other), "ben@example.com").status_code == 302
+
+
+def test_lookup_is_rate_limited_per_client_address(client, make_order, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "LOOKUP_MAX_ATTEMPTS_PER_IP": 4}
+    for index in range(4):
+        assert lookup(client, "GUESS-%d" % index, "a@example.com").status_code == 200
+    assert lookup(client, "GUESS-9", "a@example.com").status_code == 429
+    other_client = lookup(client, "GUESS-9", "a@example.com", REMOTE_ADDR="10.1.1.1")
+    assert other_client.status_code == 200
+    # The window passes: allowed again.
+    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(minutes=16)
+    with time_machine.travel(later):
+        assert lookup(client, "GUESS-10", "a@example.com").status_code == 200
+
+
+# Template tags -----------------------------------------------------------------------
+
+
+def test_template_tags_draw_the_parts_of_a_shops_own_page(make_order):
+    order = make_order()
+    ship(order)
+    services.add_note(order, "Engraved.")
+    template = Template(
+        "{% load order_updates %}"
+        "{% order_status order %}|{% order_progress order %}|"
+        "{% order_timeline order %}|{% order_shipments order %}|"
+        "{{ total|order_updates_money:'EUR' }}"
+    )
+    html = template.render(Context({"order": order, "total": "105.5"}))
+    status, progress, timeline, shipments, money = html.split("|")
+    assert 'data-status="shipped"' in status and "Your order is on its way." in status
+    assert 'aria-current="step"' in progress and "On its way" in progress
+    assert timeline.index("Engraved.") < timeline.index("Parcel handed to UPS")
+    assert "1Z999AA10123456784" in shipments and "UPS" in shipments
+    assert money == "€105.50"
+
+
+def test_template_tags_on_an_untracked_order(make_order):
+    html = Template(
+        "{% load order_updates %}{% order_status order %}{% order_progress order %}"
+        "{% order_timeline order %}{% order_shipments order %}"
+    ).render(Context({"order": make_order()}))
+    assert "Not tracked yet" in html
+    assert "No updates yet." in html
+    assert "ou-steps" not in html and "ou-shipments" not in html
+
+
+# System checks -----------------------------------------------------------------------
+
+
+def check_ids(settings, **changes):
+    from order_updates.checks import check_customer_pages
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, **changes}
+    return [message.id for message in check_customer_pages()]
+
+
+def test_checks_pass_as_configured(settings):
+    assert check_ids(settings) == []
+    assert check_ids(settings, TRACKING_LINK_MAX_AGE=None) == []
+
+
+def test_e012_base_template_missing(settings):
+    from order_updates.checks import check_customer_pages
+
+    assert check_ids(settings, BASE_TEMPLATE="no/such/base.html") == [
+        "order_updates.E012"
+    ]
+    (message,) = check_customer_pages()
+    assert "'no/such/base.html'" in message.msg
+    assert "order_updates/standalone.html" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MY_ORDERS_PAGE_SIZE", 0),
+        ("LOOKUP_MAX_ATTEMPTS_PER_IP", "20"),
+        ("LOOKUP_MAX_ATTEMPTS_PER_ORDER", -1),
+        ("LOOKUP_WINDOW_SECONDS", None),
+        ("TRACKING_LINK_MAX_AGE", 0),
+        ("LOOKUP_CACHE", "nowhere"),
+    ],
+)
+def test_e013_bad_numbers_and_cache(settings, key, value):
+    assert check_ids(settings, **{key: value}) == ["order_updates.E013"]
+
+
+def test_an_empty_lookup_post_is_a_bad_request_with_errors(client):
+    response = client.post(reverse("order_updates:lookup"))
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
