@@ -656,6 +656,7 @@ def timeline(order: models.Model, request: HttpRequest) -> list[dict[str, Any]]:
                     "recipient": row.recipient,
                     "state": row.get_state_display(),
                     "state_code": row.state,
+                    "reason": row.reason or row.last_error,
                     "url": link,
                 }
             )
