@@ -69,7 +69,9 @@ class StatusChangeForm(forms.Form):
     def __init__(self, *args: Any, current_status: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.current_status = current_status
-        self.fields["status"].choices = _transition_choices(current_status)
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        status.choices = _transition_choices(current_status)
         self.fields["current"].initial = current_status
         self.fields["message"] = _message_field()
         self.fields["note"] = _note_field()
@@ -98,7 +100,9 @@ class BulkStatusForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = get_pipeline().choices()
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        status.choices = get_pipeline().choices()
         self.fields["message"] = _message_field()
         self.fields["note"] = _note_field()
         self.fields["notify"] = _notify_field()
@@ -112,6 +116,7 @@ def shipment_form_fields() -> dict[str, forms.Field]:
     fields = {}
     for name in SHIPMENT_FIELDS:
         column = Shipment._meta.get_field(name)
+        assert isinstance(column, models.Field)
         overrides = dict(FORMFIELD_FOR_DBFIELD_DEFAULTS.get(type(column), {}))
         if isinstance(column, models.URLField):
             overrides["assume_scheme"] = "https"

@@ -22,6 +22,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Count, Prefetch
@@ -64,6 +65,13 @@ PERMISSIONS = {
 }
 
 
+def staff_member(request: HttpRequest) -> AbstractBaseUser:
+    """The logged-in staff member: the actor of every change made here."""
+    user = request.user
+    assert isinstance(user, AbstractBaseUser)  # admin views require a login
+    return user
+
+
 class StatusListFilter(admin.SimpleListFilter):
     """Filter by current status, with the pipeline's labels."""
 
@@ -96,7 +104,7 @@ class OrderUpdatesAdminMixin:
     #: The page that shows the status panel and the timeline; a shop with its own
     #: template includes ``admin/order_updates/order_panel.html`` and
     #: ``admin/order_updates/timeline.html`` in it instead.
-    change_form_template = "admin/order_updates/change_form.html"
+    change_form_template: Any = "admin/order_updates/change_form.html"
 
     #: Where the state row is, seen from this admin's model (a lookup prefix).
     order_updates_state_prefix = "order_updates_state__"
@@ -219,7 +227,7 @@ class OrderUpdatesAdminMixin:
                 result = services.bulk_set_status(
                     orders,
                     status,
-                    actor=request.user,
+                    actor=staff_member(request),
                     message=form.cleaned_data["message"],
                     note=form.cleaned_data["note"],
                     notify=form.cleaned_data["notify"],
@@ -448,7 +456,7 @@ class OrderUpdatesAdminMixin:
                 return services.set_status(
                     order,
                     data["status"],
-                    actor=request.user,
+                    actor=staff_member(request),
                     message=data["message"],
                     note=data["note"],
                     notify=data["notify"],
@@ -507,7 +515,7 @@ class OrderUpdatesAdminMixin:
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             common = {
-                "actor": request.user,
+                "actor": staff_member(request),
                 "message": data["message"],
                 "note": data["note"],
                 "notify": data["notify"],
@@ -563,7 +571,7 @@ class OrderUpdatesAdminMixin:
                     form.cleaned_data["text"],
                     public=form.public,
                     notify=form.cleaned_data["notify"],
-                    actor=request.user,
+                    actor=staff_member(request),
                 )
             except OrderUpdatesError as exc:
                 form.add_error(None, str(exc))
@@ -640,7 +648,7 @@ def timeline(order: models.Model, request: HttpRequest) -> list[dict[str, Any]]:
     entries = []
     for event in events:
         sent = []
-        for row in event.notifications.all():  # type: ignore[attr-defined]
+        for row in event.notifications.all():
             channel = channels.get(row.channel)
             link = ""
             if may_see_log:
@@ -699,7 +707,7 @@ class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
     order_updates_order_prefix = "order__"
     list_display = ["order_number", "customer_email", "status_changed_at"]
     ordering = ["-status_changed_at"]
-    fields = readonly_fields = ["order_link"]
+    fields = readonly_fields = ("order_link",)
 
     def get_order_updates_order(self, obj: models.Model) -> models.Model:
         return obj.order  # type: ignore[attr-defined]
