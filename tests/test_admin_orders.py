@@ -143,21 +143,26 @@ def test_status_form_offers_only_allowed_transitions(merchant, order):
     assert ">Processing</option>" in html
 
 
-def test_preview_shows_what_is_sent_and_changes_nothing(merchant, make_order):
+def test_preview_shows_what_is_sent_and_changes_nothing(
+    merchant, make_order, django_capture_on_commit_callbacks
+):
     order = make_order(email="ada@example.com")
     services.start_tracking(order)
     before = (OrderEvent.objects.count(), Notification.objects.count())
-    response = merchant.post(
-        admin_url("order_updates_status", order.pk),
-        {
-            "status": "confirmed",
-            "current": "placed",
-            "message": "We start on Monday.",
-            "note": "VIP",
-            "notify": "on",
-            "_preview": "Preview",
-        },
-    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = merchant.post(
+            admin_url("order_updates_status", order.pk),
+            {
+                "status": "confirmed",
+                "current": "placed",
+                "message": "We start on Monday.",
+                "note": "VIP",
+                "notify": "on",
+                "_preview": "Preview",
+            },
+        )
+    # No task published, no signal sent: the dry run was rolled back.
+    assert callbacks == []
     html = text(response)
     assert response.status_code == 200
     assert "Change the status from “Placed” to “Confirmed”." in html
@@ -198,6 +203,29 @@ def test_confirming_changes_the_status_with_the_staff_member_as_actor(
     )
     assert event.actor_user == merchant.user
     assert Notification.objects.filter(event=event, type="order_confirmed").exists()
+
+
+def test_an_untracked_order_starts_its_timeline_with_the_change(merchant, order):
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "Not tracked yet" in page
+    form = text(merchant.get(admin_url("order_updates_status", order.pk)))
+    assert re.findall(r'<option value="([a-z_]+)"', form)[0] == "confirmed"
+    merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {"status": "confirmed", "current": "placed", "_confirm": "1"},
+    )
+    kinds = list(
+        OrderEvent.objects.filter(order_id=order.pk).values_list("kind", "to_status")
+    )
+    assert kinds == [("tracking_started", "placed"), ("status_changed", "confirmed")]
+
+
+def test_a_final_status_offers_no_change(merchant, order):
+    services.start_tracking(order)
+    services.set_status(order, "cancelled")
+    page = text(merchant.get(admin_url("order_updates_status", order.pk)))
+    assert "The pipeline allows no change from this status." in page
+    assert 'id="order-updates-preview"' not in page
 
 
 def test_without_notify_nobody_hears_of_it(merchant, make_order):

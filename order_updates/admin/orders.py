@@ -742,11 +742,6 @@ class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # the rows are changed through the services' screens only
 
-    def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) or (
-            self.has_order_updates_status_permission(request, obj)
-        )
-
     def has_delete_permission(self, request, obj=None):
         # Asked when an order is deleted (its state row goes with it): whoever may
         # delete orders may. The page itself never deletes a state row alone.
