@@ -131,6 +131,31 @@ def test_change_page_shows_status_timeline_actor_and_messages(merchant, make_ord
         assert 'id="order-updates-%s"' % button in html
 
 
+def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert merchant.get(url).status_code == 200
+        return len(captured)
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    queries(admin_url("change", order.pk))  # caches filled (content types…)
+    few_events = queries(admin_url("change", order.pk))
+    for index in range(10):
+        services.set_status(order, "on_hold" if index % 2 == 0 else "placed")
+        services.add_note(order, "Note %d" % index, public=index % 2 == 0)
+    assert queries(admin_url("change", order.pk)) == few_events
+
+    queries(admin_url("changelist"))
+    few_orders = queries(admin_url("changelist"))
+    for _ in range(10):
+        services.start_tracking(make_order())
+    assert queries(admin_url("changelist")) == few_orders
+
+
 # Changing the status of one order -----------------------------------------------------
 
 

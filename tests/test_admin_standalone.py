@@ -108,3 +108,19 @@ def test_orders_stay_deletable_and_state_rows_are_not(
     )
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert not OrderState.objects.filter(pk=state.pk).exists()
+
+
+def test_the_list_costs_no_query_per_row(merchant, make_order, orders):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert merchant.get(url("changelist")).status_code == 200
+        return len(captured)
+
+    queries()
+    few = queries()
+    for _ in range(10):
+        services.start_tracking(make_order())
+    assert queries() == few

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -201,6 +202,8 @@ class OrderUpdatesAdminMixin:
 
     def get_actions(self, request):
         actions = super().get_actions(request)  # type: ignore[misc]
+        if self.actions is None or IS_POPUP_VAR in request.GET:  # type: ignore[attr-defined]
+            return actions  # the admin turned actions off, or a popup
         if self.has_order_updates_status_permission(request):
             action = type(self).order_updates_set_status
             actions["order_updates_set_status"] = (
