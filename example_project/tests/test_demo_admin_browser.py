@@ -139,6 +139,7 @@ def test_change_status_with_preview_shipment_and_notes(
         "Your engraving is done."
     )
     browser.find_element(By.CSS_SELECTOR, "input[value=public]").click()
+    shots(browser, "note-form")
     browser.find_element(By.ID, "order-updates-save").click()
     assert "note was added" in success_message(browser)
     note = OrderEvent.objects.get(order=order, kind=EventKind.NOTE)

@@ -168,7 +168,7 @@ class NoteForm(forms.Form):
         label=_("Who sees it"),
         choices=VISIBILITY_CHOICES,
         initial="internal",
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "radiolist"}),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -69,7 +69,8 @@ PERMISSIONS = {
 def staff_member(request: HttpRequest) -> AbstractBaseUser:
     """The logged-in staff member: the actor of every change made here."""
     user = request.user
-    assert isinstance(user, AbstractBaseUser)  # admin views require a login
+    if not isinstance(user, AbstractBaseUser):  # admin views require a login
+        raise PermissionDenied
     return user
 
 
