@@ -20,6 +20,8 @@ sys.path.insert(0, str(ROOT))
 if not settings.configured:
     settings.configure(
         INSTALLED_APPS=[
+            # For autodoc of order_updates.admin (its classes register on the site).
+            "django.contrib.admin",
             "django.contrib.auth",
             "django.contrib.contenttypes",
             "order_updates",

@@ -20,6 +20,7 @@ from order_updates.core.shipments import (
     BulkShipmentResult,
     add_shipment,
     bulk_add_shipments,
+    update_shipment,
 )
 from order_updates.core.status import (
     BulkResult,
@@ -58,4 +59,5 @@ __all__ = [
     "set_status",
     "start_tracking",
     "track_existing_orders",
+    "update_shipment",
 ]

@@ -26,6 +26,10 @@ order_note_added = Signal()
 #: provides args: order, shipment, event, actor, notify
 shipment_added = Signal()
 
+#: Sent after a shipment is changed (update_shipment()).
+#: provides args: order, shipment, event, changed (field → [old, new]), actor, notify
+shipment_updated = Signal()
+
 #: Sent after a delay or a delivery problem is recorded.
 #: provides args: order, event, issue ("delayed" or "exception"), actor, notify
 delivery_issue_reported = Signal()

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from order_updates.admin import OrderEventInline, ShipmentInline
-from order_updates.pipeline import get_pipeline
+from order_updates.admin import OrderUpdatesAdminMixin
 
 from .models import Order, OrderLine, Product
 
@@ -20,46 +19,26 @@ class OrderLineInline(admin.TabularInline):
     autocomplete_fields = ["product"]
 
 
-class StatusFilter(admin.SimpleListFilter):
-    """Filter by order_updates status, with the pipeline's labels."""
-
-    title = _("status")
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return get_pipeline().choices()
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(order_updates_state__status=self.value())
-        return queryset
-
-
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
+    """The shop's order admin; the mixin adds the status column and filter, the
+    search by number and email, the bulk status action, and on the order's page
+    its status, timeline, shipments and the buttons to change them.
+    """
+
     list_display = [
         "number",
         "shipping_name",
         "email",
         "total_display",
         "placed_at",
-        "current_status",
     ]
-    list_filter = [StatusFilter, "language", "placed_at"]
-    list_select_related = ["order_updates_state"]
+    list_filter = ["language", "placed_at"]
     search_fields = ["number", "email", "shipping_name"]
     date_hierarchy = "placed_at"
     raw_id_fields = ["customer"]
-    # The lines are the shop's; the shipments and timeline come from order_updates.
-    inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
+    inlines = [OrderLineInline]
 
     @admin.display(description=_("total"), ordering="total")
     def total_display(self, order):
         return "%s %s" % (order.total, order.currency)
-
-    @admin.display(description=_("status"), ordering="order_updates_state__status")
-    def current_status(self, order):
-        state = getattr(order, "order_updates_state", None)
-        if state is None:
-            return "-"
-        return state.status_info.label if state.status_info else state.status

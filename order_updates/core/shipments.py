@@ -120,6 +120,84 @@ def add_shipment(
     return shipment
 
 
+def update_shipment(
+    shipment: Shipment,
+    *,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+    at: datetime | None = None,
+    **fields: Any,
+) -> OrderEvent | None:
+    """Correct a shipment's :data:`SHIPMENT_FIELDS` (a mistyped tracking number,
+    another carrier…); return the "shipment updated" event, or None if nothing
+    changed.
+
+    The event records which fields changed and, unless ``notify=False``, sends
+    the customer a shipping update with the corrected details. Fields are
+    checked as :func:`add_shipment` checks them; bad arguments raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
+    """
+    if not isinstance(shipment, Shipment) or shipment.pk is None:
+        raise InvalidInputType(
+            "shipment",
+            gettext("shipment must be a saved Shipment, not %s.")
+            % validation.type_name(shipment),
+        )
+    validation.shipment_fields(fields)  # unknown names, wrong types
+    actor, message, note, notify, at = validation.arguments(
+        actor=actor, message=message, note=note, notify=notify, at=at
+    )
+    now = at or timezone.now()
+    with transaction.atomic():
+        order = shipment.order
+        state = lock_state(order, at=now)
+        current = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        values = {name: getattr(current, name) for name in SHIPMENT_FIELDS}
+        cleaned = validation.shipment_fields({**values, **fields})
+        changed = {
+            name: [values[name], cleaned[name]]
+            for name in SHIPMENT_FIELDS
+            if cleaned[name] != values[name]
+        }
+        if not changed:
+            return None
+        for name, (_old, new) in changed.items():
+            setattr(current, name, new)
+            setattr(shipment, name, new)
+        current.save(update_fields=list(changed))
+        started = start_event(order, state, actor=actor, at=now)
+        event = build_event(
+            state,
+            kind=EventKind.SHIPMENT_UPDATED,
+            actor=actor_fields(actor),
+            at=now,
+            message=message,
+            note=note,
+            notify=notify,
+            data={
+                "shipment": current.pk,
+                "carrier": current.carrier,
+                "tracking_number": current.tracking_number,
+                "tracking_url": current.tracking_url,
+                "changed": list(changed),
+            },
+        )
+        write_events([(order, [started, event] if started else [event])])
+        state.save(update_fields=["last_sequence"])
+        send_after_commit(
+            signals.shipment_updated,
+            order,
+            shipment=current,
+            event=event,
+            changed=changed,
+            actor=actor,
+            notify=notify,
+        )
+    return event
+
+
 def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:
     """The unsaved shipment-added event of ``shipment`` (saved, with its pk)."""
     return build_event(

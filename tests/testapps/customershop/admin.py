@@ -1,15 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 
-from order_updates.admin import OrderEventInline, ShipmentInline
+from order_updates.admin import OrderUpdatesAdminMixin
 
 from .models import Purchase
 
 
-class PurchaseAdmin(admin.ModelAdmin):
-    """The shop's own order admin, with order_updates' inlines added."""
-
-    inlines = [OrderEventInline, ShipmentInline]
+class PurchaseAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
+    """The shop's own order admin, with order_updates added in one line."""
 
 
 # Both test shops are installed; only the one order_updates points at has the

@@ -1,0 +1,234 @@
+"""The merchant's order screens in a real browser: status change with its
+preview, shipments, notes and the bulk status confirmation, submitted for real
+(CSRF included), each screen checked to fit a 1280 px window.
+
+Set ``ORDER_UPDATES_SCREENSHOTS`` to a folder (``../docs/_static``) to keep the
+screenshots the merchant guide shows; otherwise they go to a temporary folder.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from order_updates import services
+from order_updates.models import EventKind, Notification, OrderEvent, OrderState
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from shop.models import Order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait(browser, condition, timeout=15):
+    return WebDriverWait(browser, timeout).until(condition)
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("ORDER_UPDATES_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(browser, name):
+        """Check the page fits the window, then save a screenshot of it."""
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, "%s is %d px wider than the window" % (name, overflow)
+        path = folder / ("admin-%s.png" % name)
+        browser.save_screenshot(str(path))
+        assert path.stat().st_size > 0
+        return path
+
+    return take
+
+
+@pytest.fixture
+def merchant(db):
+    return get_user_model().objects.create_superuser(
+        "mia", "mia@example.com", "mia-password", first_name="Mia"
+    )
+
+
+def make_order(number, email, name):
+    order = Order.objects.create(
+        number=number,
+        email=email,
+        shipping_name=name,
+        shipping_line1="Torstraße 12",
+        shipping_city="Berlin",
+        shipping_postcode="10119",
+        total=Decimal("105.50"),
+    )
+    services.start_tracking(order)
+    return order
+
+
+def log_in(browser, live_server):
+    browser.get(live_server.url + "/admin/login/")
+    browser.find_element(By.ID, "id_username").send_keys("mia")
+    browser.find_element(By.ID, "id_password").send_keys("mia-password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "site-name")))
+
+
+def success_message(browser):
+    return wait(
+        browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".messagelist"))
+    ).text
+
+
+def test_change_status_with_preview_shipment_and_notes(
+    browser, live_server, merchant, shots
+):
+    order = make_order("DS-10001", "chloe@example.org", "Chloé Martin")
+    log_in(browser, live_server)
+
+    browser.get(live_server.url + "/admin/shop/order/")
+    row = browser.find_element(By.XPATH, "//tr[.//a[text()='DS-10001']]")
+    assert "Placed" in row.text
+    shots(browser, "order-list")
+
+    row.find_element(By.LINK_TEXT, "DS-10001").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "order-updates-panel")))
+    assert browser.find_element(By.ID, "order-updates-status").text == "Placed"
+    browser.find_element(By.ID, "order-updates-change-status").click()
+
+    # Only the moves the pipeline allows from "placed".
+    select = Select(wait(browser, EC.presence_of_element_located((By.ID, "id_status"))))
+    assert [option.text for option in select.options] == [
+        "Confirmed",
+        "Processing",
+        "On hold",
+        "Cancelled",
+    ]
+    select.select_by_visible_text("Confirmed")
+    browser.find_element(By.ID, "id_message").send_keys("We start packing on Monday.")
+    browser.find_element(By.ID, "id_note").send_keys("Paid by bank transfer")
+    assert browser.find_element(By.ID, "id_notify").is_selected()
+    browser.find_element(By.ID, "order-updates-preview").click()
+
+    summary = wait(
+        browser, EC.presence_of_element_located((By.ID, "order-updates-summary"))
+    )
+    assert "“Placed” to “Confirmed”" in summary.text
+    preview = browser.find_element(By.ID, "order-updates-preview-messages")
+    assert "chloe@example.org" in preview.text
+    assert "Subject:" in preview.text
+    # The email as it renders, sandboxed: no script of it runs in the admin.
+    frame = preview.find_element(By.TAG_NAME, "iframe")
+    assert frame.get_attribute("sandbox") == ""
+    assert not OrderEvent.objects.filter(kind=EventKind.STATUS_CHANGED).exists()
+    shots(browser, "status-preview")
+
+    browser.find_element(By.ID, "order-updates-confirm").click()
+    assert "Confirmed" in success_message(browser)
+    assert browser.find_element(By.ID, "order-updates-status").text == "Confirmed"
+    event = OrderEvent.objects.get(order=order, kind=EventKind.STATUS_CHANGED)
+    assert (event.to_status, event.actor_user) == ("confirmed", merchant)
+    assert event.message == "We start packing on Monday."
+    assert event.note == "Paid by bank transfer"
+    assert Notification.objects.filter(event=event, type="order_confirmed").exists()
+
+    # A note for the customer.
+    browser.find_element(By.ID, "order-updates-add-note").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "id_text"))).send_keys(
+        "Your engraving is done."
+    )
+    browser.find_element(By.CSS_SELECTOR, "input[value=public]").click()
+    shots(browser, "note-form")
+    browser.find_element(By.ID, "order-updates-save").click()
+    assert "note was added" in success_message(browser)
+    note = OrderEvent.objects.get(order=order, kind=EventKind.NOTE)
+    assert (note.message, note.actor_user) == ("Your engraving is done.", merchant)
+
+    # A shipment that also moves the order on.
+    services.set_status(order, "processing")
+    browser.refresh()
+    browser.find_element(By.ID, "order-updates-add-shipment").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "id_carrier"))).send_keys(
+        "dhl"
+    )
+    browser.find_element(By.ID, "id_tracking_number").send_keys("JD014600006")
+    browser.find_element(By.ID, "id_tracking_url").send_keys(
+        "https://www.dhl.com/track?id=JD014600006"
+    )
+    browser.find_element(By.ID, "id_shipped_at_0").send_keys("2026-11-30")
+    browser.find_element(By.ID, "id_shipped_at_1").send_keys("09:15:00")
+    Select(browser.find_element(By.ID, "id_status")).select_by_visible_text("Shipped")
+    shots(browser, "shipment-form")
+    browser.find_element(By.ID, "order-updates-save").click()
+    assert "shipment was added" in success_message(browser)
+    assert OrderState.objects.get(order=order).status == "shipped"
+    shipment = order.order_updates_shipments.get()
+    assert (shipment.carrier, shipment.tracking_number) == ("dhl", "JD014600006")
+
+    # Correct the tracking number.
+    browser.find_element(By.LINK_TEXT, "Edit").click()
+    field = wait(browser, EC.presence_of_element_located((By.ID, "id_tracking_number")))
+    field.clear()
+    field.send_keys("JD014600007")
+    browser.find_element(By.ID, "id_note").send_keys("Label reprinted")
+    browser.find_element(By.ID, "order-updates-save").click()
+    assert "shipment was changed" in success_message(browser)
+    shipment.refresh_from_db()
+    assert shipment.tracking_number == "JD014600007"
+    updated = OrderEvent.objects.get(order=order, kind=EventKind.SHIPMENT_UPDATED)
+    assert updated.actor_user == merchant
+
+    timeline = browser.find_element(By.ID, "order-updates-timeline")
+    assert "Shipment updated" in timeline.text
+    assert "DHL JD014600007" in timeline.text
+    assert "Processing → Shipped" in timeline.text
+    assert "mia" in timeline.text
+    browser.execute_script("arguments[0].scrollIntoView()", timeline)
+    shots(browser, "order-timeline")
+    browser.execute_script("window.scrollTo(0, 0)")
+    shots(browser, "order-page")
+
+
+def test_bulk_status_with_confirmation(browser, live_server, merchant, shots):
+    orders = [
+        make_order("DS-1000%d" % i, "c%d@example.org" % i, "Customer %d" % i)
+        for i in range(1, 6)
+    ]
+    services.set_status(orders[0], "cancelled")
+    log_in(browser, live_server)
+    browser.get(live_server.url + "/admin/shop/order/")
+    for order in orders:
+        browser.find_element(
+            By.CSS_SELECTOR, "input.action-select[value='%s']" % order.pk
+        ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value(
+        "order_updates_set_status"
+    )
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+
+    select = Select(wait(browser, EC.presence_of_element_located((By.ID, "id_status"))))
+    assert "5 orders selected." in browser.find_element(By.ID, "content-main").text
+    select.select_by_visible_text("Confirmed")
+    browser.find_element(By.ID, "id_note").send_keys("Wave 12")
+    browser.find_element(By.ID, "order-updates-review").click()
+
+    summary = wait(
+        browser, EC.presence_of_element_located((By.ID, "order-updates-bulk-summary"))
+    )
+    assert summary.text == "4 orders will be set to “Confirmed”."
+    skipped = browser.find_element(By.ID, "order-updates-bulk-skipped").text
+    assert "An order in status “Cancelled” cannot move to “Confirmed”." in skipped
+    assert set(OrderState.objects.values_list("status", flat=True)) == {
+        "placed",
+        "cancelled",
+    }
+    shots(browser, "bulk-review")
+
+    browser.find_element(By.ID, "order-updates-confirm").click()
+    message = success_message(browser)
+    assert "4 orders set to “Confirmed”." in message
+    assert "1 order left unchanged" in message
+    changed = OrderEvent.objects.filter(kind=EventKind.STATUS_CHANGED, note="Wave 12")
+    assert changed.count() == 4
+    assert {event.actor_user for event in changed} == {merchant}

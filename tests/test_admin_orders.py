@@ -1,0 +1,606 @@
+"""The order screens in the admin: list, change page, status change with preview,
+bulk status, shipments, notes, and who may do what.
+
+Both test shops add order_updates to their own order admin with the mixin
+(tests/testapps/*/admin.py).
+"""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from order_updates import services
+from order_updates.conf import get_order_model
+from order_updates.models import (
+    EventKind,
+    Notification,
+    OrderEvent,
+    OrderState,
+    Shipment,
+)
+
+
+def admin_url(name, *args):
+    opts = get_order_model()._meta
+    return reverse(
+        "admin:%s_%s_%s" % (opts.app_label, opts.model_name, name), args=args
+    )
+
+
+def number(order):
+    from order_updates.core.adapter import get_adapter
+
+    return get_adapter().get_number(order)
+
+
+@pytest.fixture
+def merchant(client, django_user_model):
+    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def staff_client(django_user_model, *codenames):
+    """A logged-in staff member with exactly these permissions."""
+    user = django_user_model.objects.create_user("staff-%d" % len(codenames), "", "pw")
+    user.is_staff = True
+    user.save()
+    opts = get_order_model()._meta
+    for codename in codenames:
+        app_label, _, codename = codename.rpartition(".")
+        user.user_permissions.add(
+            Permission.objects.get(
+                codename=codename, content_type__app_label=app_label or opts.app_label
+            )
+        )
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def view_order_permission():
+    opts = get_order_model()._meta
+    return "%s.view_%s" % (opts.app_label, opts.model_name)
+
+
+def text(response):
+    return response.content.decode()
+
+
+# The list ----------------------------------------------------------------------------
+
+
+def test_list_shows_status_labels_filters_and_searches(merchant, make_order):
+    processing_order = make_order(email="ada@example.com")
+    services.start_tracking(processing_order)
+    services.set_status(processing_order, "confirmed")
+    services.set_status(processing_order, "processing")
+    placed = make_order(email="bob@example.org")
+    services.start_tracking(placed)
+    untracked = make_order(email="carol@example.net")
+
+    page = merchant.get(admin_url("changelist"))
+    html = text(page)
+    assert page.status_code == 200
+    assert ">Processing<" in html and ">Placed<" in html
+    assert ">processing<" not in html  # never the raw code
+    # The filter offers the pipeline's labels.
+    assert "?order_updates_status=on_hold" in html
+    assert "On hold" in html
+
+    filtered = text(
+        merchant.get(admin_url("changelist"), {"order_updates_status": "placed"})
+    )
+    assert number(placed) in filtered
+    assert number(processing_order) not in filtered
+    assert number(untracked) not in filtered
+
+    by_email = text(merchant.get(admin_url("changelist"), {"q": "ada@example"}))
+    assert number(processing_order) in by_email and number(placed) not in by_email
+    by_number = text(merchant.get(admin_url("changelist"), {"q": number(placed)}))
+    assert number(placed) in by_number and number(processing_order) not in by_number
+
+
+# The change page ---------------------------------------------------------------------
+
+
+def test_change_page_shows_status_timeline_actor_and_messages(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "confirmed", actor=merchant.user, note="Paid by wire")
+    row = Notification.objects.filter(order_id=order.pk, type="order_confirmed").get()
+
+    page = merchant.get(admin_url("change", order.pk))
+    html = text(page)
+    assert page.status_code == 200
+    assert 'id="order-updates-status">Confirmed<' in html
+    assert "Placed → Confirmed" in html
+    assert "Paid by wire" in html
+    assert "boss" in html  # who acted
+    log = reverse("admin:order_updates_notification_change", args=[row.pk])
+    assert 'href="%s"' % log in html
+    assert "email · Pending" in html
+    # Every action the superuser may take is offered.
+    for button in ["change-status", "add-shipment", "add-note"]:
+        assert 'id="order-updates-%s"' % button in html
+
+
+def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert merchant.get(url).status_code == 200
+        return len(captured)
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    queries(admin_url("change", order.pk))  # caches filled (content types…)
+    few_events = queries(admin_url("change", order.pk))
+    for index in range(10):
+        services.set_status(order, "on_hold" if index % 2 == 0 else "placed")
+        services.add_note(order, "Note %d" % index, public=index % 2 == 0)
+    assert queries(admin_url("change", order.pk)) == few_events
+
+    queries(admin_url("changelist"))
+    few_orders = queries(admin_url("changelist"))
+    for _ in range(10):
+        services.start_tracking(make_order())
+    assert queries(admin_url("changelist")) == few_orders
+
+
+# Changing the status of one order -----------------------------------------------------
+
+
+def test_status_form_offers_only_allowed_transitions(merchant, order):
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    html = text(merchant.get(admin_url("order_updates_status", order.pk)))
+    offered = re.findall(r'<option value="([a-z_]+)"', html)
+    assert offered == ["processing", "on_hold", "cancelled"]
+    assert ">Processing</option>" in html
+
+
+def test_preview_shows_what_is_sent_and_changes_nothing(
+    merchant, make_order, django_capture_on_commit_callbacks
+):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    before = (OrderEvent.objects.count(), Notification.objects.count())
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = merchant.post(
+            admin_url("order_updates_status", order.pk),
+            {
+                "status": "confirmed",
+                "current": "placed",
+                "message": "We start on Monday.",
+                "note": "VIP",
+                "notify": "on",
+                "_preview": "Preview",
+            },
+        )
+    # No task published, no signal sent: the dry run was rolled back.
+    assert callbacks == []
+    html = text(response)
+    assert response.status_code == 200
+    assert "Change the status from “Placed” to “Confirmed”." in html
+    assert 'data-channel="email"' in html
+    assert "ada@example.com" in html
+    # Rendered by the real templates: the subject and the customer's message.
+    assert re.search(r"<strong>Subject:</strong> [^<]*confirmed", html, re.I)
+    assert "We start on Monday." in html
+    assert 'id="order-updates-confirm"' in html
+    assert (OrderEvent.objects.count(), Notification.objects.count()) == before
+    assert OrderState.objects.get(order_id=order.pk).status == "placed"
+
+
+def test_confirming_changes_the_status_with_the_staff_member_as_actor(
+    merchant, make_order, django_capture_on_commit_callbacks
+):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = merchant.post(
+            admin_url("order_updates_status", order.pk),
+            {
+                "status": "confirmed",
+                "current": "placed",
+                "message": "We start on Monday.",
+                "note": "VIP",
+                "notify": "True",
+                "_confirm": "Confirm",
+            },
+        )
+    assert response.status_code == 302
+    assert response["Location"] == admin_url("change", order.pk)
+    event = OrderEvent.objects.get(order_id=order.pk, kind=EventKind.STATUS_CHANGED)
+    assert (event.to_status, event.message, event.note) == (
+        "confirmed",
+        "We start on Monday.",
+        "VIP",
+    )
+    assert event.actor_user == merchant.user
+    assert Notification.objects.filter(event=event, type="order_confirmed").exists()
+
+
+def test_an_untracked_order_starts_its_timeline_with_the_change(merchant, order):
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "Not tracked yet" in page
+    form = text(merchant.get(admin_url("order_updates_status", order.pk)))
+    assert re.findall(r'<option value="([a-z_]+)"', form)[0] == "confirmed"
+    merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {"status": "confirmed", "current": "placed", "_confirm": "1"},
+    )
+    kinds = list(
+        OrderEvent.objects.filter(order_id=order.pk).values_list("kind", "to_status")
+    )
+    assert kinds == [("tracking_started", "placed"), ("status_changed", "confirmed")]
+
+
+def test_a_final_status_offers_no_change(merchant, order):
+    services.start_tracking(order)
+    services.set_status(order, "cancelled")
+    page = text(merchant.get(admin_url("order_updates_status", order.pk)))
+    assert "The pipeline allows no change from this status." in page
+    assert 'id="order-updates-preview"' not in page
+
+
+def test_without_notify_nobody_hears_of_it(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    data = {"status": "cancelled", "current": "placed", "message": "", "note": ""}
+    preview = text(
+        merchant.post(
+            admin_url("order_updates_status", order.pk), {**data, "_preview": "1"}
+        )
+    )
+    assert "The customer will not be notified." in preview
+    merchant.post(
+        admin_url("order_updates_status", order.pk), {**data, "_confirm": "1"}
+    )
+    event = OrderEvent.objects.get(order_id=order.pk, kind=EventKind.STATUS_CHANGED)
+    assert not event.notify
+    assert not Notification.objects.filter(event=event).exists()
+
+
+def test_a_change_made_meanwhile_is_caught(merchant, order):
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")  # by someone else, after the form loaded
+    response = merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {"status": "cancelled", "current": "placed", "_confirm": "1"},
+    )
+    assert response.status_code == 200
+    assert "in the meantime" in text(response)
+    assert OrderState.objects.get(order_id=order.pk).status == "confirmed"
+
+
+def test_a_transition_the_pipeline_refuses_is_a_form_error(merchant, order):
+    services.start_tracking(order)
+    response = merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {"status": "delivered", "current": "placed", "_confirm": "1"},
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in text(response)
+    assert OrderState.objects.get(order_id=order.pk).status == "placed"
+
+
+# Bulk ---------------------------------------------------------------------------------
+
+
+def bulk_post(client, pks, step=None, select_across=False, query="", **data):
+    payload = {
+        "action": "order_updates_set_status",
+        "_selected_action": [str(pk) for pk in pks],
+        "select_across": "1" if select_across else "0",
+        **data,
+    }
+    if step:
+        payload["order_updates_step"] = step
+    else:
+        payload["index"] = "0"
+    return client.post(
+        admin_url("changelist") + query, payload, follow=bool(step == "confirm")
+    )
+
+
+def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order):
+    orders = [make_order() for _ in range(5)]
+    for order in orders[:3]:
+        services.start_tracking(order)
+    services.set_status(orders[0], "confirmed")
+    services.set_status(orders[1], "cancelled")
+    pks = [order.pk for order in orders]
+
+    first = bulk_post(merchant, pks)
+    assert first.status_code == 200
+    assert "5 orders selected." in text(first)
+
+    review = text(
+        bulk_post(merchant, pks, step="review", status="confirmed", notify="on")
+    )
+    # Placed (1 tracked, 2 not yet) → confirmed; one already confirmed, one cancelled.
+    assert "3 orders will be set to “Confirmed”." in review
+    assert "2 orders will be left unchanged:" in review
+    assert "The order is already in status “Confirmed”." in review
+    assert "An order in status “Cancelled” cannot move to “Confirmed”." in review
+    assert set(OrderState.objects.values_list("status", flat=True)) == {
+        "placed",
+        "confirmed",
+        "cancelled",
+    }
+
+    done = bulk_post(
+        merchant, pks, step="confirm", status="confirmed", notify="on", note="Batch 7"
+    )
+    html = text(done)
+    assert "3 orders set to “Confirmed”." in html
+    assert "2 orders left unchanged:" in html
+    events = OrderEvent.objects.filter(kind=EventKind.STATUS_CHANGED, note="Batch 7")
+    assert events.count() == 3
+    assert {event.actor_user for event in events} == {merchant.user}
+
+
+def bulk_orders(count):
+    """``count`` orders of the active shop shape, inserted in a few statements."""
+    from django.conf import settings
+
+    model = get_order_model()
+    if settings.TEST_SHOP == "plainshop":
+        model.objects.bulk_create(
+            model(number="BULK-%d" % i, email="bulk%d@example.com" % i)
+            for i in range(count)
+        )
+    else:
+        from tests.testapps.customershop.models import Customer
+
+        customer = Customer.objects.create(email="bulk@example.com")
+        model.objects.bulk_create(
+            model(reference="BULK-%d" % i, customer=customer) for i in range(count)
+        )
+    return model.objects.all()
+
+
+def test_bulk_over_5000_orders_takes_a_bounded_number_of_queries(
+    merchant, django_assert_max_num_queries
+):
+    orders = bulk_orders(5000)
+    services.bulk_set_status(
+        orders.filter(pk__in=list(orders.values_list("pk", flat=True)[:2500])),
+        "confirmed",
+        notify=False,
+    )
+    page = list(orders.order_by("-pk").values_list("pk", flat=True)[:100])
+    # "Select all 5,000": the page's checkboxes plus select_across.
+    with django_assert_max_num_queries(25):
+        review = bulk_post(
+            merchant, page, step="review", select_across=True, status="processing"
+        )
+    assert "5000 orders will be set to “Processing”." in text(review)
+    # bulk_set_status: per batch of BULK_BATCH_SIZE (1000), about a dozen
+    # statements; 5 batches, plus the admin's own (session, user, changelist).
+    # SQLite splits inserts and long IN lists at its 999 parameters: its count is
+    # higher but just as independent of per-order work.
+    bound = 60 if connection.vendor == "postgresql" else 200
+    with django_assert_max_num_queries(bound) as queries:
+        done = bulk_post(
+            merchant,
+            page,
+            step="confirm",
+            select_across=True,
+            status="processing",
+            notify="on",
+        )
+    assert "5000 orders set to “Processing”." in text(done)
+    not_inserts = [q for q in queries.captured_queries if "INSERT" not in q["sql"]]
+    assert len(not_inserts) <= 50
+    assert OrderState.objects.filter(status="processing").count() == 5000
+    assert Notification.objects.filter(type="order_processing").count() == 0  # off
+
+
+# Shipments and notes ------------------------------------------------------------------
+
+
+def test_add_a_shipment_and_move_the_order(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    form = text(merchant.get(admin_url("order_updates_add_shipment", order.pk)))
+    assert re.findall(r'<option value="([a-z_]*)"', form) == [
+        "",
+        "shipped",
+        "on_hold",
+        "cancelled",
+    ]
+    response = merchant.post(
+        admin_url("order_updates_add_shipment", order.pk),
+        {
+            "carrier": "ups",
+            "tracking_number": "1Z999",
+            "tracking_url": "https://ups.example/1Z999",
+            "shipped_at_0": "2026-11-30",
+            "shipped_at_1": "09:15:00",
+            "status": "shipped",
+            "message": "On its way!",
+            "notify": "on",
+        },
+    )
+    assert response.status_code == 302
+    shipment = Shipment.objects.get(order_id=order.pk)
+    assert (shipment.carrier, shipment.tracking_number) == ("ups", "1Z999")
+    assert shipment.shipped_at.hour == 9
+    assert OrderState.objects.get(order_id=order.pk).status == "shipped"
+    added = OrderEvent.objects.get(order_id=order.pk, kind=EventKind.SHIPMENT_ADDED)
+    assert added.actor_user == merchant.user
+    assert Notification.objects.filter(order_id=order.pk, type="shipped").exists()
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "UPS 1Z999" in page  # the carrier's name, not its code
+
+
+def test_a_bad_link_is_a_form_error(merchant, order):
+    response = merchant.post(
+        admin_url("order_updates_add_shipment", order.pk),
+        {"carrier": "ups", "tracking_url": "not a link"},
+    )
+    assert response.status_code == 200
+    assert "Enter a valid URL." in text(response)
+    assert not Shipment.objects.exists()
+
+
+def test_edit_a_shipment(merchant, make_order, django_capture_on_commit_callbacks):
+    order = make_order(email="ada@example.com")
+    shipment = services.add_shipment(order, carrier="ups", tracking_number="1Z-TYPO")
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    form = text(merchant.get(url))
+    assert 'value="1Z-TYPO"' in form
+    response = merchant.post(
+        url,
+        {
+            "carrier": "dhl_express",
+            "tracking_number": "JD0001",
+            "tracking_url": "",
+            "note": "Wrong label",
+            "notify": "on",
+        },
+    )
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert (shipment.carrier, shipment.tracking_number) == ("dhl_express", "JD0001")
+    event = OrderEvent.objects.get(order_id=order.pk, kind=EventKind.SHIPMENT_UPDATED)
+    assert event.data["changed"] == ["carrier", "tracking_number"]
+    assert (event.note, event.actor_user) == ("Wrong label", merchant.user)
+    assert Notification.objects.filter(event=event, type="shipping_update").exists()
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "DHL Express JD0001" in page
+    # Saving it unchanged writes nothing.
+    merchant.post(url, {"carrier": "dhl_express", "tracking_number": "JD0001"})
+    assert OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).count() == 1
+
+
+def test_a_shipment_of_another_order_is_not_found(merchant, make_order):
+    order, other = make_order(), make_order()
+    shipment = services.add_shipment(other, carrier="ups")
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    assert merchant.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("visibility", ["public", "internal"])
+def test_add_a_note(merchant, make_order, visibility):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    response = merchant.post(
+        admin_url("order_updates_add_note", order.pk),
+        {"text": "Engraving done", "visibility": visibility, "notify": "on"},
+    )
+    assert response.status_code == 302
+    event = OrderEvent.objects.get(order_id=order.pk, kind=EventKind.NOTE)
+    assert event.actor_user == merchant.user
+    sent = Notification.objects.filter(event=event).exists()
+    if visibility == "public":
+        assert (event.message, event.note, sent) == ("Engraving done", "", True)
+    else:
+        assert (event.message, event.note, sent) == ("", "Engraving done", False)
+
+
+def test_an_empty_note_is_a_form_error(merchant, order):
+    response = merchant.post(
+        admin_url("order_updates_add_note", order.pk),
+        {"text": "", "visibility": "public"},
+    )
+    assert "This field is required." in text(response)
+    assert not OrderEvent.objects.exists()
+
+
+# Permissions and CSRF -----------------------------------------------------------------
+
+
+def test_view_only_staff_see_everything_and_change_nothing(django_user_model, order):
+    services.start_tracking(order)
+    shipment = services.add_shipment(order, carrier="ups")
+    viewer = staff_client(django_user_model, view_order_permission())
+    page = text(viewer.get(admin_url("change", order.pk)))
+    assert 'id="order-updates-status">Placed<' in page
+    assert "order-updates-change-status" not in page
+    assert "order-updates-add-shipment" not in page
+    assert "order-updates-add-note" not in page
+    assert ">Edit<" not in page
+    for url in [
+        admin_url("order_updates_status", order.pk),
+        admin_url("order_updates_add_shipment", order.pk),
+        admin_url("order_updates_change_shipment", order.pk, shipment.pk),
+        admin_url("order_updates_add_note", order.pk),
+    ]:
+        assert viewer.get(url).status_code == 403
+        assert viewer.post(url, {"status": "cancelled", "text": "x"}).status_code == 403
+    listing = text(viewer.get(admin_url("changelist")))
+    assert "order_updates_set_status" not in listing
+    bulk_post(viewer, [order.pk], step="confirm", status="cancelled")
+    assert OrderState.objects.get(order_id=order.pk).status == "placed"
+    assert OrderEvent.objects.filter(order_id=order.pk).count() == 2
+
+
+def test_each_permission_opens_its_own_screen(django_user_model, order):
+    services.start_tracking(order)
+    statuses = staff_client(
+        django_user_model, view_order_permission(), "order_updates.change_orderstate"
+    )
+    page = text(statuses.get(admin_url("change", order.pk)))
+    assert "order-updates-change-status" in page
+    assert "order-updates-add-shipment" not in page
+    assert "order_updates_set_status" in text(statuses.get(admin_url("changelist")))
+    assert (
+        statuses.get(admin_url("order_updates_add_note", order.pk)).status_code == 403
+    )
+
+    shipper = staff_client(
+        django_user_model,
+        view_order_permission(),
+        "order_updates.add_shipment",
+        "order_updates.add_orderevent",
+    )
+    page = text(shipper.get(admin_url("change", order.pk)))
+    assert "order-updates-add-shipment" in page and "order-updates-add-note" in page
+    assert "order-updates-change-status" not in page
+    response = shipper.post(
+        admin_url("order_updates_add_shipment", order.pk), {"carrier": "ups"}
+    )
+    assert response.status_code == 302
+    assert Shipment.objects.get(order_id=order.pk).carrier == "ups"
+    assert shipper.get(admin_url("order_updates_status", order.pk)).status_code == 403
+
+
+def test_forms_refuse_a_post_without_the_csrf_token(django_user_model, order):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(
+        django_user_model.objects.create_superuser("csrf", "c@example.com", "pw")
+    )
+    for url, data in [
+        (admin_url("order_updates_status", order.pk), {"status": "confirmed"}),
+        (admin_url("order_updates_add_shipment", order.pk), {"carrier": "ups"}),
+        (admin_url("order_updates_add_note", order.pk), {"text": "x"}),
+    ]:
+        assert client.post(url, data).status_code == 403
+        assert 'name="csrfmiddlewaretoken"' in text(client.get(url))
+    assert not OrderEvent.objects.exists()
+
+
+def test_the_admin_checks_pass():
+    from django.contrib import admin
+    from django.core import checks
+
+    errors = [
+        error
+        for error in checks.run_checks(tags=[checks.Tags.admin])
+        if error.level >= checks.ERROR
+    ]
+    assert errors == []
+    assert get_order_model() in admin.site._registry
