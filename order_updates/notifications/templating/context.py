@@ -64,6 +64,11 @@ CONTEXT_KEYS: dict[str, Key] = {
                 "stage_label",
                 "stages",
                 "items",
+                "subtotal",
+                "shipping",
+                "discount",
+                "tax",
+                "tax_included",
                 "total",
                 "currency",
                 "shipping_address",
@@ -93,6 +98,9 @@ CONTEXT_KEYS: dict[str, Key] = {
         frozenset({"order", "tracking", "primary", "preferences", "unsubscribe"})
     ),
 }
+
+#: The order's figures besides its total (the adapter's ``get_summary``).
+SUMMARY_KEYS = ("subtotal", "shipping", "discount", "tax")
 
 #: Carrier codes whose display name is not just the code in capitals or title case.
 CARRIER_NAMES = {
@@ -314,6 +322,8 @@ class ContextLoader:
                     "number": _text(data.get("number")),
                     **status_context(self.statuses.get(order.pk) or ""),
                     "items": plain(data.get("items") or [], zone),
+                    **{key: plain(data.get(key), zone) for key in SUMMARY_KEYS},
+                    "tax_included": data.get("tax_included", True) is not False,
                     "total": plain(data.get("total"), zone),
                     "currency": _text(data.get("currency")),
                     "shipping_address": _text(data.get("shipping_address")),
@@ -494,17 +504,26 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
                 {
                     "name": "Ceramic mug",
                     "quantity": 2,
+                    "unit_price": "12.00",
+                    "line_total": "24.00",
                     "price": "12.00",
                     "sku": "MUG-1",
                 },
                 {
                     "name": "Loose-leaf green tea",
                     "quantity": 1,
+                    "unit_price": "8.50",
+                    "line_total": "8.50",
                     "price": "8.50",
                     "sku": "TEA-7",
                 },
             ],
-            "total": "32.50",
+            "subtotal": "32.50",
+            "shipping": "4.90",
+            "discount": "5.00",
+            "tax": "5.40",
+            "tax_included": True,
+            "total": "32.40",
             "currency": "EUR",
             "shipping_address": "Ada Lovelace\n12 St James's Square\nLondon SW1Y 4JH",
             "created": created,
