@@ -28,6 +28,7 @@ from order_updates.models import (
     Shipment,
 )
 from order_updates.notifications import links as links_module
+from order_updates.notifications.templating.sources import message_language
 from order_updates.notifications.types import get_notification_types
 from order_updates.pipeline import get_pipeline
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from order_updates.core.adapter import DefaultOrderAdapter
+    from order_updates.notifications.channels.base import BaseChannel
 
 
 @dataclass(frozen=True)
@@ -345,15 +347,26 @@ class ContextLoader:
             }
 
     def for_notification(
-        self, notification: Notification, order: Model, zone: datetime.tzinfo
+        self,
+        notification: Notification,
+        order: Model,
+        zone: datetime.tzinfo,
+        channel: BaseChannel | None = None,
     ) -> dict[str, Any]:
-        """The context of an outbox row, in its language and the given zone.
+        """The context of an outbox row, in the given zone and the language the
+        message is written in: the customer's if the row's type has templates in
+        it for ``channel`` (the row's channel object; its name when not given),
+        else the shop's, else English (:func:`.sources.message_language`).
 
         Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError`
         when links cannot be built (no ``SITE_URL``, order_updates' URLs not
         included).
         """
-        language = notification.language or self.adapter.get_language(order)
+        language = message_language(
+            notification.type,
+            channel if channel is not None else notification.channel,
+            notification.language or self.adapter.get_language(order),
+        )
         with translation.override(language):
             links = _preference_links(notification)
         return self.context(
@@ -371,6 +384,7 @@ def build_context(
     notification: Notification,
     order: Model,
     zone: datetime.tzinfo | None = None,
+    channel: BaseChannel | None = None,
 ) -> dict[str, Any]:
     """The context for ``notification``: in its language, dates in ``zone``.
 
@@ -378,7 +392,7 @@ def build_context(
     customer's (:func:`~order_updates.notifications.preferences.customer_zone`).
     """
     zone = zone or timezone.get_default_timezone()
-    return ContextLoader([order]).for_notification(notification, order, zone)
+    return ContextLoader([order]).for_notification(notification, order, zone, channel)
 
 
 def preview_context(
