@@ -309,7 +309,7 @@ def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
         return []
     model = adapter.get_order_model()
     label = model._meta.label
-    configured = app_settings.ORDER_FIELDS
+    configured = {**adapter.order_fields_preset, **app_settings.ORDER_FIELDS}
     messages: list[CheckMessage] = []
     # A key set to None says "my orders have none": no warning for it.
     missing = [
@@ -344,7 +344,7 @@ def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
                 id="order_updates.W020",
             )
         )
-    items = app_settings.ITEM_FIELDS
+    items = {**adapter.item_fields_preset, **app_settings.ITEM_FIELDS}
     if items.get("price"):
         messages.append(
             Warning(

@@ -214,6 +214,12 @@ def plain(value: Any, zone: datetime.tzinfo | None = None) -> Any:
 class DefaultOrderAdapter:
     """Reads the shop's order by field names; override any method to change it."""
 
+    #: Field paths a subclass for a known shop framework sets (the django-oscar
+    #: adapter…): used over the conventional names, under ``ORDER_FIELDS``.
+    order_fields_preset: dict[str, Any] = {}
+    #: The same for order lines, under ``ITEM_FIELDS``.
+    item_fields_preset: dict[str, Any] = {}
+
     def __init__(self) -> None:
         unknown = set(app_settings.ORDER_FIELDS) - set(DEFAULT_ORDER_FIELDS)
         if unknown:
@@ -232,8 +238,8 @@ class DefaultOrderAdapter:
             )
             for name in DEFAULT_ORDER_FIELDS
         }
-        self.order_fields = {**defaults, **configured}
-        items = dict(app_settings.ITEM_FIELDS)
+        self.order_fields = {**defaults, **self.order_fields_preset, **configured}
+        items = {**self.item_fields_preset, **app_settings.ITEM_FIELDS}
         if "price" in items:  # the older name of unit_price
             items.setdefault("unit_price", items["price"])
         items.pop("price", None)

@@ -133,6 +133,26 @@ def sync_from_shop(
     return list(targets)
 
 
+def record_shop_status(
+    order: models.Model, value: Any, *, actor: Actor = ACTOR_SHOP
+) -> bool:
+    """Record that the shop set ``order``'s own status field to ``value``.
+
+    For receivers of a shop's own signals (django-oscar's
+    ``order_status_changed``). One query when ``value`` means the order's
+    current status, or the order is not tracked; else :func:`sync_from_shop`.
+    Returns whether the order moved.
+    """
+    current = (
+        OrderState.objects.filter(order_id=order.pk)
+        .values_list("status", flat=True)
+        .first()
+    )
+    if current is None or current == pipeline_code(value):
+        return False
+    return bool(sync_from_shop([order], actor=actor))
+
+
 def shop_order_saved(
     sender: type[models.Model],
     instance: models.Model,
@@ -142,11 +162,11 @@ def shop_order_saved(
     **kwargs: Any,
 ) -> None:
     """``post_save`` receiver of the shop's order: a save that changed its
-    status field (dashboard, shop code) is recorded by :func:`sync_from_shop`.
+    status field (dashboard, shop code) is recorded (:func:`record_shop_status`).
 
-    Costs one query when the status did not change; a new order is left to
-    ``TRACK_NEW_ORDERS`` or the shop's ``start_tracking()`` call, which start in
-    the status its field means.
+    Costs one query when the status did not change, none when ``update_fields``
+    leaves the field out; a new order is left to ``TRACK_NEW_ORDERS`` or the
+    shop's ``start_tracking()`` call, which start in the status its field means.
     """
     field = status_field()
     if not field or created or raw:
@@ -154,12 +174,4 @@ def shop_order_saved(
     attname = instance._meta.get_field(field).attname
     if update_fields is not None and not {field, attname} & set(update_fields):
         return
-    code = pipeline_code(getattr(instance, attname))
-    current = (
-        OrderState.objects.filter(order_id=instance.pk)
-        .values_list("status", flat=True)
-        .first()
-    )
-    if current is None or current == code:
-        return
-    sync_from_shop([instance], actor=ACTOR_SHOP)
+    record_shop_status(instance, getattr(instance, attname))
