@@ -78,26 +78,6 @@ def test_preset_keeps_oscars_order_placed_email_and_ours_off(make_order, rf, cus
     assert not Notification.objects.filter(type="order_received").exists()
 
 
-class OurPaymentDetailsView(PaymentDetailsView):
-    """docs/oscar.rst, "Sending our order received email instead"."""
-
-    def send_order_placed_email(self, order):
-        """order_updates sends "order received" instead."""
-
-
-def test_replacing_oscars_email_sends_ours_once(make_order, rf, customer, settings):
-    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "NOTIFICATION_TYPES": {}}
-    order = make_order()
-    view = checkout_view(OurPaymentDetailsView, rf, order, customer)
-    view.handle_successful_order(order)
-    assert mail.outbox == []
-    rows = list(Notification.objects.filter(order_id=order.pk))
-    assert [row.type for row in rows] == ["order_received"]
-    delivery.deliver_batch([row.pk for row in rows])
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["ada@example.com"]
-
-
 # Status, both ways --------------------------------------------------------------------
 
 
