@@ -320,3 +320,12 @@ def test_check_warns_about_choices_that_mean_nothing(shop_status, settings):
     [message] = messages
     assert message.id == "order_updates.W023"
     assert "'held'" in message.msg
+
+
+def test_a_wrong_status_field_is_a_clear_error_at_run_time_too(settings, order):
+    from order_updates.exceptions import OrderUpdatesConfigurationError
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "STATUS_FIELD": "statsu"}
+    with pytest.raises(OrderUpdatesConfigurationError, match=r"\['STATUS_FIELD'\]"):
+        services.set_status(order, "confirmed")
+    assert services.get_status(order) is None  # nothing was written

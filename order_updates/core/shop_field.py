@@ -12,15 +12,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from order_updates.conf import app_settings, get_order_model
+from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.pipeline import get_pipeline
 
 
 def status_field() -> str | None:
     """The name of the shop's status field (``STATUS_FIELD``), or None."""
     return app_settings.STATUS_FIELD or None
+
+
+def status_attname(model: type[models.Model], field: str) -> str:
+    """The attribute of ``field`` on ``model``'s instances; a configuration error
+    naming the setting if the model has no such field (check E020 says so at
+    start-up).
+    """
+    try:
+        return model._meta.get_field(field).attname
+    except FieldDoesNotExist:
+        raise OrderUpdatesConfigurationError(
+            "ORDER_UPDATES['STATUS_FIELD'] is %r, which is not a field of %s."
+            % (field, model._meta.label)
+        ) from None
 
 
 def status_map() -> dict[Any, str]:
@@ -64,7 +80,7 @@ def write_shop_status(
     if not pks:
         return
     model = get_order_model()
-    attname = model._meta.get_field(field).attname
+    attname = status_attname(model, field)
     model._default_manager.filter(pk__in=pks).exclude(
         **{"%s__in" % field: values}
     ).update(**{field: values[0]})

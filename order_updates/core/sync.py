@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import Actor, write_events
-from order_updates.core.shop_field import pipeline_code, status_field
+from order_updates.core.shop_field import pipeline_code, status_attname, status_field
 from order_updates.core.status import load_orders, move, order_pks
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import OrderState
@@ -171,7 +171,7 @@ def shop_order_saved(
     field = status_field()
     if not field or created or raw:
         return
-    attname = instance._meta.get_field(field).attname
+    attname = status_attname(type(instance), field)
     if update_fields is not None and not {field, attname} & set(update_fields):
         return
     record_shop_status(instance, getattr(instance, attname))

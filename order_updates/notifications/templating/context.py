@@ -287,6 +287,8 @@ class ContextLoader:
         ):
             self.shipments[row.order_id].append(row)
         self.adapter = get_adapter()
+        # (type, channel, customer's language) → the language messages use.
+        self.languages: dict[tuple[str, str, str], str] = {}
 
     def context(
         self,
@@ -362,11 +364,15 @@ class ContextLoader:
         when links cannot be built (no ``SITE_URL``, order_updates' URLs not
         included).
         """
-        language = message_language(
-            notification.type,
-            channel if channel is not None else notification.channel,
-            notification.language or self.adapter.get_language(order),
-        )
+        requested = notification.language or self.adapter.get_language(order)
+        key = (notification.type, notification.channel, requested)
+        if key not in self.languages:
+            self.languages[key] = message_language(
+                notification.type,
+                channel if channel is not None else notification.channel,
+                requested,
+            )
+        language = self.languages[key]
         with translation.override(language):
             links = _preference_links(notification)
         return self.context(
