@@ -448,8 +448,9 @@ class DefaultOrderAdapter:
         """
         lines = [_amount(item.get("line_total")) for item in items]
         subtotal = _amount(self.field(order, "subtotal"))
-        if subtotal is None and lines and None not in lines:
-            subtotal = sum(lines, decimal.Decimal(0))
+        known = [line for line in lines if line is not None]
+        if subtotal is None and known and len(known) == len(lines):
+            subtotal = sum(known, decimal.Decimal(0))
         shipping = _amount(self.field(order, "shipping"))
         discount = _amount(self.field(order, "discount"))
         discount = abs(discount) if discount else None

@@ -31,12 +31,15 @@ def status_attname(model: type[models.Model], field: str) -> str:
     start-up).
     """
     try:
-        return model._meta.get_field(field).attname
+        found = model._meta.get_field(field)
     except FieldDoesNotExist:
+        found = None
+    if not isinstance(found, models.Field):
         raise OrderUpdatesConfigurationError(
             "ORDER_UPDATES['STATUS_FIELD'] is %r, which is not a field of %s."
             % (field, model._meta.label)
-        ) from None
+        )
+    return found.attname
 
 
 def status_map() -> dict[Any, str]:
