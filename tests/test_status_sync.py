@@ -329,3 +329,12 @@ def test_a_wrong_status_field_is_a_clear_error_at_run_time_too(settings, order):
     with pytest.raises(OrderUpdatesConfigurationError, match=r"\['STATUS_FIELD'\]"):
         services.set_status(order, "confirmed")
     assert services.get_status(order) is None  # nothing was written
+
+
+def test_sync_from_shop_checks_its_arguments(shop_status, order):
+    from order_updates.exceptions import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        services.sync_from_shop([order], message=42)
+    with pytest.raises(InvalidInput):
+        services.sync_from_shop("not orders")

@@ -26,6 +26,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from order_updates.core import validation
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import Actor, write_events
 from order_updates.core.shop_field import pipeline_code, status_attname, status_field
@@ -59,7 +60,9 @@ def sync_from_shop(
     Each tracked order whose field now means another status moves there: one
     ``status_changed`` event (actor ``"shop"`` unless given), notifications and
     ``order_status_changed`` as for :func:`~order_updates.services.set_status`,
-    in one transaction. The shop already made the change, so the pipeline's
+    in one transaction. Bad arguments raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
+    The shop already made the change, so the pipeline's
     transitions are not checked. Orders not tracked yet, and values that mean no
     pipeline status (logged as a warning), are left alone. Saves through the
     shop's model (its dashboard, ``order.save()``) need no call: order_updates
@@ -71,6 +74,9 @@ def sync_from_shop(
             "sync_from_shop() needs ORDER_UPDATES['STATUS_FIELD']: the name of "
             "your order's own status field."
         )
+    actor, message, note, notify = validation.arguments(
+        actor=actor, message=message, note=note, notify=notify
+    )
     pks, instances = order_pks(orders)
     if not pks:
         return []
