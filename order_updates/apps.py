@@ -19,6 +19,7 @@ class OrderUpdatesConfig(AppConfig):
         from order_updates.conf import get_order_model
         from order_updates.core.events import register_consumer
         from order_updates.core.status import track_new_order
+        from order_updates.core.sync import shop_order_saved
         from order_updates.notifications.feedback import connect_receivers
         from order_updates.notifications.outbox import queue_notifications
 
@@ -36,4 +37,10 @@ class OrderUpdatesConfig(AppConfig):
             track_new_order,
             sender=order_model,
             dispatch_uid="order_updates.track_new_order",
+        )
+        # Changes the shop makes to its own status field (STATUS_FIELD).
+        post_save.connect(
+            shop_order_saved,
+            sender=order_model,
+            dispatch_uid="order_updates.shop_order_saved",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from order_updates.conf import (
     DEFAULTS,
@@ -15,8 +15,11 @@ from order_updates.conf import (
     setting_name,
 )
 from order_updates.core.adapter import (
+    ALTERNATIVE_ITEM_FIELDS,
+    ALTERNATIVE_ORDER_FIELDS,
     DEFAULT_ITEM_FIELDS,
     DEFAULT_ORDER_FIELDS,
+    SUMMARY_ORDER_FIELDS,
     DefaultOrderAdapter,
     path_exists,
 )
@@ -335,6 +338,213 @@ def check_customer_pages(app_configs=None, **kwargs) -> list[CheckMessage]:
     return errors
 
 
+# Field mapping and status sync (issue 11) ---------------------------------------------
+
+
+def _conventional_names(
+    name: str, defaults: dict, alternatives: dict[str, tuple[str, ...]]
+) -> str:
+    names = [path for path in (defaults.get(name), *alternatives.get(name, ())) if path]
+    return "%s (tried: %s)" % (name, ", ".join(names) or "none")
+
+
+def _default_adapter() -> DefaultOrderAdapter | None:
+    """The configured adapter if it reads fields by name, else None."""
+    if check_order_model():
+        return None
+    try:
+        adapter = app_settings.ADAPTER()
+    except (ImproperlyConfigured, ImportError, TypeError):
+        return None  # E003 says what to fix
+    return adapter if isinstance(adapter, DefaultOrderAdapter) else None
+
+
+def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """W020: what messages show (items, total, address, email) cannot be found;
+    W021: an order line's name, quantity or price cannot be found; W022:
+    ``ITEM_FIELDS["price"]`` is ambiguous; E006 for a wrong item field path.
+    """
+    adapter = _default_adapter()
+    if adapter is None:
+        return []
+    model = adapter.get_order_model()
+    label = model._meta.label
+    configured = {**adapter.order_fields_preset, **app_settings.ORDER_FIELDS}
+    messages: list[CheckMessage] = []
+    # A key set to None says "my orders have none": no warning for it.
+    missing = [
+        name
+        for name in SUMMARY_ORDER_FIELDS
+        if name not in configured and not adapter.order_fields.get(name)
+    ]
+    if (
+        "email" not in configured
+        and not adapter.order_fields.get("email")
+        and not adapter.order_fields.get("user")
+    ):
+        missing.append("email")
+    if missing:
+        messages.append(
+            Warning(
+                "order_updates cannot find the %s of %s orders: messages would "
+                "leave them out." % (", ".join(missing), label),
+                hint="Map them in ORDER_UPDATES['ORDER_FIELDS'] to fields of %s "
+                "('__' follows relations; shipping_address may be a list of paths, "
+                "one per line), or set a key to None if your orders have none. "
+                "Conventional names: %s."
+                % (
+                    label,
+                    "; ".join(
+                        _conventional_names(
+                            name, DEFAULT_ORDER_FIELDS, ALTERNATIVE_ORDER_FIELDS
+                        )
+                        for name in missing
+                    ),
+                ),
+                id="order_updates.W020",
+            )
+        )
+    items = {**adapter.item_fields_preset, **app_settings.ITEM_FIELDS}
+    if items.get("price"):
+        messages.append(
+            Warning(
+                "ORDER_UPDATES['ITEM_FIELDS']['price'] (%r) is read as the price of "
+                "one unit, which messages multiply by the quantity." % items["price"],
+                hint="Rename the key to 'unit_price' if %r is the price of one unit, "
+                "or to 'line_total' if it is the price of the whole line."
+                % items["price"],
+                id="order_updates.W022",
+            )
+        )
+    item_model = adapter.item_model
+    if item_model is None:
+        return messages
+    item_label = item_model._meta.label
+    for name, path in items.items():
+        if path and not path_exists(item_model, path):
+            messages.append(
+                Error(
+                    "ORDER_UPDATES['ITEM_FIELDS'][%r] names %r, which %s does not "
+                    "have." % (name, path, item_label),
+                    hint="Map it to a field of %s ('__' follows relations), or set "
+                    "it to None if your order lines have no %s." % (item_label, name),
+                    id="order_updates.E006",
+                )
+            )
+    fields = adapter.item_fields
+    lacking = [
+        name
+        for name in ("name", "quantity")
+        if name not in items and not fields.get(name)
+    ]
+    if not any(fields.get(name) for name in ("unit_price", "line_total")) and not (
+        {"unit_price", "line_total", "price"} & set(items)
+    ):
+        lacking.append("unit_price or line_total")
+    if lacking:
+        messages.append(
+            Warning(
+                "order_updates cannot find the %s of %s lines: messages would "
+                "leave them out." % (", ".join(lacking), item_label),
+                hint="Map them in ORDER_UPDATES['ITEM_FIELDS'] to fields of %s: "
+                "'unit_price' is the price of one unit, 'line_total' the price of "
+                "the whole line (give either; the other is derived from the "
+                "quantity). Conventional names: %s."
+                % (
+                    item_label,
+                    "; ".join(
+                        _conventional_names(
+                            name, DEFAULT_ITEM_FIELDS, ALTERNATIVE_ITEM_FIELDS
+                        )
+                        for name in ("name", "quantity", "unit_price", "line_total")
+                    ),
+                ),
+                id="order_updates.W021",
+            )
+        )
+    return messages
+
+
+def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E020: STATUS_FIELD is not a field of the order; E021: STATUS_MAP is not a
+    dict of pipeline codes; W023: a choice of the field means no status.
+    """
+    field_name = app_settings.STATUS_FIELD
+    mapping = app_settings.STATUS_MAP
+    if not field_name and not mapping:
+        return []
+    if check_order_model():
+        return []
+    model = apps.get_model(getattr(settings, ORDER_MODEL_SETTING))
+    label = model._meta.label
+    if not field_name:
+        return [
+            Error(
+                "ORDER_UPDATES['STATUS_MAP'] is set but STATUS_FIELD is not.",
+                hint="Set ORDER_UPDATES['STATUS_FIELD'] to the name of the field of "
+                "%s that holds your own status, or remove STATUS_MAP." % label,
+                id="order_updates.E020",
+            )
+        ]
+    try:
+        field = model._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        field = None
+    if field is None or not getattr(field, "concrete", False) or field.is_relation:
+        return [
+            Error(
+                "ORDER_UPDATES['STATUS_FIELD'] is %r, which is not a field of %s."
+                % (field_name, label),
+                hint="Name the (non-relation) model field of %s that holds your own "
+                "status, e.g. 'status'; or remove STATUS_FIELD if it has none." % label,
+                id="order_updates.E020",
+            )
+        ]
+    try:
+        pipeline = build_pipeline(app_settings.PIPELINE)
+    except (ImproperlyConfigured, KeyError, TypeError, ValueError):
+        return []  # E004 says what to fix
+    codes = ", ".join(pipeline.statuses)
+    if not isinstance(mapping, dict):
+        return [
+            Error(
+                "ORDER_UPDATES['STATUS_MAP'] must be a dict, not %s."
+                % type(mapping).__name__,
+                hint="Map each value of %s.%s to a pipeline code, e.g. "
+                "{'new': 'placed', 'sent': 'shipped'}." % (label, field_name),
+                id="order_updates.E021",
+            )
+        ]
+    unknown = sorted(
+        "%r: %r" % (value, code)
+        for value, code in mapping.items()
+        if code not in pipeline.statuses
+    )
+    if unknown:
+        return [
+            Error(
+                "ORDER_UPDATES['STATUS_MAP'] maps to codes that are not statuses of "
+                "the pipeline: %s." % ", ".join(unknown),
+                hint="Map each value to one of: %s." % codes,
+                id="order_updates.E021",
+            )
+        ]
+    meaning = mapping or {code: code for code in pipeline.statuses}
+    choices = [value for value, _label in field.flatchoices] if field.choices else []
+    unmapped = [value for value in choices if value not in meaning]
+    if unmapped:
+        return [
+            Warning(
+                "%s.%s can be %s, which ORDER_UPDATES['STATUS_MAP'] does not map: "
+                "an order set to one of these is not followed."
+                % (label, field_name, ", ".join(map(repr, unmapped))),
+                hint="Map each of them to one of: %s." % codes,
+                id="order_updates.W023",
+            )
+        ]
+    return []
+
+
 #: Registered in ``AppConfig.ready()``.
 ALL_CHECKS = [
     check_settings,
@@ -345,4 +555,6 @@ ALL_CHECKS = [
     check_email_timeout,
     check_template_budget,
     check_customer_pages,
+    check_message_fields,
+    check_status_sync,
 ]

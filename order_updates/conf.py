@@ -114,6 +114,14 @@ DEFAULTS: dict[str, Any] = {
     # A secret that lets monitoring read the health view (Authorization: Bearer
     # <token>); without it, only staff users may.
     "HEALTH_TOKEN": None,
+    # --- Status sync with the shop's own status field (docs/status-sync.rst) ------
+    # The name of a field of the shop's order holding its own status (None: the
+    # shop has none). order_updates writes it with each change it makes, and
+    # records the changes the shop makes to it.
+    "STATUS_FIELD": None,
+    # The shop's values of STATUS_FIELD → pipeline codes, e.g. {"new": "placed",
+    # "sent": "shipped"}. Empty: the shop's values are the pipeline's codes.
+    "STATUS_MAP": {},
 }
 
 # Settings whose string values are dotted paths to import.

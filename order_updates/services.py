@@ -32,6 +32,7 @@ from order_updates.core.status import (
     start_tracking,
     track_existing_orders,
 )
+from order_updates.core.sync import ACTOR_SHOP, sync_from_shop
 from order_updates.core.timeline import (
     DELIVERY_ISSUES,
     add_delivery_feedback,
@@ -41,6 +42,7 @@ from order_updates.core.timeline import (
 
 __all__ = [
     "ACTOR_CUSTOMER",
+    "ACTOR_SHOP",
     "ACTOR_SYSTEM",
     "DELIVERY_ISSUES",
     "SHIPMENT_FIELDS",
@@ -58,6 +60,7 @@ __all__ = [
     "revoke_tracking_links",
     "set_status",
     "start_tracking",
+    "sync_from_shop",
     "track_existing_orders",
     "update_shipment",
 ]

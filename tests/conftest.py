@@ -31,7 +31,7 @@ def _make_plain_order(user=None, email=None, phone="", language="en", **extra):
 
 
 def _make_customer_order(user=None, email=None, phone="", language="en", **extra):
-    from tests.testapps.customershop.models import Customer, Purchase
+    from tests.testapps.customershop.models import Customer, Purchase, PurchaseItem
 
     number = "CS-%d" % next(_numbers)
     # A user has one customer record, shared by all their purchases.
@@ -44,9 +44,17 @@ def _make_customer_order(user=None, email=None, phone="", language="en", **extra
             full_name="Ada Lovelace",
             preferred_language=language,
         )
-    return Purchase.objects.create(
+    purchase = Purchase.objects.create(
         reference=number, customer=customer, amount=Decimal("42.50"), **extra
     )
+    # Its lines know their totals (2 mugs: 20.00), not their unit prices.
+    PurchaseItem.objects.create(
+        purchase=purchase, title="Mug", qty=2, line_total=Decimal("20")
+    )
+    PurchaseItem.objects.create(
+        purchase=purchase, title="Tea", qty=1, line_total=Decimal("22.5")
+    )
+    return purchase
 
 
 @pytest.fixture

@@ -89,7 +89,11 @@ elif TEST_SHOP == "customershop":
             "total": "amount",
             "currency": None,
             "created": "placed_at",
+            "shipping": "shipping_fee",
+            "shipping_address": "customer__address",
         },
+        # Its lines (Purchase.items) know their total, not their unit price.
+        "ITEM_FIELDS": {"quantity": "qty"},
     }
 else:
     raise ValueError("ORDER_UPDATES_TEST_SHOP must be plainshop or customershop")

@@ -182,7 +182,7 @@ ORDER_UPDATES = {
     "ITEM_FIELDS": {
         "name": "product_name",
         "quantity": "quantity",
-        "price": "unit_price",
+        "unit_price": "unit_price",
     },
 }
 

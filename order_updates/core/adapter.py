@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from order_updates.conf import RELOAD_HOOKS, app_settings, get_order_model
+from order_updates.core.shop_field import pipeline_code, status_field
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.pipeline import get_pipeline
 
@@ -43,36 +45,112 @@ DEFAULT_ORDER_FIELDS: dict[str, str | None] = {
     "customer_name": None,
     "total": "total",
     "currency": "currency",
-    "items": None,
-    "shipping_address": None,
+    "items": "items",
+    "shipping_address": "shipping_address",
     "created": None,
     # The customer pages' lookup form accepts the postcode instead of the email.
     "shipping_postcode": None,
+    # The summary's figures: lines, then these, add up to the total.
+    "subtotal": "subtotal",
+    "shipping": "shipping_total",
+    "discount": "discount_total",
+    "tax": "tax_total",
 }
 
+#: Other conventional names, tried in turn when the first is not on the model.
+ALTERNATIVE_ORDER_FIELDS: dict[str, tuple[str, ...]] = {
+    "items": ("lines",),
+}
+
+#: Where the default adapter looks on an order line. ``unit_price`` is the price
+#: of one unit and ``line_total`` the price of the whole line: map either (the
+#: other is derived from ``quantity``) or both. ``price`` is an older name of
+#: ``unit_price``.
 DEFAULT_ITEM_FIELDS: dict[str, str | None] = {
     "name": "name",
     "quantity": "quantity",
-    "price": "price",
-    "sku": None,
+    "unit_price": "unit_price",
+    "line_total": "line_total",
+    "price": None,
+    "sku": "sku",
 }
 
+#: Other conventional names of an order line's fields.
+ALTERNATIVE_ITEM_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("title", "product_name"),
+    "unit_price": ("price",),
+}
 
-def _resolve(obj: Any, path: str | None) -> Any:
-    """Follow a ``"a__b__c"`` path of attributes; None where a link is missing."""
+#: Order fields whose absence makes messages look wrong (check W011 names them).
+SUMMARY_ORDER_FIELDS = ("items", "total", "shipping_address")
+
+logger = logging.getLogger("order_updates.adapter")
+
+
+def _resolve(obj: Any, path: str | None, *, lenient: bool = False) -> Any:
+    """Follow a ``"a__b__c"`` path of attributes (or keys of a mapping); None
+    where a link is missing. ``lenient``: a missing attribute is None too (for
+    conventional names on objects whose class cannot be checked up front).
+    """
     if not path:
         return None
     value = obj
     for part in path.split("__"):
         if value is None:
             return None
+        if isinstance(value, Mapping):
+            value = value.get(part)
+            continue
         try:
             value = getattr(value, part)
         except ObjectDoesNotExist:
             return None
+        except AttributeError:
+            if lenient:
+                return None
+            raise
     if callable(value) and not isinstance(value, models.Manager):
         value = value()
     return value
+
+
+def _amount(value: Any) -> decimal.Decimal | None:
+    """``value`` as a Decimal (money objects by their ``amount``), or None."""
+    value = getattr(value, "amount", value)
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return decimal.Decimal(str(value))
+    except (decimal.InvalidOperation, ValueError):
+        return None
+
+
+def conventional_path(
+    model: type[models.Model],
+    name: str,
+    defaults: Mapping[str, str | None],
+    alternatives: Mapping[str, tuple[str, ...]],
+) -> str | None:
+    """The first conventional name of ``name`` that ``model`` has, or None."""
+    for path in (defaults.get(name), *alternatives.get(name, ())):
+        if path and path_exists(model, path):
+            return path
+    return None
+
+
+def related_model(model: type[models.Model], path: str | None) -> Any:
+    """The model at the end of ``path`` when it ends in a relation, else None."""
+    if not path:
+        return None
+    for part in path.split("__"):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+        if field.related_model is None:
+            return None
+        model = field.related_model
+    return model
 
 
 def _forward_relation_chain(model: type[models.Model], path: str) -> str:
@@ -138,6 +216,12 @@ def plain(value: Any, zone: datetime.tzinfo | None = None) -> Any:
 class DefaultOrderAdapter:
     """Reads the shop's order by field names; override any method to change it."""
 
+    #: Field paths a subclass for a known shop framework sets (the django-oscar
+    #: adapter…): used over the conventional names, under ``ORDER_FIELDS``.
+    order_fields_preset: dict[str, Any] = {}
+    #: The same for order lines, under ``ITEM_FIELDS``.
+    item_fields_preset: dict[str, Any] = {}
+
     def __init__(self) -> None:
         unknown = set(app_settings.ORDER_FIELDS) - set(DEFAULT_ORDER_FIELDS)
         if unknown:
@@ -148,19 +232,47 @@ class DefaultOrderAdapter:
         configured = app_settings.ORDER_FIELDS
         model = self.get_order_model()
         # A conventional name the shop's model lacks means "not available", so a
-        # shop without, say, a phone field needs no setting for it.
+        # shop without, say, a phone field needs no setting for it (check W011
+        # warns when what a message needs is missing).
         defaults = {
-            name: path if path and path_exists(model, path) else None
-            for name, path in DEFAULT_ORDER_FIELDS.items()
+            name: conventional_path(
+                model, name, DEFAULT_ORDER_FIELDS, ALTERNATIVE_ORDER_FIELDS
+            )
+            for name in DEFAULT_ORDER_FIELDS
         }
-        self.order_fields = {**defaults, **configured}
-        self.item_fields = {**DEFAULT_ITEM_FIELDS, **app_settings.ITEM_FIELDS}
+        self.order_fields = {**defaults, **self.order_fields_preset, **configured}
+        items = {**self.item_fields_preset, **app_settings.ITEM_FIELDS}
+        if "price" in items:  # the older name of unit_price
+            items.setdefault("unit_price", items["price"])
+        items.pop("price", None)
+        self.item_model = self.get_item_model()
+        if self.item_model is not None:
+            item_defaults = {
+                name: conventional_path(
+                    self.item_model, name, DEFAULT_ITEM_FIELDS, ALTERNATIVE_ITEM_FIELDS
+                )
+                for name in DEFAULT_ITEM_FIELDS
+            }
+            self._lenient_item_fields: set[str] = set()
+        else:
+            # Lines that are not a relation (a property): conventional names are
+            # looked up on each line, and a missing one is "not available".
+            item_defaults = {
+                name: path for name, path in DEFAULT_ITEM_FIELDS.items() if path
+            }
+            self._lenient_item_fields = set(item_defaults) - set(items)
+        item_defaults.pop("price", None)
+        self.item_fields = {**item_defaults, **items}
 
     # The order model --------------------------------------------------------------
 
     def get_order_model(self) -> type[models.Model]:
         """The shop's order model class."""
         return get_order_model()
+
+    def get_item_model(self) -> Any:
+        """The model of the order's lines, if ``items`` is a relation (else None)."""
+        return related_model(self.get_order_model(), self.order_fields.get("items"))
 
     def get_queryset(self) -> QuerySet:
         """Orders with the relations the mapped fields follow, joined in.
@@ -302,7 +414,15 @@ class DefaultOrderAdapter:
         return ""
 
     def get_initial_status(self, order: models.Model) -> str:
-        """The status an order starts in when tracking starts without one."""
+        """The status an order starts in when tracking starts without one: the
+        one its own status field means (``STATUS_FIELD``), else the pipeline's
+        initial status.
+        """
+        field = status_field()
+        if field:
+            code = pipeline_code(getattr(order, field, None))
+            if code:
+                return code
         return get_pipeline().initial
 
     # Plain data for notifications ----------------------------------------------------
@@ -316,11 +436,76 @@ class DefaultOrderAdapter:
         return [self.get_item_context(item) for item in rows]
 
     def get_item_context(self, item: Any) -> dict[str, Any]:
-        """One order line as plain data."""
-        return {
-            key: plain(_resolve(item, path))
+        """One order line as plain data: name, quantity, sku, and both
+        ``unit_price`` and ``line_total`` (whichever is not mapped is derived from
+        the other and the quantity). ``price`` repeats ``unit_price``.
+        """
+        values = {
+            key: _resolve(item, path, lenient=key in self._lenient_item_fields)
             for key, path in self.item_fields.items()
             if path
+        }
+        unit = _amount(values.get("unit_price"))
+        line = _amount(values.get("line_total"))
+        quantity = _amount(values.get("quantity"))
+        if line is None and unit is not None:
+            line = unit * (quantity if quantity is not None else 1)
+        elif unit is None and line is not None and quantity:
+            unit = line / quantity
+            exponent = line.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < 0:
+                unit = unit.quantize(decimal.Decimal(1).scaleb(exponent))
+        values.update(unit_price=unit, line_total=line, price=unit)
+        return {
+            key: plain(values.get(key))
+            for key in ("name", "quantity", "unit_price", "line_total", "price", "sku")
+        }
+
+    def get_summary(
+        self, order: models.Model, items: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The order's figures as plain data, so that a summary adds up.
+
+        ``subtotal`` (the lines' sum when not mapped), ``shipping``, ``discount``
+        (a positive amount taken off; None when there is none), ``tax``, and
+        ``tax_included``: True when the total already includes the tax (it is
+        shown as "including tax"), False when the tax is added to reach the
+        total. Figures that do not add up to the total are logged as a warning.
+        """
+        lines = [_amount(item.get("line_total")) for item in items]
+        subtotal = _amount(self.field(order, "subtotal"))
+        known = [line for line in lines if line is not None]
+        if subtotal is None and known and len(known) == len(lines):
+            subtotal = sum(known, decimal.Decimal(0))
+        shipping = _amount(self.field(order, "shipping"))
+        discount = _amount(self.field(order, "discount"))
+        discount = abs(discount) if discount else None
+        tax = _amount(self.field(order, "tax")) or None
+        total = _amount(self.field(order, "total"))
+        tax_included = True
+        if subtotal is not None and total is not None:
+            before_tax = subtotal + (shipping or 0) - (discount or 0)
+            if tax is not None and before_tax + tax == total and before_tax != total:
+                tax_included = False
+            elif before_tax != total:
+                logger.warning(
+                    "Order %s: its figures do not add up (subtotal %s + shipping "
+                    "%s - discount %s%s != total %s). Check ORDER_UPDATES"
+                    "['ORDER_FIELDS'] and ['ITEM_FIELDS'] (unit_price or "
+                    "line_total?).",
+                    self.get_number(order),
+                    subtotal,
+                    shipping or 0,
+                    discount or 0,
+                    " (+ tax %s)" % tax if tax is not None else "",
+                    total,
+                )
+        return {
+            "subtotal": plain(subtotal),
+            "shipping": plain(shipping),
+            "discount": plain(discount),
+            "tax": plain(tax),
+            "tax_included": tax_included,
         }
 
     def get_notification_context(self, order: models.Model) -> dict[str, Any]:
@@ -328,12 +513,14 @@ class DefaultOrderAdapter:
 
         Templates never receive model instances: only what this returns.
         """
+        items = self.get_items(order)
         return {
             "number": self.get_number(order),
             "customer_name": self.get_customer_name(order),
             "email": self.get_email(order),
             "language": self.get_language(order),
-            "items": self.get_items(order),
+            "items": items,
+            **self.get_summary(order, items),
             "total": plain(self.field(order, "total")),
             "currency": plain(self.field(order, "currency")) or "",
             "shipping_address": self.get_shipping_address(order),

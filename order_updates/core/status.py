@@ -33,6 +33,7 @@ from order_updates.core.events import (
     start_event,
     write_events,
 )
+from order_updates.core.shop_field import write_shop_status
 from order_updates.exceptions import InvalidInputType
 from order_updates.models import EventKind, OrderEvent, OrderState
 from order_updates.pipeline import Status, get_pipeline
@@ -87,6 +88,7 @@ def start_tracking(
             return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence")[0]
         write_events([(order, [started])])
         state.save(update_fields=["last_sequence"])
+        write_shop_status([order], [order.pk], state.status)
     return started
 
 
@@ -163,9 +165,13 @@ def move(
     note: str = "",
     notify: bool = True,
     data: dict[str, Any] | None = None,
+    write_shop: bool = True,
 ) -> OrderEvent:
     """Build the change of the locked ``state`` to ``status`` (already validated)
     and announce it after commit; the caller writes the event and saves ``state``.
+
+    Writes the shop's own status field (``STATUS_FIELD``) unless ``write_shop``
+    is False (the change came from that field).
     """
     old_status = state.status
     event = build_event(
@@ -182,6 +188,8 @@ def move(
     )
     state.status = status
     state.status_changed_at = at
+    if write_shop:
+        write_shop_status([order], [order.pk], status)
     send_after_commit(
         signals.order_status_changed,
         order,
@@ -290,6 +298,7 @@ def bulk_set_status(
             moved_pks: list[Any] = []
             moved_fresh_pks: list[Any] = []
             fresh_pks: list[Any] = []
+            batch_changed: list[Any] = []
             for pk in batch:
                 state = states.get(pk)
                 if state is None:
@@ -330,6 +339,7 @@ def bulk_set_status(
                 )
                 events.append(event)
                 result.changed.append(pk)
+                batch_changed.append(pk)
                 result.events.append(event)
                 (moved_fresh_pks if fresh else moved_pks).append(state.pk)
             written = {pk: events for pk, events in changes.items() if events}
@@ -345,6 +355,10 @@ def bulk_set_status(
                 last_sequence=2, **moved_to
             )
             OrderState.objects.filter(pk__in=fresh_pks).update(last_sequence=1)
+            # The shop's own status field follows, set-based too.
+            write_shop_status(
+                [instances[pk] for pk in batch_changed], batch_changed, target.code
+            )
         if has_listeners:
             # The same signals one set_status() per order would send.
             for event in result.started:

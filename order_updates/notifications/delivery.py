@@ -408,7 +408,7 @@ class _Batch:
             channel = self.channels[row.pk]
             try:
                 zone = quiet_hours.get_zone(self.preferences[row.order_id].timezone)
-                context = contexts.for_notification(row, row.order, zone)
+                context = contexts.for_notification(row, row.order, zone, channel)
                 language = context["notification"]["language"]
                 key = (row.type, channel.name, language)
                 if key not in sources:

@@ -29,6 +29,7 @@ from order_updates.models import (
     Shipment,
 )
 from order_updates.notifications import links as links_module
+from order_updates.notifications.templating.sources import message_language
 from order_updates.notifications.types import get_notification_types
 from order_updates.pipeline import get_pipeline
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from django.db.models import Model
 
     from order_updates.core.adapter import DefaultOrderAdapter
+    from order_updates.notifications.channels.base import BaseChannel
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ CONTEXT_KEYS: dict[str, Key] = {
                 "stage_label",
                 "stages",
                 "items",
+                "subtotal",
+                "shipping",
+                "discount",
+                "tax",
+                "tax_included",
                 "total",
                 "currency",
                 "shipping_address",
@@ -96,6 +103,9 @@ CONTEXT_KEYS: dict[str, Key] = {
         )
     ),
 }
+
+#: The order's figures besides its total (the adapter's ``get_summary``).
+SUMMARY_KEYS = ("subtotal", "shipping", "discount", "tax")
 
 #: Carrier codes whose display name is not just the code in capitals or title case.
 CARRIER_NAMES = {
@@ -297,6 +307,8 @@ class ContextLoader:
         ):
             self.shipments[row.order_id].append(row)
         self.adapter = get_adapter()
+        # (type, channel, customer's language) → the language messages use.
+        self.languages: dict[tuple[str, str, str], str] = {}
 
     def context(
         self,
@@ -335,6 +347,8 @@ class ContextLoader:
                     "number": _text(data.get("number")),
                     **status_context(self.statuses.get(order.pk) or ""),
                     "items": plain(data.get("items") or [], zone),
+                    **{key: plain(data.get(key), zone) for key in SUMMARY_KEYS},
+                    "tax_included": data.get("tax_included", True) is not False,
                     "total": plain(data.get("total"), zone),
                     "currency": _text(data.get("currency")),
                     "shipping_address": _text(data.get("shipping_address")),
@@ -357,15 +371,30 @@ class ContextLoader:
             }
 
     def for_notification(
-        self, notification: Notification, order: Model, zone: datetime.tzinfo
+        self,
+        notification: Notification,
+        order: Model,
+        zone: datetime.tzinfo,
+        channel: BaseChannel | None = None,
     ) -> dict[str, Any]:
-        """The context of an outbox row, in its language and the given zone.
+        """The context of an outbox row, in the given zone and the language the
+        message is written in: the customer's if the row's type has templates in
+        it for ``channel`` (the row's channel object; its name when not given),
+        else the shop's, else English (:func:`.sources.message_language`).
 
         Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError`
         when links cannot be built (no ``SITE_URL``, order_updates' URLs not
         included).
         """
-        language = notification.language or self.adapter.get_language(order)
+        requested = notification.language or self.adapter.get_language(order)
+        key = (notification.type, notification.channel, requested)
+        if key not in self.languages:
+            self.languages[key] = message_language(
+                notification.type,
+                channel if channel is not None else notification.channel,
+                requested,
+            )
+        language = self.languages[key]
         with translation.override(language):
             links = _preference_links(notification)
         return self.context(
@@ -383,6 +412,7 @@ def build_context(
     notification: Notification,
     order: Model,
     zone: datetime.tzinfo | None = None,
+    channel: BaseChannel | None = None,
 ) -> dict[str, Any]:
     """The context for ``notification``: in its language, dates in ``zone``.
 
@@ -390,7 +420,7 @@ def build_context(
     customer's (:func:`~order_updates.notifications.preferences.customer_zone`).
     """
     zone = zone or timezone.get_default_timezone()
-    return ContextLoader([order]).for_notification(notification, order, zone)
+    return ContextLoader([order]).for_notification(notification, order, zone, channel)
 
 
 def preview_context(
@@ -517,17 +547,26 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
                 {
                     "name": "Ceramic mug",
                     "quantity": 2,
+                    "unit_price": "12.00",
+                    "line_total": "24.00",
                     "price": "12.00",
                     "sku": "MUG-1",
                 },
                 {
                     "name": "Loose-leaf green tea",
                     "quantity": 1,
+                    "unit_price": "8.50",
+                    "line_total": "8.50",
                     "price": "8.50",
                     "sku": "TEA-7",
                 },
             ],
-            "total": "32.50",
+            "subtotal": "32.50",
+            "shipping": "4.90",
+            "discount": "5.00",
+            "tax": "5.40",
+            "tax_included": True,
+            "total": "32.40",
             "currency": "EUR",
             "shipping_address": "Ada Lovelace\n12 St James's Square\nLondon SW1Y 4JH",
             "created": created,

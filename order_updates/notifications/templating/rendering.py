@@ -168,6 +168,6 @@ def render_notification(
     dates in ``zone`` (the shop's ``TIME_ZONE`` unless given; the worker passes
     the customer's).
     """
-    context = build_context(notification, order, zone)
+    context = build_context(notification, order, zone, channel)
     language = context["notification"]["language"]
     return render(notification.type, channel, language, context)

@@ -56,6 +56,10 @@ TEMPLATE_PREFIX = "order_updates/notifications/"
 #: The package's own defaults, used even if no Django loader reaches them.
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "templates" / TEMPLATE_PREFIX
 
+#: The language of the files at the top of ``order_updates/notifications/``
+#: (those in no language folder): the last fallback of :func:`message_language`.
+FILES_LANGUAGE = "en"
+
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
 
@@ -149,10 +153,78 @@ def _read_template_file(name: str, language: str) -> tuple[str, str] | None:
 _cached_template_file = functools.lru_cache(maxsize=1024)(_read_template_file)
 
 
+def _language_file_exists(name: str, code: str) -> bool:
+    """Whether ``order_updates/notifications/<code>/<name>`` exists (no fallback)."""
+    full_name = "%s%s/%s" % (TEMPLATE_PREFIX, code, name)
+    for loader in _django_template_loaders():
+        for origin in loader.get_template_sources(full_name):
+            try:
+                origin.loader.get_contents(origin)
+            except TemplateDoesNotExist:
+                continue
+            return True
+    return (PACKAGE_DIR / code / name).is_file()
+
+
+_cached_language_file_exists = functools.lru_cache(maxsize=1024)(_language_file_exists)
+
+
 @receiver(setting_changed)
 def _forget_template_files(*, setting: str, **kwargs: object) -> None:
     if setting in ("TEMPLATES", "INSTALLED_APPS", "ORDER_UPDATES"):
         _cached_template_file.cache_clear()
+        _cached_language_file_exists.cache_clear()
+
+
+def has_language_templates(
+    type_code: str, channel: BaseChannel | str, language: str
+) -> bool:
+    """Whether ``type_code`` has templates for ``channel`` written in ``language``
+    (or its base language): files in a language folder, or the merchant's
+    active templates. English is the language of the default files.
+
+    ``channel`` is the channel object, or only its configured name (then its
+    folder is that name and every part counts).
+    """
+    candidates = language_candidates(language)
+    if not candidates:
+        return False
+    if candidates[-1] == FILES_LANGUAGE:
+        return True
+    exists = _language_file_exists if settings.DEBUG else _cached_language_file_exists
+    if isinstance(channel, str):
+        name, folders, parts = channel, [channel], tuple(PART_FIELDS)
+    else:
+        name, folders, parts = (
+            channel.name,
+            template_folders(channel),
+            channel_parts(channel),
+        )
+    check_codes(type_code, *folders)
+    for code in candidates:
+        for folder in folders:
+            for part in parts:
+                if exists(file_name(type_code, folder, part), code):
+                    return True
+    return NotificationTemplate.objects.filter(
+        type=type_code, channel=name, language__in=candidates, active=True
+    ).exists()
+
+
+def message_language(type_code: str, channel: BaseChannel | str, language: str) -> str:
+    """The language a message is written in for a customer who reads ``language``.
+
+    The customer's language if the type has templates in it (or its base
+    language: ``de-at`` reads ``de``), else the shop's ``LANGUAGE_CODE`` if it
+    has, else English (the default files). The message's text, its ``lang``
+    attribute and its dates and numbers all follow the language chosen here.
+    """
+    for code in dict.fromkeys(
+        normalize_language(code) for code in (language, settings.LANGUAGE_CODE)
+    ):
+        if code and has_language_templates(type_code, channel, code):
+            return code
+    return FILES_LANGUAGE
 
 
 def find_database_template(type_code: str, channel: str, language: str):

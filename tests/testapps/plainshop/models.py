@@ -14,6 +14,16 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="EUR")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The summary's other figures and the address, by their conventional names.
+    shipping_total = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    discount_total = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    shipping_address = models.TextField(blank=True)
+    # The shop's own status field (status sync tests set STATUS_FIELD to it).
+    state = models.CharField(max_length=20, default="new")
 
     def __str__(self):
         return self.number

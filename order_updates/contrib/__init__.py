@@ -1,0 +1,1 @@
+"""Optional integrations with other Django apps, each behind its own extra."""

@@ -1,0 +1,1 @@
+"""A django-oscar shop with order_updates, as docs/oscar.rst sets it up."""
