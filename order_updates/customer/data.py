@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -102,7 +103,12 @@ class OrderDetail:
     #: have something to do (rearrange delivery, check the address).
     attention: TimelineEntry | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
+    #: (label, amount) rows between the lines and the total, as the emails show
+    #: them: the subtotal only when something is added or taken off.
+    summary_rows: list[tuple[Any, Any]] = field(default_factory=list)
     total: Any = None
+    #: The tax already in the total ("including tax"), or None.
+    tax_included: Any = None
     currency: str = ""
 
 
@@ -285,10 +291,30 @@ def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
         timeline=timeline,
         shipments=shipments,
         attention=attention,
-        items=adapter.get_items(order) if items else [],
-        total=adapter.field(order, "total") if items else None,
         currency=(adapter.field(order, "currency") or "") if items else "",
+        **(_figures(adapter, order) if items else {}),
     )
+
+
+def _figures(adapter: Any, order: Model) -> dict[str, Any]:
+    """The lines and the summary of ``order``, adding up as in the emails."""
+    lines = adapter.get_items(order)
+    summary = adapter.get_summary(order, lines)
+    tax, included = summary["tax"], summary["tax_included"]
+    rows = [
+        (_("Shipping"), summary["shipping"]),
+        (_("Discount"), -Decimal(summary["discount"]) if summary["discount"] else None),
+        (_("Tax"), tax if not included else None),
+    ]
+    rows = [(label, amount) for label, amount in rows if amount]
+    if rows and summary["subtotal"] is not None:
+        rows.insert(0, (_("Subtotal"), summary["subtotal"]))
+    return {
+        "items": lines,
+        "summary_rows": rows,
+        "total": adapter.field(order, "total"),
+        "tax_included": tax if included and tax else None,
+    }
 
 
 # For the template tags on a shop's own pages ----------------------------------------
