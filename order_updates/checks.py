@@ -275,6 +275,87 @@ def check_pipeline(app_configs=None, **kwargs) -> list:
     return errors
 
 
+# Carriers and tracking ---------------------------------------------------------------
+
+#: The providers of order_updates.carriers.webhooks, by their TRACKING_WEBHOOKS key.
+TRACKING_WEBHOOK_PROVIDERS = ("generic", "aftership", "easypost")
+
+
+def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E020: CARRIERS is wrong; E021: a tracking webhook is misconfigured;
+    E022: STATUS_TIME_LIMITS is wrong.
+    """
+    from order_updates.carriers.monitoring import status_time_limits
+    from order_updates.carriers.registry import get_carriers
+
+    errors: list[CheckMessage] = []
+    try:
+        get_carriers.cache_clear()
+        get_carriers()
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(
+                str(exc),
+                hint="See 'Shipments and carriers' in the docs for a carrier's fields.",
+                id="order_updates.E020",
+            )
+        )
+    webhooks = app_settings.TRACKING_WEBHOOKS
+    if not isinstance(webhooks, dict):
+        webhooks = {"?": webhooks}
+    for provider, config in webhooks.items():
+        name = setting_name("TRACKING_WEBHOOKS", provider)
+        secrets = config.get("SECRETS") if isinstance(config, dict) else None
+        if provider not in TRACKING_WEBHOOK_PROVIDERS:
+            problem = "%s: there is no tracking webhook provider %r." % (
+                name,
+                provider,
+            )
+        elif (
+            not isinstance(secrets, (list, tuple))
+            or not secrets
+            or not all(isinstance(secret, str) and secret for secret in secrets)
+        ):
+            problem = "%s['SECRETS'] must be a non-empty list of secrets." % name
+        else:
+            continue
+        errors.append(
+            Error(
+                problem,
+                hint="Give {'SECRETS': ['...']} for one of %s; list two secrets "
+                "while you rotate them." % ", ".join(TRACKING_WEBHOOK_PROVIDERS),
+                id="order_updates.E021",
+            )
+        )
+    try:
+        limits = status_time_limits()
+    except ImproperlyConfigured as exc:
+        limits = {}
+        errors.append(
+            Error(
+                str(exc),
+                hint="For example {'processing': 2} or {'processing': {'days': 2, "
+                "'message': True}}.",
+                id="order_updates.E022",
+            )
+        )
+    try:
+        pipeline = build_pipeline(app_settings.PIPELINE)
+    except (ImproperlyConfigured, KeyError, TypeError, ValueError):
+        return errors  # E004 reports it
+    for status in limits:
+        if status not in pipeline:
+            errors.append(
+                Error(
+                    "%s: %r is not a status of the pipeline."
+                    % (setting_name("STATUS_TIME_LIMITS"), status),
+                    hint="Use one of: %s." % ", ".join(pipeline.statuses),
+                    id="order_updates.E022",
+                )
+            )
+    return errors
+
+
 #: Registered in ``AppConfig.ready()``.
 ALL_CHECKS = [
     check_settings,
@@ -284,4 +365,5 @@ ALL_CHECKS = [
     check_channels,
     check_email_timeout,
     check_template_budget,
+    check_carriers,
 ]

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 
+from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter, plain
 from order_updates.exceptions import OrderUpdatesConfigurationError
@@ -93,32 +94,6 @@ CONTEXT_KEYS: dict[str, Key] = {
         frozenset({"order", "tracking", "primary", "preferences", "unsubscribe"})
     ),
 }
-
-#: Carrier codes whose display name is not just the code in capitals or title case.
-CARRIER_NAMES = {
-    "australia_post": "Australia Post",
-    "canada_post": "Canada Post",
-    "colissimo": "Colissimo",
-    "deutsche_post": "Deutsche Post",
-    "dhl_express": "DHL Express",
-    "fedex": "FedEx",
-    "hermes": "Hermes",
-    "la_poste": "La Poste",
-    "postnl": "PostNL",
-    "royal_mail": "Royal Mail",
-}
-
-
-def carrier_name(code: str) -> str:
-    """A carrier's name for people: "ups" → "UPS", "royal_mail" → "Royal Mail"."""
-    code = (code or "").strip()
-    if not code or code != code.lower() or " " in code:
-        return code  # already a name, as the shop typed it
-    if code in CARRIER_NAMES:
-        return CARRIER_NAMES[code]
-    if len(code) <= 4:
-        return code.upper()
-    return code.replace("_", " ").replace("-", " ").title()
 
 
 def _text(value: Any) -> str:
@@ -199,9 +174,15 @@ def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
     """One shipment as plain data."""
     return {
         "carrier": _text(shipment.carrier),
-        "carrier_name": carrier_name(shipment.carrier),
+        "carrier_name": carrier_name(
+            shipment.carrier, getattr(shipment, "carrier_name", "")
+        ),
         "tracking_number": _text(shipment.tracking_number),
-        "tracking_url": _text(shipment.tracking_url),
+        "tracking_url": _text(
+            tracking_link(
+                shipment.carrier, shipment.tracking_number, shipment.tracking_url
+            )
+        ),
         "shipped_at": plain(shipment.shipped_at, zone),
     }
 
