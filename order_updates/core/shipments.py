@@ -163,15 +163,15 @@ def add_shipment(
                 shipment.save(
                     update_fields=["estimated_delivery_from", "estimated_delivery_to"]
                 )
-        if new_status is None and status is None and shipment.shipped_at is not None:
-            followed = follow_shipments(
+        if status is None and shipment.shipped_at is not None:
+            moves = follow_shipments(
                 order, state, actor=actor, at=now, notify=notify, shipment=shipment
             )
-            if followed is not None:
+            if moves:
                 shipment_event.notify = False  # the status change tells the customer
                 shipment_event.message = ""
-                followed.message = message
-                events.append(followed)
+                moves[-1].message = message
+                events.extend(moves)
         if new_status is not None:
             events.append(
                 move(

@@ -227,17 +227,17 @@ def record_tracking_events(
             if revised is not None:
                 events.append(revised)
         if changed:
-            moved = follow_shipments(
+            moves = follow_shipments(
                 order, state, actor=actor, at=now, notify=notify, shipment=shipment
             )
-            if moved is not None:
-                # One message per change: a problem is told as a problem, anything
-                # else by the order's status change.
-                if shipment.tracking_status in PROBLEM_STATUSES:
+            # One message per change: a problem is told as a problem, anything
+            # else by the order's status change.
+            if shipment.tracking_status in PROBLEM_STATUSES:
+                for moved in moves:
                     moved.notify = False
-                elif moved.notify and tracking_event is not None:
-                    tracking_event.notify = False
-                events.append(moved)
+            elif any(moved.notify for moved in moves) and tracking_event is not None:
+                tracking_event.notify = False
+            events.extend(moves)
         shipment.save()
         if events:
             write_events([(order, events)])
@@ -382,15 +382,17 @@ def follow_shipments(
     at: datetime.datetime,
     notify: bool = True,
     shipment: Shipment | None = None,
-) -> OrderEvent | None:
-    """Move the locked ``state`` to what its shipments imply, if the pipeline
-    allows it; return the unsaved status change (the caller writes it) or None.
+) -> list[OrderEvent]:
+    """Move the locked ``state`` to what its shipments imply, as far as the
+    pipeline allows; return the unsaved status changes (the caller writes them).
 
-    A shop whose pipeline has no ``partially_shipped`` status goes to
-    ``shipped``. A move the pipeline refuses (the order was cancelled, or staff
-    moved it on by hand) is left alone. A move backwards (a failed delivery
-    attempt takes an order from out for delivery back to shipped) does not
-    notify: the tracking update that caused it does.
+    Where the pipeline has no direct transition (processing → out for delivery)
+    the order passes through the statuses between (shipped), silently; only the
+    last change notifies. A shop whose pipeline has no ``partially_shipped``
+    status goes to ``shipped``. A move the pipeline refuses (the order was
+    cancelled, or staff moved it on by hand) is left alone. A move backwards (a
+    failed delivery attempt takes an order from out for delivery back to
+    shipped) does not notify: the tracking update that caused it does.
     """
     shipments = list(Shipment.objects.filter(order_id=order.pk))
     if shipment is not None:  # the caller's copy has the unsaved changes
@@ -400,8 +402,9 @@ def follow_shipments(
     if target == "partially_shipped" and target not in pipeline:
         target = "shipped"
     if target is None or target == state.status or target not in pipeline:
-        return None
-    if not pipeline.can_transition(state.status, target):
+        return []
+    path = _path(pipeline, state.status, target)
+    if not path:
         logger.info(
             "Order %s stays %s: its shipments say %s, which the pipeline does not "
             "allow from there.",
@@ -409,17 +412,39 @@ def follow_shipments(
             state.status,
             target,
         )
-        return None
+        return []
     forward = _rank(target) > _rank(state.status)
-    return move(
-        order,
-        state,
-        target,
-        actor=actor,
-        at=at,
-        notify=notify and forward,
-        data={"shipment": shipment.pk} if shipment is not None else None,
-    )
+    data = {"shipment": shipment.pk} if shipment is not None else None
+    return [
+        move(
+            order,
+            state,
+            status,
+            actor=actor,
+            at=at,
+            notify=notify and forward and status == target,
+            data=data,
+        )
+        for status in path
+    ]
+
+
+def _path(pipeline: Any, current: str, target: str) -> list[str]:
+    """The statuses from ``current`` to ``target`` (excluded, included), through
+    shipment-following statuses only: ``[target]`` when the pipeline allows the
+    move directly, ``[]`` when no way exists.
+    """
+    if pipeline.can_transition(current, target):
+        return [target]
+    for middle in FOLLOWING_STATUSES:
+        if (
+            middle not in (current, target)
+            and middle in pipeline
+            and pipeline.can_transition(current, middle)
+            and pipeline.can_transition(middle, target)
+        ):
+            return [middle, target]
+    return []
 
 
 def _rank(status: str) -> int:

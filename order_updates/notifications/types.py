@@ -72,6 +72,7 @@ DEFAULT_EVENT_NOTIFICATIONS: dict[str, str] = {
     "status:confirmed": "order_confirmed",
     "status:processing": "order_processing",
     "status:shipped": "shipped",
+    "status:partially_shipped": "shipped",
     "status:out_for_delivery": "out_for_delivery",
     "status:delivered": "delivered",
     "status:on_hold": "on_hold",
