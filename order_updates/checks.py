@@ -283,7 +283,8 @@ TRACKING_WEBHOOK_PROVIDERS = ("generic", "aftership", "easypost")
 
 def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E020: CARRIERS is wrong; E021: a tracking webhook is misconfigured;
-    E022: STATUS_TIME_LIMITS is wrong.
+    E022: STATUS_TIME_LIMITS is wrong; W020: a webhook entry names no built-in
+    provider (a typo, or a provider of the shop's own).
     """
     from order_updates.carriers.monitoring import status_time_limits
     from order_updates.carriers.registry import get_carriers
@@ -307,11 +308,16 @@ def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
         name = setting_name("TRACKING_WEBHOOKS", provider)
         secrets = config.get("SECRETS") if isinstance(config, dict) else None
         if provider not in TRACKING_WEBHOOK_PROVIDERS:
-            problem = "%s: there is no tracking webhook provider %r." % (
-                name,
-                provider,
+            errors.append(
+                Warning(
+                    "%s: order_updates has no tracking webhook provider %r."
+                    % (name, provider),
+                    hint="Built in: %s. For a provider of your own, silence "
+                    "order_updates.W020." % ", ".join(TRACKING_WEBHOOK_PROVIDERS),
+                    id="order_updates.W020",
+                )
             )
-        elif (
+        if (
             not isinstance(secrets, (list, tuple))
             or not secrets
             or not all(isinstance(secret, str) and secret for secret in secrets)
@@ -322,8 +328,8 @@ def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
         errors.append(
             Error(
                 problem,
-                hint="Give {'SECRETS': ['...']} for one of %s; list two secrets "
-                "while you rotate them." % ", ".join(TRACKING_WEBHOOK_PROVIDERS),
+                hint="Give {'SECRETS': ['...']}: the provider's webhook secret "
+                "(two while you rotate them).",
                 id="order_updates.E021",
             )
         )
