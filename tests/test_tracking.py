@@ -121,6 +121,19 @@ def test_a_failed_attempt_tells_the_problem_not_shipped_again(order, shipment):
     assert emails(order) == ["out_for_delivery", "delivery_exception"]
 
 
+def test_a_new_reason_for_the_same_status_is_recorded_not_announced(order, shipment):
+    services.record_tracking_events(
+        shipment, [scan("exception", 1, substatus="customs")]
+    )
+    result = services.record_tracking_events(
+        shipment, [scan("exception", 2, substatus="address")]
+    )
+    shipment.refresh_from_db()
+    assert shipment.tracking_substatus == "address"
+    assert [e.notify for e in result.events] == [False]
+    assert emails(order) == ["delivery_exception"]
+
+
 def test_an_exception_as_first_scan_ships_the_order_and_tells_the_problem(
     order, shipment
 ):

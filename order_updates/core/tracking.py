@@ -210,7 +210,8 @@ def record_tracking_events(
                 kind=EventKind.TRACKING_UPDATED,
                 actor=actor_fields(actor),
                 at=now,
-                notify=notify,
+                # A new reason for the same status is recorded, not announced.
+                notify=notify and shipment.tracking_status != old_status,
                 data=_tracking_data(shipment, old_status),
             )
             events.append(tracking_event)

@@ -115,7 +115,12 @@ def test_system_check_reports_webhooks_and_time_limits(settings):
     }
     errors = check_carriers()
     messages = [e.msg for e in errors]
-    assert [e.id for e in errors] == ["order_updates.E021"] * 2 + ["order_updates.E022"]
+    assert [e.id for e in errors] == [
+        "order_updates.E021",
+        "order_updates.W020",
+        "order_updates.E021",
+        "order_updates.E022",
+    ]
     assert "['SECRETS'] must be a non-empty list" in messages[0]
     assert "no tracking webhook provider 'shipbob'" in messages[1]
-    assert "'procesing' is not a status" in messages[2]
+    assert "'procesing' is not a status" in messages[3]

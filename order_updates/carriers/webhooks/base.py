@@ -89,6 +89,7 @@ class BaseTrackingWebhookView(View):
         try:
             if not any(self.signature_valid(request, body, s) for s in secrets):
                 raise WebhookError(self.signature_error(request))
+            self.check_request(request)
             try:
                 payload = json.loads(body)
             except (UnicodeDecodeError, ValueError) as exc:
@@ -135,6 +136,11 @@ class BaseTrackingWebhookView(View):
     def signature_error(self, request: HttpRequest) -> str:
         """Why the signature check failed, for the 400 answer."""
         return _("Missing or invalid signature.")
+
+    def check_request(self, request: HttpRequest) -> None:
+        """Refuse a correctly signed request for another reason (a stale
+        timestamp) by raising :class:`WebhookError`; by default, accept it.
+        """
 
     def parse(self, payload: Any, request: HttpRequest) -> list[TrackingUpdate]:
         """The updates in a verified payload; raise :class:`WebhookError` for a

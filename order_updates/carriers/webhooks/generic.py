@@ -30,7 +30,7 @@ import hmac
 import time
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from order_updates.carriers.webhooks.base import (
@@ -77,15 +77,13 @@ class GenericTrackingWebhookView(BaseTrackingWebhookView):
             return _("Missing %s header.") % SIGNATURE_HEADER
         return _("Invalid signature.")
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any):
-        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    def check_request(self, request: HttpRequest) -> None:
+        timestamp = int(request.headers[TIMESTAMP_HEADER])  # signed, so digits
         tolerance = app_settings.TRACKING_WEBHOOK_TOLERANCE_SECONDS
-        if timestamp.isdigit() and abs(time.time() - int(timestamp)) > tolerance:
-            return JsonResponse(
-                {"error": _("The timestamp is more than %d seconds off.") % tolerance},
-                status=400,
+        if abs(time.time() - timestamp) > tolerance:
+            raise WebhookError(
+                _("The timestamp is more than %d seconds off.") % tolerance
             )
-        return super().post(request)
 
     def parse(self, payload: Any, request: HttpRequest) -> list[TrackingUpdate]:
         if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):

@@ -106,6 +106,10 @@ def test_stale_or_future_timestamps_are_refused(client, webhook_secrets, order):
     )
     assert stale.status_code == 400
     assert "seconds off" in stale.json()["error"]
+    future = post(
+        client, reverse(URL), body, **headers(body, timestamp=int(time.time()) + 3600)
+    )
+    assert future.json() == {"error": "The timestamp is more than 300 seconds off."}
     assert not TrackingEvent.objects.exists()
 
 
