@@ -350,3 +350,20 @@ def test_staff_estimate_wins_over_the_default(order, settings):
     shipment.refresh_from_db()
     assert shipment.estimated_delivery_to == datetime.date(2026, 11, 22)
     assert list(DeliveryEstimate.objects.values_list("source", flat=True)) == ["staff"]
+
+
+def test_the_delayed_email_shows_the_new_estimate_and_the_carrier_link(order, shipment):
+    from order_updates.notifications.channels.email import EmailChannel
+    from order_updates.notifications.templating import render_notification
+
+    day = datetime.date(2026, 12, 1)
+    services.set_estimated_delivery(shipment, day)
+    services.set_estimated_delivery(
+        shipment, day + datetime.timedelta(days=1), day + datetime.timedelta(days=2)
+    )
+    row = Notification.objects.get(order_id=order.pk, type="delayed", channel="email")
+    rendered = render_notification(row, order, EmailChannel("email"))
+    text = rendered["text"]
+    assert "Estimated delivery: Dec. 2, 2026 – Dec. 3, 2026" in text
+    assert "Carrier: UPS" in text
+    assert "Tracking link: https://www.ups.com/track?tracknum=1Z1" in text

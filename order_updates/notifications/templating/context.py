@@ -27,6 +27,7 @@ from order_updates.models import (
     OrderEvent,
     OrderState,
     Shipment,
+    TrackingStatus,
 )
 from order_updates.notifications import links as links_module
 from order_updates.notifications.types import get_notification_types
@@ -47,7 +48,18 @@ class Key:
 
 
 SHIPMENT_KEYS = frozenset(
-    {"carrier", "carrier_name", "tracking_number", "tracking_url", "shipped_at"}
+    {
+        "carrier",
+        "carrier_name",
+        "tracking_number",
+        "tracking_url",
+        "shipped_at",
+        "delivered_at",
+        "tracking_status",
+        "tracking_status_label",
+        "estimated_delivery_from",
+        "estimated_delivery_to",
+    }
 )
 
 #: Every variable templates receive: root → its keys (validation checks these).
@@ -172,6 +184,7 @@ def event_context(event: OrderEvent | None, zone: datetime.tzinfo) -> dict[str, 
 
 def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
     """One shipment as plain data."""
+    status = getattr(shipment, "tracking_status", "") or ""
     return {
         "carrier": _text(shipment.carrier),
         "carrier_name": carrier_name(
@@ -184,6 +197,11 @@ def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
             )
         ),
         "shipped_at": plain(shipment.shipped_at, zone),
+        "delivered_at": plain(getattr(shipment, "delivered_at", None), zone),
+        "tracking_status": _text(status),
+        "tracking_status_label": _text(TrackingStatus(status).label) if status else "",
+        "estimated_delivery_from": getattr(shipment, "estimated_delivery_from", None),
+        "estimated_delivery_to": getattr(shipment, "estimated_delivery_to", None),
     }
 
 
@@ -449,6 +467,17 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
                 "tracking_number": "1Z999AA10123456784",
                 "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
                 "shipped_at": now - datetime.timedelta(days=1),
+                "delivered_at": now if status == "delivered" else None,
+                "tracking_status": "delivered"
+                if status == "delivered"
+                else "in_transit",
+                "tracking_status_label": _text(
+                    TrackingStatus.DELIVERED.label
+                    if status == "delivered"
+                    else TrackingStatus.IN_TRANSIT.label
+                ),
+                "estimated_delivery_from": (now + datetime.timedelta(days=1)).date(),
+                "estimated_delivery_to": (now + datetime.timedelta(days=2)).date(),
             }
         )
     shipment = shipments[-1] if shipments else None
