@@ -79,6 +79,15 @@ def test_a_batch_for_several_shipments(client, webhook_secrets, make_order):
     )
 
 
+def test_both_secrets_work_during_rotation(client, webhook_secrets, order):
+    services.add_shipment(order, tracking_number="K1", notify=False)
+    for secret in ("generic-old", "generic-new"):
+        body = encode([event("K1", "in_transit", "2026-11-30T08:00:00Z", id=secret)])
+        response = post(client, reverse(URL), body, **headers(body, secret=secret))
+        assert response.status_code == 200
+    assert TrackingEvent.objects.count() == 2
+
+
 def test_reordered_batches_end_in_the_newest_status(client, webhook_secrets, order):
     shipment = services.add_shipment(order, tracking_number="R1", notify=False)
     newer = encode([event("R1", "delivered", "2026-11-30T12:00:00Z")])
