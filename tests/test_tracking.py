@@ -220,6 +220,8 @@ def test_bad_scans_are_refused_before_anything_is_written(order, shipment):
         services.record_tracking_events(shipment, [scan("in_transit"), scan("lost")])
     with pytest.raises(InvalidInput, match="unknown sub-status"):
         services.record_tracking_events(shipment, [scan("exception", substatus="x")])
+    with pytest.raises(InvalidInput, match=r"scans\[0\].message must be a str"):
+        services.record_tracking_events(shipment, [scan("in_transit", message=3)])
     naive = Scan(occurred_at=datetime.datetime(2026, 1, 1), status="in_transit")
     with pytest.raises(InvalidInput, match="timezone-aware"):
         services.record_tracking_events(shipment, [naive])
@@ -292,6 +294,15 @@ def test_estimate_revisions_and_the_customer_told_when_later(order, shipment):
         services.set_estimated_delivery(shipment, day, day - datetime.timedelta(1))
     with pytest.raises(InvalidInput, match="must be a date"):
         services.set_estimated_delivery(shipment, timezone.now())
+
+
+def test_a_later_estimate_for_a_delivered_parcel_is_no_delay(order, shipment):
+    day = datetime.date(2026, 11, 21)
+    services.set_estimated_delivery(shipment, day)
+    services.record_tracking_events(shipment, [scan("delivered", 1)])
+    event = services.set_estimated_delivery(shipment, day + datetime.timedelta(days=3))
+    assert not event.notify
+    assert "delayed" not in emails(order)
 
 
 def test_carrier_estimate_comes_with_scans(order, shipment):

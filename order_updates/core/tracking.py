@@ -281,6 +281,17 @@ def _checked_scan(scan: Any, index: int) -> Scan:
                 "known": ", ".join(TrackingSubstatus.values),
             },
         )
+    for name in ("location", "raw_status", "message", "event_id"):
+        if not isinstance(getattr(scan, name), str):
+            raise InvalidInput(
+                path,
+                gettext("%(path)s.%(name)s must be a str, not %(type)s.")
+                % {
+                    "path": path,
+                    "name": name,
+                    "type": validation.type_name(getattr(scan, name)),
+                },
+            )
     when = validation.moment(scan.occurred_at, path + ".occurred_at")
     if when is None:
         raise InvalidInput(path, gettext("%s: the scan has no time.") % path)
@@ -556,7 +567,12 @@ def revise_estimate(
     )
     shipment.estimated_delivery_from = estimate.earliest
     shipment.estimated_delivery_to = estimate.latest
-    later = previous[1] is not None and estimate.latest > previous[1]
+    # Later news about a parcel already delivered is no delay.
+    later = (
+        previous[1] is not None
+        and estimate.latest > previous[1]
+        and shipment.tracking_status not in FINAL_STATUSES
+    )
     return build_event(
         state,
         kind=EventKind.ESTIMATE_CHANGED,
