@@ -16,6 +16,7 @@ retries with the same body), so no timestamp window applies.
 from __future__ import annotations
 
 import base64
+import datetime
 import hmac
 from typing import Any
 
@@ -131,8 +132,29 @@ class AfterShipTrackingWebhookView(BaseTrackingWebhookView):
             if not isinstance(checkpoint, dict):
                 raise WebhookError(_("%s must be an object.") % path)
             update.scans.append(self.scan(checkpoint, path))
+        tag = msg.get("tag")
+        if tag in TAGS and TAGS[tag] not in {scan.status for scan in update.scans}:
+            # A status without a checkpoint of its own (Expired, Pending): the
+            # tracking's, at the event's time.
+            update.scans.append(
+                Scan(
+                    occurred_at=self.event_time(payload),
+                    status=TAGS[tag],
+                    substatus=SUBTAGS.get(text(msg.get("subtag")), ""),
+                    raw_status=text(msg.get("subtag") or tag),
+                    message=text(msg.get("subtag_message")),
+                    event_id=text(payload.get("event_id")),
+                )
+            )
         update.estimate = self.estimate(msg)
         return [update]
+
+    def event_time(self, payload: dict[str, Any]) -> datetime.datetime:
+        """The event's ``ts`` (Unix seconds) as an aware datetime."""
+        ts = payload.get("ts")
+        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+            raise WebhookError(_("ts must be a Unix time."))
+        return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
 
     def scan(self, checkpoint: dict[str, Any], path: str) -> Scan:
         """One checkpoint as a scan."""

@@ -138,6 +138,23 @@ class EasyPostTrackingWebhookView(BaseTrackingWebhookView):
             if not isinstance(detail, dict):
                 raise WebhookError(_("%s must be an object.") % path)
             update.scans.append(self.scan(detail, path))
+        status = text(tracker.get("status"))
+        detail = text(tracker.get("status_detail"))
+        current = normalized_status(status, detail) if status in STATUSES else None
+        if current and current not in {scan.status for scan in update.scans}:
+            # A status without a tracking detail of its own (cancelled…): the
+            # tracker's, at its last update.
+            update.scans.append(
+                Scan(
+                    occurred_at=parse_time(
+                        tracker.get("updated_at"), "result.updated_at"
+                    ),
+                    status=current,
+                    substatus=DETAILS.get(detail, ""),
+                    raw_status=status + (":" + detail if detail else ""),
+                    event_id=text(payload.get("id")),
+                )
+            )
         update.estimate = estimate_from(
             tracker.get("est_delivery_date"),
             tracker.get("est_delivery_date"),

@@ -145,3 +145,23 @@ def test_not_configured_is_not_found(client, body):
 
 def test_only_post(client, webhook_secrets):
     assert client.get(reverse(URL)).status_code == 405
+
+
+def test_a_status_without_a_checkpoint_comes_from_the_tracking(
+    client, webhook_secrets, shipped
+):
+    shipment = shipped(NUMBER)
+    data = json.loads(payload("aftership_tracking_update.json"))
+    data["msg"].update(tag="Expired", subtag="Expired_001", subtag_message="Expired")
+    body = json.dumps(data).encode()
+    post(
+        client,
+        reverse(URL),
+        body,
+        **{"aftership-hmac-sha256": signature(body, "as-new")},
+    )
+    shipment.refresh_from_db()
+    assert shipment.tracking_status == "expired"
+    expired = TrackingEvent.objects.get(status="expired")
+    assert expired.occurred_at.timestamp() == data["ts"]
+    assert expired.dedupe_key == "id:" + data["event_id"]

@@ -97,3 +97,18 @@ def test_other_events_are_ignored(client, webhook_secrets):
         client, reverse(URL), body, **{"X-Hmac-Signature": signature(body, "ep-new")}
     )
     assert response.json() == {"accepted": 0, "stored": 0, "unknown": []}
+
+
+def test_a_status_without_a_detail_comes_from_the_tracker(
+    client, webhook_secrets, shipped
+):
+    shipment = shipped(NUMBER)
+    data = json.loads(payload("easypost_tracker_updated.json"))
+    data["result"].update(status="cancelled", status_detail="cancelled")
+    body = json.dumps(data).encode()
+    post(client, reverse(URL), body, **{"X-Hmac-Signature": signature(body, "ep-new")})
+    shipment.refresh_from_db()
+    assert shipment.tracking_status == "expired"
+    assert TrackingEvent.objects.get(status="expired").raw_status == (
+        "cancelled:cancelled"
+    )
