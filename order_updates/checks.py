@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
+from order_updates.carriers.monitoring import status_time_limits
+from order_updates.carriers.registry import get_carriers
 from order_updates.conf import (
     DEFAULTS,
     MOVED_SETTINGS,
@@ -286,9 +288,6 @@ def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
     E022: STATUS_TIME_LIMITS is wrong; W020: a webhook entry names no built-in
     provider (a typo, or a provider of the shop's own).
     """
-    from order_updates.carriers.monitoring import status_time_limits
-    from order_updates.carriers.registry import get_carriers
-
     errors: list[CheckMessage] = []
     try:
         get_carriers.cache_clear()
