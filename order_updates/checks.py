@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
 from order_updates.carriers.monitoring import status_time_limits
-from order_updates.carriers.registry import get_carriers
+from order_updates.carriers.registry import default_transit_window, get_carriers
 from order_updates.conf import (
     DEFAULTS,
     MOVED_SETTINGS,
@@ -22,6 +22,7 @@ from order_updates.core.adapter import (
     DefaultOrderAdapter,
     path_exists,
 )
+from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.notifications.channels import get_channel, get_channels
 from order_updates.notifications.channels.email import EmailChannel
 from order_updates.notifications.channels.test import TestChannel
@@ -285,7 +286,8 @@ TRACKING_WEBHOOK_PROVIDERS = ("generic", "aftership", "easypost")
 
 def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E020: CARRIERS is wrong; E021: a tracking webhook is misconfigured;
-    E022: STATUS_TIME_LIMITS is wrong; W020: a webhook entry names no built-in
+    E022: STATUS_TIME_LIMITS is wrong; E023: DEFAULT_TRANSIT_DAYS or
+    STUCK_AFTER_DAYS is wrong; W020: a webhook entry names no built-in
     provider (a typo, or a provider of the shop's own).
     """
     errors: list[CheckMessage] = []
@@ -298,6 +300,23 @@ def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
                 str(exc),
                 hint="See 'Shipments and carriers' in the docs for a carrier's fields.",
                 id="order_updates.E020",
+            )
+        )
+    stuck = app_settings.STUCK_AFTER_DAYS
+    try:
+        default_transit_window()
+        if isinstance(stuck, bool) or not isinstance(stuck, int) or stuck < 1:
+            raise OrderUpdatesConfigurationError(
+                "%s must be a whole number of days, at least 1, not %r."
+                % (setting_name("STUCK_AFTER_DAYS"), stuck)
+            )
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(
+                str(exc),
+                hint="For example DEFAULT_TRANSIT_DAYS = [2, 4] and "
+                "STUCK_AFTER_DAYS = 5.",
+                id="order_updates.E023",
             )
         )
     webhooks = app_settings.TRACKING_WEBHOOKS

@@ -17,7 +17,11 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from order_updates.carriers.registry import get_carrier, get_carriers
+from order_updates.carriers.registry import (
+    default_transit_window,
+    get_carrier,
+    get_carriers,
+)
 from order_updates.conf import app_settings
 from order_updates.models import (
     DeliveryEstimate,
@@ -47,11 +51,8 @@ def default_window(shipment: Shipment) -> tuple[datetime.date, datetime.date] | 
     carrier = get_carrier(shipment.carrier)
     if carrier is not None:
         window = carrier.transit_window(shipment.service)
-    elif app_settings.DEFAULT_TRANSIT_DAYS is not None:
-        value = app_settings.DEFAULT_TRANSIT_DAYS
-        window = tuple(value) if isinstance(value, (list, tuple)) else (value, value)
     else:
-        window = None
+        window = default_transit_window()
     if window is None:
         return None
     left = timezone.localdate(shipment.shipped_at)

@@ -117,12 +117,31 @@ class Carrier:
         """Default (fastest, slowest) transit days for ``service``, or None."""
         value = self.transit_days.get(service, self.transit_days.get(""))
         if value is None:
-            value = app_settings.DEFAULT_TRANSIT_DAYS
-        if value is None:
-            return None
-        if isinstance(value, (list, tuple)):
-            return int(value[0]), int(value[1])
-        return int(value), int(value)
+            return default_transit_window()
+        return transit_window(value, setting_name("CARRIERS", self.code))
+
+
+def transit_window(value: Any, name: str) -> tuple[int, int]:
+    """``(fastest, slowest)`` days from a number or a pair; raises naming ``name``."""
+    pair = value if isinstance(value, (list, tuple)) else (value, value)
+    if (
+        len(pair) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair)
+        or not 0 <= pair[0] <= pair[1]
+    ):
+        raise OrderUpdatesConfigurationError(
+            "%s: transit days must be a whole number of days or a [fastest, "
+            "slowest] pair, not %r." % (name, value)
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def default_transit_window() -> tuple[int, int] | None:
+    """DEFAULT_TRANSIT_DAYS as ``(fastest, slowest)``, or None when unset."""
+    value = app_settings.DEFAULT_TRANSIT_DAYS
+    if value is None:
+        return None
+    return transit_window(value, setting_name("DEFAULT_TRANSIT_DAYS"))
 
 
 def _s10(country: str) -> NumberPattern:
@@ -348,6 +367,22 @@ def _carrier(code: str, value: Any, base: Carrier | None) -> Carrier:
         options["patterns"] = tuple(
             _pattern(item, "%s['patterns'][%d]" % (name, index))
             for index, item in enumerate(options["patterns"] or ())
+        )
+    transit = options.get("transit_days")
+    if transit is not None:
+        if not isinstance(transit, Mapping):
+            raise OrderUpdatesConfigurationError(
+                "%s['transit_days'] must be a dict of service -> days ('' for any "
+                "service), not %r." % (name, transit)
+            )
+        for service, days in transit.items():
+            transit_window(days, "%s['transit_days'][%r]" % (name, service))
+    stuck = options.get("stuck_after_days")
+    if stuck is not None and (
+        isinstance(stuck, bool) or not isinstance(stuck, int) or stuck < 1
+    ):
+        raise OrderUpdatesConfigurationError(
+            "%s['stuck_after_days'] must be a whole number of days, at least 1." % name
         )
     tracking_url = options.get("tracking_url")
     if tracking_url and "{number}" not in tracking_url:

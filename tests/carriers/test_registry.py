@@ -124,3 +124,36 @@ def test_system_check_reports_webhooks_and_time_limits(settings):
     assert "['SECRETS'] must be a non-empty list" in messages[0]
     assert "no tracking webhook provider 'shipbob'" in messages[1]
     assert "'procesing' is not a status" in messages[3]
+
+
+@pytest.mark.parametrize(
+    ("carriers", "message"),
+    [
+        ({"ups": {"transit_days": 3}}, r"\['transit_days'\] must be a dict"),
+        ({"ups": {"transit_days": {"": [5, 2]}}}, "fastest, slowest"),
+        ({"ups": {"transit_days": {"": "3"}}}, "whole number of days"),
+        ({"ups": {"stuck_after_days": 0}}, r"\['stuck_after_days'\] must be"),
+    ],
+)
+def test_bad_transit_and_stuck_days_name_the_key(settings, carriers, message):
+    with_carriers(settings, carriers)
+    with pytest.raises(OrderUpdatesConfigurationError, match=message):
+        get_carriers()
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        ({"DEFAULT_TRANSIT_DAYS": [4, 1]}, "DEFAULT_TRANSIT_DAYS'\\]: transit days"),
+        ({"STUCK_AFTER_DAYS": "5"}, "STUCK_AFTER_DAYS'\\] must be a whole number"),
+    ],
+)
+def test_system_check_reports_bad_default_days(settings, more, message):
+    import re
+
+    from order_updates.checks import check_carriers
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, **more}
+    errors = check_carriers()
+    assert [e.id for e in errors] == ["order_updates.E023"]
+    assert re.search(message, errors[0].msg)
