@@ -378,3 +378,24 @@ def test_the_delayed_email_shows_the_new_estimate_and_the_carrier_link(order, sh
     assert "Estimated delivery: Dec. 2, 2026 – Dec. 3, 2026" in text
     assert "Carrier: UPS" in text
     assert "Tracking link: https://www.ups.com/track?tracknum=1Z1" in text
+
+
+def test_default_estimates_for_a_shipping_wave_in_a_few_statements(
+    make_order, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "DEFAULT_TRANSIT_DAYS": 2}
+    orders = [make_order() for _ in range(20)]
+    wave = [(order, {"carrier": "dpd", "shipped_at": T0}) for order in orders]
+    with CaptureQueriesContext(connection) as queries:
+        services.bulk_add_shipments(wave, notify=False)
+    estimate_statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "order_updates_deliveryestimate" in q["sql"]
+        or q["sql"].startswith('UPDATE "order_updates_shipment"')
+    ]
+    assert len(estimate_statements) == 2  # one UPDATE, one INSERT
+    assert DeliveryEstimate.objects.filter(source="default").count() == 20

@@ -78,21 +78,24 @@ def set_default_estimates(
     shipments = Shipment.objects.filter(
         pk__in=pks, shipped_at__isnull=False, estimated_delivery_to__isnull=True
     )
-    revisions = []
+    estimated = []
     for shipment in shipments:
         window = default_window(shipment)
-        if window is None:
-            continue
-        shipment.estimated_delivery_from, shipment.estimated_delivery_to = window
-        shipment.save(
-            update_fields=["estimated_delivery_from", "estimated_delivery_to"]
+        if window is not None:
+            shipment.estimated_delivery_from, shipment.estimated_delivery_to = window
+            estimated.append(shipment)
+    if not estimated:
+        return
+    # Set-based, for a shipping wave too: one UPDATE and one INSERT.
+    Shipment.objects.bulk_update(
+        estimated, ["estimated_delivery_from", "estimated_delivery_to"]
+    )
+    DeliveryEstimate.objects.bulk_create(
+        DeliveryEstimate(
+            shipment=shipment,
+            earliest=shipment.estimated_delivery_from,
+            latest=shipment.estimated_delivery_to,
+            source=EstimateSource.DEFAULT,
         )
-        revisions.append(
-            DeliveryEstimate(
-                shipment=shipment,
-                earliest=window[0],
-                latest=window[1],
-                source=EstimateSource.DEFAULT,
-            )
-        )
-    DeliveryEstimate.objects.bulk_create(revisions)
+        for shipment in estimated
+    )
