@@ -399,3 +399,30 @@ def test_default_estimates_for_a_shipping_wave_in_a_few_statements(
     ]
     assert len(estimate_statements) == 2  # one UPDATE, one INSERT
     assert DeliveryEstimate.objects.filter(source="default").count() == 20
+
+
+def test_a_pipeline_without_partially_shipped_goes_to_shipped(make_order, settings):
+    import copy
+
+    from order_updates.pipeline import DEFAULT_PIPELINE
+
+    if settings.TEST_SHOP != "plainshop":
+        pytest.skip("the customershop has no order lines")
+    pipeline = copy.deepcopy(DEFAULT_PIPELINE)
+    pipeline["statuses"] = [
+        {
+            **status,
+            "transitions": [
+                t for t in status["transitions"] if t != "partially_shipped"
+            ],
+        }
+        for status in pipeline["statuses"]
+        if status["code"] != "partially_shipped"
+    ]
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "PIPELINE": pipeline}
+    order = make_order()
+    services.set_status(order, "confirmed", notify=False)
+    services.set_status(order, "processing", notify=False)
+    line = services_lines(order)[0]
+    services.add_shipment(order, items=[{"line": line, "quantity": 1}], shipped_at=T0)
+    assert services.get_status(order).code == "shipped"
