@@ -426,3 +426,13 @@ def test_a_pipeline_without_partially_shipped_goes_to_shipped(make_order, settin
     line = services_lines(order)[0]
     services.add_shipment(order, items=[{"line": line, "quantity": 1}], shipped_at=T0)
     assert services.get_status(order).code == "shipped"
+
+
+def test_a_replay_costs_a_few_reads_and_writes_nothing(
+    order, shipment, django_assert_num_queries
+):
+    scans = [scan("in_transit", 1), scan("in_transit", 2, message="Hub")]
+    services.record_tracking_events(shipment, scans)
+    # Savepoint, lock the state row, lock the shipment, look the scans up, release.
+    with django_assert_num_queries(5):
+        services.record_tracking_events(shipment, scans)

@@ -239,7 +239,8 @@ def record_tracking_events(
             elif any(moved.notify for moved in moves) and tracking_event is not None:
                 tracking_event.notify = False
             events.extend(moves)
-        shipment.save()
+        if result.added or any(e.kind == EventKind.ESTIMATE_CHANGED for e in events):
+            shipment.save()
         if events:
             write_events([(order, events)])
             state.save(update_fields=["status", "last_sequence", "status_changed_at"])
