@@ -11,8 +11,8 @@ shell alike::
     services.set_status(order, "shipped", actor=request.user, message="On its way!")
 
 Shipments and what carriers report about them: ``add_shipment``,
-``bulk_add_shipments``, ``record_tracking_events``, ``set_estimated_delivery``
-and ``find_shipments``.
+``bulk_add_shipments``, ``update_shipment``, ``record_tracking_events``,
+``set_estimated_delivery`` and ``find_shipments``.
 
 They live in :mod:`order_updates.core` by concern (status changes, timeline
 entries, shipments); this module is their stable import path.
@@ -24,6 +24,7 @@ from order_updates.core.shipments import (
     BulkShipmentResult,
     add_shipment,
     bulk_add_shipments,
+    update_shipment,
 )
 from order_updates.core.status import (
     BulkResult,
@@ -74,4 +75,5 @@ __all__ = [
     "set_status",
     "start_tracking",
     "track_existing_orders",
+    "update_shipment",
 ]

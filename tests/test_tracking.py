@@ -436,3 +436,39 @@ def test_a_replay_costs_a_few_reads_and_writes_nothing(
     # Savepoint, lock the state row, lock the shipment, look the scans up, release.
     with django_assert_num_queries(5):
         services.record_tracking_events(shipment, scans)
+
+
+# Changing a shipment ---------------------------------------------------------------
+
+
+def test_update_shipment_corrects_a_number_and_tells_the_customer(order, shipment):
+    event = services.update_shipment(
+        shipment, tracking_number="1Z5R89390357567127", actor="warehouse"
+    )
+    shipment.refresh_from_db()
+    assert shipment.tracking_number == "1Z5R89390357567127"
+    assert event.kind == EventKind.SHIPMENT_UPDATED
+    assert event.data["changed"] == ["tracking_number"]
+    assert event.data["before"] == {"tracking_number": "1Z1"}
+    assert emails(order) == ["shipping_update"]
+    assert (
+        services.update_shipment(shipment, tracking_number="1Z5R89390357567127") is None
+    )
+    assert services.find_shipments("1Z5R89390357567127") == [shipment]
+
+
+def test_update_shipment_when_it_leaves_moves_the_order(order, shipment):
+    services.update_shipment(shipment, shipped_at=T0, message="Picked up today.")
+    assert services.get_status(order).code == "shipped"
+    assert emails(order) == ["shipped"]
+    moved = OrderEvent.objects.filter(order_id=order.pk).order_by("sequence").last()
+    assert (moved.to_status, moved.message) == ("shipped", "Picked up today.")
+
+
+def test_update_shipment_refuses_bad_values(order, shipment):
+    with pytest.raises(InvalidInput, match="tracking_url"):
+        services.update_shipment(shipment, tracking_url="not a link")
+    with pytest.raises(TypeError, match="Unknown shipment fields items"):
+        services.update_shipment(shipment, items=[])
+    shipment.refresh_from_db()
+    assert shipment.tracking_url == ""

@@ -33,7 +33,12 @@ from order_updates.models import (
 
 #: Events after which a shipment may have just left.
 _KINDS = frozenset(
-    {EventKind.SHIPMENT_ADDED, EventKind.STATUS_CHANGED, EventKind.TRACKING_UPDATED}
+    {
+        EventKind.SHIPMENT_ADDED,
+        EventKind.SHIPMENT_UPDATED,
+        EventKind.STATUS_CHANGED,
+        EventKind.TRACKING_UPDATED,
+    }
 )
 
 

@@ -190,6 +190,97 @@ def add_shipment(
     return shipment
 
 
+#: What :func:`update_shipment` may change.
+UPDATABLE_FIELDS = (
+    "carrier",
+    "carrier_name",
+    "service",
+    "tracking_number",
+    "tracking_url",
+    "shipped_at",
+)
+
+
+def update_shipment(
+    shipment: Shipment,
+    *,
+    actor: Actor = None,
+    message: str = "",
+    note: str = "",
+    notify: bool = True,
+    at: datetime | None = None,
+    **changes: Any,
+) -> OrderEvent | None:
+    """Change a shipment's ``carrier``, ``carrier_name``, ``service``,
+    ``tracking_number``, ``tracking_url`` or ``shipped_at`` (the keyword
+    arguments given); return the ``shipment_updated`` event, or None when
+    nothing changed.
+
+    The customer hears of it (a shipping update) unless ``notify=False``. When
+    ``shipped_at`` is set on a shipment that had none, the order follows its
+    shipments as with :func:`add_shipment`, and that status change tells the
+    customer instead. Bad values raise
+    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
+    """
+    if not isinstance(shipment, Shipment) or shipment.pk is None:
+        raise InvalidInput("shipment", gettext("Expected a saved Shipment."))
+    unknown = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if unknown:
+        raise InvalidInputType(
+            unknown[0],
+            gettext("Unknown shipment fields %(unknown)s; known: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(UPDATABLE_FIELDS)},
+        )
+    cleaned = validation.shipment_fields(changes)
+    cleaned = {name: cleaned[name] for name in changes}
+    actor, message, note, notify, at = validation.arguments(
+        actor=actor, message=message, note=note, notify=notify, at=at
+    )
+    order = shipment.order
+    now = at or timezone.now()
+    with transaction.atomic():
+        state = lock_state(order, at=now)
+        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        before = {name: getattr(shipment, name) for name in cleaned}
+        changed = {name: v for name, v in cleaned.items() if before[name] != v}
+        if not changed:
+            return None
+        left = before.get("shipped_at", shipment.shipped_at) is None and bool(
+            changed.get("shipped_at")
+        )
+        for name, value in changed.items():
+            setattr(shipment, name, value)
+        shipment.save(update_fields=list(changed))
+        started = start_event(order, state, actor=actor, at=now)
+        event = build_event(
+            state,
+            kind=EventKind.SHIPMENT_UPDATED,
+            actor=actor_fields(actor),
+            at=now,
+            message=message,
+            note=note,
+            notify=notify,
+            data={
+                "shipment": shipment.pk,
+                "changed": sorted(changed),
+                "before": {name: before[name] for name in changed},
+            },
+        )
+        events = [started, event] if started else [event]
+        if left:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            if moves:
+                event.notify = False  # the status change tells the customer
+                event.message = ""
+                moves[-1].message = message
+                events.extend(moves)
+        write_events([(order, events)])
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+    return event
+
+
 def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:
     """The unsaved shipment-added event of ``shipment`` (saved, with its pk)."""
     return build_event(

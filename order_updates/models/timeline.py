@@ -69,6 +69,8 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed")
     NOTE = "note", _("Note")
     SHIPMENT_ADDED = "shipment_added", _("Shipment added")
+    #: A shipment's carrier, tracking number, link or shipped time changed.
+    SHIPMENT_UPDATED = "shipment_updated", _("Shipment updated")
     DELIVERY_DELAYED = "delivery_delayed", _("Delivery delayed")
     #: The carrier could not deliver (attempt failed, address problem, damage…).
     DELIVERY_EXCEPTION = "delivery_exception", _("Delivery problem")

@@ -80,6 +80,7 @@ DEFAULT_EVENT_NOTIFICATIONS: dict[str, str] = {
     "status:refunded": "refunded",
     "status:returned": "returned",
     "shipment_added": "shipping_update",
+    "shipment_updated": "shipping_update",
     "delivery_delayed": "delayed",
     "delivery_exception": "delivery_exception",
     "note": "note_added",
