@@ -159,6 +159,40 @@ class DefaultNotificationsTable(Directive):
         return result
 
 
+class CarrierTable(Directive):
+    """``.. carrier-table::`` renders the built-in carriers from the registry."""
+
+    has_content = False
+
+    def run(self):
+        from django.utils import translation
+
+        from order_updates.carriers.registry import BUILTIN_CARRIERS
+
+        header = ["Code", "Name", "Numbers", "Tracking page"]
+        rows = []
+        with translation.override("en"):
+            for carrier in BUILTIN_CARRIERS:
+                checked = any(p.check is not None for p in carrier.patterns)
+                numbers = (
+                    "checked"
+                    if checked
+                    else ("shape only" if carrier.patterns else "not detected")
+                )
+                host = (
+                    carrier.tracking_url.split("/")[2] if carrier.tracking_url else ""
+                )
+                rows.append(
+                    [
+                        [nodes.literal(text=carrier.code)],
+                        [nodes.Text(str(carrier.name))],
+                        [nodes.Text(numbers)],
+                        [nodes.Text(host)],
+                    ]
+                )
+        return [_table(header, rows, widths=[22, 26, 18, 34])]
+
+
 def _table(header, rows, widths):
     table = nodes.table()
     group = nodes.tgroup(cols=len(header))
@@ -241,6 +275,7 @@ def _check_settings(app, env):
 def setup(app):
     app.add_directive("default-pipeline", DefaultPipelineTable)
     app.add_directive("default-notifications", DefaultNotificationsTable)
+    app.add_directive("carrier-table", CarrierTable)
     app.add_directive("setting-default", SettingDefault)
     app.connect("env-purge-doc", _purge_settings)
     app.connect("env-merge-info", _merge_settings)

@@ -16,6 +16,7 @@ class OrderUpdatesConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from order_updates import checks as order_checks
+        from order_updates.carriers.estimates import set_default_estimates
         from order_updates.conf import get_order_model
         from order_updates.core.events import register_consumer
         from order_updates.core.status import track_new_order
@@ -27,6 +28,8 @@ class OrderUpdatesConfig(AppConfig):
             checks.register(check)
         # Every service's events get their notification rows in the same transaction.
         register_consumer(queue_notifications)
+        # Shipments that leave get their carrier's default estimated delivery.
+        register_consumer(set_default_estimates)
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
         try:

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
+from order_updates.carriers.monitoring import status_time_limits
+from order_updates.carriers.registry import default_transit_window, get_carriers
 from order_updates.conf import (
     DEFAULTS,
     MOVED_SETTINGS,
@@ -23,6 +25,7 @@ from order_updates.core.adapter import (
     DefaultOrderAdapter,
     path_exists,
 )
+from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.notifications.channels import get_channel, get_channels
 from order_updates.notifications.channels.email import EmailChannel
 from order_updates.notifications.channels.test import TestChannel
@@ -545,6 +548,108 @@ def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
     return []
 
 
+# Carriers and tracking ---------------------------------------------------------------
+
+#: The providers of order_updates.carriers.webhooks, by their TRACKING_WEBHOOKS key.
+TRACKING_WEBHOOK_PROVIDERS = ("generic", "aftership", "easypost")
+
+
+def check_carriers(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E040: CARRIERS is wrong; E041: a tracking webhook is misconfigured;
+    E042: STATUS_TIME_LIMITS is wrong; E043: DEFAULT_TRANSIT_DAYS or
+    STUCK_AFTER_DAYS is wrong; W040: a webhook entry names no built-in
+    provider (a typo, or a provider of the shop's own).
+    """
+    errors: list[CheckMessage] = []
+    try:
+        get_carriers.cache_clear()
+        get_carriers()
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(
+                str(exc),
+                hint="See 'Shipments and carriers' in the docs for a carrier's fields.",
+                id="order_updates.E040",
+            )
+        )
+    stuck = app_settings.STUCK_AFTER_DAYS
+    try:
+        default_transit_window()
+        if isinstance(stuck, bool) or not isinstance(stuck, int) or stuck < 1:
+            raise OrderUpdatesConfigurationError(
+                "%s must be a whole number of days, at least 1, not %r."
+                % (setting_name("STUCK_AFTER_DAYS"), stuck)
+            )
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(
+                str(exc),
+                hint="For example DEFAULT_TRANSIT_DAYS = [2, 4] and "
+                "STUCK_AFTER_DAYS = 5.",
+                id="order_updates.E043",
+            )
+        )
+    webhooks = app_settings.TRACKING_WEBHOOKS
+    if not isinstance(webhooks, dict):
+        webhooks = {"?": webhooks}
+    for provider, config in webhooks.items():
+        name = setting_name("TRACKING_WEBHOOKS", provider)
+        secrets = config.get("SECRETS") if isinstance(config, dict) else None
+        if provider not in TRACKING_WEBHOOK_PROVIDERS:
+            errors.append(
+                Warning(
+                    "%s: order_updates has no tracking webhook provider %r."
+                    % (name, provider),
+                    hint="Built in: %s. For a provider of your own, silence "
+                    "order_updates.W040." % ", ".join(TRACKING_WEBHOOK_PROVIDERS),
+                    id="order_updates.W040",
+                )
+            )
+        if (
+            not isinstance(secrets, (list, tuple))
+            or not secrets
+            or not all(isinstance(secret, str) and secret for secret in secrets)
+        ):
+            problem = "%s['SECRETS'] must be a non-empty list of secrets." % name
+        else:
+            continue
+        errors.append(
+            Error(
+                problem,
+                hint="Give {'SECRETS': ['...']}: the provider's webhook secret "
+                "(two while you rotate them).",
+                id="order_updates.E041",
+            )
+        )
+    try:
+        limits = status_time_limits()
+    except ImproperlyConfigured as exc:
+        limits = {}
+        errors.append(
+            Error(
+                str(exc),
+                hint="For example {'processing': 2} or {'processing': {'days': 2, "
+                "'message': True}}.",
+                id="order_updates.E042",
+            )
+        )
+    try:
+        pipeline = build_pipeline(app_settings.PIPELINE)
+    except (ImproperlyConfigured, KeyError, TypeError, ValueError):
+        return errors  # E004 reports it
+    for status in limits:
+        if status not in pipeline:
+            errors.append(
+                Error(
+                    "%s: %r is not a status of the pipeline."
+                    % (setting_name("STATUS_TIME_LIMITS"), status),
+                    hint="Use one of: %s." % ", ".join(pipeline.statuses),
+                    id="order_updates.E042",
+                )
+            )
+    return errors
+
+
 #: Registered in ``AppConfig.ready()``.
 ALL_CHECKS = [
     check_settings,
@@ -557,4 +662,5 @@ ALL_CHECKS = [
     check_customer_pages,
     check_message_fields,
     check_status_sync,
+    check_carriers,
 ]

@@ -122,6 +122,27 @@ DEFAULTS: dict[str, Any] = {
     # The shop's values of STATUS_FIELD → pipeline codes, e.g. {"new": "placed",
     # "sent": "shipped"}. Empty: the shop's values are the pipeline's codes.
     "STATUS_MAP": {},
+    # --- Carriers and tracking (order_updates.carriers) ---------------------------
+    # Carrier code -> fields to add a carrier or override a built-in one (name,
+    # tracking_url, patterns, transit_days, stuck_after_days); None removes one.
+    "CARRIERS": {},
+    # Transit days (a number or a (fastest, slowest) pair) for carriers and
+    # services without their own transit_days; None: no default estimate.
+    "DEFAULT_TRANSIT_DAYS": None,
+    # Days without a carrier scan after which a shipment is reported stuck (staff
+    # only), unless its carrier says otherwise.
+    "STUCK_AFTER_DAYS": 5,
+    # Status code -> days an order may stay in it, or {"days": n, "message": "..."}
+    # (e.g. {"processing": 2}; none by default)
+    # to also tell the customer; longer stays are reported once per stay.
+    "STATUS_TIME_LIMITS": {},
+    # Inbound tracking webhooks: provider -> {"SECRETS": [...]} (several for
+    # rotation). A provider without an entry answers 404.
+    "TRACKING_WEBHOOKS": {},
+    # Largest webhook body accepted (bytes); a bigger one gets 413.
+    "TRACKING_WEBHOOK_MAX_BYTES": 1_000_000,
+    # Our own signed format: seconds a signature's timestamp may be off.
+    "TRACKING_WEBHOOK_TOLERANCE_SECONDS": 300,
 }
 
 # Settings whose string values are dotted paths to import.

@@ -273,7 +273,14 @@ DEFAULT_PIPELINE: dict[str, Any] = {
             _("Processing"),
             _("We are preparing your order for shipping."),
             "preparing",
-            ("shipped", "on_hold", "cancelled"),
+            ("partially_shipped", "shipped", "on_hold", "cancelled"),
+        ),
+        _status(
+            "partially_shipped",
+            _("Partially shipped"),
+            _("Part of your order is on its way; the rest follows."),
+            "on_its_way",
+            ("shipped", "out_for_delivery", "delivered", "returned"),
         ),
         _status(
             "shipped",

@@ -10,6 +10,10 @@ shell alike::
     services.start_tracking(order, actor=request.user)
     services.set_status(order, "shipped", actor=request.user, message="On its way!")
 
+Shipments and what carriers report about them: ``add_shipment``,
+``bulk_add_shipments``, ``update_shipment``, ``record_tracking_events``,
+``set_estimated_delivery`` and ``find_shipments``.
+
 They live in :mod:`order_updates.core` by concern (status changes, timeline
 entries, shipments); this module is their stable import path.
 """
@@ -39,6 +43,14 @@ from order_updates.core.timeline import (
     add_note,
     report_delivery_issue,
 )
+from order_updates.core.tracking import (
+    Estimate,
+    Scan,
+    TrackingResult,
+    find_shipments,
+    record_tracking_events,
+    set_estimated_delivery,
+)
 
 __all__ = [
     "ACTOR_CUSTOMER",
@@ -49,15 +61,21 @@ __all__ = [
     "Actor",
     "BulkResult",
     "BulkShipmentResult",
+    "Estimate",
+    "Scan",
+    "TrackingResult",
     "add_delivery_feedback",
     "add_note",
     "add_shipment",
     "bulk_add_shipments",
     "bulk_set_status",
+    "find_shipments",
     "get_status",
     "get_statuses",
+    "record_tracking_events",
     "report_delivery_issue",
     "revoke_tracking_links",
+    "set_estimated_delivery",
     "set_status",
     "start_tracking",
     "sync_from_shop",

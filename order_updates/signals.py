@@ -50,3 +50,16 @@ notification_failed = Signal()
 #: Sent when the provider reports the notification delivered.
 #: provides args: notification
 notification_delivered = Signal()
+
+#: Sent after a shipment's normalized tracking status changed (carrier scans).
+#: provides args: order, shipment, event, old_status, new_status, scans
+tracking_updated = Signal()
+
+#: Sent after a shipment was found stuck (no scan for too long): an alert for
+#: staff; connect it to your chat or email.
+#: provides args: order, shipment, event, days
+shipment_stuck = Signal()
+
+#: Sent after an order was found too long in its status: an alert for staff.
+#: provides args: order, event, status, days
+status_overdue = Signal()

@@ -9,6 +9,11 @@ Celery beat::
             "task": "order_updates.prune_outbox",
             "schedule": 24 * 60 * 60,
         },
+        # Late, stuck and overdue alerts (each raised once): hourly is plenty.
+        "order-updates-check-shipments": {
+            "task": "order_updates.check_shipments",
+            "schedule": 60 * 60,
+        },
     }
 """
 
@@ -16,6 +21,7 @@ from collections import Counter
 
 from celery import shared_task
 
+from order_updates.carriers import monitoring
 from order_updates.notifications import delivery, maintenance
 
 
@@ -55,3 +61,9 @@ def prune_outbox() -> dict[str, int]:
         "bodies_cleared": result.bodies_cleared,
         "rows_deleted": result.rows_deleted,
     }
+
+
+@shared_task(name="order_updates.check_shipments", ignore_result=True)
+def check_shipments() -> dict[str, int]:
+    """Raise the late, stuck and overdue alerts due (idempotent: run it hourly)."""
+    return monitoring.check_all().as_dict()

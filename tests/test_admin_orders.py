@@ -417,6 +417,7 @@ def test_add_a_shipment_and_move_the_order(merchant, make_order):
     form = text(merchant.get(admin_url("order_updates_add_shipment", order.pk)))
     assert re.findall(r'<option value="([a-z_]*)"', form) == [
         "",
+        "partially_shipped",
         "shipped",
         "on_hold",
         "cancelled",

@@ -12,6 +12,7 @@ def test_default_pipeline_is_valid_and_complete():
         "placed",
         "confirmed",
         "processing",
+        "partially_shipped",
         "shipped",
         "out_for_delivery",
         "delivered",

@@ -27,9 +27,11 @@ def test_changes_the_fields_given_and_records_which(shipment, staff_user):
     assert event.data == {
         "shipment": shipment.pk,
         "carrier": "ups",
+        "carrier_name": "",
         "tracking_number": "1Z999",
         "tracking_url": "",
         "changed": ["tracking_number"],
+        "before": {"tracking_number": "1Z-TYPO"},
     }
     assert (event.actor_user, event.note) == (staff_user, "typo")
     sequences = list(

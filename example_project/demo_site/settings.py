@@ -228,5 +228,10 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 # The sweeper re-queues notifications whose task was lost; run it every minute.
 CELERY_BEAT_SCHEDULE = {
     "order-updates-sweep": {"task": "order_updates.sweep_outbox", "schedule": 60.0},
+    # Late, stuck and overdue orders, each reported once.
+    "order-updates-check-shipments": {
+        "task": "order_updates.check_shipments",
+        "schedule": 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

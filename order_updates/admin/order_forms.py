@@ -15,9 +15,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.core import validation
+from order_updates.core.shipments import UPDATABLE_FIELDS as SHIPMENT_FIELDS
 from order_updates.models import Shipment
 from order_updates.pipeline import get_pipeline
-from order_updates.services import SHIPMENT_FIELDS
 
 
 def _message_field() -> forms.CharField:
@@ -109,7 +109,8 @@ class BulkStatusForm(forms.Form):
 
 
 def shipment_form_fields() -> dict[str, forms.Field]:
-    """Form fields for :data:`~order_updates.services.SHIPMENT_FIELDS`, as the
+    """Form fields for what :func:`~order_updates.services.update_shipment` may
+    change, as the
     admin would build them from the :class:`~order_updates.models.Shipment`
     columns (admin widgets, the columns' lengths and validators).
     """

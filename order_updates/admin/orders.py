@@ -42,8 +42,10 @@ from order_updates.admin.order_forms import (
     StatusChangeForm,
 )
 from order_updates.admin.order_preview import preview_change
+from order_updates.carriers.registry import carrier_name
 from order_updates.conf import get_order_model
 from order_updates.core.adapter import get_adapter
+from order_updates.core.shipments import UPDATABLE_FIELDS as SHIPMENT_FIELDS
 from order_updates.core.status import skip_reason
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
@@ -54,7 +56,6 @@ from order_updates.models import (
     Shipment,
 )
 from order_updates.notifications.channels import get_channels
-from order_updates.notifications.templating.context import carrier_name
 from order_updates.pipeline import get_pipeline
 
 #: The permission each kind of change needs (``app_label.codename``).
@@ -338,7 +339,9 @@ class OrderUpdatesAdminMixin:
             Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
         )
         for shipment in shipments:
-            shipment.carrier_label = carrier_name(shipment.carrier)  # type: ignore[attr-defined]
+            shipment.carrier_label = carrier_name(
+                shipment.carrier, shipment.carrier_name
+            )  # type: ignore[attr-defined]
             shipment.edit_url = (  # type: ignore[attr-defined]
                 url("change_shipment", obj, shipment.pk)
                 if allowed["change_shipment"]
@@ -503,9 +506,7 @@ class OrderUpdatesAdminMixin:
         initial: dict[str, Any] = {}
         if shipment_id is not None:
             shipment = get_object_or_404(Shipment, pk=shipment_id, order_id=order.pk)
-            initial = {
-                name: getattr(shipment, name) for name in services.SHIPMENT_FIELDS
-            }
+            initial = {name: getattr(shipment, name) for name in SHIPMENT_FIELDS}
         else:
             current = services.get_status(order)
             current_status = (

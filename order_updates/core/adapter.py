@@ -435,6 +435,22 @@ class DefaultOrderAdapter:
         rows = related.all() if hasattr(related, "all") else related
         return [self.get_item_context(item) for item in rows]
 
+    def get_line_quantities(self, order: models.Model) -> dict[str, int]:
+        """How many of each order line were ordered, by line key (its primary key
+        as a string): what shipments' ``items`` refer to. Empty when the order
+        has no lines (a shipment then carries the whole order).
+        """
+        related = self.field(order, "items")
+        if related is None:
+            return {}
+        rows = related.all() if hasattr(related, "all") else related
+        quantity_path = self.item_fields.get("quantity")
+        quantities = {}
+        for row in rows:
+            value = _resolve(row, quantity_path) if quantity_path else 1
+            quantities[str(getattr(row, "pk", row))] = int(value or 0)
+        return quantities
+
     def get_item_context(self, item: Any) -> dict[str, Any]:
         """One order line as plain data: name, quantity, sku, and both
         ``unit_price`` and ``line_total`` (whichever is not mapped is derived from

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import models, transaction
@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from order_updates import signals
 from order_updates.conf import app_settings
 from order_updates.core import validation
+from order_updates.core.adapter import get_adapter
 from order_updates.core.events import (
     Actor,
     actor_fields,
@@ -27,8 +28,20 @@ from order_updates.core.events import (
     write_events,
 )
 from order_updates.core.status import load_orders, move, skip_reason
+from order_updates.core.tracking import (
+    checked_estimate,
+    follow_shipments,
+    revise_estimate,
+)
 from order_updates.exceptions import InvalidInput, InvalidInputType
-from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from order_updates.models import (
+    EstimateSource,
+    EventKind,
+    OrderEvent,
+    OrderState,
+    Shipment,
+    ShipmentTrackingNumber,
+)
 from order_updates.pipeline import get_pipeline
 
 #: The shipment fields a caller gives (add_shipment's keyword arguments).
@@ -42,6 +55,11 @@ def add_shipment(
     tracking_number: str = "",
     tracking_url: str = "",
     shipped_at: datetime | None = None,
+    carrier_name: str = "",
+    service: str = "",
+    more_tracking_numbers: Iterable[str] | None = None,
+    items: Iterable[Mapping[str, Any]] | None = None,
+    estimated_delivery: date | tuple[date, date] | None = None,
     actor: Actor = None,
     message: str = "",
     note: str = "",
@@ -50,6 +68,17 @@ def add_shipment(
     at: datetime | None = None,
 ) -> Shipment:
     """Record a shipment for ``order``; with ``status`` (e.g. "shipped") also move it.
+
+    ``carrier`` is a code of the carrier registry; for a carrier it does not
+    know, leave it empty and give ``carrier_name`` (and ``tracking_url``).
+    ``more_tracking_numbers`` are the further parcels' numbers; ``items`` the
+    order lines in the parcel (``[{"line": key, "quantity": n}]``, keys from the
+    adapter's ``get_line_quantities()``; none means the whole order).
+    ``estimated_delivery`` is a date or an ``(earliest, latest)`` pair.
+
+    Without ``status``, a shipment that has left (``shipped_at`` given) moves
+    the order as its shipments imply: ``partially_shipped`` while lines remain,
+    else ``shipped`` (see :func:`~order_updates.core.tracking.follow_shipments`).
 
     Raises :class:`~order_updates.exceptions.InvalidInput` for bad arguments (a
     bad link, a tracking number too long for its column…) and the usual status
@@ -65,9 +94,21 @@ def add_shipment(
             "carrier": carrier,
             "tracking_number": tracking_number,
             "tracking_url": tracking_url,
+            "carrier_name": carrier_name,
+            "service": service,
             "shipped_at": shipped_at,
+            "more_tracking_numbers": more_tracking_numbers,
         }
     )
+    estimate = None
+    if estimated_delivery is not None:
+        if (
+            isinstance(estimated_delivery, (tuple, list))
+            and len(estimated_delivery) == 2
+        ):
+            estimate = checked_estimate(*estimated_delivery)
+        else:
+            estimate = checked_estimate(estimated_delivery)
     order, actor, message, note, notify, at = validation.arguments(
         order=order, actor=actor, message=message, note=note, notify=notify, at=at
     )
@@ -80,7 +121,12 @@ def add_shipment(
         if new_status is not None:
             pipeline.check_transition(state.status, new_status)
         shipment = _new_shipment(order.pk, fields, now, moves=move_too)
+        if items is not None:
+            shipment.items = validation.shipment_items(
+                items, get_adapter().get_line_quantities(order), _shipped_lines(order)
+            )
         shipment.save()
+        _save_more_numbers([shipment], {shipment.pk: fields["more_tracking_numbers"]})
         # With a status move, the move's message tells the customer; the shipment
         # event itself then notifies nobody (one message, not two).
         shipment_event = _shipment_event(
@@ -102,6 +148,30 @@ def add_shipment(
         )
         events = [started] if started else []
         events.append(shipment_event)
+        if estimate is not None:
+            revised = revise_estimate(
+                state,
+                shipment,
+                estimate,
+                EstimateSource.STAFF,
+                actor=actor,
+                at=now,
+                notify=False,
+            )
+            if revised is not None:
+                events.append(revised)
+                shipment.save(
+                    update_fields=["estimated_delivery_from", "estimated_delivery_to"]
+                )
+        if status is None and shipment.shipped_at is not None:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            if moves:
+                shipment_event.notify = False  # the status change tells the customer
+                shipment_event.message = ""
+                moves[-1].message = message
+                events.extend(moves)
         if new_status is not None:
             events.append(
                 move(
@@ -120,6 +190,17 @@ def add_shipment(
     return shipment
 
 
+#: What :func:`update_shipment` may change.
+UPDATABLE_FIELDS = (
+    "carrier",
+    "carrier_name",
+    "service",
+    "tracking_number",
+    "tracking_url",
+    "shipped_at",
+)
+
+
 def update_shipment(
     shipment: Shipment,
     *,
@@ -128,15 +209,17 @@ def update_shipment(
     note: str = "",
     notify: bool = True,
     at: datetime | None = None,
-    **fields: Any,
+    **changes: Any,
 ) -> OrderEvent | None:
-    """Correct a shipment's :data:`SHIPMENT_FIELDS` (a mistyped tracking number,
-    another carrier…); return the "shipment updated" event, or None if nothing
-    changed.
+    """Change a shipment's ``carrier``, ``carrier_name``, ``service``,
+    ``tracking_number``, ``tracking_url`` or ``shipped_at`` (the keyword
+    arguments given); return the ``shipment_updated`` event, or None when
+    nothing changed.
 
-    The event records which fields changed and, unless ``notify=False``, sends
-    the customer a shipping update with the corrected details. Fields are
-    checked as :func:`add_shipment` checks them; bad arguments raise
+    The customer hears of it (a shipping update) unless ``notify=False``. When
+    ``shipped_at`` is set on a shipment that had none, the order follows its
+    shipments as with :func:`add_shipment`, and that status change tells the
+    customer instead. Bad values raise
     :class:`~order_updates.exceptions.InvalidInput` before anything is written.
     """
     if not isinstance(shipment, Shipment) or shipment.pk is None:
@@ -145,28 +228,33 @@ def update_shipment(
             gettext("shipment must be a saved Shipment, not %s.")
             % validation.type_name(shipment),
         )
-    validation.shipment_fields(fields)  # unknown names, wrong types
+    unknown = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if unknown:
+        raise InvalidInputType(
+            unknown[0],
+            gettext("Unknown shipment fields %(unknown)s; known: %(known)s.")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(UPDATABLE_FIELDS)},
+        )
+    cleaned = validation.shipment_fields(changes)
+    cleaned = {name: cleaned[name] for name in changes}
     actor, message, note, notify, at = validation.arguments(
         actor=actor, message=message, note=note, notify=notify, at=at
     )
+    order = shipment.order
     now = at or timezone.now()
     with transaction.atomic():
-        order = shipment.order
         state = lock_state(order, at=now)
-        current = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        values = {name: getattr(current, name) for name in SHIPMENT_FIELDS}
-        cleaned = validation.shipment_fields({**values, **fields})
-        changed = {
-            name: [values[name], cleaned[name]]
-            for name in SHIPMENT_FIELDS
-            if cleaned[name] != values[name]
-        }
+        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        before = {name: getattr(shipment, name) for name in cleaned}
+        changed = {name: v for name, v in cleaned.items() if before[name] != v}
         if not changed:
             return None
-        for name, (_old, new) in changed.items():
-            setattr(current, name, new)
-            setattr(shipment, name, new)
-        current.save(update_fields=list(changed))
+        left = before.get("shipped_at", shipment.shipped_at) is None and bool(
+            changed.get("shipped_at")
+        )
+        for name, value in changed.items():
+            setattr(shipment, name, value)
+        shipment.save(update_fields=list(changed))
         started = start_event(order, state, actor=actor, at=now)
         event = build_event(
             state,
@@ -177,21 +265,34 @@ def update_shipment(
             note=note,
             notify=notify,
             data={
-                "shipment": current.pk,
-                "carrier": current.carrier,
-                "tracking_number": current.tracking_number,
-                "tracking_url": current.tracking_url,
-                "changed": list(changed),
+                "shipment": shipment.pk,
+                # The shipment as it is now, for the timeline (as shipment_added).
+                "carrier": shipment.carrier,
+                "carrier_name": shipment.carrier_name,
+                "tracking_number": shipment.tracking_number,
+                "tracking_url": shipment.tracking_url,
+                "changed": sorted(changed),
+                "before": {name: before[name] for name in changed},
             },
         )
-        write_events([(order, [started, event] if started else [event])])
-        state.save(update_fields=["last_sequence"])
+        events = [started, event] if started else [event]
+        if left:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            if moves:
+                event.notify = False  # the status change tells the customer
+                event.message = ""
+                moves[-1].message = message
+                events.extend(moves)
+        write_events([(order, events)])
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
         send_after_commit(
             signals.shipment_updated,
             order,
-            shipment=current,
+            shipment=shipment,
             event=event,
-            changed=changed,
+            changed={name: [before[name], value] for name, value in changed.items()},
             actor=actor,
             notify=notify,
         )
@@ -206,6 +307,7 @@ def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> Ord
         data={
             "shipment": shipment.pk,
             "carrier": shipment.carrier,
+            "carrier_name": shipment.carrier_name,
             "tracking_number": shipment.tracking_number,
             "tracking_url": shipment.tracking_url,
         },
@@ -289,6 +391,13 @@ def bulk_add_shipments(
                 elif isinstance(fields, dict):
                     new[pk] = _new_shipment(pk, fields, now, moves=moves)
             Shipment.objects.bulk_create(list(new.values()))
+            _save_more_numbers(
+                list(new.values()),
+                {
+                    shipment.pk: fields_by_pk[pk]["more_tracking_numbers"]  # type: ignore[index]
+                    for pk, shipment in new.items()
+                },
+            )
             changes = []
             # State rows grouped by (events added, moved): a few plain UPDATEs.
             updates: dict[tuple[int, bool], list[Any]] = {}
@@ -401,6 +510,32 @@ def _shipments_by_pk(
     return fields_by_pk, instances
 
 
+def _shipped_lines(order: models.Model) -> dict[str, int]:
+    """Line key → quantity already in the order's shipments."""
+    shipped: dict[str, int] = {}
+    for items in Shipment.objects.filter(order_id=order.pk).values_list(
+        "items", flat=True
+    ):
+        for item in items or []:
+            key = str(item.get("line"))
+            shipped[key] = shipped.get(key, 0) + int(item.get("quantity") or 0)
+    return shipped
+
+
+def _save_more_numbers(
+    shipments: list[Shipment], numbers: Mapping[Any, list[str]]
+) -> None:
+    """Insert the further tracking numbers of saved ``shipments`` (one statement)."""
+    rows = [
+        ShipmentTrackingNumber(shipment=shipment, number=number)
+        for shipment in shipments
+        for number in numbers.get(shipment.pk) or ()
+        if number != shipment.tracking_number
+    ]
+    if rows:
+        ShipmentTrackingNumber.objects.bulk_create(rows)
+
+
 def _new_shipment(
     pk: Any, fields: Mapping[str, Any], now: datetime, *, moves: bool
 ) -> Shipment:
@@ -408,6 +543,8 @@ def _new_shipment(
     return Shipment(
         order_id=pk,
         carrier=fields["carrier"],
+        carrier_name=fields["carrier_name"],
+        service=fields["service"],
         tracking_number=fields["tracking_number"],
         tracking_url=fields["tracking_url"],
         shipped_at=fields["shipped_at"] or (now if moves else None),

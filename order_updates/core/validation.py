@@ -44,7 +44,23 @@ MAX_DATA_DEPTH = 32
 #: An actor label is cut to this many characters (the column's length).
 MAX_ACTOR_LENGTH = 150
 #: The shipment fields a caller gives (add_shipment's keyword arguments).
-SHIPMENT_FIELDS = ("carrier", "tracking_number", "tracking_url", "shipped_at")
+SHIPMENT_FIELDS = (
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "carrier_name",
+    "service",
+    "shipped_at",
+    "more_tracking_numbers",
+)
+#: The text columns among them.
+_SHIPMENT_TEXT = (
+    "carrier",
+    "tracking_number",
+    "tracking_url",
+    "carrier_name",
+    "service",
+)
 
 
 def type_name(value: Any) -> str:
@@ -555,7 +571,7 @@ def shipment_fields(values: Any, argument: str = "") -> dict[str, Any]:
             % {"unknown": ", ".join(unknown), "known": ", ".join(SHIPMENT_FIELDS)},
         )
     cleaned: dict[str, Any] = {}
-    for name in SHIPMENT_FIELDS[:3]:
+    for name in _SHIPMENT_TEXT:
         field = Shipment._meta.get_field(name)
         assert isinstance(field, models.Field)
         path = argument + name
@@ -571,7 +587,82 @@ def shipment_fields(values: Any, argument: str = "") -> dict[str, Any]:
                 ) from None
         cleaned[name] = value
     cleaned["shipped_at"] = moment(values.get("shipped_at"), argument + "shipped_at")
+    cleaned["more_tracking_numbers"] = tracking_numbers(
+        values.get("more_tracking_numbers"), argument + "more_tracking_numbers"
+    )
     return cleaned
+
+
+def tracking_numbers(value: Any, argument: str) -> list[str]:
+    """Further tracking numbers: a list of non-empty strings, each once."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInputType(
+            argument,
+            gettext("%(argument)s must be a list of tracking numbers, not %(type)s.")
+            % {"argument": argument, "type": type_name(value)},
+        )
+    numbers: list[str] = []
+    for index, item in enumerate(value):
+        number = text(item, "%s[%d]" % (argument, index), max_length=100)
+        if not number:
+            raise InvalidInput(
+                argument, gettext("%s: a tracking number is empty.") % argument
+            )
+        if number not in numbers:
+            numbers.append(number)
+    return numbers
+
+
+def shipment_items(
+    value: Any, lines: Mapping[str, int], shipped: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """Checked shipment ``items``: ``[{"line": key, "quantity": n}]`` where each
+    key is one of the order's ``lines`` (key → quantity ordered) and ``n`` at
+    most what remains after the ``shipped`` quantities.
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInputType(
+            "items",
+            gettext(
+                "items must be a list of {'line': ..., 'quantity': ...} dicts, not %s."
+            )
+            % type_name(value),
+        )
+    cleaned: dict[str, int] = {}
+    for index, item in enumerate(value):
+        path = "items[%d]" % index
+        if not isinstance(item, Mapping) or set(item) - {"line", "quantity"}:
+            raise InvalidInputType(
+                path,
+                gettext("%s must be a dict with 'line' and 'quantity'.") % path,
+            )
+        line = str(item.get("line", ""))
+        if line not in lines:
+            raise InvalidInput(
+                path,
+                gettext(
+                    "%(path)s: the order has no line %(line)r (its lines: %(lines)s)."
+                )
+                % {"path": path, "line": line, "lines": ", ".join(lines) or "none"},
+            )
+        quantity = positive_int(item.get("quantity", 1), path + ".quantity")
+        if not quantity:
+            raise InvalidInput(
+                path, gettext("%s: the quantity must be at least 1.") % path
+            )
+        cleaned[line] = cleaned.get(line, 0) + quantity
+        remaining = lines[line] - shipped.get(line, 0)
+        if cleaned[line] > remaining:
+            raise InvalidInput(
+                path,
+                gettext("%(path)s: only %(remaining)d of line %(line)s remain to ship.")
+                % {"path": path, "remaining": remaining, "line": line},
+            )
+    return [{"line": line, "quantity": n} for line, n in cleaned.items()]
 
 
 # All of them --------------------------------------------------------------------------

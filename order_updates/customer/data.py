@@ -18,10 +18,10 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
+from order_updates.carriers.registry import carrier_name
 from order_updates.core.adapter import get_adapter
 from order_updates.core.progress import Progress, completed_codes, get_progress
 from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
-from order_updates.notifications.templating.context import carrier_name
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class ShipmentInfo:
     def from_model(cls, shipment: Shipment) -> ShipmentInfo:
         return cls(
             carrier=shipment.carrier,
-            carrier_name=carrier_name(shipment.carrier),
+            carrier_name=carrier_name(shipment.carrier, shipment.carrier_name),
             tracking_number=shipment.tracking_number,
             tracking_url=shipment.tracking_url,
             shipped_at=shipment.shipped_at,
@@ -130,7 +130,9 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
         )
     if kind == EventKind.SHIPMENT_ADDED:
         data = event.data or {}
-        carrier = carrier_name(str(data.get("carrier") or ""))
+        carrier = carrier_name(
+            str(data.get("carrier") or ""), str(data.get("carrier_name") or "")
+        )
         return TimelineEntry(
             kind=kind,
             at=event.created_at,

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("order_updates", "0003_delivery_engine"),
+        ("order_updates", "0004_carriers_tracking"),
     ]
 
     operations = [

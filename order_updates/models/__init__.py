@@ -23,12 +23,21 @@ from order_updates.models.timeline import (
     OrderState,
     Shipment,
 )
+from order_updates.models.tracking import (
+    DeliveryEstimate,
+    EstimateSource,
+    ShipmentTrackingNumber,
+    TrackingEvent,
+)
+from order_updates.models.tracking_status import TrackingStatus, TrackingSubstatus
 
 __all__ = [
     "ORDER_MODEL",
     "STATUS_LENGTH",
     "AppendOnlyQuerySet",
+    "DeliveryEstimate",
     "DeliveryFeedback",
+    "EstimateSource",
     "EventKind",
     "Notification",
     "NotificationPreference",
@@ -40,7 +49,11 @@ __all__ = [
     "OrderState",
     "PushSubscription",
     "Shipment",
+    "ShipmentTrackingNumber",
     "SuppressedRecipient",
     "SuppressionReason",
     "SweeperRun",
+    "TrackingEvent",
+    "TrackingStatus",
+    "TrackingSubstatus",
 ]

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import ORDER_MODEL_SETTING
 from order_updates.exceptions import OrderUpdatesError
+from order_updates.models.tracking_status import TrackingStatus, TrackingSubstatus
 from order_updates.pipeline import Status, get_pipeline
 
 #: The foreign keys' target. Without the setting, a model that does not exist, so
@@ -46,6 +47,9 @@ class OrderState(models.Model):
     tracking_link_version = models.PositiveIntegerField(
         _("tracking link version"), default=0
     )
+    #: The ``status_changed_at`` already reported as too long in its status, so
+    #: the periodic check alerts once per stay in a status.
+    overdue_reported_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("order status")
@@ -69,13 +73,25 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed")
     NOTE = "note", _("Note")
     SHIPMENT_ADDED = "shipment_added", _("Shipment added")
-    #: A shipment's carrier, tracking number, link or time corrected.
+    #: A shipment's carrier, tracking number, link or shipped time changed.
     SHIPMENT_UPDATED = "shipment_updated", _("Shipment updated")
     DELIVERY_DELAYED = "delivery_delayed", _("Delivery delayed")
     #: The carrier could not deliver (attempt failed, address problem, damage…).
     DELIVERY_EXCEPTION = "delivery_exception", _("Delivery problem")
     #: A bounce, complaint or fallback reported about a notification (staff only).
     DELIVERY_FEEDBACK = "delivery_feedback", _("Delivery feedback")
+    #: A shipment's normalized tracking status changed (carrier scans, staff).
+    TRACKING_UPDATED = "tracking_updated", _("Tracking updated")
+    #: A shipment's estimated delivery was set or revised.
+    ESTIMATE_CHANGED = "estimate_changed", _("Estimated delivery changed")
+    #: No carrier scan for too long (staff only).
+    SHIPMENT_STUCK = "shipment_stuck", _("Shipment stuck")
+    #: The order sat too long in its status (staff only, unless a message).
+    STATUS_OVERDUE = "status_overdue", _("Status overdue")
+
+
+#: Kinds the customer never sees in their timeline.
+STAFF_ONLY_KINDS = frozenset({EventKind.DELIVERY_FEEDBACK, EventKind.SHIPMENT_STUCK})
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -89,8 +105,8 @@ class AppendOnlyQuerySet(models.QuerySet):
 
     def public(self) -> AppendOnlyQuerySet:
         """The events customers see (the rule of :attr:`OrderEvent.is_public`)."""
-        return self.exclude(kind=EventKind.DELIVERY_FEEDBACK).exclude(
-            kind=EventKind.NOTE, message=""
+        return self.exclude(kind__in=STAFF_ONLY_KINDS).exclude(
+            kind__in=[EventKind.NOTE, EventKind.STATUS_OVERDUE], message=""
         )
 
 
@@ -170,9 +186,11 @@ class OrderEvent(models.Model):
         """Whether the customer sees this event in their timeline (the same rule
         as ``OrderEvent.objects.public()``).
         """
-        if self.kind == EventKind.DELIVERY_FEEDBACK:
+        if self.kind in STAFF_ONLY_KINDS:
             return False
-        return self.kind != EventKind.NOTE or bool(self.message)
+        if self.kind in (EventKind.NOTE, EventKind.STATUS_OVERDUE):
+            return bool(self.message)
+        return True
 
     @property
     def actor_display(self) -> str:
@@ -183,7 +201,13 @@ class OrderEvent(models.Model):
 
 
 class Shipment(models.Model):
-    """A parcel sent for an order: carrier, tracking number and link."""
+    """A parcel sent for an order: its items, carrier, tracking numbers and link,
+    when it left and arrived, its estimated delivery and its tracking status.
+
+    ``carrier`` is a code of the carrier registry (:mod:`order_updates.carriers`)
+    or, for a carrier the registry does not know, empty with ``carrier_name``
+    holding the name as typed. Change it only through :mod:`order_updates.services`.
+    """
 
     order = models.ForeignKey(
         ORDER_MODEL,
@@ -194,11 +218,57 @@ class Shipment(models.Model):
     carrier = models.CharField(
         _("carrier"), max_length=50, blank=True, help_text=_('A code such as "ups".')
     )
+    #: The carrier's name when it is not in the registry (free text).
+    carrier_name = models.CharField(
+        _("carrier name"),
+        max_length=100,
+        blank=True,
+        help_text=_("For a carrier without a code: its name as customers know it."),
+    )
+    #: The carrier's service level ("express", "ground"…), for default transit times.
+    service = models.CharField(_("service"), max_length=50, blank=True)
     tracking_number = models.CharField(
         _("tracking number"), max_length=100, blank=True, db_index=True
     )
     tracking_url = models.URLField(_("tracking link"), max_length=500, blank=True)
+    #: The lines in this parcel: ``[{"line": "<key>", "quantity": n}, ...]``, the
+    #: keys being the adapter's ``get_line_quantities()`` keys; empty: the whole order.
+    items = models.JSONField(
+        _("items"), default=list, blank=True, encoder=DjangoJSONEncoder
+    )
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    #: Normalized (AfterShip's taxonomy), decided by the newest scan.
+    tracking_status = models.CharField(
+        _("tracking status"),
+        max_length=32,
+        choices=TrackingStatus.choices,
+        default=TrackingStatus.PENDING,
+    )
+    tracking_substatus = models.CharField(
+        _("tracking sub-status"),
+        max_length=32,
+        choices=TrackingSubstatus.choices,
+        blank=True,
+    )
+    #: Time of the newest scan (what decides the status), and when the status
+    #: last changed.
+    last_scan_at = models.DateTimeField(_("last scan at"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(
+        _("tracking status changed at"), null=True, blank=True
+    )
+    #: The current estimated delivery (a date, or a window of dates): a copy of
+    #: the newest :class:`DeliveryEstimate`, kept here for queries.
+    estimated_delivery_from = models.DateField(
+        _("estimated delivery from"), null=True, blank=True
+    )
+    estimated_delivery_to = models.DateField(
+        _("estimated delivery by"), null=True, blank=True, db_index=True
+    )
+    #: The estimate revision already reported late, and the scan time already
+    #: reported stuck: each periodic alert goes out once per revision / silence.
+    late_reported_for = models.PositiveIntegerField(null=True, blank=True)
+    stuck_reported_for = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -207,6 +277,11 @@ class Shipment(models.Model):
         ordering = ["order", "created_at", "pk"]
 
     def __str__(self) -> str:
-        return " ".join(filter(None, [self.carrier, self.tracking_number])) or (
-            "#%s" % self.pk
-        )
+        return " ".join(
+            filter(None, [self.carrier or self.carrier_name, self.tracking_number])
+        ) or ("#%s" % self.pk)
+
+    @property
+    def is_delivered(self) -> bool:
+        """Whether the carrier (or staff) reported it delivered."""
+        return self.tracking_status == TrackingStatus.DELIVERED

@@ -72,6 +72,7 @@ DEFAULT_EVENT_NOTIFICATIONS: dict[str, str] = {
     "status:confirmed": "order_confirmed",
     "status:processing": "order_processing",
     "status:shipped": "shipped",
+    "status:partially_shipped": "shipped",
     "status:out_for_delivery": "out_for_delivery",
     "status:delivered": "delivered",
     "status:on_hold": "on_hold",
@@ -83,6 +84,18 @@ DEFAULT_EVENT_NOTIFICATIONS: dict[str, str] = {
     "delivery_delayed": "delayed",
     "delivery_exception": "delivery_exception",
     "note": "note_added",
+    # A shipment's tracking status changed ("tracking:<status>"); when the order's
+    # status changes with it, that change notifies instead.
+    "tracking:in_transit": "shipping_update",
+    "tracking:available_for_pickup": "shipping_update",
+    "tracking:out_for_delivery": "out_for_delivery",
+    "tracking:delivered": "shipping_update",
+    "tracking:attempt_fail": "delivery_exception",
+    "tracking:exception": "delivery_exception",
+    # An estimated delivery moved later.
+    "estimate:later": "delayed",
+    # Too long in a status, with a message for the customer.
+    "status_overdue": "note_added",
 }
 
 
@@ -118,8 +131,12 @@ def type_for_event(
     """
     if event.kind == "status_changed":
         key = "status:%s" % event.to_status
-    elif event.kind == "note" and not event.message:
+    elif event.kind in ("note", "status_overdue") and not event.message:
         return None  # internal notes never notify
+    elif event.kind == "tracking_updated":
+        key = "tracking:%s" % (event.data or {}).get("tracking_status", "")
+    elif event.kind == "estimate_changed":
+        key = "estimate:later" if (event.data or {}).get("later") else "estimate:set"
     else:
         key = event.kind
     code = get_event_notifications().get(key)

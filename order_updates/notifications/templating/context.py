@@ -18,6 +18,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 
+from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter, plain
 from order_updates.core.progress import UPCOMING, get_progress
@@ -27,6 +28,7 @@ from order_updates.models import (
     OrderEvent,
     OrderState,
     Shipment,
+    TrackingStatus,
 )
 from order_updates.notifications import links as links_module
 from order_updates.notifications.templating.sources import message_language
@@ -49,7 +51,18 @@ class Key:
 
 
 SHIPMENT_KEYS = frozenset(
-    {"carrier", "carrier_name", "tracking_number", "tracking_url", "shipped_at"}
+    {
+        "carrier",
+        "carrier_name",
+        "tracking_number",
+        "tracking_url",
+        "shipped_at",
+        "delivered_at",
+        "tracking_status",
+        "tracking_status_label",
+        "estimated_delivery_from",
+        "estimated_delivery_to",
+    }
 )
 
 #: Every variable templates receive: root → its keys (validation checks these).
@@ -106,32 +119,6 @@ CONTEXT_KEYS: dict[str, Key] = {
 
 #: The order's figures besides its total (the adapter's ``get_summary``).
 SUMMARY_KEYS = ("subtotal", "shipping", "discount", "tax")
-
-#: Carrier codes whose display name is not just the code in capitals or title case.
-CARRIER_NAMES = {
-    "australia_post": "Australia Post",
-    "canada_post": "Canada Post",
-    "colissimo": "Colissimo",
-    "deutsche_post": "Deutsche Post",
-    "dhl_express": "DHL Express",
-    "fedex": "FedEx",
-    "hermes": "Hermes",
-    "la_poste": "La Poste",
-    "postnl": "PostNL",
-    "royal_mail": "Royal Mail",
-}
-
-
-def carrier_name(code: str) -> str:
-    """A carrier's name for people: "ups" → "UPS", "royal_mail" → "Royal Mail"."""
-    code = (code or "").strip()
-    if not code or code != code.lower() or " " in code:
-        return code  # already a name, as the shop typed it
-    if code in CARRIER_NAMES:
-        return CARRIER_NAMES[code]
-    if len(code) <= 4:
-        return code.upper()
-    return code.replace("_", " ").replace("-", " ").title()
 
 
 def _text(value: Any) -> str:
@@ -207,12 +194,24 @@ def event_context(event: OrderEvent | None, zone: datetime.tzinfo) -> dict[str, 
 
 def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
     """One shipment as plain data."""
+    status = getattr(shipment, "tracking_status", "") or ""
     return {
         "carrier": _text(shipment.carrier),
-        "carrier_name": carrier_name(shipment.carrier),
+        "carrier_name": carrier_name(
+            shipment.carrier, getattr(shipment, "carrier_name", "")
+        ),
         "tracking_number": _text(shipment.tracking_number),
-        "tracking_url": _text(shipment.tracking_url),
+        "tracking_url": _text(
+            tracking_link(
+                shipment.carrier, shipment.tracking_number, shipment.tracking_url
+            )
+        ),
         "shipped_at": plain(shipment.shipped_at, zone),
+        "delivered_at": plain(getattr(shipment, "delivered_at", None), zone),
+        "tracking_status": _text(status),
+        "tracking_status_label": _text(TrackingStatus(status).label) if status else "",
+        "estimated_delivery_from": getattr(shipment, "estimated_delivery_from", None),
+        "estimated_delivery_to": getattr(shipment, "estimated_delivery_to", None),
     }
 
 
@@ -520,6 +519,17 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
                 "tracking_number": "1Z999AA10123456784",
                 "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
                 "shipped_at": now - datetime.timedelta(days=1),
+                "delivered_at": now if status == "delivered" else None,
+                "tracking_status": "delivered"
+                if status == "delivered"
+                else "in_transit",
+                "tracking_status_label": _text(
+                    TrackingStatus.DELIVERED.label
+                    if status == "delivered"
+                    else TrackingStatus.IN_TRANSIT.label
+                ),
+                "estimated_delivery_from": (now + datetime.timedelta(days=1)).date(),
+                "estimated_delivery_to": (now + datetime.timedelta(days=2)).date(),
             }
         )
     shipment = shipments[-1] if shipments else None

@@ -101,9 +101,10 @@ STATUS_PLAN = {
     "placed": 4,
     "confirmed": 4,
     "processing": 4,
+    "partially_shipped": 1,
     "shipped": 4,
     "out_for_delivery": 3,
-    "delivered": 8,
+    "delivered": 7,
     "on_hold": 2,
     "cancelled": 3,
     "returned": 2,
@@ -117,6 +118,7 @@ PATHS = {
     "placed": [],
     "confirmed": ["confirmed"],
     "processing": ["confirmed", "processing"],
+    "partially_shipped": ["confirmed", "processing", "partially_shipped"],
     "shipped": ["confirmed", "processing", "shipped"],
     "out_for_delivery": ["confirmed", "processing", "shipped", "out_for_delivery"],
     "delivered": _TO_DELIVERED,
@@ -132,6 +134,7 @@ AGE_DAYS = {
     "confirmed": (0, 2),
     "processing": (1, 4),
     "on_hold": (2, 6),
+    "partially_shipped": (2, 6),
     "shipped": (2, 6),
     "out_for_delivery": (3, 7),
     "cancelled": (1, 20),
@@ -267,8 +270,13 @@ class Command(BaseCommand):
                 language, address = profile["language"], profile["address"]
             street, city, postcode, country = address
             basket = rng.sample(products, rng.randint(1, 3))
+            lines = [(product, rng.choice((1, 1, 1, 2))) for product in basket]
+            if final == "partially_shipped" and lines == [(basket[0], 1)]:
+                # Something must be left to ship: a second product (no random
+                # draw, so the other orders stay as they were).
+                lines.append((next(p for p in products if p not in basket), 1))
             order = place_order(
-                [(product, rng.choice((1, 1, 1, 2))) for product in basket],
+                lines,
                 customer=customer,
                 placed_at=placed_at,
                 email=email,
@@ -293,19 +301,24 @@ class Command(BaseCommand):
             when = min(
                 when + datetime.timedelta(hours=rng.randint(2, 30)), timezone.now()
             )
-            if status == "shipped":
+            if status in ("shipped", "partially_shipped"):
                 number = tracking_number(carrier, rng)
-                services.add_shipment(
-                    order,
-                    carrier=carrier,
-                    tracking_number=number,
-                    tracking_url=CARRIERS[carrier] % number,
-                    shipped_at=when,
-                    status="shipped",
-                    actor=admin,
-                    notify=notify,
-                    at=when,
-                )
+                shipment = {
+                    "carrier": carrier,
+                    "tracking_number": number,
+                    "tracking_url": CARRIERS[carrier] % number,
+                    "shipped_at": when,
+                    "actor": admin,
+                    "notify": notify,
+                    "at": when,
+                }
+                if status == "partially_shipped":
+                    # One unit of the first line: the order follows its shipment.
+                    first = order.lines.order_by("pk").first()
+                    items = [{"line": str(first.pk), "quantity": 1}]
+                    services.add_shipment(order, items=items, **shipment)
+                else:
+                    services.add_shipment(order, status="shipped", **shipment)
             elif status == "confirmed":
                 services.set_status(
                     order,
