@@ -1,7 +1,8 @@
 """The merchant's admin: one module per screen.
 
 - :mod:`.inlines`: the order's timeline and shipments, for the shop's own order admin;
-- :mod:`.notifications`: the notification log, with a re-send action.
+- :mod:`.notifications`: the notification log, with re-send, cancel and a dashboard;
+- :mod:`.templates`: the notification templates, their editor and the type switches.
 """
 
 from order_updates.admin.inlines import (
@@ -10,9 +11,11 @@ from order_updates.admin.inlines import (
     ShipmentInline,
 )
 from order_updates.admin.notifications import NotificationAdmin
+from order_updates.admin.templates import NotificationTemplateAdmin
 
 __all__ = [
     "NotificationAdmin",
+    "NotificationTemplateAdmin",
     "OrderEventInline",
     "ReadOnlyAdminMixin",
     "ShipmentInline",
