@@ -37,9 +37,7 @@ def preview(type_code="shipped", channel="email", language="en"):
 
 @pytest.fixture
 def boss(db, django_user_model):
-    return django_user_model.objects.create_superuser(
-        "boss", "boss@example.com", "pw"
-    )
+    return django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
 
 
 @pytest.fixture
@@ -166,7 +164,8 @@ def test_the_preview_renders_unsaved_text_in_a_sandbox(merchant):
         {
             "subject": "Hello {{ customer.name }}",
             "body_text": "",
-            "body_html": "<p>Hi <b>{{ customer.name }}</b></p><script>alert(1)</script>",
+            "body_html": "<p>Hi <b>{{ customer.name }}</b></p>"
+            "<script>alert(1)</script>",
         },
     )
     assert response.status_code == 200
@@ -182,14 +181,14 @@ def test_the_preview_renders_unsaved_text_in_a_sandbox(merchant):
     assert "<script>alert" not in html
 
 
-def test_the_preview_uses_a_real_order_or_says_it_does_not_exist(
-    merchant, make_order
-):
+def test_the_preview_uses_a_real_order_or_says_it_does_not_exist(merchant, make_order):
     order = make_order(email="grace@example.com")
     services.start_tracking(order)
     number = get_adapter().get_number(order)
     html = text(
-        merchant.post(preview(), {"subject": "For {{ order.number }}", "preview_order": number})
+        merchant.post(
+            preview(), {"subject": "For {{ order.number }}", "preview_order": number}
+        )
     )
     assert "For %s" % number in html
     assert "With the data of order %s." % number in html
