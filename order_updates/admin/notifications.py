@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator, capfirst
@@ -125,17 +126,16 @@ class NotificationAdmin(admin.ModelAdmin):
 
     change_list_template = "admin/order_updates/notification/change_list.html"
     change_form_template = "admin/order_updates/notification/change_form.html"
+    # Few, narrow columns: the list must fit a 1280 px window beside the filters.
     list_display = [
-        "created_at",
+        "created_display",
         "order_link",
-        "type_display",
-        "channel_display",
-        "recipient",
+        "notification_display",
+        "recipient_display",
         "state_display",
-        "attempts",
         "short_error",
     ]
-    list_display_links = ["created_at"]
+    list_display_links = ["created_display"]
     list_filter = ["state", ChannelFilter, TypeFilter, "created_at"]
     search_fields = ["recipient", "provider_message_id", "dedupe_key"]
     date_hierarchy = "created_at"
@@ -278,6 +278,10 @@ class NotificationAdmin(admin.ModelAdmin):
 
     # Columns and fields ---------------------------------------------------------------
 
+    @admin.display(description=gettext_lazy("created"), ordering="created_at")
+    def created_display(self, obj: Notification) -> str:
+        return date_format(timezone.localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
+
     @admin.display(description=gettext_lazy("order"), ordering="order")
     def order_link(self, obj: Notification) -> str:
         opts = obj.order._meta
@@ -298,6 +302,22 @@ class NotificationAdmin(admin.ModelAdmin):
     def channel_display(self, obj: Notification) -> str:
         return channel_label(obj.channel)
 
+    @admin.display(description=gettext_lazy("notification"), ordering="type")
+    def notification_display(self, obj: Notification) -> str:
+        return format_html(
+            '{}<br><span class="ou-muted">{}</span>',
+            type_label(obj.type),
+            channel_label(obj.channel),
+        )
+
+    @admin.display(description=gettext_lazy("recipient"), ordering="recipient")
+    def recipient_display(self, obj: Notification) -> str:
+        # An email address may break after its "@" in a narrow column.
+        name, at, domain = obj.recipient.partition("@")
+        if not at:
+            return obj.recipient
+        return format_html("{}<wbr>@{}", name, domain)
+
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_display(self, obj: Notification) -> str:
         css = {
@@ -312,9 +332,16 @@ class NotificationAdmin(admin.ModelAdmin):
             '<span class="ou-badge {}">{}</span>', css, obj.get_state_display()
         )
 
-    @admin.display(description=gettext_lazy("last error"))
+    @admin.display(description=gettext_lazy("error or reason"))
     def short_error(self, obj: Notification) -> str:
-        return Truncator(obj.last_error or obj.reason).chars(80)
+        text = Truncator(obj.last_error or obj.reason).chars(70)
+        if obj.attempts > 1:
+            return format_html(
+                '{}<br><span class="ou-muted">{}</span>',
+                text,
+                _("%(count)d attempts") % {"count": obj.attempts},
+            )
+        return text
 
     @admin.display(description=gettext_lazy("text"))
     def body_text_display(self, obj: Notification) -> str:
@@ -342,6 +369,15 @@ class NotificationAdmin(admin.ModelAdmin):
         extra_context = dict(extra_context or {})
         extra_context["show_delete"] = False
         notification = Notification.objects.filter(pk=object_id).first()
+        if notification is not None:
+            extra_context["subtitle"] = _(
+                "%(type)s by %(channel)s to %(recipient)s: %(state)s"
+            ) % {
+                "type": type_label(notification.type),
+                "channel": channel_label(notification.channel).lower(),
+                "recipient": notification.recipient or "?",
+                "state": notification.get_state_display(),
+            }
         if notification is not None and self.has_act_permission(request):
             extra_context["can_cancel"] = (
                 notification.state == NotificationState.PENDING

@@ -14,6 +14,7 @@ runs, and its document has no origin at all.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 from typing import Any
 
@@ -25,6 +26,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -108,6 +111,8 @@ def sample_value(value: Any) -> str:
         return _("a list of %d") % len(value)
     if isinstance(value, dict):
         return ""
+    if isinstance(value, datetime.datetime):
+        return date_format(timezone.localtime(value), "DATETIME_FORMAT")
     text = "" if value is None else str(value)
     return text if len(text) <= 40 else text[:39] + "…"
 
