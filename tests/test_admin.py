@@ -329,3 +329,25 @@ def test_the_dashboard_needs_the_view_permission(client, django_user_model):
     client.force_login(staff)
     url = reverse("admin:order_updates_notification_dashboard")
     assert client.get(url).status_code == 403
+
+
+def test_the_log_costs_the_same_queries_for_3_or_30_rows(
+    merchant, make_order, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def rows(count):
+        for _ in range(count):
+            services.start_tracking(make_order())
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert merchant.get(changelist()).status_code == 200
+        return len(captured)
+
+    rows(3)
+    few = queries()
+    rows(27)
+    assert Notification.objects.count() >= 30
+    assert queries() == few

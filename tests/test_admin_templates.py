@@ -83,6 +83,25 @@ def test_the_overview_shows_each_type_and_channel_and_what_is_customised(
     assert "(1)" in german
 
 
+def test_the_languages_are_the_shops(merchant, settings):
+    # Django's list of every language: only LANGUAGE_CODE, and those in use.
+    page = text(merchant.get(reverse(OVERVIEW)))
+    chooser = page[page.index('class="ou-languages"') :]
+    chooser = chooser[: chooser.index("</nav>")]
+    assert "English" in chooser and "German" not in chooser
+    save_template("shipped", get_channel("email"), "it", subject="Spedito")
+    page = text(merchant.get(reverse(OVERVIEW)))
+    assert "Italian (1)" in page
+    settings.LANGUAGES = [("en", "English"), ("de", "German"), ("pt-br", "Brazilian")]
+    page = text(merchant.get(reverse(OVERVIEW), {"language": "pt-br"}))
+    chooser = page[page.index('class="ou-languages"') :]
+    chooser = chooser[: chooser.index("</nav>")]
+    assert "German" in chooser and "Italian (1)" in chooser
+    assert '<strong aria-current="page">Brazilian</strong>' in chooser
+    assert "Templates in Brazilian" in page
+    assert "/edit/shipped/email/pt-br/" in page
+
+
 def test_switching_a_type_off_and_on(merchant, make_order):
     url = reverse("admin:order_updates_notificationtemplate_switch")
     response = merchant.post(

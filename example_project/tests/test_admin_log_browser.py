@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from admin_browser import admin_login, fits_and_snap, message_texts, wait
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 from django.utils import timezone
 from order_updates.conf import app_settings
 from order_updates.models import Notification, NotificationState
@@ -98,6 +99,29 @@ def test_the_log_cancel_and_resend(browser, live_server, merchant, rows):
     assert "1 notification was not cancelled: already sent (1)." in texts
     assert Notification.objects.get(pk=rows["pending"].pk).state == "skipped"
 
+    # Re-send with the list action: the failed row goes, the sent one is explained.
+    for name in ("failed", "sent"):
+        browser.find_element(
+            By.CSS_SELECTOR, "input[name=_selected_action][value='%d']" % rows[name].pk
+        ).click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("resend_selected")
+    browser.find_element(By.NAME, "index").click()
+    wait(browser, lambda b: "1 notification queued again." in message_texts(b))
+    assert "1 notification was not sent again: already sent (1)." in message_texts(
+        browser
+    )
+    assert Notification.objects.get(pk=rows["failed"].pk).state == "pending"
+    # Fail it again for real, to re-send it from its page.
+    Notification.objects.filter(pk=rows["failed"].pk).update(
+        attempts=app_settings.MAX_ATTEMPTS - 1
+    )
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=9,
+    ):
+        assert delivery.deliver(rows["failed"].pk) == delivery.FAILED
+
     # Re-send the failed one from its page: its error is shown, nothing editable.
     browser.get(log_url(live_server, "%d/change/" % rows["failed"].pk))
     assert "ConnectionRefusedError" in browser.page_source or (
@@ -135,6 +159,14 @@ def test_the_sent_email_renders_in_a_sandbox(browser, live_server, merchant, row
     finally:
         browser.switch_to.default_content()
     fits_and_snap(browser, "admin-notification-detail")
+    # Opened on its own, the email still runs no script: its CSP is a sandbox.
+    Notification.objects.filter(pk=rows["sent"].pk).update(
+        body_html="<p id=x>Hi</p><script>document.title = 'ran'; "
+        "document.getElementById('x').textContent = 'ran';</script>"
+    )
+    browser.get(log_url(live_server, "%d/html/" % rows["sent"].pk))
+    assert browser.find_element(By.ID, "x").text == "Hi"
+    assert browser.title != "ran"
 
 
 def test_the_dashboard_links_to_the_filtered_log(browser, live_server, merchant, rows):

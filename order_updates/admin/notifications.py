@@ -228,11 +228,6 @@ class NotificationAdmin(admin.ModelAdmin):
         # Nothing is editable: viewing needs the view (or change) permission.
         return False
 
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or self.has_act_permission(
-            request
-        )
-
     def has_act_permission(self, request: Any) -> bool:
         """Re-send and cancel change rows: they need the model's change permission."""
         opts = self.opts

@@ -19,7 +19,7 @@ import difflib
 from typing import Any
 
 from django import forms
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
@@ -85,13 +85,31 @@ def part_label(channel: Any, part: str) -> str:
 
 
 def configured_languages() -> list[tuple[str, str]]:
-    """The shop's languages (``LANGUAGES``), as template language codes."""
+    """The shop's languages (``LANGUAGES``), as template language codes.
+
+    A project that kept Django's list of every language gets just
+    ``LANGUAGE_CODE``: a hundred languages nobody writes in would bury the ones
+    that matter.
+    """
+    configured = settings.LANGUAGES
+    if configured is global_settings.LANGUAGES:
+        configured = [
+            (settings.LANGUAGE_CODE, language_info_name(settings.LANGUAGE_CODE))
+        ]
     languages = []
-    for code, name in settings.LANGUAGES:
+    for code, name in configured:
         normalized = normalize_language(code)
         if language_candidates(normalized):
             languages.append((normalized, str(name)))
     return list(dict(languages).items())
+
+
+def language_info_name(code: str) -> str:
+    """Django's name of a language ("German"), or its code."""
+    try:
+        return str(get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
 
 
 def language_name(code: str) -> str:
@@ -99,10 +117,7 @@ def language_name(code: str) -> str:
     for candidate, name in configured_languages():
         if candidate == code:
             return name
-    try:
-        return str(get_language_info(code)["name_translated"])
-    except KeyError:
-        return code
+    return language_info_name(code)
 
 
 def sample_value(value: Any) -> str:
@@ -267,7 +282,11 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         for _type, _channel, code in overridden:
             counts[code] = counts.get(code, 0) + 1
         known = {code for code, _name in languages}
-        languages += [(code, code) for code in sorted(counts) if code not in known]
+        languages += [
+            (code, language_info_name(code))
+            for code in sorted(counts)
+            if code not in known
+        ]
         language = normalize_language(request.GET.get("language", ""))
         if language not in dict(languages):
             language = normalize_language(settings.LANGUAGE_CODE)
