@@ -354,3 +354,21 @@ def test_every_form_needs_the_csrf_token(boss):
     assert client.post(switch, {"type": "shipped", "enabled": "0"}).status_code == 403
     page = text(client.get(editor()))
     assert page.count('name="csrfmiddlewaretoken"') >= 2
+
+
+def test_a_failed_test_send_says_why(merchant, settings):
+    import smtplib
+
+    from tests import flaky_email
+
+    settings.EMAIL_BACKEND = "tests.flaky_email.RaisingEmailBackend"
+    flaky_email.raise_next[:] = [
+        smtplib.SMTPRecipientsRefused({"boss@example.com": (550, b"No such user")})
+    ]
+    response = merchant.post(
+        editor(), {"subject": "Hello", "_send_test": "1"}, follow=True
+    )
+    html = text(response)
+    assert "The test was not sent:" in html and "No such user" in html
+    # The unsaved text is still in the form.
+    assert ">\nHello</textarea>" in html

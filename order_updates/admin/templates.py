@@ -171,6 +171,7 @@ class TemplateForm(forms.Form):
         for part in channel_parts(channel):
             field_name = PART_FIELDS[part]
             single_line = part == "subject"
+            has_default = field_name in defaults
             fields[field_name] = forms.CharField(
                 label=part_label(channel, part),
                 required=False,
@@ -180,13 +181,12 @@ class TemplateForm(forms.Form):
                         "rows": 2 if single_line else (18 if part == "html" else 8),
                         "class": "ou-code",
                         "spellcheck": "false",
-                        "placeholder": _("Blank: the default is used."),
                     }
                 ),
                 help_text=(
-                    _("Blank uses the default file for this part.")
-                    if field_name not in defaults
-                    else ""
+                    _("Blank: the default is used for this part.")
+                    if has_default
+                    else _("There is no default for this part: blank leaves it out.")
                 ),
             )
         fields["comment"] = self.fields.pop("comment")
