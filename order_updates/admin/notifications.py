@@ -39,7 +39,7 @@ from order_updates.notifications.maintenance import health
 from order_updates.notifications.types import get_notification_types
 
 #: Why a row was not re-sent or cancelled, by the state it is in.
-STATE_REASONS = {
+STATE_REASONS: dict[str, Any] = {
     NotificationState.PENDING: gettext_lazy("waiting to be sent"),
     NotificationState.SENDING: gettext_lazy("being sent right now"),
     NotificationState.SENT: gettext_lazy("already sent"),
@@ -48,6 +48,16 @@ STATE_REASONS = {
     NotificationState.BOUNCED: gettext_lazy("bounced"),
     NotificationState.SUPPRESSED: gettext_lazy("suppressed"),
     NotificationState.SKIPPED: gettext_lazy("skipped or cancelled"),
+}
+
+#: The badge style of each state in the list.
+STATE_BADGES: dict[str, str] = {
+    NotificationState.FAILED: "ou-offbadge",
+    NotificationState.BOUNCED: "ou-offbadge",
+    NotificationState.SENT: "ou-on",
+    NotificationState.DELIVERED: "ou-on",
+    NotificationState.PENDING: "ou-warn",
+    NotificationState.SENDING: "ou-warn",
 }
 
 #: The states the dashboard warns about.
@@ -315,16 +325,10 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_display(self, obj: Notification) -> str:
-        css = {
-            NotificationState.FAILED: "ou-offbadge",
-            NotificationState.BOUNCED: "ou-offbadge",
-            NotificationState.SENT: "ou-on",
-            NotificationState.DELIVERED: "ou-on",
-            NotificationState.PENDING: "ou-warn",
-            NotificationState.SENDING: "ou-warn",
-        }.get(obj.state, "")
         return format_html(
-            '<span class="ou-badge {}">{}</span>', css, obj.get_state_display()
+            '<span class="ou-badge {}">{}</span>',
+            STATE_BADGES.get(obj.state, ""),
+            obj.get_state_display(),
         )
 
     @admin.display(description=gettext_lazy("error or reason"))
@@ -422,7 +426,8 @@ class NotificationAdmin(admin.ModelAdmin):
     # Actions -------------------------------------------------------------------------
 
     def _resend(self, request: Any, notifications: Any) -> None:
-        done, left = [], []
+        done: list[int] = []
+        left: list[int] = []
         for notification in notifications:
             (done if resend(notification) else left).append(notification.pk)
         if done:
@@ -449,7 +454,8 @@ class NotificationAdmin(admin.ModelAdmin):
             )
 
     def _cancel(self, request: Any, notifications: Any) -> None:
-        done, left = [], []
+        done: list[int] = []
+        left: list[int] = []
         for notification in notifications:
             (done if cancel(notification, user=request.user) else left).append(
                 notification.pk

@@ -167,7 +167,7 @@ class TemplateForm(forms.Form):
 
     def __init__(self, *args: Any, channel: Any, defaults: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
-        fields = {}
+        fields: dict[str, forms.Field] = {}
         for part in channel_parts(channel):
             field_name = PART_FIELDS[part]
             single_line = part == "subject"
