@@ -323,6 +323,28 @@ def test_view_permission_shows_read_only_screens(client, django_user_model):
     assert mail.outbox == []
 
 
+def test_previews_with_real_orders_need_the_order_view_permission(
+    client, django_user_model, make_order
+):
+    order = make_order(email="grace@example.com")
+    services.start_tracking(order)
+    number = get_adapter().get_number(order)
+    staff_with(django_user_model, client, "view_notificationtemplate")
+    html = text(client.post(preview(), {"preview_order": number}))
+    assert "You may not view orders" in html and number not in html
+    opts = order._meta
+    client.logout()
+    user = django_user_model.objects.get(username="staff-1")
+    user.user_permissions.add(
+        Permission.objects.get(
+            codename="view_%s" % opts.model_name, content_type__app_label=opts.app_label
+        )
+    )
+    client.force_login(user)
+    html = text(client.post(preview(), {"preview_order": number}))
+    assert "With the data of order %s." % number in html
+
+
 def test_switch_permission_alone(client, django_user_model):
     staff_with(
         django_user_model,

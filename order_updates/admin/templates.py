@@ -400,7 +400,17 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         number = (request.POST.get("preview_order") or "").strip()
         if not number:
             return None, ""
-        order = get_adapter().get_order_by_number(number)
+        adapter = get_adapter()
+        opts = adapter.get_order_model()._meta
+        if not any(
+            request.user.has_perm(
+                "%s.%s_%s" % (opts.app_label, action, opts.model_name)
+            )
+            for action in ("view", "change")
+        ):
+            # An order's data is the customer's: only for staff who may see orders.
+            return None, _("You may not view orders: preview with sample data.")
+        order = adapter.get_order_by_number(number)
         if order is None:
             return None, _("There is no order %(number)s.") % {"number": number}
         return order, ""
