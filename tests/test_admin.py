@@ -351,3 +351,19 @@ def test_the_log_costs_the_same_queries_for_3_or_30_rows(
     rows(27)
     assert Notification.objects.count() >= 30
     assert queries() == few
+
+
+def test_a_fallback_links_to_the_row_it_replaces(merchant, failed_row):
+    sms = Notification.objects.create(
+        order=failed_row.order,
+        event=failed_row.event,
+        type=failed_row.type,
+        channel="sms",
+        recipient="+4915112345678",
+        dedupe_key="fallback-test",
+        fallback_for=failed_row,
+    )
+    page = merchant.get(change(sms)).content.decode()
+    assert '<a href="%s">Email (Failed)</a>' % change(failed_row) in page
+    # Titled with labels: the title, the heading and the breadcrumbs.
+    assert page.count("Order received by text message to +4915112345678: Pending") == 3

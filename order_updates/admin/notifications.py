@@ -191,7 +191,7 @@ class NotificationAdmin(admin.ModelAdmin):
                 "classes": ["collapse"],
                 "fields": [
                     "event",
-                    "fallback_for",
+                    "fallback_display",
                     "dedupe_key",
                     "lease_expires_at",
                     "created_at",
@@ -219,7 +219,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "body_text_display",
         "html_display",
         "event",
-        "fallback_for",
+        "fallback_display",
         "dedupe_key",
         "lease_expires_at",
         "created_at",
@@ -341,6 +341,19 @@ class NotificationAdmin(admin.ModelAdmin):
                 _("%(count)d attempts") % {"count": obj.attempts},
             )
         return text
+
+    @admin.display(description=gettext_lazy("fallback for"))
+    def fallback_display(self, obj: Notification) -> str:
+        """The row this one replaces (an SMS after a bounced email), linked."""
+        original = obj.fallback_for
+        if original is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{} ({})</a>',
+            reverse("admin:order_updates_notification_change", args=[original.pk]),
+            channel_label(original.channel),
+            original.get_state_display(),
+        )
 
     @admin.display(description=gettext_lazy("text"))
     def body_text_display(self, obj: Notification) -> str:
