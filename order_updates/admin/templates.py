@@ -681,9 +681,12 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
             "previous": previous,
             "changes": changes,
             "template": template,
-            "type_label": (
-                notification_type.label if notification_type else template.type
-            ),
+            "editor_title": _("%(type)s by %(channel)s, %(language)s")
+            % {
+                "type": notification_type.label if notification_type else template.type,
+                "channel": channel.label if channel else template.channel,
+                "language": language_name(template.language),
+            },
             "editor_url": self.editor_url(template),
             "can_edit": self.has_change_permission(request) and channel is not None,
         }
