@@ -394,3 +394,21 @@ def test_a_failed_test_send_says_why(merchant, settings):
     assert "The test was not sent:" in html and "No such user" in html
     # The unsaved text is still in the form.
     assert ">\nHello</textarea>" in html
+
+
+def test_the_editor_costs_the_same_queries_with_a_long_history(merchant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    email = get_channel("email")
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert merchant.get(editor()).status_code == 200
+        return len(captured)
+
+    save_template("shipped", email, "en", subject="One {{ order.number }}")
+    few = queries()
+    for number in range(20):
+        save_template("shipped", email, "en", subject="V%d {{ order.number }}" % number)
+    assert queries() == few
