@@ -101,6 +101,10 @@ class InvalidPushSubscription(OrderUpdatesError, ValueError):
         super().__init__(message)
 
 
+class NoTestAddress(OrderUpdatesError, ValueError):
+    """A test send was asked for, but the staff member has no address on the channel."""
+
+
 class ChannelError(OrderUpdatesError):
     """Sending failed. ``transient`` says whether trying again may succeed."""
 

@@ -471,13 +471,18 @@ class _Batch:
         }
         # Delivery feedback may already have moved a row on (a fast provider):
         # keep its state then. A row the sweeper put back to pending under our
-        # token went out: it is sent. A row claimed by another worker since (a
-        # new token) is not touched: that worker's send is the one counted.
+        # token went out: it is sent, even if staff cancelled it meanwhile
+        # (cancel() keeps the token for this). A row claimed by another worker
+        # since (a new token) is not touched: that worker's send is counted.
         updated = Notification.objects.filter(claim_token=self.token).update_each(
             values,
             state=Case(
                 When(
-                    state__in=[NotificationState.SENDING, NotificationState.PENDING],
+                    state__in=[
+                        NotificationState.SENDING,
+                        NotificationState.PENDING,
+                        NotificationState.SKIPPED,
+                    ],
                     then=Value(NotificationState.SENT),
                 ),
                 default=F("state"),
@@ -648,6 +653,36 @@ def resend(notification: Notification) -> bool:
     if done:
         queue.publish_after_commit([(notification.pk, timezone.now())])
     return bool(done)
+
+
+def cancel(notification: Notification, user: Any = None) -> bool:
+    """Cancel a pending notification: it is skipped and never sent.
+
+    One conditional statement, like the claim: it wins over a worker only while
+    the row is pending, and returns False if the row is being sent or has moved
+    on. The claim token is kept: should a worker that lost its lease (and whose
+    row the sweeper put back to pending) still have sent the message, its record
+    of the send wins, and the row shows as sent, as it was.
+    """
+    who = ""
+    if user is not None and getattr(user, "pk", None) is not None:
+        who = user.get_username()
+    reason = (
+        gettext("Cancelled by %(user)s.") % {"user": who}
+        if who
+        else gettext("Cancelled by staff.")
+    )
+    now = timezone.now()
+    return bool(
+        Notification.objects.filter(
+            pk=notification.pk, state=NotificationState.PENDING
+        ).update(
+            state=NotificationState.SKIPPED,
+            reason=reason[:255],
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
 
 
 # The sweeper ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ A type is what a message is about ("shipped", "delivered"…); each has default
 templates per channel. ``ORDER_UPDATES["NOTIFICATION_TYPES"]`` overrides a
 type's fields; ``ORDER_UPDATES["EVENT_NOTIFICATIONS"]`` changes which event
 triggers it; a merchant's :class:`~order_updates.models.NotificationTypeSetting`
-row switches a type on or off (its admin screen comes with the merchant admin).
+row switches a type on or off (the admin's notification templates screen writes it).
 """
 
 from __future__ import annotations

@@ -345,3 +345,27 @@ def test_check(channel, vapid_options):
         strict=True,
     ):
         assert "ORDER_UPDATES['CHANNELS']['push']['OPTIONS'][%r]" % option in problem
+
+
+# Test sends from the template editor ------------------------------------------------
+
+
+def test_a_test_send_goes_to_the_staff_members_own_browsers(
+    channel, subscription, browser, http, django_user_model
+):
+    from order_updates.notifications.proofs import send_proof
+
+    stranger = django_user_model.objects.create_user("eve", "eve@example.com", "pw")
+    PushSubscription.objects.create(
+        user=stranger, endpoint=ENDPOINT + "-eve", p256dh="k", auth="a"
+    )
+    assert channel.staff_recipients(subscription.user) == [str(subscription.pk)]
+    http.add("POST", ENDPOINT, status=201, headers={"Location": ENDPOINT + "/m/2"})
+    sent = send_proof(
+        "shipped", channel, "en", subscription.user, subject="Test {{ order.number }}"
+    )
+    assert [address for address, _result in sent] == [str(subscription.pk)]
+    payload = decrypt(http.last_request, browser)
+    assert payload["title"] == "Test 1001"
+    assert payload["body"]  # the default push text, rendered with sample data
+    assert len(http.requests) == 1  # not to the other user's browser

@@ -228,5 +228,26 @@ class BaseChannel:
         """
         return []
 
+    def staff_recipients(self, user: Any) -> list[str]:
+        """A staff member's own addresses on this channel, for test sends.
+
+        The template editor sends a test only there, never to an address typed
+        in. The default has none; email uses the account's address.
+        """
+        return []
+
+    def complete_text(self, text: str, url: str) -> str:
+        """The text as sent, from the rendered text and link (SMS adds the link
+        when the template left it out); previews and test sends show it too.
+        """
+        return text
+
+    def segments(self, text: str) -> tuple[str, int] | None:
+        """How a text is billed on this channel: ``(encoding, messages)``.
+
+        None where length does not matter; SMS counts GSM-7 or UCS-2 segments.
+        """
+        return None
+
     def forget_recipient(self, recipient: str) -> None:
         """Called after :class:`RecipientGone`; drop stored data for it (optional)."""

@@ -113,6 +113,11 @@ class EmailChannel(BaseChannel):
         email = (adapter.get_email(order) or "").strip()
         return [email] if email else []
 
+    def staff_recipients(self, user: Any) -> list[str]:
+        """The staff member's account email, if it has one."""
+        email = (getattr(user, "email", "") or "").strip()
+        return [email] if email else []
+
     def build_message(
         self,
         notification: Notification,

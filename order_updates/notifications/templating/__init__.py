@@ -12,7 +12,7 @@ configured ``name`` keys the merchant's templates.
 - :func:`render` renders a type for a channel and language with a given context;
 - :func:`validate_template`, :func:`save_template`, :func:`restore_revision`,
   :func:`revert_to_default` and :func:`preview` write and try merchant
-  templates (the admin's editor, when it comes, will use them).
+  templates (the admin's editor, :mod:`order_updates.admin.templates`, uses them).
 
 Errors are :class:`~order_updates.exceptions.TemplateError` and
 :class:`~order_updates.exceptions.TemplateValidationError`.

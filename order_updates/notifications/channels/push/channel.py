@@ -193,6 +193,17 @@ class WebPushChannel(BaseChannel):
             pk: found.get(owner, []) if owner else [] for pk, owner in owners.items()
         }
 
+    def staff_recipients(self, user: Any) -> list[str]:
+        """Ids of the browsers the staff member subscribed with their account."""
+        if getattr(user, "pk", None) is None:
+            return []
+        return [
+            str(pk)
+            for pk in PushSubscription.objects.filter(user_id=user.pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        ]
+
     def payload(self, message: OutgoingMessage) -> str:
         """The JSON the service worker receives: title, body, url, tag."""
         order = message.metadata.get("order_updates_order", "")

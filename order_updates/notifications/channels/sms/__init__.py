@@ -109,6 +109,10 @@ class SMSChannel(BaseChannel):
         number = normalize_phone(adapter.get_phone(order))
         return [number] if number else []
 
+    def segments(self, text: str) -> tuple[str, int]:
+        """The encoding (GSM-7 or UCS-2) and number of SMS segments of ``text``."""
+        return sms_segments(text)
+
     def build_message(
         self,
         notification: Notification,
@@ -117,11 +121,15 @@ class SMSChannel(BaseChannel):
     ) -> OutgoingMessage:
         """Render the text; add the tracking link if the template left it out."""
         message = super().build_message(notification, order, rendered)
-        text = message.text.strip()
-        if message.url and message.url not in text:
-            text = "%s\n%s" % (text, message.url) if text else message.url
-        message.text = text
+        message.text = self.complete_text(message.text, message.url)
         return message
+
+    def complete_text(self, text: str, url: str) -> str:
+        """The text with the tracking link, if the template left it out."""
+        text = text.strip()
+        if url and url not in text:
+            text = "%s\n%s" % (text, url) if text else url
+        return text
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Hand the text to the provider; log its length in segments."""
