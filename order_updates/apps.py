@@ -21,11 +21,22 @@ class OrderUpdatesConfig(AppConfig):
         from order_updates.core.status import track_new_order
         from order_updates.notifications.feedback import connect_receivers
         from order_updates.notifications.outbox import queue_notifications
+        from order_updates.signals import notification_failed
+        from order_updates.webhooks.events import (
+            queue_notification_webhook,
+            queue_webhooks,
+        )
 
         for check in order_checks.ALL_CHECKS:
             checks.register(check)
         # Every service's events get their notification rows in the same transaction.
         register_consumer(queue_notifications)
+        # And their outbound webhook deliveries, in that transaction too.
+        register_consumer(queue_webhooks)
+        notification_failed.connect(
+            queue_notification_webhook,
+            dispatch_uid="order_updates.queue_notification_webhook",
+        )
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
         try:

@@ -23,6 +23,13 @@ from order_updates.models.timeline import (
     OrderState,
     Shipment,
 )
+from order_updates.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryState,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 __all__ = [
     "ORDER_MODEL",
@@ -43,4 +50,9 @@ __all__ = [
     "SuppressedRecipient",
     "SuppressionReason",
     "SweeperRun",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryState",
+    "WebhookEndpoint",
+    "WebhookEventType",
 ]
