@@ -142,3 +142,8 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("TEST_DB_REUSE_MAX", 0)) or None
 # Worker processes started by tests get fast retries through the environment.
 ORDER_UPDATES["RETRY_BACKOFF_SECONDS"] = float(os.environ.get("TEST_RETRY_BACKOFF", 30))
 ORDER_UPDATES["SENDING_LEASE_SECONDS"] = int(os.environ.get("TEST_LEASE_SECONDS", 300))
+
+# --- Outbound webhooks ---------------------------------------------------------------
+# The webhook tests post to a real HTTP server they start on loopback.
+ORDER_UPDATES["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
+ORDER_UPDATES["WEBHOOK_TIMEOUT"] = 5
