@@ -70,20 +70,29 @@ def resolve(url: str) -> tuple[SplitResult, str]:
     try:
         infos = socket.getaddrinfo(host, port_of(parts), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise UnsafeWebhookTarget(
+        raise Unresolved(
             _("The host %(host)s could not be resolved: %(error)s")
             % {"host": host, "error": exc}
         ) from exc
     addresses = [str(info[4][0]) for info in infos]
     if not addresses:
-        raise UnsafeWebhookTarget(
-            _("The host %(host)s has no address.") % {"host": host}
-        )
+        raise Unresolved(_("The host %(host)s has no address.") % {"host": host})
     for address in addresses:
         check_address(address)
     return parts, addresses[0]
 
 
+class Unresolved(UnsafeWebhookTarget):
+    """The host has no address now."""
+
+
 def validate_url(url: str) -> None:
-    """What an endpoint's URL must pass to be saved (raises UnsafeWebhookTarget)."""
-    resolve(url)
+    """What an endpoint's URL must pass to be saved (raises UnsafeWebhookTarget).
+
+    A host that does not resolve yet is accepted (a receiver not yet set up);
+    its addresses are checked at every send.
+    """
+    try:
+        resolve(url)
+    except Unresolved:
+        pass
