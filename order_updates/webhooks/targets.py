@@ -9,6 +9,7 @@ private, loopback and link-local addresses through (a test, an intranet).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from urllib.parse import SplitResult, urlsplit
@@ -92,7 +93,5 @@ def validate_url(url: str) -> None:
     A host that does not resolve yet is accepted (a receiver not yet set up);
     its addresses are checked at every send.
     """
-    try:
+    with contextlib.suppress(Unresolved):
         resolve(url)
-    except Unresolved:
-        pass
