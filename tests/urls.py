@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("order-updates/", include("order_updates.urls")),
     path("anymail/", include("anymail.urls")),
+    path("api/order-updates/", include("order_updates.api.urls")),
 ]

@@ -1,0 +1,37 @@
+"""The API's OpenAPI 3 schema (drf-spectacular), limited to its own endpoints,
+without any drf-spectacular setting in the shop's settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import permissions
+
+import order_updates
+
+
+def only_order_updates(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list:
+    """drf-spectacular preprocessing hook: this API's endpoints only."""
+    return [
+        endpoint
+        for endpoint in endpoints
+        if getattr(getattr(endpoint[3], "cls", None), "__module__", "")
+        == "order_updates.api.views"
+    ]
+
+
+class SchemaView(SpectacularAPIView):
+    """``GET schema/``: the OpenAPI document (YAML, or JSON with ``?format=json``)."""
+
+    permission_classes = [permissions.AllowAny]
+    custom_settings = {
+        "TITLE": "order_updates API",
+        "DESCRIPTION": (
+            "Customers' orders and staff changes of django-order-updates. "
+            "Errors are {detail, code}; validation errors are DRF's field → messages."
+        ),
+        "VERSION": order_updates.__version__,
+        "PREPROCESSING_HOOKS": ["order_updates.api.schema.only_order_updates"],
+        "COMPONENT_SPLIT_REQUEST": True,
+    }
