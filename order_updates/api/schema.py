@@ -35,3 +35,17 @@ class SchemaView(SpectacularAPIView):
         "PREPROCESSING_HOOKS": ["order_updates.api.schema.only_order_updates"],
         "COMPONENT_SPLIT_REQUEST": True,
     }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The schema that ``schema/`` serves, as plain JSON data (for tools and
+    tests that want it without an HTTP request)."""
+    import json
+
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+    from drf_spectacular.settings import patched_settings
+
+    with patched_settings(SchemaView.custom_settings):
+        document = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(document))

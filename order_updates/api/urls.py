@@ -11,34 +11,34 @@ app_name = "order_updates_api"
 
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="orders"),
-    path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order"),
+    path("orders/<path:number>/", views.OrderDetailView.as_view(), name="order"),
     path(
         "staff/orders/status/",
         views.BulkStatusChangeView.as_view(),
         name="bulk_status",
     ),
     path(
-        "staff/orders/<str:number>/status/",
+        "staff/orders/<path:number>/status/",
         views.StatusChangeView.as_view(),
         name="status",
     ),
     path(
-        "staff/orders/<str:number>/shipments/",
+        "staff/orders/<path:number>/shipments/",
         views.ShipmentCreateView.as_view(),
         name="shipments",
     ),
     path(
-        "staff/orders/<str:number>/notes/",
+        "staff/orders/<path:number>/notes/",
         views.NoteCreateView.as_view(),
         name="notes",
     ),
     path(
-        "staff/orders/<str:number>/notifications/",
+        "staff/orders/<path:number>/notifications/",
         views.NotificationListView.as_view(),
         name="notifications",
     ),
     path(
-        "staff/notifications/<int:id>/resend/",
+        "staff/notifications/<str:id>/resend/",
         views.NotificationResendView.as_view(),
         name="resend",
     ),

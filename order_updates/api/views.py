@@ -53,6 +53,17 @@ VALIDATION = OpenApiResponse(
         )
     ],
 )
+PAGE = OpenApiResponse(
+    ERROR,
+    description=_("No such page."),
+    examples=[
+        OpenApiExample(
+            "no such page",
+            value={"detail": "Invalid page.", "code": "not_found"},
+            status_codes=["404"],
+        )
+    ],
+)
 AUTH = {
     401: OpenApiResponse(ERROR, description=_("Not logged in.")),
     403: OpenApiResponse(ERROR, description=_("Not allowed.")),
@@ -155,7 +166,7 @@ def customer_order(request: Request, number: str) -> Any:
             "status", str, description=_("Only orders in this status (a code).")
         )
     ],
-    responses={200: serializers.OrderSerializer(many=True), **AUTH},
+    responses={200: serializers.OrderSerializer(many=True), 404: PAGE, **AUTH},
     examples=[
         OpenApiExample(
             "a page",
@@ -552,7 +563,7 @@ class NoteCreateView(StaffView):
     parameters=[NUMBER],
     responses={
         200: serializers.NotificationSerializer(many=True),
-        404: NOT_FOUND,
+        404: OpenApiResponse(ERROR, description=_("No such order, or no such page.")),
         **AUTH,
     },
     examples=[
@@ -638,8 +649,10 @@ class NotificationResendView(StaffView):
 
     required_permissions = ("order_updates.change_notification",)
 
-    def post(self, request: Request, id: int) -> Response:
-        notification = Notification.objects.filter(pk=id).first()
+    def post(self, request: Request, id: str) -> Response:
+        # Any text reaches here (a 404 in JSON, not Django's HTML one).
+        pk = int(id) if id.isdigit() and len(id) < 19 else None
+        notification = Notification.objects.filter(pk=pk).first() if pk else None
         if notification is None:
             raise errors.NotificationNotFound()
         if not resend(notification):
