@@ -252,7 +252,7 @@ def _is_count(value: object) -> bool:
 
 def check_api_and_webhooks(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E020: a setting of the REST API or of outbound webhooks is malformed."""
-    errors = []
+    errors: list[CheckMessage] = []
     rates = app_settings.API_THROTTLE_RATES
     bad_rates = not isinstance(rates, dict) or any(
         scope not in ("customer", "staff")

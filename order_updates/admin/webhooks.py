@@ -114,14 +114,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+ATTEMPT_FIELDS = ["started_at", "url", "status_code", "duration_ms", "response", "error"]
+
+
 class WebhookAttemptInline(admin.TabularInline):
     """Each POST of a delivery: when, what status, what the endpoint said."""
 
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["started_at", "url", "status_code", "duration_ms", "response", "error"]
-    readonly_fields = fields
+    fields = ATTEMPT_FIELDS
+    readonly_fields = ATTEMPT_FIELDS
 
     def has_add_permission(self, request, obj=None):
         return False

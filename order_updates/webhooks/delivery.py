@@ -129,7 +129,7 @@ def _deliver(row: WebhookDelivery, token: uuid.UUID) -> str:
     return _finish(row, token, WebhookDeliveryState.FAILED, last_error=error)
 
 
-_OUTCOMES = {
+_OUTCOMES: dict[str, str] = {
     WebhookDeliveryState.SENT: SENT,
     WebhookDeliveryState.PENDING: RETRY,
     WebhookDeliveryState.FAILED: FAILED,

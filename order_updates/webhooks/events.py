@@ -36,7 +36,7 @@ from order_updates.notifications import queue
 DELIVER_TASK = "order_updates.deliver_webhooks"
 
 #: Timeline event kind → the webhook event it raises.
-EVENT_TYPES = {
+EVENT_TYPES: dict[str, str] = {
     EventKind.STATUS_CHANGED: WebhookEventType.STATUS_CHANGED,
     EventKind.SHIPMENT_ADDED: WebhookEventType.SHIPMENT_CREATED,
     EventKind.DELIVERY_DELAYED: WebhookEventType.DELAYED,
@@ -105,7 +105,7 @@ def write(
     if endpoints is None:
         endpoints = subscribers()
     now = timezone.now()
-    rows = []
+    rows: list[WebhookDelivery] = []
     for event_type, order, at, data in items:
         receivers = endpoints.get(event_type, [])
         if not receivers:
