@@ -114,7 +114,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-ATTEMPT_FIELDS = ["started_at", "url", "status_code", "duration_ms", "response", "error"]
+ATTEMPT_FIELDS = (
+    "started_at",
+    "url",
+    "status_code",
+    "duration_ms",
+    "response",
+    "error",
+)
 
 
 class WebhookAttemptInline(admin.TabularInline):
