@@ -445,7 +445,7 @@ def test_schema_is_valid_openapi_with_examples(api):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 8
+    assert len(operations) == 12
     for path, method, operation in operations:
         examples = [
             example
@@ -455,3 +455,91 @@ def test_schema_is_valid_openapi_with_examples(api):
         ]
         assert examples, "%s %s has no example" % (method, path)
     assert all(path.startswith("/api/order-updates/") for path in schema["paths"])
+
+
+# The customer's choices -------------------------------------------------------------
+
+
+def test_preferences_read_and_change(as_customer, customer, settings):
+    from order_updates.notifications.preferences import preference_for
+
+    body = as_customer.get(url("preferences")).json()
+    assert body == {
+        "channels": {"order": ["email"], "shipping": ["email"]},  # SMS needs consent
+        "sms_consent": False,
+        "timezone": "",
+    }
+    response = as_customer.patch(
+        url("preferences"),
+        {
+            "channels": {"shipping": ["email", "sms"]},
+            "sms_consent": True,
+            "timezone": "Europe/Berlin",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["channels"]["shipping"] == ["email", "sms"]
+    assert response.json()["channels"]["order"] == ["email", "sms"]  # no list: all
+    preference = preference_for(user=customer)
+    assert preference.pk and preference.sms_consent_at is not None
+    assert preference.timezone == "Europe/Berlin"
+    # Only what is sent changes.
+    as_customer.patch(url("preferences"), {"sms_consent": False}, format="json")
+    preference.refresh_from_db()
+    assert preference.sms_consent_at is None
+    assert preference.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"channels": {"news": ["email"]}}, "channels"),
+        ({"channels": {"order": ["fax"]}}, "channels"),
+        ({"channels": {"order": "email"}}, "channels"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"sms_consent": "maybe"}, "sms_consent"),
+    ],
+)
+def test_preferences_refuse_bad_input(as_customer, data, field):
+    response = as_customer.patch(url("preferences"), data, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_preferences_need_a_login(api):
+    assert api.get(url("preferences")).status_code == 401
+
+
+def test_push_subscription_register_and_drop(
+    as_customer, customer, api, other_customer
+):
+    from order_updates.models import PushSubscription
+    from tests.test_push_subscriptions import ENDPOINT, new_browser
+
+    keys = new_browser()
+    data = {
+        "endpoint": ENDPOINT,
+        "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]},
+    }
+    response = as_customer.post(url("push_subscriptions"), data, format="json")
+    assert response.status_code == 201
+    subscription = PushSubscription.objects.get(pk=response.json()["id"])
+    assert subscription.user == customer
+    again = as_customer.post(url("push_subscriptions"), data, format="json")
+    assert again.status_code == 200
+    bad = as_customer.post(
+        url("push_subscriptions"),
+        {**data, "endpoint": "https://169.254.169.254/latest"},
+        format="json",
+    )
+    assert bad.status_code == 400 and "endpoint" in bad.json()
+    # Someone else cannot drop it.
+    other = APIClient()
+    other.force_authenticate(other_customer)
+    theirs = other.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
+    assert PushSubscription.objects.filter(pk=subscription.pk).exists()
+    mine = as_customer.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    assert mine.status_code == 204
+    assert not PushSubscription.objects.exists()

@@ -407,3 +407,34 @@ def test_receiver_helper_checks_signatures():
     headers = signing.headers(secret, "evt", 1614265330, b"{}")
     assert signature_ok(secret, headers, b"{}")
     assert not signature_ok(secret, headers, b"{} ")
+
+
+def test_a_bounce_reported_by_the_esp_raises_its_event(
+    endpoint, order, django_capture_on_commit_callbacks
+):
+    """Through django-anymail's tracking signal, as its webhook views send it."""
+    import datetime as dt
+
+    from anymail.signals import AnymailTrackingEvent, tracking
+
+    services.start_tracking(order)
+    row = Notification.objects.get(order_id=order.pk)
+    Notification.objects.filter(pk=row.pk).update(
+        state=NotificationState.SENT, provider="postmark", provider_message_id="pm-9"
+    )
+    event = AnymailTrackingEvent(
+        event_type="bounced",
+        timestamp=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc),
+        event_id="bounce-1",
+        message_id="pm-9",
+        recipient=row.recipient,
+        description="550 mailbox unavailable",
+        esp_event={},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        tracking.send(sender=object, event=event, esp_name="Postmark")
+    (webhook,) = deliveries(event_type="notification.bounced")
+    data = json.loads(webhook.body)["data"]
+    assert data["notification"]["id"] == row.pk
+    assert data["notification"]["state"] == "bounced"
+    assert "550 mailbox unavailable" in data["notification"]["error"]

@@ -27,6 +27,11 @@ class NotificationNotFound(exceptions.NotFound):
     default_code = "not_found"
 
 
+class SubscriptionNotFound(exceptions.NotFound):
+    default_detail = _("No such push subscription of yours.")
+    default_code = "not_found"
+
+
 class UnknownStatusError(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = _("Unknown order status.")

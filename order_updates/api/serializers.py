@@ -239,3 +239,72 @@ class ErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField()
+
+
+# The customer's choices ---------------------------------------------------------------
+
+
+class PreferencesSerializer(serializers.Serializer):
+    """What the customer wants: channels per category, consent to text
+    messages, time zone (for quiet hours). Every field is optional on write."""
+
+    channels = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=_("Category → the channels wanted for it (the exact list)."),
+    )
+    sms_consent = serializers.BooleanField(required=False)
+    timezone = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_channels(self, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from order_updates.notifications.channels import get_channels
+        from order_updates.notifications.types import CATEGORIES
+
+        names = set(get_channels())
+        for category, channels in value.items():
+            if category not in CATEGORIES:
+                raise serializers.ValidationError(
+                    _("Unknown category “%(category)s”; categories are: %(known)s.")
+                    % {"category": category, "known": ", ".join(CATEGORIES)},
+                    code="unknown_category",
+                )
+            unknown = [name for name in channels if name not in names]
+            if unknown:
+                raise serializers.ValidationError(
+                    _("Unknown channel “%(channel)s”; channels are: %(known)s.")
+                    % {"channel": unknown[0], "known": ", ".join(sorted(names))},
+                    code="unknown_channel",
+                )
+        return value
+
+    def validate_timezone(self, value: str) -> str:
+        import zoneinfo
+
+        if value and value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError(
+                _("Unknown time zone “%(zone)s”.") % {"zone": value[:64]},
+                code="unknown_timezone",
+            )
+        return value
+
+
+class PushSubscriptionKeysSerializer(serializers.Serializer):
+    p256dh = serializers.CharField()
+    auth = serializers.CharField()
+
+
+class PushSubscriptionSerializer(serializers.Serializer):
+    """A browser's ``PushSubscription.toJSON()``."""
+
+    endpoint = serializers.CharField()
+    keys = PushSubscriptionKeysSerializer()
+
+
+class PushEndpointSerializer(serializers.Serializer):
+    """Which subscription to drop."""
+
+    endpoint = serializers.CharField()
+
+
+class PushSubscribedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()

@@ -12,6 +12,17 @@ app_name = "order_updates_api"
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="orders"),
     path("orders/<path:number>/", views.OrderDetailView.as_view(), name="order"),
+    path("me/preferences/", views.PreferencesView.as_view(), name="preferences"),
+    path(
+        "me/push-subscriptions/",
+        views.PushSubscriptionsView.as_view(),
+        name="push_subscriptions",
+    ),
+    path(
+        "me/push-subscriptions/delete/",
+        views.PushSubscriptionDeleteView.as_view(),
+        name="push_subscription_delete",
+    ),
     path(
         "staff/orders/status/",
         views.BulkStatusChangeView.as_view(),

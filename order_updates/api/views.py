@@ -15,7 +15,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import generics, permissions, status
+from rest_framework import exceptions, generics, permissions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -114,7 +114,20 @@ class Schema(AutoSchema):
     """drf-spectacular's schema, with each view's ``operation_id``."""
 
     def get_operation_id(self) -> str:
-        return getattr(self.view, "operation_id", None) or super().get_operation_id()
+        name = getattr(self.view, "operation_id", None)
+        if name and self._many_methods():
+            return "%s_%s" % (name, self.method.lower())
+        return name or super().get_operation_id()
+
+    def _many_methods(self) -> bool:
+        handlers = {"get", "post", "put", "patch", "delete"}
+        return sum(hasattr(self.view, method) for method in handlers) > 1
+
+    def get_request_serializer(self) -> Any:
+        per_method = getattr(self.view, "request_serializers", {})
+        if self.method in per_method:
+            return per_method[self.method]
+        return super().get_request_serializer()
 
 
 class BaseView(APIView):
@@ -668,3 +681,180 @@ def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+# The customer's choices ---------------------------------------------------------------
+
+
+def _preferences_data(preference: Any) -> dict[str, Any]:
+    from order_updates.notifications.channels import get_channels
+    from order_updates.notifications.preferences import wanted_channels
+    from order_updates.notifications.types import CATEGORIES
+
+    channels = list(get_channels().values())
+    return {
+        "channels": {
+            category: wanted_channels(preference, category, channels)
+            for category in CATEGORIES
+        },
+        "sms_consent": preference.sms_consent_at is not None,
+        "timezone": preference.timezone,
+    }
+
+
+PREFERENCES_EXAMPLE = {
+    "channels": {"order": ["email"], "shipping": ["email", "sms"]},
+    "sms_consent": True,
+    "timezone": "Europe/Berlin",
+}
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("My notification preferences"),
+    responses={200: serializers.PreferencesSerializer, 400: VALIDATION, **AUTH},
+    examples=[
+        OpenApiExample("preferences", value=PREFERENCES_EXAMPLE),
+    ],
+)
+class PreferencesView(BaseView):
+    """GET the customer's choices; PATCH changes the fields sent (a channel that
+    needs consent, such as SMS, is sent only with ``sms_consent``)."""
+
+    operation_id = "preferences"
+    request_serializers = {"PATCH": serializers.PreferencesSerializer}
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "patch", "options"]
+
+    def get(self, request: Request) -> Response:
+        from order_updates.notifications.preferences import preference_for
+
+        return Response(_preferences_data(preference_for(user=request.user)))
+
+    def patch(self, request: Request) -> Response:
+        from order_updates.notifications.preferences import (
+            preference_for,
+            save_choices,
+        )
+
+        serializer = serializers.PreferencesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        preference = save_choices(
+            preference_for(user=request.user),
+            channels=data.get("channels"),
+            sms_consent=data.get("sms_consent"),
+            timezone_name=data.get("timezone"),
+        )
+        return Response(_preferences_data(preference))
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Register a browser's push subscription"),
+    request=serializers.PushSubscriptionSerializer,
+    responses={
+        200: serializers.PushSubscribedSerializer,
+        201: serializers.PushSubscribedSerializer,
+        400: VALIDATION,
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "PushSubscription.toJSON()",
+            value={
+                "endpoint": "https://fcm.googleapis.com/fcm/send/dpH5lCsTSSM:APA91b",
+                "keys": {
+                    "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg"
+                    "7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                    "auth": "tBHItJI5svbpez7KI4CCXg",
+                },
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "stored", value={"id": 12}, response_only=True, status_codes=["201"]
+        ),
+    ],
+)
+class PushSubscriptionsView(BaseView):
+    """Store the browser's subscription for the customer (201 new, 200 updated)."""
+
+    operation_id = "register_push_subscription"
+    permission_classes = [permissions.IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        from order_updates.exceptions import InvalidPushSubscription
+        from order_updates.notifications.channels.push.subscriptions import (
+            parse_subscription,
+            save_subscription,
+        )
+
+        try:
+            info = parse_subscription(request.data)
+        except InvalidPushSubscription as exc:
+            raise exceptions.ValidationError(
+                {exc.field or "non_field_errors": [str(exc)]}, code="invalid"
+            ) from exc
+        subscription, created = save_subscription(
+            info,
+            user=request.user,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response(
+            {"id": subscription.pk},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Drop a browser's push subscription"),
+    request=serializers.PushEndpointSerializer,
+    responses={
+        204: OpenApiResponse(description=_("Dropped.")),
+        400: VALIDATION,
+        404: OpenApiResponse(
+            ERROR,
+            description=_("No such subscription of yours."),
+            examples=[
+                OpenApiExample(
+                    "not yours",
+                    value={
+                        "detail": "No such push subscription of yours.",
+                        "code": "not_found",
+                    },
+                    status_codes=["404"],
+                )
+            ],
+        ),
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "endpoint",
+            value={
+                "endpoint": "https://fcm.googleapis.com/fcm/send/dpH5lCsTSSM:APA91b"
+            },
+            request_only=True,
+        ),
+    ],
+)
+class PushSubscriptionDeleteView(BaseView):
+    """Drop one of the customer's push subscriptions, by its endpoint."""
+
+    operation_id = "drop_push_subscription"
+    permission_classes = [permissions.IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        from order_updates.notifications.channels.push.subscriptions import (
+            remove_subscription,
+        )
+
+        serializer = serializers.PushEndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not remove_subscription(
+            serializer.validated_data["endpoint"], user=request.user
+        ):
+            raise errors.SubscriptionNotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
