@@ -136,15 +136,24 @@ def queue_webhooks(changes: Changes) -> list[WebhookDelivery]:
     """The event consumer: deliveries for the changes' events that have a
     webhook event type, to every active endpoint subscribed to it.
 
-    Costs one query when a change has such an event, none otherwise.
+    Costs one query when a change has such an event (none otherwise), and
+    one insert when an endpoint wants them.
     """
-    items = [
-        (EVENT_TYPES[event.kind], order, event.created_at, event_data(order, event))
+    relevant = [
+        (order, event)
         for order, events in changes
         for event in events
         if event.kind in EVENT_TYPES
     ]
-    return write(items) if items else []
+    if not relevant:
+        return []
+    endpoints = subscribers()
+    items = [
+        (EVENT_TYPES[event.kind], order, event.created_at, event_data(order, event))
+        for order, event in relevant
+        if endpoints.get(EVENT_TYPES[event.kind])
+    ]
+    return write(items, endpoints)
 
 
 def queue_notification_webhook(
