@@ -30,6 +30,20 @@ app = get_wsgi_application()
 
 
 @pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """As Django's test client does: a request's end must not close the
+    connection that holds the test's transaction (it would on PostgreSQL)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
 def _any_host_no_throttling(settings):
     settings.ALLOWED_HOSTS = ["*"]
     settings.ORDER_UPDATES = {
