@@ -438,3 +438,35 @@ def test_a_bounce_reported_by_the_esp_raises_its_event(
     assert data["notification"]["id"] == row.pk
     assert data["notification"]["state"] == "bounced"
     assert "550 mailbox unavailable" in data["notification"]["error"]
+
+
+def test_https_certificates_are_verified(endpoint, order, tmp_path, monkeypatch):
+    """The TLS connection to the checked address still verifies the
+    certificate against the URL's host name: a self-signed one is refused,
+    and accepted once trusted (as a shop's own CA would be)."""
+    from tests.webhook_receiver import self_signed_https
+
+    tls = Receiver()
+    self_signed_https(tls, tmp_path)
+    tls.start()
+    try:
+        port = tls.server.server_address[1]
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            url="https://localhost:%d/hooks" % port
+        )
+        services.set_status(order, "confirmed")
+        (row,) = deliveries()
+        assert delivery.deliver_batch([row.pk])[row.pk] == delivery.RETRY
+        (attempt,) = row.attempt_log.all()
+        assert "CERTIFICATE_VERIFY_FAILED" in attempt.error
+        assert tls.received == []
+        # Trusted (OpenSSL reads SSL_CERT_FILE when loading the default CAs).
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        due_now(row)
+        assert delivery.deliver_batch([row.pk])[row.pk] == delivery.SENT
+        tls.secret = endpoint.secret
+        (request,) = tls.received
+        assert request.headers["host"] == "localhost:%d" % port
+        assert signature_ok(endpoint.secret, request.headers, request.body)
+    finally:
+        tls.stop()
