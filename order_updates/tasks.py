@@ -66,9 +66,11 @@ def sweep_outbox() -> dict[str, int]:
 
 @shared_task(name="order_updates.prune_outbox", ignore_result=True)
 def prune_outbox() -> dict[str, int]:
-    """Empty old message bodies and delete old notifications (daily is plenty)."""
+    """Empty old message bodies and delete old notifications and webhook
+    deliveries (daily is plenty)."""
     result = maintenance.prune()
     return {
         "bodies_cleared": result.bodies_cleared,
         "rows_deleted": result.rows_deleted,
+        "webhook_deliveries_deleted": webhook_delivery.prune(),
     }

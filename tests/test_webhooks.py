@@ -3,6 +3,7 @@ on loopback, retries, automatic disabling, address checks, re-sending.
 """
 
 import datetime
+import io
 import json
 import socket
 import uuid
@@ -470,3 +471,28 @@ def test_https_certificates_are_verified(endpoint, order, tmp_path, monkeypatch)
         assert signature_ok(endpoint.secret, request.headers, request.body)
     finally:
         tls.stop()
+
+
+def test_old_finished_deliveries_are_pruned(endpoint, make_order, settings):
+    from django.core.management import call_command
+
+    orders = [make_order() for _ in range(3)]
+    for order in orders:
+        services.set_status(order, "confirmed")
+    old_sent, old_pending, new_failed = deliveries()
+    long_ago = timezone.now() - datetime.timedelta(days=400)
+    WebhookDelivery.objects.filter(pk=old_sent.pk).update(
+        state=WebhookDeliveryState.SENT, created_at=long_ago
+    )
+    WebhookDelivery.objects.filter(pk=old_pending.pk).update(created_at=long_ago)
+    WebhookDelivery.objects.filter(pk=new_failed.pk).update(
+        state=WebhookDeliveryState.FAILED
+    )
+    out = io.StringIO()
+    call_command("order_updates_prune", stdout=out)
+    assert "Deleted 1 old webhook delivery(ies)." in out.getvalue()
+    assert [row.pk for row in deliveries()] == [old_pending.pk, new_failed.pk]
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "PRUNE_ROWS_AFTER_DAYS": None}
+    WebhookDelivery.objects.filter(pk=new_failed.pk).update(created_at=long_ago)
+    assert delivery.prune() == 0
+    assert delivery.prune(rows_days=30) == 1

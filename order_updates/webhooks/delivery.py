@@ -212,3 +212,24 @@ def sweep(budget: float | None = None) -> dict[str, int]:
         "failed": len(swept.failed),
         "queued": swept.queued,
     }
+
+
+def prune(rows_days: int | None = None, batch_size: int = 1000) -> int:
+    """Delete delivered and failed deliveries (with their attempts) older than
+    ``rows_days`` (default ``PRUNE_ROWS_AFTER_DAYS``; None keeps them), in
+    batches; return how many were deleted. Waiting ones are never touched.
+    """
+    days = app_settings.PRUNE_ROWS_AFTER_DAYS if rows_days is None else rows_days
+    if days is None:
+        return 0
+    old = WebhookDelivery.objects.filter(
+        state__in=[WebhookDeliveryState.SENT, WebhookDeliveryState.FAILED],
+        created_at__lt=timezone.now() - datetime.timedelta(days=days),
+    )
+    deleted = 0
+    while True:
+        pks = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            return deleted
+        WebhookDelivery.objects.filter(pk__in=pks).delete()
+        deleted += len(pks)
