@@ -543,3 +543,17 @@ def test_push_subscription_register_and_drop(
     mine = as_customer.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
     assert mine.status_code == 204
     assert not PushSubscription.objects.exists()
+
+
+def test_nul_characters_name_nothing(as_customer, as_staff):
+    """PostgreSQL cannot store them: they find nothing instead of failing."""
+    assert as_customer.get(url("order", "a\x00b")).status_code == 404
+    assert as_staff.post(url("notes", "a\x00b"), {"text": "x"}).status_code == 404
+    listing = as_customer.get(url("orders"), {"status": "a\x00"})
+    assert listing.status_code == 200 and listing.json()["count"] == 0
+    bulk = as_staff.post(
+        url("bulk_status"), {"orders": ["a\x00b"], "status": "confirmed"}, format="json"
+    )
+    assert bulk.status_code == 400 and "orders" in bulk.json()
+    prefs = as_customer.patch(url("preferences"), {"timezone": "a\x00"}, format="json")
+    assert prefs.status_code == 400

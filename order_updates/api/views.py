@@ -153,13 +153,20 @@ class Pagination(PageNumberPagination):
 # Customers --------------------------------------------------------------------------
 
 
+def order_by_number(number: str) -> Any:
+    """The order with this number (any customer's); 404 otherwise."""
+    # Text a database column cannot hold (NUL characters) names no order.
+    order = None if "\x00" in number else get_adapter().get_order_by_number(number)
+    if order is None:
+        raise errors.OrderNotFound()
+    return order
+
+
 def customer_order(request: Request, number: str) -> Any:
     """One of the user's orders by its number, with its state; 404 otherwise
     (whether it does not exist or is someone else's)."""
     adapter = get_adapter()
-    order = adapter.get_order_by_number(number)
-    if order is None:
-        raise errors.OrderNotFound()
+    order = order_by_number(number)
     mine = (
         adapter.get_orders_for_user(request.user)
         .filter(pk=order.pk)
@@ -216,7 +223,9 @@ class OrderListView(BaseView, generics.ListAPIView):
             .order_by("-pk")
         )
         code = self.request.query_params.get("status")
-        if code:
+        if code and "\x00" in code:
+            orders = orders.none()  # no status holds a NUL character
+        elif code:
             orders = orders.filter(order_updates_state__status=code)
         return orders
 
@@ -286,10 +295,7 @@ class StaffView(BaseView):
     required_permissions: tuple[str, ...] = ()
 
     def get_order(self, number: str) -> Any:
-        order = get_adapter().get_order_by_number(number)
-        if order is None:
-            raise errors.OrderNotFound()
-        return order
+        return order_by_number(number)
 
 
 STATUS_ERRORS = {
