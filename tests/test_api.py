@@ -557,3 +557,21 @@ def test_nul_characters_name_nothing(as_customer, as_staff):
     assert bulk.status_code == 400 and "orders" in bulk.json()
     prefs = as_customer.patch(url("preferences"), {"timezone": "a\x00"}, format="json")
     assert prefs.status_code == 400
+
+
+def test_bulk_by_primary_key_when_orders_have_no_number(as_staff, make_order, settings):
+    """Without a number field the primary key is the number; text that cannot
+    be one is simply not found."""
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {**settings.ORDER_UPDATES["ORDER_FIELDS"], "number": None},
+    }
+    order = make_order()
+    response = as_staff.post(
+        url("bulk_status"),
+        {"orders": [str(order.pk), "not-a-key"], "status": "confirmed"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    results = {item["number"]: item["result"] for item in response.json()["results"]}
+    assert results == {str(order.pk): "changed", "not-a-key": "not_found"}
