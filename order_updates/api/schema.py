@@ -17,7 +17,7 @@ def only_order_updates(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list:
         endpoint
         for endpoint in endpoints
         if getattr(getattr(endpoint[3], "cls", None), "__module__", "")
-        == "order_updates.api.views"
+        in ("order_updates.api.customer", "order_updates.api.staff")
     ]
 
 
