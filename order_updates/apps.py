@@ -23,6 +23,11 @@ class OrderUpdatesConfig(AppConfig):
         from order_updates.core.sync import shop_order_saved
         from order_updates.notifications.feedback import connect_receivers
         from order_updates.notifications.outbox import queue_notifications
+        from order_updates.signals import notification_failed
+        from order_updates.webhooks.events import (
+            queue_notification_webhook,
+            queue_webhooks,
+        )
 
         for check in order_checks.ALL_CHECKS:
             checks.register(check)
@@ -30,6 +35,12 @@ class OrderUpdatesConfig(AppConfig):
         register_consumer(queue_notifications)
         # Shipments that leave get their carrier's default estimated delivery.
         register_consumer(set_default_estimates)
+        # And their outbound webhook deliveries, in that transaction too.
+        register_consumer(queue_webhooks)
+        notification_failed.connect(
+            queue_notification_webhook,
+            dispatch_uid="order_updates.queue_notification_webhook",
+        )
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
         try:

@@ -252,6 +252,76 @@ def check_template_budget(app_configs=None, **kwargs) -> list[CheckMessage]:
     ]
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_api_and_webhooks(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E050: a setting of the REST API or of outbound webhooks is malformed."""
+    errors: list[CheckMessage] = []
+    rates = app_settings.API_THROTTLE_RATES
+    bad_rates = not isinstance(rates, dict) or any(
+        scope not in ("customer", "staff")
+        or not (
+            rate is None
+            or (
+                isinstance(rate, str)
+                and rate.count("/") == 1
+                and rate.split("/")[0].isdigit()
+                and rate.split("/")[1][:1] in ("s", "m", "h", "d")
+            )
+        )
+        for scope, rate in (rates.items() if isinstance(rates, dict) else [])
+    )
+    if bad_rates:
+        errors.append(
+            Error(
+                "%s must map 'customer' and 'staff' to rates such as '120/min' "
+                "(or None), not %r." % (setting_name("API_THROTTLE_RATES"), rates),
+                hint="A rate is '<number>/<sec|min|hour|day>'.",
+                id="order_updates.E050",
+            )
+        )
+    for key, allow_none in [
+        ("API_BULK_MAX_ORDERS", False),
+        ("WEBHOOK_DISABLE_AFTER_FAILURES", True),
+    ]:
+        value = getattr(app_settings, key)
+        if not (_is_count(value) or (allow_none and value is None)):
+            errors.append(
+                Error(
+                    "%s must be a positive whole number%s, not %r."
+                    % (setting_name(key), " or None" if allow_none else "", value),
+                    hint="Remove it to use the default (%s)." % DEFAULTS[key],
+                    id="order_updates.E050",
+                )
+            )
+    timeout = app_settings.WEBHOOK_TIMEOUT
+    if not (
+        isinstance(timeout, (int, float))
+        and not isinstance(timeout, bool)
+        and timeout > 0
+    ):
+        errors.append(
+            Error(
+                "%s must be a positive number of seconds, not %r."
+                % (setting_name("WEBHOOK_TIMEOUT"), timeout),
+                hint="Remove it to use the default (%s)." % DEFAULTS["WEBHOOK_TIMEOUT"],
+                id="order_updates.E050",
+            )
+        )
+    if not isinstance(app_settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES, bool):
+        errors.append(
+            Error(
+                "%s must be True or False."
+                % setting_name("WEBHOOK_ALLOW_PRIVATE_ADDRESSES"),
+                hint="Remove it to refuse private addresses (the default).",
+                id="order_updates.E050",
+            )
+        )
+    return errors
+
+
 def check_pipeline(app_configs=None, **kwargs) -> list:
     """E004: the pipeline is broken; W001: a status can never be reached."""
 
@@ -663,4 +733,5 @@ ALL_CHECKS = [
     check_message_fields,
     check_status_sync,
     check_carriers,
+    check_api_and_webhooks,
 ]

@@ -143,6 +143,19 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_WEBHOOK_MAX_BYTES": 1_000_000,
     # Our own signed format: seconds a signature's timestamp may be off.
     "TRACKING_WEBHOOK_TOLERANCE_SECONDS": 300,
+    # --- REST API and outbound webhooks (order_updates.api, order_updates.webhooks)
+    # Requests per user (or per address, without a login) that the API's
+    # customer and staff endpoints accept, in DRF's rate format; None: no limit.
+    "API_THROTTLE_RATES": {"customer": "120/min", "staff": "600/min"},
+    # Orders one bulk status change of the API accepts.
+    "API_BULK_MAX_ORDERS": 5000,
+    # Seconds a webhook endpoint has to answer.
+    "WEBHOOK_TIMEOUT": 10,
+    # Failed attempts in a row after which an endpoint is switched off (None: never).
+    "WEBHOOK_DISABLE_AFTER_FAILURES": 20,
+    # Let webhooks go to private, loopback and link-local addresses (tests,
+    # intranets). Off, they go only to addresses on the internet.
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": False,
 }
 
 # Settings whose string values are dotted paths to import.

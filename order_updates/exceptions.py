@@ -148,3 +148,10 @@ class InvalidOption(OrderUpdatesConfigurationError):
         #: What is wrong, as the end of a sentence that starts with the key.
         self.problem = message
         super().__init__("Option %r %s" % (option, message))
+
+
+class UnsafeWebhookTarget(OrderUpdatesError, ValueError):
+    """A webhook URL that order_updates refuses to post to: not http(s), or an
+    address on a private, loopback or link-local network (unless
+    ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` allows them).
+    """

@@ -23,6 +23,7 @@ from celery import shared_task
 
 from order_updates.carriers import monitoring
 from order_updates.notifications import delivery, maintenance
+from order_updates.webhooks import delivery as webhook_delivery
 
 
 @shared_task(
@@ -47,19 +48,37 @@ def deliver_notifications(notification_ids: list[int]) -> dict[str, int]:
     return dict(Counter(delivery.deliver_batch(notification_ids).values()))
 
 
+@shared_task(
+    name="order_updates.deliver_webhooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def deliver_webhooks(delivery_ids: list[int]) -> dict[str, int]:
+    """Post these outbound webhook deliveries (claimed atomically first), with
+    the same guarantees as :func:`deliver_notifications`.
+    """
+    return dict(Counter(webhook_delivery.deliver_batch(delivery_ids).values()))
+
+
 @shared_task(name="order_updates.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> dict[str, int]:
-    """Recover notifications whose worker died or whose task was lost."""
-    return delivery.sweep()
+    """Recover notifications and webhook deliveries whose worker died or whose
+    task was lost (the notifications' counts; the webhooks' are logged)."""
+    result = delivery.sweep()
+    webhook_delivery.sweep()
+    return result
 
 
 @shared_task(name="order_updates.prune_outbox", ignore_result=True)
 def prune_outbox() -> dict[str, int]:
-    """Empty old message bodies and delete old notifications (daily is plenty)."""
+    """Empty old message bodies and delete old notifications and webhook
+    deliveries (daily is plenty)."""
     result = maintenance.prune()
     return {
         "bodies_cleared": result.bodies_cleared,
         "rows_deleted": result.rows_deleted,
+        "webhook_deliveries_deleted": webhook_delivery.prune(),
     }
 
 

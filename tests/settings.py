@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "phonenumber_field",
+    "rest_framework",
+    "rest_framework.authtoken",
     "order_updates",
     "tests.testapps.plainshop",
     "tests.testapps.customershop",
@@ -148,3 +150,17 @@ CELERY_DB_REUSE_MAX = int(os.environ.get("TEST_DB_REUSE_MAX", 0)) or None
 # Worker processes started by tests get fast retries through the environment.
 ORDER_UPDATES["RETRY_BACKOFF_SECONDS"] = float(os.environ.get("TEST_RETRY_BACKOFF", 30))
 ORDER_UPDATES["SENDING_LEASE_SECONDS"] = int(os.environ.get("TEST_LEASE_SECONDS", 300))
+
+# --- Outbound webhooks ---------------------------------------------------------------
+# The webhook tests post to a real HTTP server they start on loopback.
+ORDER_UPDATES["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = True
+ORDER_UPDATES["WEBHOOK_TIMEOUT"] = 5
+
+# --- REST API ----------------------------------------------------------------------
+# Customers log in with a session or a token (rest_framework.authtoken).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}

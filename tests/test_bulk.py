@@ -90,14 +90,14 @@ def test_bulk_is_set_based(make_order, django_assert_max_num_queries, settings):
     services.bulk_set_status(orders[:60], "confirmed")  # half are tracked already
     queryset = get_order_model().objects.filter(pk__in=[o.pk for o in orders])
     # 3 batches of at most 50: lock, read untracked, create states, relock, load
-    # the orders (for the event consumers), insert events, update states; plus
-    # reading the pks and the savepoint.
-    with django_assert_max_num_queries(3 * 7 + 3):
+    # the orders (for the event consumers), insert events, the subscribed
+    # webhook endpoints, update states; plus reading the pks and the savepoint.
+    with django_assert_max_num_queries(3 * 8 + 3):
         result = services.bulk_set_status(queryset, "on_hold", notify=False)
     assert len(result.changed) == 120
     # Notifying adds, per batch: load the orders, the merchant's switches, the
     # customers' preferences, suppressed addresses, and the notification inserts.
-    with django_assert_max_num_queries(3 * 12 + 3):
+    with django_assert_max_num_queries(3 * 13 + 3):
         result = services.bulk_set_status(queryset, "processing")
     assert len(result.changed) == 120
     assert set(statuses().values()) == {"processing"}

@@ -315,3 +315,37 @@ def test_e005_says_where_old_channel_settings_went(settings):
     assert "TWILIO_ACCOUNT_SID is now the Twilio provider's option 'account_sid'" in (
         error.hint
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("API_THROTTLE_RATES", {"customer": "lots"}),
+        ("API_THROTTLE_RATES", {"guests": "1/min"}),
+        ("API_THROTTLE_RATES", "120/min"),
+        ("API_BULK_MAX_ORDERS", 0),
+        ("WEBHOOK_DISABLE_AFTER_FAILURES", "20"),
+        ("WEBHOOK_TIMEOUT", -1),
+        ("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "yes"),
+    ],
+)
+def test_api_and_webhook_settings_are_checked(settings, key, value):
+    from order_updates.checks import check_api_and_webhooks
+
+    assert check_api_and_webhooks() == []
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, key: value}
+    (error,) = check_api_and_webhooks()
+    assert error.id == "order_updates.E050"
+    assert key in error.msg
+
+
+def test_api_and_webhook_settings_accept_none_where_documented(settings):
+    from order_updates.checks import check_api_and_webhooks
+
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": None, "staff": "5/sec"},
+        "WEBHOOK_DISABLE_AFTER_FAILURES": None,
+        "WEBHOOK_TIMEOUT": 2.5,
+    }
+    assert check_api_and_webhooks() == []

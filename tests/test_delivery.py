@@ -432,7 +432,7 @@ def test_a_worker_as_fast_as_the_sweeper_can_claim_what_it_queues(
     )
     outcomes = {}
 
-    def publish_to_a_fast_worker(ids, countdown=0):
+    def publish_to_a_fast_worker(ids, countdown=0, task=queue.DELIVER_TASK):
         def work():
             try:
                 outcomes.update(delivery.deliver_batch(ids))

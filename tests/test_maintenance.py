@@ -85,7 +85,11 @@ def test_prune_command_and_task(make_order):
         "Would clear the bodies of 1 notification(s); would delete 1 old "
         "notification(s)."
     )
-    assert prune_outbox.run() == {"bodies_cleared": 1, "rows_deleted": 1}
+    assert prune_outbox.run() == {
+        "bodies_cleared": 1,
+        "rows_deleted": 1,
+        "webhook_deliveries_deleted": 0,
+    }
 
 
 def test_health_fails_until_the_sweeper_ran_and_when_rows_wait(make_order, settings):

@@ -213,17 +213,18 @@ def test_get_status_of_untracked_order_is_none(order):
 
 def test_set_status_query_count(order, django_assert_num_queries):
     services.start_tracking(order)
-    # Savepoint, lock the state row, insert the event, update the state, release.
-    with django_assert_num_queries(5):
+    # Savepoint, lock the state row, insert the event, the webhook endpoints
+    # subscribed (order_updates.webhooks), update the state, release.
+    with django_assert_num_queries(6):
         services.set_status(order, "confirmed", notify=False)
     services.set_status(order, "processing", notify=False)
     Notification.objects.update(state=NotificationState.SENT)
     # Notifying adds: merchant switches, preference, suppressions, insert rows,
     # and the older unsent messages it supersedes (none: "received" was sent).
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         services.set_status(order, "shipped")
     # An unsent older message is skipped in one more statement.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         services.set_status(order, "delivered")
 
 

@@ -6,4 +6,5 @@ urlpatterns = [
     path("order-updates/", include("order_updates.urls")),
     path("anymail/", include("anymail.urls")),
     path("tracking-webhooks/", include("order_updates.carriers.urls")),
+    path("api/order-updates/", include("order_updates.api.urls")),
 ]

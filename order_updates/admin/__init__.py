@@ -4,7 +4,9 @@
 - :mod:`.notifications`: the notification log, with re-send, cancel and a dashboard;
 - :mod:`.orders`: the order screens (status, bulk status, shipments, notes,
   timeline) as a mixin for the shop's order admin, or a standalone page;
-- :mod:`.templates`: the notification templates, their editor and the type switches.
+- :mod:`.templates`: the notification templates, their editor and the type switches;
+- :mod:`.webhooks`: outbound webhook endpoints, and their deliveries' log with
+  each attempt and a re-send action.
 """
 
 from order_updates.admin.inlines import (
@@ -15,6 +17,7 @@ from order_updates.admin.inlines import (
 from order_updates.admin.notifications import NotificationAdmin
 from order_updates.admin.orders import OrderUpdatesAdmin, OrderUpdatesAdminMixin
 from order_updates.admin.templates import NotificationTemplateAdmin
+from order_updates.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "NotificationAdmin",
@@ -24,4 +27,6 @@ __all__ = [
     "OrderUpdatesAdminMixin",
     "ReadOnlyAdminMixin",
     "ShipmentInline",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
 ]

@@ -30,6 +30,13 @@ from order_updates.models.tracking import (
     TrackingEvent,
 )
 from order_updates.models.tracking_status import TrackingStatus, TrackingSubstatus
+from order_updates.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryState,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 __all__ = [
     "ORDER_MODEL",
@@ -56,4 +63,9 @@ __all__ = [
     "TrackingEvent",
     "TrackingStatus",
     "TrackingSubstatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryState",
+    "WebhookEndpoint",
+    "WebhookEventType",
 ]

@@ -34,13 +34,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Model, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from order_updates import signals
 from order_updates.conf import app_settings
@@ -113,15 +114,30 @@ def claim(
     worker holds, or that are not due, are left alone (on PostgreSQL without
     waiting for locks: ``SKIP LOCKED``).
     """
-    ids = [ids] if isinstance(ids, int) else list(ids)
     token = token or uuid.uuid4()
+    return list(claim_rows(Notification, ids, token).select_related("event"))
+
+
+def claim_rows(
+    model: type[Model], ids: int | Iterable[int], token: uuid.UUID
+) -> QuerySet:
+    """:func:`claim` for any outbox table, oldest first (an empty queryset
+    when none was claimed).
+
+    ``model`` has the outbox columns: ``state``, ``attempts``,
+    ``next_attempt_at``, ``lease_expires_at``, ``claim_token``, ``last_error``
+    and ``updated_at``, with the states of :class:`NotificationState` (outbound
+    webhooks' deliveries are such a table).
+    """
+    ids = [ids] if isinstance(ids, int) else list(ids)
     now = timezone.now()
-    due = Notification.objects.filter(
+    manager = model._default_manager
+    due = manager.filter(
         pk__in=ids, state=NotificationState.PENDING, next_attempt_at__lte=now
     )
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
-            due = Notification.objects.filter(
+            due = manager.filter(
                 pk__in=due.select_for_update(skip_locked=True).values("pk")
             )
         claimed = due.update(
@@ -132,12 +148,8 @@ def claim(
             updated_at=now,
         )
     if not claimed:
-        return []
-    return list(
-        Notification.objects.filter(pk__in=ids, claim_token=token)
-        .select_related("event")
-        .order_by("pk")
-    )
+        return manager.none()
+    return manager.filter(pk__in=ids, claim_token=token).order_by("pk")
 
 
 class LeaseKeeper:
@@ -147,9 +159,14 @@ class LeaseKeeper:
     still "sending" under this claim token. If a row's lease was lost meanwhile
     (the worker was stalled longer than the lease and the sweeper took the row
     back), :attr:`lost` turns True and the worker sends nothing more.
+
+    ``model``: the outbox table (see :func:`claim_rows`).
     """
 
-    def __init__(self, token: uuid.UUID, pks: Iterable[int]) -> None:
+    def __init__(
+        self, token: uuid.UUID, pks: Iterable[int], model: type[Model] = Notification
+    ) -> None:
+        self.model = model
         self.token = token
         self.pks = set(pks)
         self.lost = False
@@ -189,7 +206,7 @@ class LeaseKeeper:
             pks = list(self.pks)
         if not pks:
             return
-        renewed = Notification.objects.filter(
+        renewed = self.model._default_manager.filter(
             pk__in=pks, claim_token=self.token, state=NotificationState.SENDING
         ).update(lease_expires_at=timezone.now() + _lease())
         if renewed < len(pks):
@@ -700,57 +717,97 @@ def sweep(budget: float | None = None) -> dict[str, int]:
     worker quicker than the sweeper's commit would find nothing to claim. Two
     sweeps that overlap may queue a row twice; the claim lets one worker send it.
     """
+    swept = sweep_rows(Notification, queue.DELIVER_TASK, budget)
+    lost_error = gettext(LOST_LEASE)
+    for notification in Notification.objects.filter(
+        pk__in=swept.failed, state=NotificationState.FAILED, last_error=lost_error
+    ):
+        send_signal(
+            signals.notification_failed,
+            Notification,
+            notification=notification,
+            error=lost_error,
+        )
+    SweeperRun.objects.update_or_create(
+        pk=1,
+        defaults={
+            "finished_at": timezone.now(),
+            "recovered": swept.recovered,
+            "failed": len(swept.failed),
+            "queued": swept.queued,
+            "remaining": swept.remaining,
+        },
+    )
+    return {
+        "recovered": swept.recovered,
+        "failed": len(swept.failed),
+        "queued": swept.queued,
+    }
+
+
+#: The error of a row whose worker stopped renewing its lease.
+LOST_LEASE = gettext_noop("The worker sending it stopped (lease expired).")
+
+
+@dataclass
+class Swept:
+    """What one sweep of an outbox table did."""
+
+    #: Rows whose lease ran out, back to pending.
+    recovered: int
+    #: Ids of rows whose lease ran out with no attempt left: failed now.
+    failed: list[int]
+    #: Due rows published (the broker accepted them).
+    queued: int
+    #: Due rows still waiting when the sweep stopped (0: it caught up).
+    remaining: int
+
+
+def sweep_rows(model: type[Model], task: str, budget: float | None = None) -> Swept:
+    """:func:`sweep` for any outbox table (see :func:`claim_rows`), its rows
+    published to ``task``.
+    """
     started = time.monotonic()
     budget = app_settings.SWEEP_TIME_BUDGET if budget is None else budget
     now = timezone.now()
-    recovered, failed = _recover_expired(now)
+    recovered, failed = _recover_expired(model, now)
     queued = 0
     last: tuple[datetime.datetime, int] | None = None
     remaining = 0
     while True:
-        page = _due_page(now - SWEEP_GRACE, after=last)
+        page = _due_page(model, now - SWEEP_GRACE, after=last)
         if not page:
             break
-        published = queue.publish([pk for pk, _due in page])
+        published = queue.publish([pk for pk, _due in page], task=task)
         queued += published
         last = (page[-1][1], page[-1][0])
         out_of_time = time.monotonic() - started > budget
         if published < len(page) or len(page) < app_settings.SWEEP_BATCH_SIZE:
             if published < len(page):
-                remaining = _count_due(now - SWEEP_GRACE)
+                remaining = _count_due(model, now - SWEEP_GRACE)
             break
         if out_of_time:
-            remaining = _count_due(now - SWEEP_GRACE, after=last)
+            remaining = _count_due(model, now - SWEEP_GRACE, after=last)
             break
-    SweeperRun.objects.update_or_create(
-        pk=1,
-        defaults={
-            "finished_at": timezone.now(),
-            "recovered": recovered,
-            "failed": failed,
-            "queued": queued,
-            "remaining": remaining,
-        },
-    )
-    return {"recovered": recovered, "failed": failed, "queued": queued}
+    return Swept(recovered, failed, queued, remaining)
 
 
-def _recover_expired(now: datetime.datetime) -> tuple[int, int]:
-    """Rows whose lease ran out: back to pending, or failed when out of attempts.
+def _recover_expired(model: type[Model], now: datetime.datetime) -> tuple[int, list]:
+    """Rows whose lease ran out: back to pending, or failed when out of attempts
+    (their ids returned).
 
     The claim token stays: if the worker that held it was only slow, its record
     of the send still counts, and the row is not sent again.
     """
-    lost_error = gettext("The worker sending it stopped (lease expired).")
-    expired = Notification.objects.filter(
-        state=NotificationState.SENDING, lease_expires_at__lt=now
-    )
+    lost_error = gettext(LOST_LEASE)
+    manager = model._default_manager
+    expired = manager.filter(state=NotificationState.SENDING, lease_expires_at__lt=now)
     failed_ids = list(
         expired.filter(attempts__gte=app_settings.MAX_ATTEMPTS).values_list(
             "pk", flat=True
         )
     )
-    failed = Notification.objects.filter(
+    manager.filter(
         pk__in=failed_ids, state=NotificationState.SENDING, lease_expires_at__lt=now
     ).update(
         state=NotificationState.FAILED,
@@ -765,26 +822,18 @@ def _recover_expired(now: datetime.datetime) -> tuple[int, int]:
         lease_expires_at=None,
         updated_at=now,
     )
-    for notification in Notification.objects.filter(
-        pk__in=failed_ids, state=NotificationState.FAILED, last_error=lost_error
-    ):
-        send_signal(
-            signals.notification_failed,
-            Notification,
-            notification=notification,
-            error=lost_error,
-        )
-    return recovered, failed
+    return recovered, failed_ids
 
 
 def _due_rows(
+    model: type[Model],
     due_before: datetime.datetime,
     after: tuple[datetime.datetime, int] | None = None,
 ) -> Any:
     """Pending rows due before ``due_before``, past a (due time, pk) position,
     oldest due first: the sweeper's paging order.
     """
-    rows = Notification.objects.filter(
+    rows = model._default_manager.filter(
         state=NotificationState.PENDING, next_attempt_at__lte=due_before
     )
     if after is not None:
@@ -796,18 +845,21 @@ def _due_rows(
 
 
 def _due_page(
-    due_before: datetime.datetime, after: tuple[datetime.datetime, int] | None
+    model: type[Model],
+    due_before: datetime.datetime,
+    after: tuple[datetime.datetime, int] | None,
 ) -> list[tuple[int, datetime.datetime]]:
     """The next page of due pending rows."""
-    rows = _due_rows(due_before, after).values_list("pk", "next_attempt_at")
+    rows = _due_rows(model, due_before, after).values_list("pk", "next_attempt_at")
     return list(rows[: app_settings.SWEEP_BATCH_SIZE])
 
 
 def _count_due(
+    model: type[Model],
     due_before: datetime.datetime,
     after: tuple[datetime.datetime, int] | None = None,
 ) -> int:
-    return _due_rows(due_before, after).count()
+    return _due_rows(model, due_before, after).count()
 
 
 # Helpers ------------------------------------------------------------------------------

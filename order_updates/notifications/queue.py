@@ -38,22 +38,24 @@ MAX_COUNTDOWN = 15 * 60
 _local = threading.local()
 
 
-def publish(ids: Sequence[int], countdown: float = 0) -> int:
+def publish(ids: Sequence[int], countdown: float = 0, task: str = DELIVER_TASK) -> int:
     """Ask the workers to deliver these notifications; return how many were
     published (0 when the broker refused or did not answer in time).
 
     A refusal loses nothing: the rows stay pending and the sweeper queues them.
+    ``task`` names the task that delivers them: another outbox's rows (outbound
+    webhooks) go to their own.
     """
     ids = list(ids)
     if current_app.conf.task_always_eager:
-        return _run_eagerly(ids)
+        return _run_eagerly(ids, task)
     published = 0
     try:
         connection = _connection()
         for start in range(0, len(ids), TASK_CHUNK):
             chunk = ids[start : start + TASK_CHUNK]
             current_app.send_task(
-                DELIVER_TASK,
+                task,
                 args=[chunk],
                 countdown=max(0, countdown) or None,
                 connection=connection,
@@ -70,22 +72,22 @@ def publish(ids: Sequence[int], countdown: float = 0) -> int:
     return published
 
 
-def _run_eagerly(ids: list[int]) -> int:
+def _run_eagerly(ids: list[int], task_name: str) -> int:
     """With ``CELERY_TASK_ALWAYS_EAGER`` (a shop's tests), deliver at once, in
     this process: Celery's eager mode does not apply to tasks sent by name. Rows
     not due yet (coalescing, quiet hours) stay pending.
     """
-    task = current_app.tasks.get(DELIVER_TASK)
+    task = current_app.tasks.get(task_name)
     if task is None:
         # Outside a worker, the app's task modules are imported on demand.
         current_app.loader.import_default_modules()
-        task = current_app.tasks.get(DELIVER_TASK)
+        task = current_app.tasks.get(task_name)
     if task is None:
         logger.warning(
             "CELERY_TASK_ALWAYS_EAGER is on but %s is not registered: add "
             "app.autodiscover_tasks() to your Celery app. The notifications stay "
             "pending.",
-            DELIVER_TASK,
+            task_name,
         )
         return 0
     for start in range(0, len(ids), TASK_CHUNK):
@@ -93,7 +95,9 @@ def _run_eagerly(ids: list[int]) -> int:
     return len(ids)
 
 
-def publish_due(rows: Iterable[tuple[int, datetime.datetime]]) -> int:
+def publish_due(
+    rows: Iterable[tuple[int, datetime.datetime]], task: str = DELIVER_TASK
+) -> int:
     """Publish ``(id, due time)`` pairs, each with the countdown it needs now.
 
     Rows due beyond :data:`MAX_COUNTDOWN` are left to the sweeper. Returns how
@@ -109,14 +113,16 @@ def publish_due(rows: Iterable[tuple[int, datetime.datetime]]) -> int:
             by_countdown.setdefault(max(0, math.ceil(wait)), []).append(pk)
     published = 0
     for countdown, ids in sorted(by_countdown.items()):
-        done = publish(ids, countdown=countdown)
+        done = publish(ids, countdown=countdown, task=task)
         published += done
         if done < len(ids):
             break  # the broker is away: don't wait for it once per group
     return published
 
 
-def publish_after_commit(rows: Iterable[tuple[int, datetime.datetime]]) -> None:
+def publish_after_commit(
+    rows: Iterable[tuple[int, datetime.datetime]], task: str = DELIVER_TASK
+) -> None:
     """Publish ``(id, due time)`` pairs once the current transaction commits.
 
     Every call within one transaction adds to one batch, published by a single
@@ -125,14 +131,16 @@ def publish_after_commit(rows: Iterable[tuple[int, datetime.datetime]]) -> None:
     no longer exist, and the worker finds nothing to claim.
     """
     connection = transaction.get_connection()
-    pending = getattr(_local, "pending", None)
+    if not hasattr(_local, "pending"):
+        _local.pending = {}
+    pending = _local.pending.get(task)
     registered = any(
         callback is getattr(pending, "flush", None)
         for _savepoints, callback, _robust in connection.run_on_commit
     )
     if pending is None or not registered or not connection.in_atomic_block:
-        pending = _PendingPublish()
-        _local.pending = pending
+        pending = _PendingPublish(task)
+        _local.pending[task] = pending
         pending.rows.extend(rows)
         transaction.on_commit(pending.flush, robust=True)
     else:
@@ -142,15 +150,17 @@ def publish_after_commit(rows: Iterable[tuple[int, datetime.datetime]]) -> None:
 class _PendingPublish:
     """The rows one transaction queued, published by :meth:`flush` after commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, task: str) -> None:
+        self.task = task
         self.rows: list[tuple[int, datetime.datetime]] = []
 
     def flush(self) -> None:
-        if getattr(_local, "pending", None) is self:
-            _local.pending = None
+        pending = getattr(_local, "pending", {})
+        if pending.get(self.task) is self:
+            del pending[self.task]
         rows, self.rows = self.rows, []
         if rows:
-            publish_due(rows)
+            publish_due(rows, task=self.task)
 
 
 def _connection() -> Any:

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from order_updates.notifications.maintenance import prune
+from order_updates.webhooks import delivery as webhook_delivery
 
 
 class Command(BaseCommand):
@@ -40,3 +41,6 @@ class Command(BaseCommand):
                 result.rows_deleted,
             )
         )
+        if not dry_run:
+            deleted = webhook_delivery.prune(rows_days=rows_days)
+            self.stdout.write("Deleted %d old webhook delivery(ies)." % deleted)

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from order_updates.notifications.delivery import sweep
+from order_updates.webhooks import delivery as webhook_delivery
 
 
 class Command(BaseCommand):
@@ -13,6 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         result = sweep()
+        webhook_delivery.sweep()
         self.stdout.write(
             "Recovered %(recovered)d, failed %(failed)d, queued %(queued)d." % result
         )

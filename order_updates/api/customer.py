@@ -1,0 +1,324 @@
+"""Customer endpoints: the user's own orders (through the adapter; anyone
+else's answer 404), their notification preferences and push subscriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import exceptions, generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from order_updates.api import errors, serializers
+from order_updates.api.base import (
+    AUTH,
+    ERROR,
+    EVENT_EXAMPLE,
+    NOT_FOUND,
+    NUMBER,
+    PAGE,
+    STATUS_EXAMPLE,
+    VALIDATION,
+    BaseView,
+    Pagination,
+    order_by_number,
+)
+from order_updates.core.adapter import get_adapter
+from order_updates.models import OrderEvent, Shipment
+
+
+def customer_order(request: Request, number: str) -> Any:
+    """One of the user's orders by its number, with its state; 404 otherwise
+    (whether it does not exist or is someone else's)."""
+    adapter = get_adapter()
+    order = order_by_number(number)
+    mine = (
+        adapter.get_orders_for_user(request.user)
+        .filter(pk=order.pk)
+        .select_related("order_updates_state")
+        .first()
+    )
+    if mine is None:
+        raise errors.OrderNotFound()
+    return mine
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("My orders"),
+    parameters=[
+        OpenApiParameter(
+            "status", str, description=_("Only orders in this status (a code).")
+        )
+    ],
+    responses={200: serializers.OrderSerializer(many=True), 404: PAGE, **AUTH},
+    examples=[
+        OpenApiExample(
+            "a page",
+            value={
+                "count": 1,
+                "next": None,
+                "previous": None,
+                "results": [
+                    {
+                        "number": "1042",
+                        "status": STATUS_EXAMPLE,
+                        "status_changed_at": "2026-03-04T10:15:00Z",
+                    }
+                ],
+            },
+            response_only=True,
+        )
+    ],
+)
+class OrderListView(BaseView, generics.ListAPIView):
+    """The logged-in customer's orders, newest first, with their status."""
+
+    operation_id = "list_my_orders"
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = serializers.OrderSerializer
+    pagination_class = Pagination
+
+    def get_queryset(self) -> Any:
+        orders = (
+            get_adapter()
+            .get_orders_for_user(self.request.user)
+            .select_related("order_updates_state")
+            .order_by("-pk")
+        )
+        code = self.request.query_params.get("status")
+        if code and "\x00" in code:
+            orders = orders.none()  # no status holds a NUL character
+        elif code:
+            orders = orders.filter(order_updates_state__status=code)
+        return orders
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("One of my orders"),
+    parameters=[NUMBER],
+    responses={200: serializers.OrderDetailSerializer, 404: NOT_FOUND, **AUTH},
+    examples=[
+        OpenApiExample(
+            "shipped",
+            value={
+                "number": "1042",
+                "status": STATUS_EXAMPLE,
+                "status_changed_at": "2026-03-04T10:15:00Z",
+                "timeline": [EVENT_EXAMPLE],
+                "shipments": [
+                    {
+                        "id": 7,
+                        "carrier": "ups",
+                        "tracking_number": "1Z999AA10123456784",
+                        "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+                        "shipped_at": "2026-03-04T10:15:00Z",
+                    }
+                ],
+            },
+            response_only=True,
+        )
+    ],
+)
+class OrderDetailView(BaseView):
+    """One of the customer's orders: status, timeline (what they may see) and
+    shipments. Another customer's order answers 404, as a missing one does."""
+
+    operation_id = "get_my_order"
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request: Request, number: str) -> Response:
+        order = customer_order(request, number)
+        context = {
+            "events": list(OrderEvent.objects.filter(order_id=order.pk)),
+            "shipments": list(Shipment.objects.filter(order_id=order.pk)),
+        }
+        return Response(serializers.OrderDetailSerializer(order, context=context).data)
+
+
+# The customer's choices ---------------------------------------------------------------
+
+
+def _preferences_data(preference: Any) -> dict[str, Any]:
+    from order_updates.notifications.channels import get_channels
+    from order_updates.notifications.preferences import wanted_channels
+    from order_updates.notifications.types import CATEGORIES
+
+    channels = list(get_channels().values())
+    return {
+        "channels": {
+            category: wanted_channels(preference, category, channels)
+            for category in CATEGORIES
+        },
+        "sms_consent": preference.sms_consent_at is not None,
+        "timezone": preference.timezone,
+    }
+
+
+PREFERENCES_EXAMPLE = {
+    "channels": {"order": ["email"], "shipping": ["email", "sms"]},
+    "sms_consent": True,
+    "timezone": "Europe/Berlin",
+}
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("My notification preferences"),
+    responses={200: serializers.PreferencesSerializer, 400: VALIDATION, **AUTH},
+    examples=[
+        OpenApiExample("preferences", value=PREFERENCES_EXAMPLE),
+    ],
+)
+class PreferencesView(BaseView):
+    """GET the customer's choices; PATCH changes the fields sent (a channel that
+    needs consent, such as SMS, is sent only with ``sms_consent``)."""
+
+    operation_id = "preferences"
+    request_serializers = {"PATCH": serializers.PreferencesSerializer}
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "patch", "options"]
+
+    def get(self, request: Request) -> Response:
+        from order_updates.notifications.preferences import preference_for
+
+        return Response(_preferences_data(preference_for(user=request.user)))
+
+    def patch(self, request: Request) -> Response:
+        from order_updates.notifications.preferences import (
+            preference_for,
+            save_choices,
+        )
+
+        serializer = serializers.PreferencesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        preference = save_choices(
+            preference_for(user=request.user),
+            channels=data.get("channels"),
+            sms_consent=data.get("sms_consent"),
+            timezone_name=data.get("timezone"),
+        )
+        return Response(_preferences_data(preference))
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Register a browser's push subscription"),
+    request=serializers.PushSubscriptionSerializer,
+    responses={
+        200: serializers.PushSubscribedSerializer,
+        201: serializers.PushSubscribedSerializer,
+        400: VALIDATION,
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "PushSubscription.toJSON()",
+            value={
+                "endpoint": "https://fcm.googleapis.com/fcm/send/dpH5lCsTSSM:APA91b",
+                "keys": {
+                    "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg"
+                    "7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                    "auth": "tBHItJI5svbpez7KI4CCXg",
+                },
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "stored", value={"id": 12}, response_only=True, status_codes=["201"]
+        ),
+    ],
+)
+class PushSubscriptionsView(BaseView):
+    """Store the browser's subscription for the customer (201 new, 200 updated)."""
+
+    operation_id = "register_push_subscription"
+    permission_classes = [permissions.IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        from order_updates.exceptions import InvalidPushSubscription
+        from order_updates.notifications.channels.push.subscriptions import (
+            parse_subscription,
+            save_subscription,
+        )
+
+        try:
+            info = parse_subscription(request.data)
+        except InvalidPushSubscription as exc:
+            raise exceptions.ValidationError(
+                {exc.field or "non_field_errors": [str(exc)]}, code="invalid"
+            ) from exc
+        subscription, created = save_subscription(
+            info,
+            user=request.user,
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response(
+            {"id": subscription.pk},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Drop a browser's push subscription"),
+    request=serializers.PushEndpointSerializer,
+    responses={
+        204: OpenApiResponse(description=_("Dropped.")),
+        400: VALIDATION,
+        404: OpenApiResponse(
+            ERROR,
+            description=_("No such subscription of yours."),
+            examples=[
+                OpenApiExample(
+                    "not yours",
+                    value={
+                        "detail": "No such push subscription of yours.",
+                        "code": "not_found",
+                    },
+                    status_codes=["404"],
+                )
+            ],
+        ),
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "endpoint",
+            value={
+                "endpoint": "https://fcm.googleapis.com/fcm/send/dpH5lCsTSSM:APA91b"
+            },
+            request_only=True,
+        ),
+    ],
+)
+class PushSubscriptionDeleteView(BaseView):
+    """Drop one of the customer's push subscriptions, by its endpoint."""
+
+    operation_id = "drop_push_subscription"
+    permission_classes = [permissions.IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        from order_updates.notifications.channels.push.subscriptions import (
+            remove_subscription,
+        )
+
+        serializer = serializers.PushEndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not remove_subscription(
+            serializer.validated_data["endpoint"], user=request.user
+        ):
+            raise errors.SubscriptionNotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)

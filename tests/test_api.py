@@ -1,0 +1,577 @@
+"""The REST API: customer and staff endpoints, permissions, IDOR, errors with
+stable codes, throttling, constant query counts, the OpenAPI schema."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from order_updates import services
+from order_updates.core.adapter import get_adapter
+from order_updates.models import Notification, NotificationState, OrderEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def number(order):
+    return get_adapter().get_number(order)
+
+
+def url(name, *args):
+    return reverse("order_updates_api:%s" % name, args=args)
+
+
+@pytest.fixture
+def customer(django_user_model):
+    return django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+
+
+@pytest.fixture
+def other_customer(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "pw")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def as_customer(api, customer):
+    api.force_authenticate(customer)
+    return api
+
+
+def staff_client(django_user_model, *codenames):
+    user = django_user_model.objects.create_user(
+        "staff-%s" % "-".join(codenames), is_staff=True
+    )
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="order_updates", codename__in=codenames
+        )
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def as_staff(django_user_model):
+    return staff_client(
+        django_user_model,
+        "change_orderstate",
+        "add_shipment",
+        "add_orderevent",
+        "view_notification",
+        "change_notification",
+    )
+
+
+# Customers ----------------------------------------------------------------------------
+
+
+def test_my_orders_lists_only_mine_with_status(
+    as_customer, customer, other_customer, make_order
+):
+    mine = [make_order(user=customer) for _ in range(3)]
+    theirs = make_order(user=other_customer)
+    services.start_tracking(mine[0])
+    services.set_status(mine[1], "confirmed")
+    response = as_customer.get(url("orders"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3
+    numbers = [item["number"] for item in body["results"]]
+    assert numbers == [number(order) for order in reversed(mine)]
+    assert number(theirs) not in numbers
+    by_number = {item["number"]: item for item in body["results"]}
+    assert by_number[number(mine[1])]["status"]["code"] == "confirmed"
+    assert by_number[number(mine[1])]["status"]["label"] == "Confirmed"
+    assert by_number[number(mine[2])]["status"] is None  # not tracked
+    confirmed = as_customer.get(url("orders"), {"status": "confirmed"}).json()
+    assert [item["number"] for item in confirmed["results"]] == [number(mine[1])]
+
+
+def test_my_orders_costs_the_same_queries_for_any_page(
+    as_customer, customer, make_order, django_assert_num_queries
+):
+    for order in [make_order(user=customer) for _ in range(3)]:
+        services.start_tracking(order)
+    # The count, then the page with its states joined.
+    with django_assert_num_queries(2):
+        assert len(as_customer.get(url("orders")).json()["results"]) == 3
+    for order in [make_order(user=customer) for _ in range(30)]:
+        services.set_status(order, "confirmed")
+    with django_assert_num_queries(2):
+        page = as_customer.get(url("orders")).json()
+    assert len(page["results"]) == 20 and page["next"]
+
+
+def test_anonymous_gets_401(api, order):
+    response = api.get(url("orders"))
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert api.get(url("order", number(order))).status_code == 401
+
+
+def test_token_and_session_auth(customer, make_order, client):
+    order = make_order(user=customer)
+    token = Token.objects.create(user=customer)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Token " + token.key)
+    assert api.get(url("order", number(order))).status_code == 200
+    client.force_login(customer)
+    assert client.get(url("order", number(order))).status_code == 200
+
+
+def test_order_detail_with_timeline_and_shipments(
+    as_customer, customer, make_order, django_assert_num_queries
+):
+    order = make_order(user=customer)
+    services.set_status(order, "processing", message="Packing")
+    services.add_note(order, "Fragile, check the box", public=False)
+    services.add_shipment(
+        order, carrier="ups", tracking_number="1Z999", status="shipped", notify=False
+    )
+    # The order, mine?, its events, its shipments.
+    with django_assert_num_queries(4):
+        response = as_customer.get(url("order", number(order)))
+    body = response.json()
+    assert body["number"] == number(order)
+    assert body["status"]["code"] == "shipped"
+    kinds = [event["kind"] for event in body["timeline"]]
+    assert "note" not in kinds  # the staff note stays staff-only
+    assert "Packing" in [event["message"] for event in body["timeline"]]
+    assert all("note" not in event for event in body["timeline"])
+    assert body["shipments"][0]["tracking_number"] == "1Z999"
+
+
+def test_another_customers_order_is_404_like_a_missing_one(
+    as_customer, other_customer, make_order
+):
+    theirs = make_order(user=other_customer)
+    response = as_customer.get(url("order", number(theirs)))
+    missing = as_customer.get(url("order", "NO-SUCH-ORDER"))
+    assert response.status_code == missing.status_code == 404
+    assert (
+        response.json()
+        == missing.json()
+        == {
+            "detail": "No such order.",
+            "code": "not_found",
+        }
+    )
+    # Nor by primary key, nor a guest order.
+    guest = make_order()
+    assert as_customer.get(url("order", number(guest))).status_code == 404
+    assert as_customer.get(url("order", str(theirs.pk))).status_code == 404
+
+
+def test_customers_cannot_use_staff_endpoints(as_customer, customer, make_order):
+    order = make_order(user=customer)
+    response = as_customer.post(
+        url("status", number(order)), {"status": "cancelled"}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert services.get_status(order) is None
+
+
+# Staff ------------------------------------------------------------------------------
+
+
+def test_change_status(as_staff, order):
+    services.start_tracking(order)
+    response = as_staff.post(
+        url("status", number(order)),
+        {"status": "confirmed", "message": "Paid", "note": "card", "notify": False},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"]["code"] == "confirmed"
+    assert body["event"]["message"] == "Paid"
+    assert body["event"]["note"] == "card"
+    assert body["event"]["actor"].startswith("staff-")
+    event = OrderEvent.objects.get(order_id=order.pk, to_status="confirmed")
+    assert event.actor_user is not None and event.notify is False
+    # The same again: nothing changes, no event.
+    again = as_staff.post(
+        url("status", number(order)), {"status": "confirmed"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["event"] is None
+
+
+def test_status_errors_have_stable_codes(as_staff, order):
+    services.set_status(order, "cancelled")
+    unknown = as_staff.post(
+        url("status", number(order)), {"status": "shiped"}, format="json"
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["code"] == "unknown_status"
+    invalid = as_staff.post(
+        url("status", number(order)), {"status": "shipped"}, format="json"
+    )
+    assert invalid.status_code == 409
+    assert invalid.json()["code"] == "invalid_transition"
+    assert "cancelled" in invalid.json()["detail"]
+    missing = as_staff.post(url("status", number(order)), {}, format="json")
+    assert missing.status_code == 400
+    assert missing.json() == {"status": ["This field is required."]}
+    too_long = as_staff.post(
+        url("status", number(order)),
+        {"status": "placed", "message": "x" * 6000},
+        format="json",
+    )
+    assert too_long.status_code == 400 and "message" in too_long.json()
+    nowhere = as_staff.post(
+        url("status", "NO-SUCH-ORDER"), {"status": "confirmed"}, format="json"
+    )
+    assert nowhere.status_code == 404 and nowhere.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("name", "needs", "payload"),
+    [
+        ("status", "change_orderstate", {"status": "confirmed"}),
+        ("shipments", "add_shipment", {"tracking_number": "1Z"}),
+        ("notes", "add_orderevent", {"text": "hi"}),
+    ],
+)
+def test_each_staff_endpoint_needs_its_permission(
+    django_user_model, order, name, needs, payload
+):
+    others = {"change_orderstate", "add_shipment", "add_orderevent"} - {needs}
+    without = staff_client(django_user_model, *others)
+    response = without.post(url(name, number(order)), payload, format="json")
+    assert response.status_code == 403
+    with_it = staff_client(django_user_model, needs)
+    response = with_it.post(url(name, number(order)), payload, format="json")
+    assert response.status_code in (200, 201), response.json()
+
+
+def test_bulk_change_with_per_order_results(as_staff, make_order):
+    orders = [make_order() for _ in range(5)]
+    services.set_status(orders[0], "cancelled")
+    numbers = [number(order) for order in orders]
+    response = as_staff.post(
+        url("bulk_status"),
+        {"orders": [*numbers, "NO-SUCH-ORDER"], "status": "confirmed"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["changed"], body["skipped"], body["not_found"]) == (4, 1, 1)
+    results = body["results"]
+    assert [item["number"] for item in results] == [*numbers, "NO-SUCH-ORDER"]
+    assert results[0]["result"] == "skipped" and results[0]["reason"]
+    assert {item["result"] for item in results[1:5]} == {"changed"}
+    assert results[5] == {
+        "number": "NO-SUCH-ORDER",
+        "result": "not_found",
+        "reason": "",
+    }
+
+
+def test_bulk_change_of_thousands_in_constant_queries(as_staff, make_order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    few = [number(make_order()) for _ in range(20)]
+    many = [number(make_order()) for _ in range(1000)]
+    as_staff.post(url("bulk_status"), {}, format="json")  # permissions, cached
+    with CaptureQueriesContext(connection) as small:
+        response = as_staff.post(
+            url("bulk_status"),
+            {"orders": few, "status": "confirmed", "notify": False},
+            format="json",
+        )
+    assert response.json()["changed"] == 20
+    with CaptureQueriesContext(connection) as large:
+        response = as_staff.post(
+            url("bulk_status"),
+            {"orders": many, "status": "confirmed", "notify": False},
+            format="json",
+        )
+    assert response.json()["changed"] == 1000
+
+    if connection.vendor == "postgresql":
+        assert len(large) == len(small)
+    else:
+        # SQLite splits a statement by its limit of 999 parameters: the same
+        # statements, some of them twice.
+        def kinds(queries):
+            return {
+                re.split(r" WHERE | VALUES | SET |_x\d+", q["sql"])[0] for q in queries
+            }
+
+        assert kinds(large) == kinds(small)
+
+
+def test_bulk_limit(as_staff, settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "API_BULK_MAX_ORDERS": 3}
+    response = as_staff.post(
+        url("bulk_status"),
+        {"orders": ["1", "2", "3", "4"], "status": "x"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "At most 3 orders" in response.json()["orders"][0]
+
+
+def test_add_shipment(as_staff, order):
+    services.set_status(order, "processing")
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {"carrier": "ups", "tracking_number": "1Z999", "status": "shipped"},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["tracking_number"] == "1Z999"
+    assert services.get_status(order).code == "shipped"
+    bad = as_staff.post(
+        url("shipments", number(order)),
+        {"tracking_number": "2", "tracking_url": "javascript:alert(1)"},
+        format="json",
+    )
+    assert bad.status_code == 400 and "tracking_url" in bad.json()
+
+
+def test_add_note(as_staff, order, customer):
+    response = as_staff.post(
+        url("notes", number(order)),
+        {"text": "Called the customer", "public": False},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["note"] == "Called the customer"
+    empty = as_staff.post(url("notes", number(order)), {"text": ""}, format="json")
+    assert empty.status_code == 400
+
+
+def test_notifications_and_resend(as_staff, make_order, django_assert_num_queries):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    rows = list(Notification.objects.filter(order_id=order.pk).order_by("pk"))
+    Notification.objects.filter(pk=rows[0].pk).update(
+        state=NotificationState.FAILED, last_error="ESP down"
+    )
+    as_staff.get(url("notifications", "NO-SUCH-ORDER"))  # permissions, cached
+    # The order, the count, the page.
+    with django_assert_num_queries(3):
+        listing = as_staff.get(url("notifications", number(order)))
+    body = listing.json()
+    assert body["count"] == 2
+    assert {item["state"] for item in body["results"]} == {"failed", "pending"}
+    response = as_staff.post(url("resend", rows[0].pk))
+    assert response.status_code == 202
+    assert response.json()["state"] == "pending"
+    again = as_staff.post(url("resend", rows[0].pk))
+    assert again.status_code == 409 and again.json()["code"] == "not_resendable"
+    assert as_staff.post(url("resend", 999999)).status_code == 404
+
+
+def test_notification_endpoints_need_their_permissions(django_user_model, order):
+    services.start_tracking(order)
+    row = Notification.objects.get(order_id=order.pk)
+    viewer = staff_client(django_user_model, "view_notification")
+    assert viewer.get(url("notifications", number(order))).status_code == 200
+    assert viewer.post(url("resend", row.pk)).status_code == 403
+    nobody = staff_client(django_user_model, "change_orderstate")
+    assert nobody.get(url("notifications", number(order))).status_code == 403
+
+
+# Throttling ---------------------------------------------------------------------------
+
+
+def test_throttled_by_the_configured_rate(as_customer, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": "2/min", "staff": None},
+    }
+    assert as_customer.get(url("orders")).status_code == 200
+    assert as_customer.get(url("orders")).status_code == 200
+    response = as_customer.get(url("orders"))
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert "Retry-After" in response.headers
+
+
+def test_staff_rate_apart_and_none_means_no_limit(as_staff, order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": "1/min", "staff": None},
+    }
+    for _ in range(5):
+        assert as_staff.get(url("notifications", number(order))).status_code == 200
+
+
+def test_a_bad_rate_names_the_setting(as_customer, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": "lots"},
+    }
+    with pytest.raises(ImproperlyConfigured, match=r"API_THROTTLE_RATES.*customer"):
+        as_customer.get(url("orders"))
+
+
+# The schema -------------------------------------------------------------------------
+
+
+def test_schema_is_valid_openapi_with_examples(api):
+    from drf_spectacular.validation import validate_schema
+
+    response = api.get(url("schema"), {"format": "json"})
+    assert response.status_code == 200
+    schema = response.json()
+    validate_schema(schema)
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+    assert len(operations) == 12
+    for path, method, operation in operations:
+        examples = [
+            example
+            for answer in operation["responses"].values()
+            for content in answer.get("content", {}).values()
+            for example in content.get("examples", {})
+        ]
+        assert examples, "%s %s has no example" % (method, path)
+    assert all(path.startswith("/api/order-updates/") for path in schema["paths"])
+
+
+# The customer's choices -------------------------------------------------------------
+
+
+def test_preferences_read_and_change(as_customer, customer, settings):
+    from order_updates.notifications.preferences import preference_for
+
+    body = as_customer.get(url("preferences")).json()
+    assert body == {
+        "channels": {"order": ["email"], "shipping": ["email"]},  # SMS needs consent
+        "sms_consent": False,
+        "timezone": "",
+    }
+    response = as_customer.patch(
+        url("preferences"),
+        {
+            "channels": {"shipping": ["email", "sms"]},
+            "sms_consent": True,
+            "timezone": "Europe/Berlin",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["channels"]["shipping"] == ["email", "sms"]
+    assert response.json()["channels"]["order"] == ["email", "sms"]  # no list: all
+    preference = preference_for(user=customer)
+    assert preference.pk and preference.sms_consent_at is not None
+    assert preference.timezone == "Europe/Berlin"
+    # Only what is sent changes.
+    as_customer.patch(url("preferences"), {"sms_consent": False}, format="json")
+    preference.refresh_from_db()
+    assert preference.sms_consent_at is None
+    assert preference.timezone == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"channels": {"news": ["email"]}}, "channels"),
+        ({"channels": {"order": ["fax"]}}, "channels"),
+        ({"channels": {"order": "email"}}, "channels"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"sms_consent": "maybe"}, "sms_consent"),
+    ],
+)
+def test_preferences_refuse_bad_input(as_customer, data, field):
+    response = as_customer.patch(url("preferences"), data, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_preferences_need_a_login(api):
+    assert api.get(url("preferences")).status_code == 401
+
+
+def test_push_subscription_register_and_drop(
+    as_customer, customer, api, other_customer
+):
+    from order_updates.models import PushSubscription
+    from tests.test_push_subscriptions import ENDPOINT, new_browser
+
+    keys = new_browser()
+    data = {
+        "endpoint": ENDPOINT,
+        "keys": {"p256dh": keys["p256dh"], "auth": keys["auth"]},
+    }
+    response = as_customer.post(url("push_subscriptions"), data, format="json")
+    assert response.status_code == 201
+    subscription = PushSubscription.objects.get(pk=response.json()["id"])
+    assert subscription.user == customer
+    again = as_customer.post(url("push_subscriptions"), data, format="json")
+    assert again.status_code == 200
+    bad = as_customer.post(
+        url("push_subscriptions"),
+        {**data, "endpoint": "https://169.254.169.254/latest"},
+        format="json",
+    )
+    assert bad.status_code == 400 and "endpoint" in bad.json()
+    # Someone else cannot drop it.
+    other = APIClient()
+    other.force_authenticate(other_customer)
+    theirs = other.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
+    assert PushSubscription.objects.filter(pk=subscription.pk).exists()
+    mine = as_customer.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    assert mine.status_code == 204
+    assert not PushSubscription.objects.exists()
+
+
+def test_nul_characters_name_nothing(as_customer, as_staff):
+    """PostgreSQL cannot store them: they find nothing instead of failing."""
+    assert as_customer.get(url("order", "a\x00b")).status_code == 404
+    assert as_staff.post(url("notes", "a\x00b"), {"text": "x"}).status_code == 404
+    listing = as_customer.get(url("orders"), {"status": "a\x00"})
+    assert listing.status_code == 200 and listing.json()["count"] == 0
+    bulk = as_staff.post(
+        url("bulk_status"), {"orders": ["a\x00b"], "status": "confirmed"}, format="json"
+    )
+    assert bulk.status_code == 400 and "orders" in bulk.json()
+    prefs = as_customer.patch(url("preferences"), {"timezone": "a\x00"}, format="json")
+    assert prefs.status_code == 400
+
+
+def test_bulk_by_primary_key_when_orders_have_no_number(as_staff, make_order, settings):
+    """Without a number field the primary key is the number; text that cannot
+    be one is simply not found."""
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {**settings.ORDER_UPDATES["ORDER_FIELDS"], "number": None},
+    }
+    order = make_order()
+    response = as_staff.post(
+        url("bulk_status"),
+        {"orders": [str(order.pk), "not-a-key"], "status": "confirmed"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    results = {item["number"]: item["result"] for item in response.json()["results"]}
+    assert results == {str(order.pk): "changed", "not-a-key": "not_found"}
