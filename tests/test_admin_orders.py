@@ -401,8 +401,10 @@ def test_bulk_over_5000_orders_takes_a_bounded_number_of_queries(
             notify="on",
         )
     assert "5000 orders set to “Processing”." in text(done)
+    # About eleven per batch (each batch also reads the webhook endpoints that
+    # want its events): 5 batches, whatever the number of orders in them.
     not_inserts = [q for q in queries.captured_queries if "INSERT" not in q["sql"]]
-    assert len(not_inserts) <= 50
+    assert len(not_inserts) <= 60
     assert OrderState.objects.filter(status="processing").count() == 5000
     assert Notification.objects.filter(type="order_processing").count() == 0  # off
 
