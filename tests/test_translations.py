@@ -73,6 +73,35 @@ def test_translations_keep_their_placeholders(po):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("po", CATALOGS, ids=lambda path: path.parent.parent.name)
+def test_catalogs_are_complete(po):
+    """msgfmt leaves out fuzzy and empty entries: their strings stay in English.
+
+    ``makemessages`` marks a new string's guess from a similar one as fuzzy: check
+    it, correct it, then remove the flag.
+    """
+    with po.open("rb") as file:
+        catalog = read_po(file)
+    unfinished = [
+        str(message.id)
+        for message in catalog
+        if message.id
+        and (
+            message.fuzzy
+            or not (
+                all(message.string)
+                if isinstance(message.string, (list, tuple))
+                else message.string
+            )
+        )
+    ]
+    assert not unfinished, "%d entries to translate in %s: %s" % (
+        len(unfinished),
+        po,
+        "; ".join(unfinished[:10]),
+    )
+
+
 def test_every_mo_has_its_po():
     orphans = [
         mo
