@@ -339,9 +339,9 @@ class OrderUpdatesAdminMixin:
             Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
         )
         for shipment in shipments:
-            shipment.carrier_label = carrier_name(
+            shipment.carrier_label = carrier_name(  # type: ignore[attr-defined]
                 shipment.carrier, shipment.carrier_name
-            )  # type: ignore[attr-defined]
+            )
             shipment.edit_url = (  # type: ignore[attr-defined]
                 url("change_shipment", obj, shipment.pk)
                 if allowed["change_shipment"]

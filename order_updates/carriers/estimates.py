@@ -11,10 +11,8 @@ no transit time is configured.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
 from django.utils import timezone
 
 from order_updates.carriers.registry import (
@@ -23,11 +21,11 @@ from order_updates.carriers.registry import (
     get_carriers,
 )
 from order_updates.conf import app_settings
+from order_updates.core.events import Changes
 from order_updates.models import (
     DeliveryEstimate,
     EstimateSource,
     EventKind,
-    OrderEvent,
     Shipment,
 )
 
@@ -67,9 +65,7 @@ def default_window(shipment: Shipment) -> tuple[datetime.date, datetime.date] | 
     )
 
 
-def set_default_estimates(
-    changes: Iterable[tuple[models.Model, list[OrderEvent]]],
-) -> None:
+def set_default_estimates(changes: Changes) -> None:
     """Event consumer: give shipments that just left their default estimate."""
     if not transit_configured():
         return
@@ -84,11 +80,13 @@ def set_default_estimates(
         pk__in=pks, shipped_at__isnull=False, estimated_delivery_to__isnull=True
     )
     estimated = []
+    windows = []
     for shipment in shipments:
         window = default_window(shipment)
         if window is not None:
             shipment.estimated_delivery_from, shipment.estimated_delivery_to = window
             estimated.append(shipment)
+            windows.append(window)
     if not estimated:
         return
     # Set-based, for a shipping wave too: one UPDATE and one INSERT.
@@ -98,9 +96,9 @@ def set_default_estimates(
     DeliveryEstimate.objects.bulk_create(
         DeliveryEstimate(
             shipment=shipment,
-            earliest=shipment.estimated_delivery_from,
-            latest=shipment.estimated_delivery_to,
+            earliest=earliest,
+            latest=latest,
             source=EstimateSource.DEFAULT,
         )
-        for shipment in estimated
+        for shipment, (earliest, latest) in zip(estimated, windows, strict=True)
     )
