@@ -78,10 +78,12 @@ docs: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/template_render.py
+	$(BIN)/python bench/pages.py
 
 # Every scenario once on a few dozen orders: CI runs it so the benchmark cannot rot.
 bench-smoke: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py --smoke
+	$(BIN)/python bench/pages.py --smoke
 
 clean:
 	rm -rf $(VENV) docs/_build example_project/var

@@ -35,3 +35,5 @@ EMAIL_FILE_PATH = os.environ.get(
 )
 
 ORDER_UPDATES = {**ORDER_UPDATES, "COALESCE_SECONDS": 0, "QUIET_HOURS": None}
+
+ROOT_URLCONF = "bench.urls"
