@@ -985,3 +985,19 @@ def test_revoke_tracking_links(django_user_model, as_customer, make_order, custo
     answer = staff.post(url("revoke_tracking_links", number(untracked)))
     assert answer.status_code == 200
     assert answer.json()["tracking_link_version"] == 0
+
+
+def test_public_tracking_is_throttled_per_address(api, make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": "2/min", "staff": None},
+    }
+    order = make_order()
+    services.set_status(order, "confirmed")
+    token = token_for(order)
+    assert api.get(url("tracking", token)).status_code == 200
+    assert api.get(url("tracking", "guess")).status_code == 404  # counted too
+    response = api.get(url("tracking", token))
+    assert response.status_code == 429 and response.json()["code"] == "throttled"
+    other = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert other.get(url("tracking", token)).status_code == 200
