@@ -628,6 +628,8 @@ def test_order_detail_shows_shipments_with_scans_in_constant_queries(
 ):
     order = make_order(user=customer)
     services.set_status(order, "processing")
+    with django_assert_num_queries(4):  # no shipments: nothing to prefetch
+        assert as_customer.get(url("order", number(order))).json()["shipments"] == []
     first = ship(order)
     with django_assert_num_queries(6):
         body = as_customer.get(url("order", number(order))).json()
@@ -903,12 +905,18 @@ def test_public_tracking_without_a_login(api, make_order, django_assert_num_quer
         assert len(api.get(url("tracking", token)).json()["shipments"]) == 4
 
 
-def test_public_tracking_reads_the_customer_pages_data(api, make_order, monkeypatch):
+def test_public_tracking_reads_the_customer_pages_data(
+    api, make_order, monkeypatch, django_assert_num_queries
+):
     """One copy of what the tracking page shows: the API answers from it."""
     from order_updates.customer import data
 
     order = make_order()
     services.set_status(order, "confirmed")
+    token = token_for(order)
+    # Without shipments: the order with its state, its events, its shipments.
+    with django_assert_num_queries(3):
+        assert api.get(url("tracking", token)).json()["shipments"] == []
     calls = []
     original = data.order_detail
 
@@ -917,7 +925,7 @@ def test_public_tracking_reads_the_customer_pages_data(api, make_order, monkeypa
         return original(order, **kwargs)
 
     monkeypatch.setattr(data, "order_detail", spy)
-    assert api.get(url("tracking", token_for(order))).status_code == 200
+    assert api.get(url("tracking", token)).status_code == 200
     assert calls == [{"items": False}]
 
 

@@ -261,7 +261,8 @@ def queue_webhooks(changes: Changes) -> list[WebhookDelivery]:
     items = []
     for event_type, order, event in wanted:
         data = event_data(order, event)
-        shipment = shipments.get(_shipment_pk(event))  # type: ignore[arg-type]
+        pk = _shipment_pk(event)
+        shipment = shipments.get(pk) if pk is not None else None
         if shipment is not None:
             data["shipment"] = _for_event(shipment, event)
         items.append((event_type, order, event.created_at, data))
