@@ -898,6 +898,10 @@ def test_public_tracking_without_a_login(api, make_order, django_assert_num_quer
     text = response.content.decode()
     assert "ada@example.com" not in text and "rude" not in text
     assert "Lovelace" not in text and "Mug" not in text  # no name, no items
+    # A URL with a secret, as the page: never cached, never indexed.
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["X-Robots-Tag"] == "noindex"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     # Many more shipments and scans: the same queries.
     for i in range(3):
         ship(order, tracking_number="1Z%d" % i, scans=6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -35,6 +36,7 @@ from order_updates.api.base import (
 from order_updates.core.adapter import get_adapter
 from order_updates.models import OrderEvent, Shipment
 from order_updates.notifications.links import order_for_tracking_token
+from order_updates.notifications.views import private_page
 
 
 def customer_order(request: Request, number: str) -> Any:
@@ -208,11 +210,12 @@ TRACKING_EXAMPLE = {
     },
     examples=[OpenApiExample("on its way", value=TRACKING_EXAMPLE, response_only=True)],
 )
+@method_decorator(private_page, name="dispatch")
 class TrackingView(BaseView):
     """What the public tracking page shows, for the token of a signed tracking
     link, without a login: status, progress, timeline, shipments with their
     scans; no name, address, email or items. A tampered, expired or revoked
-    link answers 404."""
+    link answers 404. As the page: never cached, never indexed."""
 
     operation_id = "track_order"
     permission_classes = [permissions.AllowAny]
