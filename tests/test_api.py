@@ -1,6 +1,7 @@
 """The REST API: customer and staff endpoints, permissions, IDOR, errors with
 stable codes, throttling, constant query counts, the OpenAPI schema."""
 
+import datetime
 import re
 
 import pytest
@@ -12,7 +13,14 @@ from rest_framework.test import APIClient
 
 from order_updates import services
 from order_updates.core.adapter import get_adapter
-from order_updates.models import Notification, NotificationState, OrderEvent
+from order_updates.models import (
+    DeliveryEstimate,
+    Notification,
+    NotificationState,
+    OrderEvent,
+    OrderState,
+    Shipment,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +84,7 @@ def as_staff(django_user_model):
         "add_orderevent",
         "view_notification",
         "change_notification",
+        "change_shipment",
     )
 
 
@@ -145,8 +154,9 @@ def test_order_detail_with_timeline_and_shipments(
     services.add_shipment(
         order, carrier="ups", tracking_number="1Z999", status="shipped", notify=False
     )
-    # The order, mine?, its events, its shipments.
-    with django_assert_num_queries(4):
+    # The order, mine?, its events, its shipments, their further numbers and
+    # their scans.
+    with django_assert_num_queries(6):
         response = as_customer.get(url("order", number(order)))
     body = response.json()
     assert body["number"] == number(order)
@@ -445,7 +455,7 @@ def test_schema_is_valid_openapi_with_examples(api):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 12
+    assert len(operations) == 15
     for path, method, operation in operations:
         examples = [
             example
@@ -575,3 +585,431 @@ def test_bulk_by_primary_key_when_orders_have_no_number(as_staff, make_order, se
     assert response.status_code == 200, response.json()
     results = {item["number"]: item["result"] for item in response.json()["results"]}
     assert results == {str(order.pk): "changed", "not-a-key": "not_found"}
+
+
+# Shipments: what they show, adding and updating them ----------------------------------
+
+
+def at(day, hour=9):
+    return datetime.datetime(2026, 3, day, hour, tzinfo=datetime.UTC)
+
+
+def ship(order, tracking_number="1Z999AA10123456784", scans=2, **fields):
+    """A UPS shipment with a further parcel, an estimate and ``scans`` scans."""
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        service="express",
+        tracking_number=tracking_number,
+        more_tracking_numbers=[tracking_number + "-2"],
+        estimated_delivery=(datetime.date(2026, 3, 6), datetime.date(2026, 3, 7)),
+        notify=False,
+        **fields,
+    )
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=at(3 + i % 20, i % 24),
+                status="in_transit",
+                location="Hub %d" % i,
+                message="Scan %d" % i,
+            )
+            for i in range(scans)
+        ],
+        source="generic",
+        notify=False,
+    )
+    return shipment
+
+
+def test_order_detail_shows_shipments_with_scans_in_constant_queries(
+    as_customer, customer, make_order, django_assert_num_queries
+):
+    order = make_order(user=customer)
+    services.set_status(order, "processing")
+    with django_assert_num_queries(4):  # no shipments: nothing to prefetch
+        assert as_customer.get(url("order", number(order))).json()["shipments"] == []
+    first = ship(order)
+    with django_assert_num_queries(6):
+        body = as_customer.get(url("order", number(order))).json()
+    (shipment,) = body["shipments"]
+    assert shipment["id"] == first.pk
+    assert shipment["carrier"] == "ups" and shipment["carrier_name"] == "UPS"
+    assert shipment["service"] == "express"
+    assert shipment["tracking_numbers"] == [
+        "1Z999AA10123456784",
+        "1Z999AA10123456784-2",
+    ]
+    assert shipment["tracking_url"] == (
+        "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+    )
+    assert shipment["tracking_status"] == "in_transit"
+    assert shipment["tracking_status_label"] == "In transit"
+    assert shipment["estimated_delivery"] == {
+        "earliest": "2026-03-06",
+        "latest": "2026-03-07",
+    }
+    assert shipment["delivered_at"] is None and shipment["items"] == []
+    # Newest first.
+    assert [scan["message"] for scan in shipment["scans"]] == ["Scan 1", "Scan 0"]
+    assert shipment["scans"][0]["location"] == "Hub 1"
+    # Three more shipments with many scans: the same queries.
+    for i in range(3):
+        ship(order, tracking_number="1Z%d" % i, scans=8)
+    with django_assert_num_queries(6):
+        body = as_customer.get(url("order", number(order))).json()
+    assert len(body["shipments"]) == 4
+    assert [len(s["scans"]) for s in body["shipments"]] == [2, 8, 8, 8]
+
+
+def test_add_shipment_with_every_field(as_staff, order):
+    services.set_status(order, "processing")
+    line = next(iter(get_adapter().get_line_quantities(order)))  # both shops have lines
+    payload = {
+        "carrier": "dhl",
+        "service": "express",
+        "tracking_number": "JD014600006281230704",
+        "more_tracking_numbers": ["JD014600006281230711"],
+        "estimated_delivery": {"earliest": "2026-03-06"},
+        "items": [{"line": line, "quantity": 1}],
+        "status": "shipped",
+    }
+    response = as_staff.post(url("shipments", number(order)), payload, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["carrier_name"] == "DHL"
+    assert body["tracking_numbers"] == [
+        "JD014600006281230704",
+        "JD014600006281230711",
+    ]
+    assert body["estimated_delivery"] == {
+        "earliest": "2026-03-06",
+        "latest": "2026-03-06",
+    }
+    assert body["scans"] == []
+    assert body["items"] == [{"line": line, "quantity": 1}]
+    shipment = Shipment.objects.get(pk=body["id"])
+    assert shipment.service == "express"
+    assert DeliveryEstimate.objects.filter(shipment=shipment).count() == 1
+    assert services.get_status(order).code == "shipped"
+
+
+def test_items_must_be_lines_of_the_order(as_staff, order):
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {"items": [{"line": "no-such-line", "quantity": 1}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "no-such-line" in response.json()["items[0]"][0]
+    assert not Shipment.objects.exists()
+
+
+def test_a_carrier_without_a_code_goes_by_its_name(as_staff, order):
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {
+            "carrier_name": "Fahrradkurier Müller",
+            "tracking_number": "M-17",
+            "tracking_url": "https://kurier.example.com/t/M-17",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["carrier"] == ""
+    assert body["carrier_name"] == "Fahrradkurier Müller"
+    assert body["tracking_url"] == "https://kurier.example.com/t/M-17"
+
+
+def test_an_unknown_carrier_code_is_refused(as_staff, order):
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {"carrier": "upz", "tracking_number": "1Z"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_carrier"
+    assert "upz" in response.json()["detail"]
+    assert "carrier_name" in response.json()["detail"]
+    assert not Shipment.objects.exists()
+    shipment = services.add_shipment(order, carrier="ups", tracking_number="1Z")
+    patch = as_staff.patch(
+        url("shipment", number(order), shipment.pk), {"carrier": "upz"}, format="json"
+    )
+    assert patch.status_code == 400 and patch.json()["code"] == "unknown_carrier"
+    shipment.refresh_from_db()
+    assert shipment.carrier == "ups"
+
+
+def test_a_bad_estimate_is_a_field_error(as_staff, order):
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {"estimated_delivery": {"earliest": "2026-03-06", "latest": "2026-03-05"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "latest" in response.json()["estimated_delivery"]
+    assert not Shipment.objects.exists()
+
+
+def test_update_a_shipment(as_staff, order):
+    services.set_status(order, "processing")
+    shipment = services.add_shipment(order, carrier="ups", tracking_number="1Z1")
+    response = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {"tracking_number": "1Z2", "note": "Label reprinted", "notify": False},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["tracking_numbers"] == ["1Z2"]
+    event = OrderEvent.objects.get(order_id=order.pk, kind="shipment_updated")
+    assert event.data["changed"] == ["tracking_number"]
+    assert event.note == "Label reprinted" and event.notify is False
+    assert event.actor_user is not None
+    # Shipped now: the order follows its shipment.
+    shipped = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {"shipped_at": "2026-03-04T10:15:00Z"},
+        format="json",
+    )
+    assert shipped.json()["shipped_at"] == "2026-03-04T10:15:00Z"
+    assert services.get_status(order).code == "shipped"
+
+
+def test_update_the_estimate_and_a_later_one_tells_the_customer(as_staff, order):
+    shipment = services.add_shipment(
+        order, tracking_number="P1", estimated_delivery=datetime.date(2026, 3, 6)
+    )
+    response = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {
+            "estimated_delivery": {"earliest": "2026-03-08", "latest": "2026-03-09"},
+            "message": "The storm delays every parcel.",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["estimated_delivery"] == {
+        "earliest": "2026-03-08",
+        "latest": "2026-03-09",
+    }
+    event = OrderEvent.objects.filter(
+        order_id=order.pk, kind="estimate_changed"
+    ).latest("sequence")
+    assert event.data["later"] is True and event.notify is True
+    assert event.message == "The storm delays every parcel."
+    assert not OrderEvent.objects.filter(kind="shipment_updated").exists()
+    # Fields and estimate at once: one request, two events, the message once.
+    both = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {
+            "service": "express",
+            "estimated_delivery": {"earliest": "2026-03-07"},
+            "message": "Sent express instead.",
+        },
+        format="json",
+    )
+    assert both.status_code == 200, both.json()
+    updated = OrderEvent.objects.get(order_id=order.pk, kind="shipment_updated")
+    sooner = OrderEvent.objects.filter(kind="estimate_changed").latest("sequence")
+    assert updated.message == "Sent express instead." and sooner.message == ""
+    assert sooner.data["later"] is False
+
+
+def test_update_refuses_nothing_to_change_and_a_lone_note(as_staff, order):
+    shipment = services.add_shipment(order, tracking_number="P1")
+    nothing = as_staff.patch(
+        url("shipment", number(order), shipment.pk), {"notify": False}, format="json"
+    )
+    assert nothing.status_code == 400
+    assert "Nothing to change" in nothing.json()["non_field_errors"][0]
+    lone_note = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {"estimated_delivery": {"earliest": "2026-03-07"}, "note": "why"},
+        format="json",
+    )
+    assert lone_note.status_code == 400 and "note" in lone_note.json()
+    assert not DeliveryEstimate.objects.exists()
+    bad_link = as_staff.patch(
+        url("shipment", number(order), shipment.pk),
+        {"tracking_url": "javascript:alert(1)"},
+        format="json",
+    )
+    assert bad_link.status_code == 400 and "tracking_url" in bad_link.json()
+
+
+def test_another_orders_shipment_is_404(as_staff, make_order):
+    mine, theirs = make_order(), make_order()
+    shipment = services.add_shipment(theirs, tracking_number="P1")
+    for target in (
+        url("shipment", number(mine), shipment.pk),
+        url("shipment", number(mine), "abc"),
+        url("shipment", number(mine), 10**25),
+        url("shipment", "NO-SUCH-ORDER", shipment.pk),
+    ):
+        response = as_staff.patch(target, {"tracking_number": "X"}, format="json")
+        assert response.status_code == 404, target
+        assert response.json()["code"] == "not_found"
+    assert Shipment.objects.get(pk=shipment.pk).tracking_number == "P1"
+
+
+def test_update_needs_change_shipment(django_user_model, as_customer, order):
+    shipment = services.add_shipment(order, tracking_number="P1")
+    target = url("shipment", number(order), shipment.pk)
+    adder = staff_client(django_user_model, "add_shipment", "change_orderstate")
+    assert adder.patch(target, {"service": "x"}, format="json").status_code == 403
+    assert as_customer.patch(target, {"service": "x"}, format="json").status_code == 403
+    changer = staff_client(django_user_model, "change_shipment")
+    assert changer.patch(target, {"service": "x"}, format="json").status_code == 200
+
+
+# Public tracking by signed link -------------------------------------------------------
+
+
+def token_for(order):
+    from order_updates.notifications.links import make_tracking_token
+
+    state = OrderState.objects.get(order_id=order.pk)
+    return make_tracking_token(order.pk, state.tracking_link_version)
+
+
+def test_public_tracking_without_a_login(api, make_order, django_assert_num_queries):
+    order = make_order(email="ada@example.com")
+    services.set_status(order, "processing", message="Packing")
+    services.add_note(order, "Customer is rude", public=False)
+    ship(order, status="shipped")
+    token = token_for(order)
+    # The order with its state, its events, its shipments, their numbers, scans.
+    with django_assert_num_queries(5):
+        response = api.get(url("tracking", token))
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert set(body) == {"number", "status", "progress", "timeline", "shipments"}
+    assert body["number"] == number(order)
+    assert body["status"]["code"] == "shipped"
+    assert body["progress"]["steps"][0]["state"] == "done"
+    assert 0 < body["progress"]["percent"] < 100
+    assert "Packing" in [entry["message"] for entry in body["timeline"]]
+    (shipment,) = body["shipments"]
+    assert shipment["carrier_name"] == "UPS" and len(shipment["scans"]) == 2
+    # Minimal personal data: no email, no staff note.
+    text = response.content.decode()
+    assert "ada@example.com" not in text and "rude" not in text
+    assert "Lovelace" not in text and "Mug" not in text  # no name, no items
+    # A URL with a secret, as the page: never cached, never indexed.
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["X-Robots-Tag"] == "noindex"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    # Many more shipments and scans: the same queries.
+    for i in range(3):
+        ship(order, tracking_number="1Z%d" % i, scans=6)
+    with django_assert_num_queries(5):
+        assert len(api.get(url("tracking", token)).json()["shipments"]) == 4
+
+
+def test_public_tracking_reads_the_customer_pages_data(
+    api, make_order, monkeypatch, django_assert_num_queries
+):
+    """One copy of what the tracking page shows: the API answers from it."""
+    from order_updates.customer import data
+
+    order = make_order()
+    services.set_status(order, "confirmed")
+    token = token_for(order)
+    # Without shipments: the order with its state, its events, its shipments.
+    with django_assert_num_queries(3):
+        assert api.get(url("tracking", token)).json()["shipments"] == []
+    calls = []
+    original = data.order_detail
+
+    def spy(order, **kwargs):
+        calls.append(kwargs)
+        return original(order, **kwargs)
+
+    monkeypatch.setattr(data, "order_detail", spy)
+    assert api.get(url("tracking", token)).status_code == 200
+    assert calls == [{"items": False}]
+
+
+def test_tampered_expired_revoked_and_foreign_tokens_are_404(
+    api, as_staff, make_order, settings
+):
+    import time_machine
+
+    from order_updates.notifications.links import make_token, make_tracking_token
+
+    order, untracked = make_order(), make_order()
+    services.set_status(order, "confirmed")
+    token = token_for(order)
+    assert api.get(url("tracking", token)).status_code == 200
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    for bad in (
+        tampered,
+        "x" * 2000,
+        make_tracking_token(untracked.pk),  # no tracking page
+        make_tracking_token(10**9),  # no such order
+        make_token(email="a@example.com"),  # a preferences token
+    ):
+        response = api.get(url("tracking", bad))
+        assert response.status_code == 404
+        assert response.json() == {
+            "detail": "This tracking link is not valid.",
+            "code": "not_found",
+        }
+    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=91)
+    with time_machine.travel(later):
+        assert api.get(url("tracking", token)).status_code == 404
+    # Revoked through the staff endpoint: old links 404, new ones work.
+    revoked = as_staff.post(url("revoke_tracking_links", number(order)))
+    assert revoked.status_code == 200
+    assert revoked.json() == {"number": number(order), "tracking_link_version": 1}
+    assert api.get(url("tracking", token)).status_code == 404
+    assert api.get(url("tracking", token_for(order))).status_code == 200
+
+
+def test_a_token_opens_only_its_own_order(api, make_order, customer, other_customer):
+    mine = make_order(user=customer)
+    theirs = make_order(user=other_customer)
+    for order in (mine, theirs):
+        services.set_status(order, "confirmed")
+    services.add_shipment(theirs, tracking_number="THEIRS-1")
+    body = api.get(url("tracking", token_for(mine))).json()
+    assert body["number"] == number(mine)
+    assert "THEIRS-1" not in str(body)
+
+
+def test_revoke_tracking_links(django_user_model, as_customer, make_order, customer):
+    order = make_order(user=customer)
+    services.set_status(order, "confirmed")
+    target = url("revoke_tracking_links", number(order))
+    # Customers cannot, nor staff without the permission.
+    assert as_customer.post(target).status_code == 403
+    viewer = staff_client(django_user_model, "view_notification")
+    assert viewer.post(target).status_code == 403
+    staff = staff_client(django_user_model, "change_orderstate")
+    assert staff.post(target).json()["tracking_link_version"] == 1
+    assert staff.post(target).json()["tracking_link_version"] == 2
+    nowhere = staff.post(url("revoke_tracking_links", "NO-SUCH-ORDER"))
+    assert nowhere.status_code == 404 and nowhere.json()["code"] == "not_found"
+    untracked = make_order()
+    answer = staff.post(url("revoke_tracking_links", number(untracked)))
+    assert answer.status_code == 200
+    assert answer.json()["tracking_link_version"] == 0
+
+
+def test_public_tracking_is_throttled_per_address(api, make_order, settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "API_THROTTLE_RATES": {"customer": "2/min", "staff": None},
+    }
+    order = make_order()
+    services.set_status(order, "confirmed")
+    token = token_for(order)
+    assert api.get(url("tracking", token)).status_code == 200
+    assert api.get(url("tracking", "guess")).status_code == 404  # counted too
+    response = api.get(url("tracking", token))
+    assert response.status_code == 429 and response.json()["code"] == "throttled"
+    other = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert other.get(url("tracking", token)).status_code == 200

@@ -496,3 +496,169 @@ def test_old_finished_deliveries_are_pruned(endpoint, make_order, settings):
     WebhookDelivery.objects.filter(pk=new_failed.pk).update(created_at=long_ago)
     assert delivery.prune() == 0
     assert delivery.prune(rows_days=30) == 1
+
+
+# Shipment, tracking and estimate events ----------------------------------------------
+
+
+def scan(status, day, **fields):
+    return services.Scan(
+        occurred_at=datetime.datetime(2026, 3, day, 9, tzinfo=datetime.UTC),
+        status=status,
+        **fields,
+    )
+
+
+def bodies(event_type):
+    return [json.loads(row.body) for row in deliveries(event_type=event_type)]
+
+
+def test_a_shipment_update_raises_shipment_updated_with_the_shipment(endpoint, order):
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z999AA10123456784",
+        more_tracking_numbers=["1Z999AA10123456795"],
+        service="express",
+        estimated_delivery=datetime.date(2026, 3, 6),
+        notify=False,
+    )
+    created = bodies("shipment.created")[0]["data"]["shipment"]
+    assert created["tracking_numbers"] == ["1Z999AA10123456784", "1Z999AA10123456795"]
+    assert created["estimated_delivery"] == {
+        "earliest": "2026-03-06",
+        "latest": "2026-03-06",
+    }
+    services.update_shipment(shipment, tracking_number="1Z999AA10123456802")
+    (updated,) = bodies("shipment.updated")
+    assert updated["data"]["event"]["data"]["changed"] == ["tracking_number"]
+    data = updated["data"]["shipment"]
+    assert data["id"] == shipment.pk
+    assert data["carrier"] == "ups" and data["carrier_name"] == "UPS"
+    assert data["service"] == "express"
+    assert data["tracking_numbers"] == ["1Z999AA10123456802", "1Z999AA10123456795"]
+    assert data["tracking_url"].startswith("https://")
+    assert "1Z999AA10123456802" in data["tracking_url"]
+    assert data["tracking_status"] == "pending"
+    assert data["estimated_delivery"]["latest"] == "2026-03-06"
+    assert "scan" not in data
+    # Nothing changed: no event, no delivery.
+    services.update_shipment(shipment, tracking_number="1Z999AA10123456802")
+    assert len(deliveries(event_type="shipment.updated")) == 1
+
+
+def test_a_free_text_carrier_keeps_its_name_and_link(endpoint, order):
+    shipment = services.add_shipment(
+        order,
+        carrier_name="Fahrradkurier Müller",
+        tracking_number="M-17",
+        tracking_url="https://kurier.example.com/t/M-17",
+        notify=False,
+    )
+    services.update_shipment(shipment, service="same day")
+    data = bodies("shipment.updated")[0]["data"]["shipment"]
+    assert data["carrier"] == ""
+    assert data["carrier_name"] == "Fahrradkurier Müller"
+    assert data["tracking_url"] == "https://kurier.example.com/t/M-17"
+
+
+def test_scans_raise_tracking_updated_with_the_deciding_scan(endpoint, order):
+    services.set_status(order, "processing")
+    shipment = services.add_shipment(
+        order, carrier="dhl", tracking_number="JD014600006281230704", notify=False
+    )
+    services.record_tracking_events(
+        shipment,
+        [
+            scan("in_transit", 3, location="Leipzig", message="Departed hub"),
+            scan("out_for_delivery", 4, location="Berlin", message="With courier"),
+        ],
+        source="generic",
+    )
+    (tracking,) = bodies("tracking.updated")
+    assert tracking["data"]["event"]["kind"] == "tracking_updated"
+    data = tracking["data"]["shipment"]
+    assert data["tracking_status"] == "out_for_delivery"
+    assert data["carrier_name"] == "DHL"
+    assert data["scan"] == {
+        "occurred_at": "2026-03-04T09:00:00Z",
+        "status": "out_for_delivery",
+        "substatus": "",
+        "location": "Berlin",
+        "raw_status": "",
+        "message": "With courier",
+    }
+    # The order followed its shipment: its status change carries the shipment
+    # too, but not the scan.
+    moved = bodies("order.status_changed")[-1]["data"]
+    assert moved["event"]["to_status"] == "out_for_delivery"
+    assert moved["shipment"]["id"] == shipment.pk and "scan" not in moved["shipment"]
+    # A replay is stored once and says nothing new.
+    services.record_tracking_events(
+        shipment,
+        [scan("out_for_delivery", 4, location="Berlin", message="With courier")],
+        source="generic",
+    )
+    assert len(deliveries(event_type="tracking.updated")) == 1
+
+
+def test_a_later_estimate_is_a_delay_an_earlier_one_is_not(endpoint, order):
+    shipment = services.add_shipment(order, tracking_number="P1", notify=False)
+    services.set_estimated_delivery(shipment, datetime.date(2026, 3, 6))
+    assert not deliveries(event_type="order.delayed")  # a first estimate
+    services.set_estimated_delivery(shipment, datetime.date(2026, 3, 5))
+    assert not deliveries(event_type="order.delayed")  # sooner: good news
+    services.set_estimated_delivery(
+        shipment, datetime.date(2026, 3, 8), datetime.date(2026, 3, 9)
+    )
+    (delayed,) = bodies("order.delayed")
+    assert delayed["data"]["event"]["kind"] == "estimate_changed"
+    assert delayed["data"]["event"]["data"]["later"] is True
+    assert delayed["data"]["shipment"]["estimated_delivery"] == {
+        "earliest": "2026-03-08",
+        "latest": "2026-03-09",
+    }
+
+
+def test_shipment_data_costs_two_queries_for_a_whole_wave(endpoint, make_order):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def wave(size):
+        orders = [make_order() for _ in range(size)]
+        with CaptureQueriesContext(connection) as queries:
+            services.bulk_add_shipments(
+                [
+                    (order, {"tracking_number": "W%d" % i, "carrier": "ups"})
+                    for i, order in enumerate(orders)
+                ],
+                notify=False,
+            )
+        return [
+            query["sql"]
+            for query in queries
+            if "order_updates_webhook" in query["sql"]
+            or query["sql"].startswith('SELECT "order_updates_shipment')
+        ]
+
+    few, many = wave(3), wave(40)
+    # The subscribed endpoints, the shipments, their further numbers, the insert.
+    assert len(few) == len(many) == 4, many
+    assert len(deliveries(event_type="shipment.created")) == 43
+    bodies_ = bodies("shipment.created")
+    assert {body["data"]["shipment"]["carrier_name"] for body in bodies_} == {"UPS"}
+
+
+def test_no_shipment_queries_without_a_subscriber(order, django_assert_num_queries):
+    WebhookEndpoint.objects.create(
+        url="https://erp.example.com/hooks",
+        event_types=[WebhookEventType.STATUS_CHANGED],
+    )
+    shipment = services.add_shipment(order, tracking_number="P1", notify=False)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        services.update_shipment(shipment, tracking_number="P2", notify=False)
+    assert not [q for q in queries if "order_updates_shipmenttracking" in q["sql"]]
+    assert not WebhookDelivery.objects.exists()

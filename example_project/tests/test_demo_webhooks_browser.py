@@ -49,15 +49,21 @@ def test_add_an_endpoint_in_the_admin(merchant_browser, live_server):
     field = browser.find_element(By.ID, "id_url")
     field.clear()
     field.send_keys("https://93.184.215.14/hooks")
-    browser.find_element(
-        By.CSS_SELECTOR, "input[name=event_types][value='shipment.created']"
-    ).click()
+    for event_type in ("shipment.created", "shipment.updated", "tracking.updated"):
+        browser.find_element(
+            By.CSS_SELECTOR, "input[name=event_types][value='%s']" % event_type
+        ).click()
     browser.find_element(By.CSS_SELECTOR, "input[name=_save]").click()
     wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.url == "https://93.184.215.14/hooks"
     assert endpoint.description == "Warehouse"
-    assert endpoint.event_types == ["order.status_changed", "shipment.created"]
+    assert endpoint.event_types == [
+        "order.status_changed",
+        "shipment.created",
+        "shipment.updated",
+        "tracking.updated",
+    ]
     assert endpoint.active and endpoint.secret.startswith("whsec_")
 
 

@@ -89,6 +89,33 @@ EVENT_EXAMPLE = {
     "created_at": "2026-03-04T10:15:00Z",
 }
 STATUS_EXAMPLE = EVENT_EXAMPLE["to_status"]
+SHIPMENT_EXAMPLE = {
+    "id": 7,
+    "carrier": "ups",
+    "carrier_name": "UPS",
+    "service": "express",
+    "tracking_number": "1Z999AA10123456784",
+    "tracking_numbers": ["1Z999AA10123456784", "1Z999AA10123456795"],
+    "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    "items": [{"line": "17", "quantity": 2}],
+    "tracking_status": "in_transit",
+    "tracking_status_label": "In transit",
+    "tracking_substatus": "",
+    "tracking_substatus_label": "",
+    "estimated_delivery": {"earliest": "2026-03-06", "latest": "2026-03-07"},
+    "shipped_at": "2026-03-04T10:15:00Z",
+    "delivered_at": None,
+}
+SCAN_EXAMPLE = {
+    "occurred_at": "2026-03-05T07:58:00Z",
+    "status": "in_transit",
+    "status_label": "In transit",
+    "substatus": "",
+    "substatus_label": "",
+    "location": "Leipzig",
+    "message": "Departed the hub",
+}
+SHIPMENT_DETAIL_EXAMPLE = {**SHIPMENT_EXAMPLE, "scans": [SCAN_EXAMPLE]}
 NOTIFICATION_EXAMPLE = {
     "id": 311,
     "type": "order_shipped",
@@ -151,6 +178,22 @@ def order_by_number(number: str) -> Any:
     if order is None:
         raise errors.OrderNotFound()
     return order
+
+
+def checked_carrier(code: str) -> str:
+    """``code`` if it is empty or a code of the carrier registry; else
+    ``unknown_carrier`` (400)."""
+    from order_updates.carriers.registry import get_carrier
+
+    if code and get_carrier(code) is None:
+        raise errors.UnknownCarrierError(
+            _(
+                "Unknown carrier “%(code)s”. Use a code of the carrier registry, "
+                "or leave carrier empty and give carrier_name."
+            )
+            % {"code": code[:50]}
+        )
+    return code
 
 
 def validated(serializer_class: type, request: Request) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -25,6 +26,7 @@ from order_updates.api.base import (
     NOT_FOUND,
     NUMBER,
     PAGE,
+    SHIPMENT_DETAIL_EXAMPLE,
     STATUS_EXAMPLE,
     VALIDATION,
     BaseView,
@@ -33,6 +35,8 @@ from order_updates.api.base import (
 )
 from order_updates.core.adapter import get_adapter
 from order_updates.models import OrderEvent, Shipment
+from order_updates.notifications.links import order_for_tracking_token
+from order_updates.notifications.views import private_page
 
 
 def customer_order(request: Request, number: str) -> Any:
@@ -116,15 +120,7 @@ class OrderListView(BaseView, generics.ListAPIView):
                 "status": STATUS_EXAMPLE,
                 "status_changed_at": "2026-03-04T10:15:00Z",
                 "timeline": [EVENT_EXAMPLE],
-                "shipments": [
-                    {
-                        "id": 7,
-                        "carrier": "ups",
-                        "tracking_number": "1Z999AA10123456784",
-                        "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
-                        "shipped_at": "2026-03-04T10:15:00Z",
-                    }
-                ],
+                "shipments": [SHIPMENT_DETAIL_EXAMPLE],
             },
             response_only=True,
         )
@@ -142,9 +138,97 @@ class OrderDetailView(BaseView):
         order = customer_order(request, number)
         context = {
             "events": list(OrderEvent.objects.filter(order_id=order.pk)),
-            "shipments": list(Shipment.objects.filter(order_id=order.pk)),
+            "shipments": serializers.shipments_with_scans(
+                Shipment.objects.filter(order_id=order.pk)
+            ),
         }
         return Response(serializers.OrderDetailSerializer(order, context=context).data)
+
+
+TRACKING_EXAMPLE = {
+    "number": "1042",
+    "status": STATUS_EXAMPLE,
+    "progress": {
+        "steps": [
+            {"code": "placed", "label": "Ordered", "state": "done"},
+            {"code": "processing", "label": "Preparing", "state": "done"},
+            {"code": "shipped", "label": "On its way", "state": "current"},
+            {
+                "code": "out_for_delivery",
+                "label": "Out for delivery",
+                "state": "upcoming",
+            },
+            {"code": "delivered", "label": "Delivered", "state": "upcoming"},
+        ],
+        "percent": 60,
+        "off_path": False,
+        "completed": False,
+    },
+    "timeline": [
+        {
+            "kind": "status_changed",
+            "at": "2026-03-04T10:15:00Z",
+            "title": "Shipped",
+            "message": "On its way!",
+            "status": "shipped",
+            "problem": False,
+        }
+    ],
+    "shipments": [SHIPMENT_DETAIL_EXAMPLE],
+}
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Public tracking by signed link"),
+    auth=[],
+    parameters=[
+        OpenApiParameter(
+            "token",
+            str,
+            OpenApiParameter.PATH,
+            description=_("The token of a tracking link (its last path segment)."),
+        )
+    ],
+    responses={
+        200: serializers.TrackingSerializer,
+        404: OpenApiResponse(
+            ERROR,
+            description=_("The link was tampered with, has expired or was revoked."),
+            examples=[
+                OpenApiExample(
+                    "not valid",
+                    value={
+                        "detail": "This tracking link is not valid.",
+                        "code": "not_found",
+                    },
+                    status_codes=["404"],
+                )
+            ],
+        ),
+        429: AUTH[429],
+    },
+    examples=[OpenApiExample("on its way", value=TRACKING_EXAMPLE, response_only=True)],
+)
+@method_decorator(private_page, name="dispatch")
+class TrackingView(BaseView):
+    """What the public tracking page shows, for the token of a signed tracking
+    link, without a login: status, progress, timeline, shipments with their
+    scans; no name, address, email or items. A tampered, expired or revoked
+    link answers 404. As the page: never cached, never indexed."""
+
+    operation_id = "track_order"
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    def get(self, request: Request, token: str) -> Response:
+        from order_updates.customer.data import order_detail
+
+        order = order_for_tracking_token(token)
+        if order is None:
+            raise errors.TrackingLinkNotFound()
+        detail = order_detail(order, items=False)
+        return Response(serializers.TrackingSerializer(detail).data)
 
 
 # The customer's choices ---------------------------------------------------------------

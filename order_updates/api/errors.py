@@ -32,6 +32,25 @@ class SubscriptionNotFound(exceptions.NotFound):
     default_code = "not_found"
 
 
+class ShipmentNotFound(exceptions.NotFound):
+    default_detail = _("No such shipment of this order.")
+    default_code = "not_found"
+
+
+class TrackingLinkNotFound(exceptions.NotFound):
+    default_detail = _("This tracking link is not valid.")
+    default_code = "not_found"
+
+
+class UnknownCarrierError(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = _(
+        "Unknown carrier code. Use a code of the carrier registry, or leave "
+        "carrier empty and give carrier_name."
+    )
+    default_code = "unknown_carrier"
+
+
 class UnknownStatusError(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = _("Unknown order status.")

@@ -34,6 +34,11 @@ class SchemaView(SpectacularAPIView):
         "VERSION": order_updates.__version__,
         "PREPROCESSING_HOOKS": ["order_updates.api.schema.only_order_updates"],
         "COMPONENT_SPLIT_REQUEST": True,
+        # A shipment's status and its scans' statuses are one vocabulary.
+        "ENUM_NAME_OVERRIDES": {
+            "TrackingStatusEnum": "order_updates.models.TrackingStatus",
+            "TrackingSubstatusEnum": "order_updates.models.TrackingSubstatus",
+        },
     }
 
 

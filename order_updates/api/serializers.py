@@ -9,8 +9,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
-from order_updates.models import Notification, OrderEvent, Shipment
+from order_updates.models import (
+    Notification,
+    OrderEvent,
+    Shipment,
+    TrackingEvent,
+    TrackingStatus,
+    TrackingSubstatus,
+)
 from order_updates.pipeline import get_pipeline
 
 
@@ -97,16 +105,149 @@ class StaffEventSerializer(EventSerializer):
         fields = [*EventSerializer.Meta.fields, "note", "actor", "data"]
 
 
+class EstimateSerializer(serializers.Serializer):
+    """An estimated delivery: a date (``latest`` left out or the same), or a
+    window of dates."""
+
+    earliest = serializers.DateField()
+    latest = serializers.DateField(
+        required=False, help_text=_("The last day of a window; default: earliest.")
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        latest = data.get("latest") or data["earliest"]
+        if latest < data["earliest"]:
+            raise serializers.ValidationError(
+                {"latest": [_("The latest date is before the earliest date.")]},
+                code="invalid",
+            )
+        return {"earliest": data["earliest"], "latest": latest}
+
+
+class ShipmentItemSerializer(serializers.Serializer):
+    """A line of the order in the parcel: the adapter's line key and how many."""
+
+    line = serializers.CharField(max_length=200)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    """A carrier scan: when, where, what it means (the normalized status) and
+    what the carrier said."""
+
+    status_label = serializers.CharField(source="get_status_display")
+    substatus_label = serializers.CharField(source="get_substatus_display")
+
+    class Meta:
+        model = TrackingEvent
+        fields = [
+            "occurred_at",
+            "status",
+            "status_label",
+            "substatus",
+            "substatus_label",
+            "location",
+            "message",
+        ]
+
+
 class ShipmentSerializer(serializers.ModelSerializer):
-    """A parcel sent for the order."""
+    """A parcel sent for the order: carrier (its code, and its name as people
+    know it), service, every tracking number, the tracking link, the items,
+    the normalized tracking status, the estimated delivery.
+
+    Expects ``more_tracking_numbers`` prefetched (else one query per shipment).
+    """
+
+    carrier_name = serializers.SerializerMethodField()
+    tracking_numbers = serializers.SerializerMethodField()
+    tracking_url = serializers.SerializerMethodField()
+    items = ShipmentItemSerializer(many=True)
+    tracking_status = serializers.ChoiceField(choices=TrackingStatus.choices)
+    tracking_status_label = serializers.CharField(source="get_tracking_status_display")
+    tracking_substatus = serializers.ChoiceField(
+        choices=[("", ""), *TrackingSubstatus.choices]
+    )
+    tracking_substatus_label = serializers.CharField(
+        source="get_tracking_substatus_display"
+    )
+    estimated_delivery = serializers.SerializerMethodField()
 
     class Meta:
         model = Shipment
-        fields = ["id", "carrier", "tracking_number", "tracking_url", "shipped_at"]
+        fields = [
+            "id",
+            "carrier",
+            "carrier_name",
+            "service",
+            "tracking_number",
+            "tracking_numbers",
+            "tracking_url",
+            "items",
+            "tracking_status",
+            "tracking_status_label",
+            "tracking_substatus",
+            "tracking_substatus_label",
+            "estimated_delivery",
+            "shipped_at",
+            "delivered_at",
+        ]
+
+    def get_carrier_name(self, shipment: Shipment) -> str:
+        return carrier_name(shipment.carrier, shipment.carrier_name)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_tracking_numbers(self, shipment: Shipment) -> list[str]:
+        more = [row.number for row in shipment.more_tracking_numbers.all()]
+        return [number for number in [shipment.tracking_number, *more] if number]
+
+    def get_tracking_url(self, shipment: Shipment) -> str:
+        return tracking_link(
+            shipment.carrier, shipment.tracking_number, shipment.tracking_url
+        )
+
+    @extend_schema_field(EstimateSerializer(allow_null=True))
+    def get_estimated_delivery(self, shipment: Shipment) -> dict[str, Any] | None:
+        latest = shipment.estimated_delivery_to
+        if latest is None:
+            return None
+        return {
+            "earliest": (shipment.estimated_delivery_from or latest).isoformat(),
+            "latest": latest.isoformat(),
+        }
+
+
+class ShipmentDetailSerializer(ShipmentSerializer):
+    """A shipment with its carrier scans, newest first (expects
+    ``tracking_events`` prefetched in that order: :func:`shipments_with_scans`)."""
+
+    scans = ScanSerializer(many=True, source="tracking_events.all")
+
+    class Meta(ShipmentSerializer.Meta):
+        fields = [*ShipmentSerializer.Meta.fields, "scans"]
+
+
+def shipments_with_scans(shipments: Any) -> list[Shipment]:
+    """``shipments`` (a queryset or saved rows) with their further tracking
+    numbers and their scans (newest first): two queries, whatever their number.
+    """
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    rows = list(shipments)
+    prefetch_related_objects(
+        rows,
+        "more_tracking_numbers",
+        Prefetch(
+            "tracking_events",
+            queryset=TrackingEvent.objects.order_by("-occurred_at", "-pk"),
+        ),
+    )
+    return rows
 
 
 class OrderDetailSerializer(OrderSerializer):
-    """An order with its customer-visible timeline and its shipments."""
+    """An order with its customer-visible timeline and its shipments (with
+    their scans)."""
 
     timeline = serializers.SerializerMethodField()
     shipments = serializers.SerializerMethodField()
@@ -116,9 +257,68 @@ class OrderDetailSerializer(OrderSerializer):
         events = [event for event in self.context["events"] if event.is_public]
         return EventSerializer(events, many=True).data
 
-    @extend_schema_field(ShipmentSerializer(many=True))
+    @extend_schema_field(ShipmentDetailSerializer(many=True))
     def get_shipments(self, order: Any) -> list[dict[str, Any]]:
-        return ShipmentSerializer(self.context["shipments"], many=True).data
+        return ShipmentDetailSerializer(self.context["shipments"], many=True).data
+
+
+# Public tracking ----------------------------------------------------------------------
+
+
+class StepSerializer(serializers.Serializer):
+    """A step of the progress bar, and whether the order is past it."""
+
+    code = serializers.CharField()
+    label = serializers.CharField()
+    state = serializers.ChoiceField(choices=["done", "current", "upcoming"])
+
+
+class ProgressSerializer(serializers.Serializer):
+    """Where the order is on the progress bar (the customer pages' bar)."""
+
+    steps = StepSerializer(many=True)
+    percent = serializers.IntegerField()
+    off_path = serializers.BooleanField()
+    completed = serializers.BooleanField()
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    """One event in words, as the customer pages show it."""
+
+    kind = serializers.CharField()
+    at = serializers.DateTimeField()
+    title = serializers.CharField()
+    message = serializers.CharField(allow_blank=True)
+    status = serializers.CharField(source="status.code", allow_null=True, default=None)
+    problem = serializers.BooleanField()
+
+
+class TrackingSerializer(serializers.Serializer):
+    """What the public tracking page shows of an order (its
+    :class:`~order_updates.customer.data.OrderDetail`): the number, status,
+    progress, timeline and shipments; no name, address, email or items."""
+
+    number = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    timeline = TimelineEntrySerializer(many=True)
+    shipments = serializers.SerializerMethodField()
+
+    @extend_schema_field(StatusSerializer(allow_null=True))
+    def get_status(self, detail: Any) -> dict[str, Any] | None:
+        progress = detail.progress
+        return status_data(progress.status.code if progress else None)
+
+    @extend_schema_field(ProgressSerializer(allow_null=True))
+    def get_progress(self, detail: Any) -> dict[str, Any] | None:
+        if detail.progress is None:
+            return None
+        return ProgressSerializer(detail.progress).data
+
+    @extend_schema_field(ShipmentDetailSerializer(many=True))
+    def get_shipments(self, detail: Any) -> list[dict[str, Any]]:
+        rows = shipments_with_scans(info.model for info in detail.shipments)
+        return ShipmentDetailSerializer(rows, many=True).data
 
 
 # Staff: what they send -------------------------------------------------------------
@@ -187,14 +387,42 @@ class BulkResultSerializer(serializers.Serializer):
     results = BulkItemSerializer(many=True)
 
 
+CARRIER_HELP = _(
+    "A code of the carrier registry (unknown codes answer unknown_carrier); for a "
+    "carrier without one, leave it empty and give carrier_name."
+)
+
+
 class ShipmentCreateSerializer(serializers.Serializer):
     """A shipment to record; with ``status``, the order moves too."""
 
-    carrier = serializers.CharField(required=False, allow_blank=True, default="")
+    carrier = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text=CARRIER_HELP
+    )
+    carrier_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("The carrier's name, for a carrier without a code."),
+    )
+    service = serializers.CharField(required=False, allow_blank=True, default="")
     tracking_number = serializers.CharField(
         required=False, allow_blank=True, default=""
     )
+    more_tracking_numbers = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text=_("The further parcels' tracking numbers."),
+    )
     tracking_url = serializers.CharField(required=False, allow_blank=True, default="")
+    items = ShipmentItemSerializer(
+        many=True,
+        required=False,
+        help_text=_("The order lines in the parcel; left out: the whole order."),
+    )
+    estimated_delivery = EstimateSerializer(required=False)
     shipped_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None
     )
@@ -204,6 +432,66 @@ class ShipmentCreateSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="")
     note = serializers.CharField(required=False, allow_blank=True, default="")
     notify = serializers.BooleanField(required=False, default=True)
+
+
+class ShipmentUpdateSerializer(serializers.Serializer):
+    """What to change of a shipment: only the fields sent change."""
+
+    carrier = serializers.CharField(
+        required=False, allow_blank=True, help_text=CARRIER_HELP
+    )
+    carrier_name = serializers.CharField(required=False, allow_blank=True)
+    service = serializers.CharField(required=False, allow_blank=True)
+    tracking_number = serializers.CharField(required=False, allow_blank=True)
+    tracking_url = serializers.CharField(required=False, allow_blank=True)
+    shipped_at = serializers.DateTimeField(required=False, allow_null=True)
+    estimated_delivery = EstimateSerializer(
+        required=False,
+        help_text=_("A new estimate; later than the last one, the customer is told."),
+    )
+    message = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Shown to the customer."),
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text=_("Only staff see it.")
+    )
+    notify = serializers.BooleanField(required=False, default=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        from order_updates.core.shipments import UPDATABLE_FIELDS
+
+        changeable = (*UPDATABLE_FIELDS, "estimated_delivery")
+        if not any(name in data for name in changeable):
+            raise serializers.ValidationError(
+                _("Nothing to change: send at least one of %(fields)s.")
+                % {"fields": ", ".join(changeable)},
+                code="invalid",
+            )
+        if data.get("note") and not any(name in data for name in UPDATABLE_FIELDS):
+            # An estimate alone writes an event without a staff note.
+            raise serializers.ValidationError(
+                {
+                    "note": [
+                        _(
+                            "A note goes with a change of %(fields)s; add it on "
+                            "its own with the notes endpoint."
+                        )
+                        % {"fields": ", ".join(UPDATABLE_FIELDS)}
+                    ]
+                },
+                code="invalid",
+            )
+        return data
+
+
+class TrackingLinksRevokedSerializer(serializers.Serializer):
+    """The order's new tracking link version: links made before it lead nowhere."""
+
+    number = serializers.CharField()
+    tracking_link_version = serializers.IntegerField()
 
 
 class NoteSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -27,16 +28,19 @@ from order_updates.api.base import (
     NOT_FOUND,
     NOTIFICATION_EXAMPLE,
     NUMBER,
+    SHIPMENT_DETAIL_EXAMPLE,
+    SHIPMENT_EXAMPLE,
     STATUS_EXAMPLE,
     VALIDATION,
     BaseView,
     Pagination,
+    checked_carrier,
     order_by_number,
     validated,
 )
 from order_updates.api.throttling import StaffThrottle
 from order_updates.core.adapter import get_adapter
-from order_updates.models import Notification
+from order_updates.models import Notification, Shipment
 from order_updates.notifications.delivery import resend
 
 # Staff -------------------------------------------------------------------------------
@@ -228,13 +232,34 @@ class BulkStatusChangeView(StaffView):
         return Response({**counts, "results": items})
 
 
+UNKNOWN_CARRIER = OpenApiExample(
+    "unknown carrier",
+    value={
+        "detail": "Unknown carrier “upz”. Use a code of the carrier registry, or "
+        "leave carrier empty and give carrier_name.",
+        "code": "unknown_carrier",
+    },
+    status_codes=["400"],
+)
+
+
+def _estimate(data: dict[str, Any]) -> tuple[Any, Any] | None:
+    estimate = data.pop("estimated_delivery", None)
+    return (estimate["earliest"], estimate["latest"]) if estimate else None
+
+
+def _shipment_answer(shipment: Shipment, code: int = status.HTTP_200_OK) -> Response:
+    (row,) = serializers.shipments_with_scans(Shipment.objects.filter(pk=shipment.pk))
+    return Response(serializers.ShipmentDetailSerializer(row).data, status=code)
+
+
 @extend_schema(
     tags=["staff"],
     summary=_("Add a shipment"),
     parameters=[NUMBER],
     request=serializers.ShipmentCreateSerializer,
     responses={
-        201: serializers.ShipmentSerializer,
+        201: serializers.ShipmentDetailSerializer,
         404: NOT_FOUND,
         **STATUS_ERRORS,
         **AUTH,
@@ -244,23 +269,34 @@ class BulkStatusChangeView(StaffView):
             "shipped with UPS",
             value={
                 "carrier": "ups",
+                "service": "express",
                 "tracking_number": "1Z999AA10123456784",
+                "more_tracking_numbers": ["1Z999AA10123456795"],
+                "items": [{"line": "17", "quantity": 2}],
+                "estimated_delivery": {
+                    "earliest": "2026-03-06",
+                    "latest": "2026-03-07",
+                },
                 "status": "shipped",
             },
             request_only=True,
         ),
         OpenApiExample(
-            "recorded",
+            "a carrier without a code",
             value={
-                "id": 7,
-                "carrier": "ups",
-                "tracking_number": "1Z999AA10123456784",
-                "tracking_url": "",
-                "shipped_at": "2026-03-04T10:15:00Z",
+                "carrier_name": "Fahrradkurier Müller",
+                "tracking_number": "M-17",
+                "tracking_url": "https://kurier.example.com/t/M-17",
             },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "recorded",
+            value={**SHIPMENT_EXAMPLE, "tracking_status": "pending", "scans": []},
             response_only=True,
             status_codes=["201"],
         ),
+        UNKNOWN_CARRIER,
     ],
 )
 class ShipmentCreateView(StaffView):
@@ -273,11 +309,138 @@ class ShipmentCreateView(StaffView):
 
     def post(self, request: Request, number: str) -> Response:
         order = self.get_order(number)
-        data = validated(serializers.ShipmentCreateSerializer, request)
-        shipment = services.add_shipment(order, actor=request.user, **data)
+        data = dict(validated(serializers.ShipmentCreateSerializer, request))
+        checked_carrier(data["carrier"])
+        shipment = services.add_shipment(
+            order,
+            actor=request.user,
+            estimated_delivery=_estimate(data),
+            **data,
+        )
+        return _shipment_answer(shipment, status.HTTP_201_CREATED)
+
+
+SHIPMENT_ID = OpenApiParameter(
+    "id", int, OpenApiParameter.PATH, description=_("The shipment's id.")
+)
+
+
+@extend_schema(
+    tags=["staff"],
+    summary=_("Update a shipment"),
+    parameters=[NUMBER, SHIPMENT_ID],
+    request=serializers.ShipmentUpdateSerializer,
+    responses={
+        200: serializers.ShipmentDetailSerializer,
+        400: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description=_(
+                "Invalid input (DRF's field → messages shape), or a carrier code "
+                'the registry does not know (``{"detail": …, "code": '
+                '"unknown_carrier"}``).'
+            ),
+            examples=[UNKNOWN_CARRIER],
+        ),
+        404: OpenApiResponse(
+            ERROR, description=_("No such order, or no such shipment of it.")
+        ),
+        409: STATUS_ERRORS[409],
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "a corrected number",
+            value={"tracking_number": "1Z999AA10123456802", "notify": False},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "a later estimate",
+            value={
+                "estimated_delivery": {"earliest": "2026-03-09"},
+                "message": "The storm delays all parcels by two days.",
+            },
+            request_only=True,
+        ),
+        OpenApiExample("updated", value=SHIPMENT_DETAIL_EXAMPLE, response_only=True),
+    ],
+)
+class ShipmentUpdateView(StaffView):
+    """Change what is sent: carrier, carrier name, service, tracking number,
+    link, shipped time (``update_shipment()``) and the estimated delivery
+    (``set_estimated_delivery()``), in one transaction
+    (``order_updates.change_shipment``)."""
+
+    operation_id = "update_shipment"
+    http_method_names = ["patch", "options"]
+
+    required_permissions = ("order_updates.change_shipment",)
+
+    def patch(self, request: Request, number: str, id: str) -> Response:
+        order = self.get_order(number)
+        pk = int(id) if id.isdigit() and len(id) < 19 else None
+        shipment = (
+            Shipment.objects.filter(order_id=order.pk, pk=pk).first() if pk else None
+        )
+        if shipment is None:
+            raise errors.ShipmentNotFound()
+        data = dict(validated(serializers.ShipmentUpdateSerializer, request))
+        checked_carrier(data.get("carrier", ""))
+        estimate = _estimate(data)
+        told = {name: data.pop(name) for name in ("message", "note", "notify")}
+        with transaction.atomic():
+            event = None
+            if data:
+                event = services.update_shipment(
+                    shipment, actor=request.user, **told, **data
+                )
+            if estimate is not None:
+                services.set_estimated_delivery(
+                    shipment,
+                    *estimate,
+                    actor=request.user,
+                    # The update's event carries the message when there is one.
+                    message="" if event is not None else told["message"],
+                    notify=told["notify"],
+                )
+        return _shipment_answer(shipment)
+
+
+@extend_schema(
+    tags=["staff"],
+    summary=_("Revoke an order's tracking links"),
+    parameters=[NUMBER],
+    request=None,
+    responses={
+        200: serializers.TrackingLinksRevokedSerializer,
+        404: NOT_FOUND,
+        **AUTH,
+    },
+    examples=[
+        OpenApiExample(
+            "revoked",
+            value={"number": "1042", "tracking_link_version": 2},
+            response_only=True,
+        )
+    ],
+)
+class TrackingLinksRevokeView(StaffView):
+    """Make every tracking link of the order sent so far lead nowhere (404);
+    links made from now on work (``revoke_tracking_links()``,
+    ``order_updates.change_orderstate``). An untracked order has no links:
+    its version stays 0."""
+
+    operation_id = "revoke_tracking_links"
+
+    required_permissions = ("order_updates.change_orderstate",)
+
+    def post(self, request: Request, number: str) -> Response:
+        order = self.get_order(number)
+        version = services.revoke_tracking_links(order)
         return Response(
-            serializers.ShipmentSerializer(shipment).data,
-            status=status.HTTP_201_CREATED,
+            {
+                "number": get_adapter().get_number(order),
+                "tracking_link_version": version,
+            }
         )
 
 

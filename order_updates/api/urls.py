@@ -12,6 +12,7 @@ app_name = "order_updates_api"
 urlpatterns = [
     path("orders/", customer.OrderListView.as_view(), name="orders"),
     path("orders/<path:number>/", customer.OrderDetailView.as_view(), name="order"),
+    path("tracking/<str:token>/", customer.TrackingView.as_view(), name="tracking"),
     path("me/preferences/", customer.PreferencesView.as_view(), name="preferences"),
     path(
         "me/push-subscriptions/",
@@ -34,9 +35,19 @@ urlpatterns = [
         name="status",
     ),
     path(
+        "staff/orders/<path:number>/shipments/<str:id>/",
+        staff.ShipmentUpdateView.as_view(),
+        name="shipment",
+    ),
+    path(
         "staff/orders/<path:number>/shipments/",
         staff.ShipmentCreateView.as_view(),
         name="shipments",
+    ),
+    path(
+        "staff/orders/<path:number>/tracking-links/revoke/",
+        staff.TrackingLinksRevokeView.as_view(),
+        name="revoke_tracking_links",
     ),
     path(
         "staff/orders/<path:number>/notes/",

@@ -10,7 +10,6 @@ import zoneinfo
 from contextlib import nullcontext
 
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,7 +31,7 @@ from order_updates.customer.data import (
 from order_updates.customer.forms import LookupForm
 from order_updates.customer.lookup import LookupRateLimit, find_order
 from order_updates.models import NotificationPreference
-from order_updates.notifications.links import read_tracking_token, tracking_path
+from order_updates.notifications.links import order_for_tracking_token, tracking_path
 from order_updates.notifications.views import private_page, render_page
 
 
@@ -120,17 +119,8 @@ def tracking_view(request: HttpRequest, token: str) -> HttpResponse:
     and shipments; no name, address or email. Tampered, expired or revoked
     links: 404.
     """
-    try:
-        link = read_tracking_token(token)
-        order = (
-            get_adapter()
-            .get_queryset()
-            .select_related("order_updates_state")
-            .get(pk=link.order_pk)
-        )
-    except (signing.BadSignature, ObjectDoesNotExist, ValueError, TypeError):
-        raise Http404(_("This tracking link is not valid.")) from None
-    if link_version(order) != link.version:
+    order = order_for_tracking_token(token)
+    if order is None:
         raise Http404(_("This tracking link is not valid."))
     return render_page(
         request,

@@ -29,6 +29,8 @@ class WebhookEventType(models.TextChoices):
 
     STATUS_CHANGED = "order.status_changed", _("Order status changed")
     SHIPMENT_CREATED = "shipment.created", _("Shipment created")
+    SHIPMENT_UPDATED = "shipment.updated", _("Shipment updated")
+    TRACKING_UPDATED = "tracking.updated", _("Tracking updated")
     DELAYED = "order.delayed", _("Delivery delayed")
     NOTIFICATION_FAILED = "notification.failed", _("Notification failed")
     NOTIFICATION_BOUNCED = "notification.bounced", _("Notification bounced")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from order_updates.conf import app_settings
@@ -124,6 +125,28 @@ def read_tracking_token(token: str) -> TrackingToken:
     if not isinstance(payload, dict) or not isinstance(payload.get("v"), int):
         raise signing.BadSignature("Not a tracking token.")
     return TrackingToken(order_pk=payload.get("o"), version=payload["v"])
+
+
+def order_for_tracking_token(token: str) -> Any:
+    """The order a tracking link opens, its state row joined; None when the link
+    was tampered with, is older than ``TRACKING_LINK_MAX_AGE``, was revoked (made
+    before the order's current ``tracking_link_version``), or its order is gone.
+    The tracking page and the API's public tracking endpoint both ask this.
+    """
+    try:
+        link = read_tracking_token(token)
+        order = (
+            get_adapter()
+            .get_queryset()
+            .select_related("order_updates_state")
+            .get(pk=link.order_pk)
+        )
+    except (signing.BadSignature, ObjectDoesNotExist, ValueError, TypeError):
+        return None
+    state = getattr(order, "order_updates_state", None)
+    if state is None or state.tracking_link_version != link.version:
+        return None
+    return order
 
 
 def tracking_path(order_pk: Any, version: int = 0) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import Changes
 from order_updates.models import (
@@ -26,6 +27,8 @@ from order_updates.models import (
     Notification,
     NotificationState,
     OrderEvent,
+    Shipment,
+    TrackingEvent,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEventType,
@@ -39,8 +42,29 @@ DELIVER_TASK = "order_updates.deliver_webhooks"
 EVENT_TYPES: dict[str, str] = {
     EventKind.STATUS_CHANGED: WebhookEventType.STATUS_CHANGED,
     EventKind.SHIPMENT_ADDED: WebhookEventType.SHIPMENT_CREATED,
+    EventKind.SHIPMENT_UPDATED: WebhookEventType.SHIPMENT_UPDATED,
+    EventKind.TRACKING_UPDATED: WebhookEventType.TRACKING_UPDATED,
     EventKind.DELIVERY_DELAYED: WebhookEventType.DELAYED,
+    EventKind.ESTIMATE_CHANGED: WebhookEventType.DELAYED,
 }
+
+#: Kinds that raise their webhook only for some of their events: a revised
+#: estimate is a delay only when it moved later (and the parcel is still on
+#: its way), which the event's data records as ``later``.
+ONLY_WHEN: dict[str, Callable[[OrderEvent], bool]] = {
+    EventKind.ESTIMATE_CHANGED: lambda event: bool((event.data or {}).get("later")),
+}
+
+
+def webhook_type(event: OrderEvent) -> str | None:
+    """The webhook event type ``event`` raises, or None."""
+    event_type = EVENT_TYPES.get(event.kind)
+    if event_type is None:
+        return None
+    condition = ONLY_WHEN.get(event.kind)
+    if condition is not None and not condition(event):
+        return None
+    return event_type
 
 
 def body(event_id: uuid.UUID, event_type: str, at: datetime, data: Any) -> str:
@@ -79,6 +103,90 @@ def event_data(order: models.Model, event: OrderEvent) -> dict[str, Any]:
             "created_at": event.created_at,
         },
     }
+
+
+def _shipment_pk(event: OrderEvent) -> int | None:
+    pk = (event.data or {}).get("shipment")
+    return pk if isinstance(pk, int) and not isinstance(pk, bool) else None
+
+
+def shipment_data(shipment: Shipment, more_numbers: list[str]) -> dict[str, Any]:
+    """How a shipment appears in webhook data: carrier (code and name), service,
+    every tracking number, the tracking link, the items, the normalized
+    tracking status and the estimated delivery.
+    """
+    estimate = None
+    if shipment.estimated_delivery_to is not None:
+        estimate = {
+            "earliest": shipment.estimated_delivery_from
+            or shipment.estimated_delivery_to,
+            "latest": shipment.estimated_delivery_to,
+        }
+    return {
+        "id": shipment.pk,
+        "carrier": shipment.carrier,
+        "carrier_name": carrier_name(shipment.carrier, shipment.carrier_name),
+        "service": shipment.service,
+        "tracking_number": shipment.tracking_number,
+        "tracking_numbers": [
+            number for number in [shipment.tracking_number, *more_numbers] if number
+        ],
+        "tracking_url": tracking_link(
+            shipment.carrier, shipment.tracking_number, shipment.tracking_url
+        ),
+        "items": shipment.items or [],
+        "tracking_status": shipment.tracking_status,
+        "tracking_substatus": shipment.tracking_substatus,
+        "estimated_delivery": estimate,
+        "shipped_at": shipment.shipped_at,
+        "delivered_at": shipment.delivered_at,
+    }
+
+
+def scan_data(scan: TrackingEvent) -> dict[str, Any]:
+    """How a carrier scan appears in webhook data."""
+    return {
+        "occurred_at": scan.occurred_at,
+        "status": scan.status,
+        "substatus": scan.substatus,
+        "location": scan.location,
+        "raw_status": scan.raw_status,
+        "message": scan.message,
+    }
+
+
+def shipments_data(events: Iterable[OrderEvent]) -> dict[int, dict[str, Any]]:
+    """Shipment primary key → its webhook data (with ``scan``, the newest scan,
+    when one of ``events`` is a tracking update), for the shipments the events
+    name: no query when they name none, else two (three with scans).
+    """
+    events = list(events)
+    pks = {pk for pk in map(_shipment_pk, events) if pk is not None}
+    if not pks:
+        return {}
+    shipments = list(
+        Shipment.objects.filter(pk__in=pks).prefetch_related("more_tracking_numbers")
+    )
+    data = {
+        shipment.pk: shipment_data(
+            shipment, [row.number for row in shipment.more_tracking_numbers.all()]
+        )
+        for shipment in shipments
+    }
+    scanned = {
+        _shipment_pk(event)
+        for event in events
+        if event.kind == EventKind.TRACKING_UPDATED and _shipment_pk(event) in data
+    }
+    if scanned:
+        # The scan that decided each shipment's status: its newest (by time,
+        # then the last stored), as core.tracking decides it.
+        newest = TrackingEvent.objects.filter(
+            shipment_id__in=scanned, occurred_at=models.F("shipment__last_scan_at")
+        ).order_by("shipment_id", "-pk")
+        for scan in newest:
+            data[scan.shipment_id].setdefault("scan", scan_data(scan))
+    return data
 
 
 def subscribers() -> dict[str, list[WebhookEndpoint]]:
@@ -140,20 +248,32 @@ def queue_webhooks(changes: Changes) -> list[WebhookDelivery]:
     one insert when an endpoint wants them.
     """
     relevant = [
-        (order, event)
+        (event_type, order, event)
         for order, events in changes
         for event in events
-        if event.kind in EVENT_TYPES
+        if (event_type := webhook_type(event)) is not None
     ]
     if not relevant:
         return []
     endpoints = subscribers()
-    items = [
-        (EVENT_TYPES[event.kind], order, event.created_at, event_data(order, event))
-        for order, event in relevant
-        if endpoints.get(EVENT_TYPES[event.kind])
-    ]
+    wanted = [item for item in relevant if endpoints.get(item[0])]
+    shipments = shipments_data(event for _type, _order, event in wanted)
+    items = []
+    for event_type, order, event in wanted:
+        data = event_data(order, event)
+        pk = _shipment_pk(event)
+        shipment = shipments.get(pk) if pk is not None else None
+        if shipment is not None:
+            data["shipment"] = _for_event(shipment, event)
+        items.append((event_type, order, event.created_at, data))
     return write(items, endpoints)
+
+
+def _for_event(shipment: dict[str, Any], event: OrderEvent) -> dict[str, Any]:
+    """The shipment's data for one event: the scan only with a tracking update."""
+    if event.kind == EventKind.TRACKING_UPDATED or "scan" not in shipment:
+        return shipment
+    return {name: value for name, value in shipment.items() if name != "scan"}
 
 
 def queue_notification_webhook(
