@@ -415,7 +415,8 @@ def test_add_a_shipment_and_move_the_order(merchant, make_order):
     services.start_tracking(order)
     services.set_status(order, "processing")
     form = text(merchant.get(admin_url("order_updates_add_shipment", order.pk)))
-    assert re.findall(r'<option value="([a-z_]*)"', form) == [
+    status_select = form[form.index('name="status"') :]
+    assert re.findall(r'<option value="([a-z_]*)"', status_select) == [
         "",
         "partially_shipped",
         "shipped",
@@ -485,6 +486,148 @@ def test_edit_a_shipment(merchant, make_order, django_capture_on_commit_callback
     # Saving it unchanged writes nothing.
     merchant.post(url, {"carrier": "dhl_express", "tracking_number": "JD0001"})
     assert OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).count() == 1
+
+
+def line_keys(order):
+    from order_updates.core.adapter import get_adapter
+
+    return list(get_adapter().get_line_quantities(order))
+
+
+def test_add_a_shipment_with_every_detail(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    url = admin_url("order_updates_add_shipment", order.pk)
+    form = text(merchant.get(url))
+    # The registry's carriers by name, then a free-text "other" one.
+    assert '<option value="ups">UPS</option>' in form
+    assert '<option value="_other">Other carrier' in form
+    mug, tea = line_keys(order)
+    assert 'name="item_%s"' % mug in form and ">Mug:</label>" in form
+    assert "of 2 ordered" in form
+    response = merchant.post(
+        url,
+        {
+            "carrier": "_other",
+            "carrier_name": "Kurier Kowalski",
+            "service": "same day",
+            "tracking_number": "KK-1",
+            "more_tracking_numbers": "KK-2\r\n\r\n  KK-3 \r\n",
+            "tracking_url": "https://kurier.example/KK-1",
+            "shipped_at_0": "2026-11-30",
+            "shipped_at_1": "09:15:00",
+            "item_%s" % mug: "1",
+            "item_%s" % tea: "",
+            "estimated_earliest": "2026-12-02",
+            "estimated_latest": "2026-12-04",
+            "notify": "on",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    shipment = Shipment.objects.get(order_id=order.pk)
+    assert (shipment.carrier, shipment.carrier_name, shipment.service) == (
+        "",
+        "Kurier Kowalski",
+        "same day",
+    )
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == ["KK-2", "KK-3"]
+    assert shipment.items == [{"line": mug, "quantity": 1}]
+    assert (shipment.estimated_delivery_from, shipment.estimated_delivery_to) == (
+        datetime.date(2026, 12, 2),
+        datetime.date(2026, 12, 4),
+    )
+    # One mug of the order's lines left: the order follows.
+    assert OrderState.objects.get(order_id=order.pk).status == "partially_shipped"
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "Kurier Kowalski" in page
+
+
+def test_shipment_form_errors_keep_what_was_typed(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    mug, tea = line_keys(order)
+    url = admin_url("order_updates_add_shipment", order.pk)
+    data = {
+        "carrier": "_other",
+        "carrier_name": "",
+        "tracking_number": "KEEP-ME",
+        "more_tracking_numbers": "KEEP-2",
+        "item_%s" % mug: "3",
+        "estimated_earliest": "2026-12-04",
+        "estimated_latest": "2026-12-02",
+    }
+    page = text(merchant.post(url, data))
+    assert "Type the name of the other carrier." in page
+    assert "Ensure this value is less than or equal to 2." in page
+    assert "The latest date is before the earliest date." in page
+    assert 'value="KEEP-ME"' in page and "KEEP-2</textarea>" in page
+    # A choice from the list takes no free-text name.
+    page = text(merchant.post(url, {"carrier": "ups", "carrier_name": "UPS too"}))
+    assert "leave the name empty" in page
+    # Quantities all zero: neither some lines nor the whole order.
+    page = text(merchant.post(url, {"item_%s" % mug: "0", "item_%s" % tea: "0"}))
+    assert "at least one line" in page
+    assert not Shipment.objects.exists()
+    # The services' refusal shows beside its field: the mugs were shipped already.
+    services.add_shipment(order, items=[{"line": mug, "quantity": 2}])
+    page = text(merchant.post(url, {"tracking_number": "AGAIN", "item_%s" % mug: "1"}))
+    assert re.search(
+        r'errors field-item_%s">\s*<ul class="errorlist[^"]*"[^>]*><li>[^<]*only 0 of '
+        r"line %s remain" % (mug, mug),
+        page,
+    ), page
+    assert 'value="AGAIN"' in page
+    assert Shipment.objects.count() == 1
+
+
+def test_edit_a_shipments_estimate(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z1",
+        more_tracking_numbers=["1Z2"],
+        estimated_delivery=datetime.date(2026, 12, 2),
+    )
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    form = text(merchant.get(url))
+    assert 'value="2026-12-02"' in form
+    assert '<p id="order-updates-more-numbers">1Z2</p>' in form
+    assert "item_" not in form  # the items are set when the parcel is added
+    fields = {"carrier": "ups", "tracking_number": "1Z1", "notify": "on"}
+    page = text(merchant.post(url, {**fields, "estimated_earliest": ""}))
+    assert "An estimate cannot be removed" in page
+    response = merchant.post(
+        url,
+        {
+            **fields,
+            "estimated_earliest": "2026-12-03",
+            "estimated_latest": "2026-12-05",
+        },
+    )
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert (shipment.estimated_delivery_from, shipment.estimated_delivery_to) == (
+        datetime.date(2026, 12, 3),
+        datetime.date(2026, 12, 5),
+    )
+    assert shipment.estimates.count() == 2
+    assert not OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).exists()
+    # Saved unchanged: nothing written.
+    merchant.post(
+        url,
+        {
+            **fields,
+            "estimated_earliest": "2026-12-03",
+            "estimated_latest": "2026-12-05",
+        },
+    )
+    assert shipment.estimates.count() == 2
 
 
 def test_a_shipment_of_another_order_is_not_found(merchant, make_order):

@@ -25,7 +25,7 @@ from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -36,6 +36,7 @@ from django.utils.translation import ngettext
 
 from order_updates import services
 from order_updates.admin.order_forms import (
+    OTHER_CARRIER,
     BulkStatusForm,
     NoteForm,
     ShipmentForm,
@@ -498,24 +499,34 @@ class OrderUpdatesAdminMixin:
     def order_updates_shipment_view(
         self, request: HttpRequest, object_id: str, shipment_id: int | None = None
     ) -> HttpResponse:
-        """Add a shipment (and move the order on), or correct one."""
+        """Add a shipment (its items, numbers, estimate; maybe moving the order
+        on), or correct one; all or nothing, service errors shown on the form.
+        """
         permission = "add_shipment" if shipment_id is None else "change_shipment"
         obj, order = self._order_updates_object(request, object_id, permission)
         shipment = None
         current_status = None
         initial: dict[str, Any] = {}
+        lines: dict[str, tuple[str, int]] = {}
         if shipment_id is not None:
-            shipment = get_object_or_404(Shipment, pk=shipment_id, order_id=order.pk)
-            initial = {name: getattr(shipment, name) for name in SHIPMENT_FIELDS}
+            shipment = get_object_or_404(
+                Shipment.objects.prefetch_related("more_tracking_numbers"),
+                pk=shipment_id,
+                order_id=order.pk,
+            )
+            initial = shipment_initial(shipment)
         else:
             current = services.get_status(order)
             current_status = (
                 current.code if current else get_adapter().get_initial_status(order)
             )
+            lines = order_lines(order)
         form = ShipmentForm(
             request.POST if request.method == "POST" else None,
             initial=initial,
             current_status=current_status,
+            lines=lines,
+            adding=shipment is None,
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -526,25 +537,40 @@ class OrderUpdatesAdminMixin:
                 "notify": data["notify"],
             }
             try:
-                if shipment is None:
-                    services.add_shipment(
-                        order,
-                        **form.shipment_fields(),
-                        status=data["status"] or None,
-                        **common,
-                    )
-                    done = _("The shipment was added.")
-                else:
-                    event = services.update_shipment(
-                        shipment, **form.shipment_fields(), **common
-                    )
-                    done = (
-                        _("The shipment was changed.")
-                        if event
-                        else _("Nothing was changed.")
-                    )
+                with transaction.atomic():
+                    if shipment is None:
+                        services.add_shipment(
+                            order,
+                            **form.shipment_fields(),
+                            more_tracking_numbers=form.more_tracking_numbers(),
+                            items=form.items(),
+                            estimated_delivery=form.estimate(),
+                            status=data["status"] or None,
+                            **common,
+                        )
+                        done = _("The shipment was added.")
+                    else:
+                        event = services.update_shipment(
+                            shipment, **form.shipment_fields(), **common
+                        )
+                        estimate = form.estimate()
+                        if estimate is not None and form.estimate_changed():
+                            event = (
+                                services.set_estimated_delivery(
+                                    shipment,
+                                    *estimate,
+                                    actor=common["actor"],
+                                    notify=data["notify"],
+                                )
+                                or event
+                            )
+                        done = (
+                            _("The shipment was changed.")
+                            if event
+                            else _("Nothing was changed.")
+                        )
             except OrderUpdatesError as exc:
-                form.add_error(None, str(exc))
+                form.add_service_error(exc)
             else:
                 self.message_user(request, done, messages.SUCCESS)  # type: ignore[attr-defined]
                 return HttpResponseRedirect(self._change_page(obj))
@@ -593,6 +619,26 @@ class OrderUpdatesAdminMixin:
             % {"number": get_adapter().get_number(order)},
             form=form,
         )
+
+
+def shipment_initial(shipment: Shipment) -> dict[str, Any]:
+    """The shipment form's initial values for ``shipment``."""
+    initial = {name: getattr(shipment, name) for name in SHIPMENT_FIELDS}
+    if not shipment.carrier and shipment.carrier_name:
+        initial["carrier"] = OTHER_CARRIER
+    initial["estimated_earliest"] = shipment.estimated_delivery_from
+    initial["estimated_latest"] = shipment.estimated_delivery_to
+    return initial
+
+
+def order_lines(order: models.Model) -> dict[str, tuple[str, int]]:
+    """The order's lines for the shipment form: key → (name, quantity ordered)."""
+    adapter = get_adapter()
+    names = adapter.get_line_names(order)
+    return {
+        key: (names.get(key) or key, quantity)
+        for key, quantity in adapter.get_line_quantities(order).items()
+    }
 
 
 def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:
