@@ -131,6 +131,143 @@ def test_change_page_shows_status_timeline_actor_and_messages(merchant, make_ord
         assert 'id="order-updates-%s"' % button in html
 
 
+def scanned_shipment(order, *, scans=1, estimate=None, **fields):
+    """A shipment of ``order`` with ``scans`` carrier scans, an hour apart."""
+    import datetime
+
+    from django.utils import timezone
+
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z%d" % Shipment.objects.count(),
+        estimated_delivery=estimate,
+        **fields,
+    )
+    start = timezone.now() - datetime.timedelta(hours=scans)
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=start + datetime.timedelta(hours=index),
+                status="in_transit",
+                location="Hub %d" % index,
+                message="Scan %d" % index,
+            )
+            for index in range(scans)
+        ],
+        notify=False,
+    )
+    return shipment
+
+
+def test_change_page_shows_progress_and_each_shipments_tracking(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    scanned_shipment(
+        order,
+        scans=3,
+        estimate=(datetime.date(2026, 12, 2), datetime.date(2026, 12, 4)),
+        status="shipped",
+    )
+    html = text(merchant.get(admin_url("change", order.pk)))
+    # The customer pages' stepper: the order is on its way.
+    progress = html[html.index('id="order-updates-progress"') :]
+    assert re.search(
+        r'ou-step--current" aria-current="step">\s*<span[^>]*>[^<]*</span>\s*'
+        r'<span class="ou-step__label">On its way</span>',
+        progress,
+    ), progress[:1500]
+    shipments = html[html.index('id="order-updates-shipments"') :]
+    assert re.search(r'class="ou-tracking-status">In transit<', shipments)
+    assert re.search(r'class="ou-estimate">Dec\. 2, 2026 – Dec\. 4, 2026<', shipments)
+    # The newest scan only.
+    assert "Hub 2" in shipments and "Scan 2" in shipments
+    assert "Hub 1" not in shipments and "Hub 0" not in shipments
+
+
+def test_on_hold_order_page_shows_how_far_it_came(merchant, make_order):
+    order = make_order()
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    services.set_status(order, "on_hold")
+    html = text(merchant.get(admin_url("change", order.pk)))
+    assert "Not on the usual way: On hold." in html
+    assert html.count("ou-step ou-step--done") == 2
+
+
+def test_late_and_stuck_filters(merchant, make_order):
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    long_ago = timezone.now() - datetime.timedelta(days=30)
+
+    def late_order():
+        order = make_order()
+        services.add_shipment(
+            order,
+            carrier="ups",
+            shipped_at=timezone.now(),
+            estimated_delivery=today - datetime.timedelta(days=1),
+        )
+        return order
+
+    late = late_order()
+    stuck = make_order()
+    services.add_shipment(stuck, carrier="ups", shipped_at=long_ago)
+    on_time = make_order()
+    services.add_shipment(
+        on_time, carrier="ups", shipped_at=timezone.now(), estimated_delivery=today
+    )
+    scanned = make_order()  # shipped long ago, but a recent scan
+    scanned_shipment(scanned, shipped_at=long_ago)
+    delivered = make_order()  # past its estimate, but delivered: neither
+    shipment = services.add_shipment(
+        delivered,
+        carrier="ups",
+        shipped_at=long_ago,
+        estimated_delivery=today - datetime.timedelta(days=5),
+    )
+    services.record_tracking_events(
+        shipment,
+        [services.Scan(occurred_at=long_ago, status="delivered")],
+        notify=False,
+    )
+
+    def listed(value):
+        with CaptureQueriesContext(connection) as captured:
+            page = text(
+                merchant.get(
+                    admin_url("changelist"), {"order_updates_shipments": value}
+                )
+            )
+        found = {
+            order
+            for order in (late, stuck, on_time, scanned, delivered)
+            if ">%s<" % number(order) in page
+        }
+        return found, len(captured)
+
+    html = text(merchant.get(admin_url("changelist")))
+    assert "?order_updates_shipments=late" in html and "Stuck: no carrier" in html
+    found, late_queries = listed("late")
+    assert found == {late}
+    found, stuck_queries = listed("stuck")
+    assert found == {stuck}
+    # More late orders: the same number of queries.
+    for _ in range(5):
+        late_order()
+    assert listed("late")[1] == late_queries
+    assert late_queries == stuck_queries
+
+
 def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -142,11 +279,14 @@ def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
 
     order = make_order(email="ada@example.com")
     services.start_tracking(order)
+    scanned_shipment(order, scans=1)
     queries(admin_url("change", order.pk))  # caches filled (content types…)
     few_events = queries(admin_url("change", order.pk))
     for index in range(10):
         services.set_status(order, "on_hold" if index % 2 == 0 else "placed")
         services.add_note(order, "Note %d" % index, public=index % 2 == 0)
+    for _ in range(3):
+        scanned_shipment(order, scans=4)
     assert queries(admin_url("change", order.pk)) == few_events
 
     queries(admin_url("changelist"))

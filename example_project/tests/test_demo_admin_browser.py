@@ -6,6 +6,7 @@ Set ``ORDER_UPDATES_SCREENSHOTS`` to a folder (``../docs/_static``) to keep the
 screenshots the merchant guide shows; otherwise they go to a temporary folder.
 """
 
+import datetime
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -227,6 +228,33 @@ def test_change_status_with_preview_shipment_and_notes(
     assert str(shipment.estimated_delivery_to) == "2026-12-06"
     updated = OrderEvent.objects.get(order=order, kind=EventKind.SHIPMENT_UPDATED)
     assert updated.actor_user == merchant
+
+    # The progress bar and the shipment's tracking, estimate and latest scan.
+    current = browser.find_element(
+        By.CSS_SELECTOR, "#order-updates-progress [aria-current=step]"
+    )
+    assert "On its way" in current.text
+    row = browser.find_element(By.CSS_SELECTOR, ".order-updates-shipment")
+    assert row.find_element(By.CLASS_NAME, "ou-tracking-status").text == "Pending"
+    assert "2026" in row.find_element(By.CLASS_NAME, "ou-estimate").text
+    assert row.find_element(By.CLASS_NAME, "ou-latest-scan").text == "-"
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=shipment.shipped_at + datetime.timedelta(hours=5),
+                status="in_transit",
+                location="Leipzig hub",
+                message="Parcel sorted",
+            )
+        ],
+        notify=False,
+    )
+    browser.refresh()
+    row = browser.find_element(By.CSS_SELECTOR, ".order-updates-shipment")
+    assert row.find_element(By.CLASS_NAME, "ou-tracking-status").text == "In transit"
+    scan = row.find_element(By.CLASS_NAME, "ou-latest-scan").text
+    assert "Leipzig hub" in scan and "Parcel sorted" in scan
 
     timeline = browser.find_element(By.ID, "order-updates-timeline")
     assert "Shipment updated" in timeline.text

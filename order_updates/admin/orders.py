@@ -26,7 +26,7 @@ from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -43,9 +43,11 @@ from order_updates.admin.order_forms import (
     StatusChangeForm,
 )
 from order_updates.admin.order_preview import preview_change
+from order_updates.carriers.monitoring import late_shipments, stuck_shipments
 from order_updates.carriers.registry import carrier_name
 from order_updates.conf import get_order_model
 from order_updates.core.adapter import get_adapter
+from order_updates.core.progress import get_order_progress
 from order_updates.core.shipments import UPDATABLE_FIELDS as SHIPMENT_FIELDS
 from order_updates.core.status import skip_reason
 from order_updates.exceptions import OrderUpdatesError
@@ -55,6 +57,7 @@ from order_updates.models import (
     OrderEvent,
     OrderState,
     Shipment,
+    TrackingEvent,
 )
 from order_updates.notifications.channels import get_channels
 from order_updates.pipeline import get_pipeline
@@ -93,6 +96,34 @@ class StatusListFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(**{self.lookup: self.value()})
         return queryset
+
+
+class ShipmentProblemFilter(admin.SimpleListFilter):
+    """Orders with a late shipment (past its estimated delivery) or a stuck one
+    (no scan for the carrier's stuck days), as the periodic checks define them.
+    """
+
+    title = _("shipments")
+    parameter_name = "order_updates_shipments"
+
+    def __init__(self, request, params, model, model_admin):
+        self.lookup = model_admin.order_updates_order_prefix + "pk__in"
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [
+            ("late", _("Late: past the estimated delivery")),
+            ("stuck", _("Stuck: no carrier scan for too long")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "late":
+            shipments = late_shipments()
+        elif self.value() == "stuck":
+            shipments = stuck_shipments()
+        else:
+            return queryset
+        return queryset.filter(**{self.lookup: shipments.values("order_id")})
 
 
 class OrderUpdatesAdminMixin:
@@ -160,6 +191,8 @@ class OrderUpdatesAdminMixin:
         filters = list(super().get_list_filter(request))  # type: ignore[misc]
         if StatusListFilter not in filters:
             filters.insert(0, StatusListFilter)
+        if ShipmentProblemFilter not in filters:
+            filters.insert(1, ShipmentProblemFilter)
         return filters
 
     def get_search_fields(self, request):
@@ -339,7 +372,9 @@ class OrderUpdatesAdminMixin:
         shipments = list(
             Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
         )
+        latest_scans = newest_scans(shipments)
         for shipment in shipments:
+            shipment.latest_scan = latest_scans.get(shipment.pk)  # type: ignore[attr-defined]
             shipment.carrier_label = carrier_name(
                 shipment.carrier, shipment.carrier_name
             )  # type: ignore[attr-defined]
@@ -348,6 +383,7 @@ class OrderUpdatesAdminMixin:
                 if allowed["change_shipment"]
                 else ""
             )
+        entries = timeline(order, request)
         return {
             "state": state,
             "status": state.status_info if state is not None else None,
@@ -358,7 +394,12 @@ class OrderUpdatesAdminMixin:
             else "",
             "add_note_url": url("add_note", obj) if allowed["note"] else "",
             "shipments": shipments,
-            "timeline": timeline(order, request),
+            "timeline": entries,
+            "progress": get_order_progress(
+                state.status, [entry["event"] for entry in reversed(entries)]
+            )
+            if state is not None
+            else None,
         }
 
     def _order_updates_url(self, name: str, obj: models.Model, *args: Any) -> str:
@@ -639,6 +680,22 @@ def order_lines(order: models.Model) -> dict[str, tuple[str, int]]:
         key: (names.get(key) or key, quantity)
         for key, quantity in adapter.get_line_quantities(order).items()
     }
+
+
+def newest_scans(shipments: list[Shipment]) -> dict[int, TrackingEvent]:
+    """Each shipment's newest scan by shipment pk, in one query."""
+    if not shipments:
+        return {}
+    newest = (
+        TrackingEvent.objects.filter(shipment=OuterRef("shipment"))
+        .order_by("-occurred_at", "-pk")
+        .values("pk")[:1]
+    )
+    scans = TrackingEvent.objects.filter(
+        shipment_id__in=[shipment.pk for shipment in shipments],
+        pk=Subquery(newest),
+    )
+    return {scan.shipment_id: scan for scan in scans}
 
 
 def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name
 from order_updates.core.adapter import get_adapter
-from order_updates.core.progress import Progress, completed_codes, get_progress
+from order_updates.core.progress import Progress, completed_codes, get_order_progress
 from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
 from order_updates.pipeline import Status, get_pipeline
 
@@ -168,17 +168,7 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
 def _progress(status_code: str | None, events: Sequence[OrderEvent] = ()) -> Any:
     if status_code is None:
         return None
-    pipeline = get_pipeline()
-    reached = None
-    # For an off-path status (on hold…), the last on-path status it came from.
-    for event in reversed(events):
-        for code in (event.to_status, event.from_status):
-            if code in pipeline.statuses and pipeline.statuses[code].stage:
-                reached = code
-                break
-        if reached is not None:
-            break
-    return get_progress(status_code, reached=reached, pipeline=pipeline)
+    return get_order_progress(status_code, events)
 
 
 def _state(order: Model) -> OrderState | None:
