@@ -234,19 +234,23 @@ class ShipmentForm(forms.Form):
         """The quantity fields, one per order line (add only)."""
         return [self[self.item_field(key)] for key in self.lines if self.adding]
 
-    def detail_fields(self) -> list[forms.BoundField]:
-        """Every other visible field, in order."""
-        items = {self.item_field(key) for key in self.lines}
-        return [
-            field
-            for field in self.visible_fields()
-            if field.name not in items and field.name not in self.estimate_names
-        ]
-
+    #: The fields about the change itself, shown last.
+    change_names = ("status", "message", "note", "notify")
     estimate_names = ("estimated_earliest", "estimated_latest")
 
+    def detail_fields(self) -> list[forms.BoundField]:
+        """The parcel's own fields (carrier, numbers, link, shipped at), in order."""
+        others = {self.item_field(key) for key in self.lines}
+        others.update(self.estimate_names, self.change_names)
+        return [field for field in self.visible_fields() if field.name not in others]
+
     def estimate_fields(self) -> list[forms.BoundField]:
+        """The estimated delivery's first and last day."""
         return [self[name] for name in self.estimate_names]
+
+    def change_fields(self) -> list[forms.BoundField]:
+        """The status move, message, note and notify box."""
+        return [self[name] for name in self.change_names if name in self.fields]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
