@@ -332,6 +332,31 @@ def test_order_page_shows_each_parcels_tracking(alice_client, alice, make_order)
     assert "Estimated delivery" not in kk
 
 
+def test_carrier_news_reads_as_words_on_the_timeline(alice_client, alice, make_order):
+    order = make_order(user=alice)
+    ship(order)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    parcel_with_everything(order)  # an estimate, then a scan: address problem
+    content = alice_client.get(url).content.decode()
+    timeline = content[content.index('class="ou-timeline') :]
+    assert "Message from us" not in timeline
+    assert "New estimated delivery: between Dec. 2, 2026 and Dec. 4, 2026" in timeline
+    assert "Parcel: Delivery problem (Address problem)" in timeline
+    # The carrier's problem asks the customer to act, until the parcel moves on.
+    assert 'role="alert"' in content
+    assert (
+        "Parcel: Delivery problem (Address problem)"
+        in content[content.index('role="alert"') : content.index("</section>")]
+    )
+    shipment = order.order_updates_shipments.get(carrier_name="Kurier Kowalski")
+    scan_shipment(
+        shipment, 1, start=datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC)
+    )
+    content = alice_client.get(url).content.decode()
+    assert 'role="alert"' not in content
+    assert "Parcel: In transit" in content
+
+
 def test_a_known_carriers_further_numbers_link_to_its_page(
     alice_client, alice, make_order
 ):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
@@ -28,7 +29,12 @@ from order_updates.models import (
     Shipment,
     TrackingEvent,
 )
-from order_updates.models.tracking_status import FINAL_STATUSES, PROBLEM_STATUSES
+from order_updates.models.tracking_status import (
+    FINAL_STATUSES,
+    PROBLEM_STATUSES,
+    TrackingStatus,
+    TrackingSubstatus,
+)
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -293,12 +299,69 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
             message=event.message,
             problem=True,
         )
+    if kind == EventKind.TRACKING_UPDATED:
+        data = event.data or {}
+        status = str(data.get("tracking_status") or "")
+        label = _label(TrackingStatus, status)
+        substatus = _label(TrackingSubstatus, data.get("tracking_substatus"))
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("Parcel: %(status)s") % {"status": label}
+            if not substatus
+            else _("Parcel: %(status)s (%(reason)s)")
+            % {"status": label, "reason": substatus},
+            message=event.message,
+            problem=status in PROBLEM_STATUSES,
+        )
+    if kind == EventKind.ESTIMATE_CHANGED:
+        data = event.data or {}
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("New estimated delivery: %(estimate)s")
+            % {"estimate": _estimate_words(data.get("earliest"), data.get("latest"))},
+            message=event.message,
+            problem=bool(data.get("later")),
+        )
+    if kind == EventKind.SHIPMENT_UPDATED:
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("Parcel details updated"),
+            message=event.message,
+        )
     return TimelineEntry(
         kind=kind,
         at=event.created_at,
         title=_("Message from us"),
         message=event.message,
     )
+
+
+def _label(choices: Any, value: Any) -> str:
+    """The label of ``value`` among ``choices`` (the value itself if unknown)."""
+    if not value:
+        return ""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+def _estimate_words(earliest: Any, latest: Any) -> str:
+    """A stored estimate (ISO dates) in words: a date, or "between … and …"."""
+    try:
+        first = datetime.date.fromisoformat(str(earliest))
+        last = datetime.date.fromisoformat(str(latest or earliest))
+    except ValueError:
+        return ""
+    if first == last:
+        return date_format(last, "DATE_FORMAT")
+    return _("between %(start)s and %(end)s") % {
+        "start": date_format(first, "DATE_FORMAT"),
+        "end": date_format(last, "DATE_FORMAT"),
+    }
 
 
 def _progress(status_code: str | None, events: Sequence[OrderEvent] = ()) -> Any:
@@ -434,6 +497,11 @@ def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
             break
         if event.kind == EventKind.DELIVERY_EXCEPTION:
             attention = timeline_entry(event)
+            break
+        if event.kind == EventKind.TRACKING_UPDATED:
+            # The carrier's newest word decides: a problem, or the parcel moved on.
+            entry = timeline_entry(event)
+            attention = entry if entry.problem else None
             break
     return OrderDetail(
         order=order,
