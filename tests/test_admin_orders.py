@@ -187,6 +187,13 @@ def test_change_page_shows_progress_and_each_shipments_tracking(merchant, make_o
     # The newest scan only.
     assert "Hub 2" in shipments and "Scan 2" in shipments
     assert "Hub 1" not in shipments and "Hub 0" not in shipments
+    # The timeline says what the carrier's events were.
+    timeline = html[html.index('id="order-updates-timeline"') :]
+    assert '<span class="ou-event-detail">Pending → In transit</span>' in timeline
+    assert (
+        '<span class="ou-event-detail">between Dec. 2, 2026 and Dec. 4, 2026</span>'
+        in timeline
+    )
 
 
 def test_on_hold_order_page_shows_how_far_it_came(merchant, make_order):

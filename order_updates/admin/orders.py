@@ -50,6 +50,7 @@ from order_updates.core.adapter import get_adapter
 from order_updates.core.progress import get_order_progress
 from order_updates.core.shipments import UPDATABLE_FIELDS as SHIPMENT_FIELDS
 from order_updates.core.status import skip_reason
+from order_updates.core.tracking import estimate_words, status_words
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
     EventKind,
@@ -793,11 +794,28 @@ def timeline(order: models.Model, request: HttpRequest) -> list[dict[str, Any]]:
                 if event.kind in (EventKind.SHIPMENT_ADDED, EventKind.SHIPMENT_UPDATED)
                 else "",
                 "tracking_number": data.get("tracking_number", ""),
+                "detail": event_detail(event),
                 "actor": event.actor_display,
                 "notifications": sent,
             }
         )
     return entries
+
+
+def event_detail(event: OrderEvent) -> str:
+    """What a carrier event says, in words: the tracking status it moved to, or
+    the new estimated delivery ('' for other events).
+    """
+    data = event.data or {}
+    if event.kind == EventKind.TRACKING_UPDATED:
+        before = status_words(data.get("previous_tracking_status"))
+        after = status_words(
+            data.get("tracking_status"), data.get("tracking_substatus")
+        )
+        return "%s → %s" % (before, after) if before else after
+    if event.kind == EventKind.ESTIMATE_CHANGED:
+        return estimate_words(data.get("earliest"), data.get("latest"))
+    return ""
 
 
 class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
 from order_updates.core.progress import Progress, completed_codes, get_order_progress
+from order_updates.core.tracking import estimate_words, status_words
 from order_updates.models import (
     EventKind,
     OrderEvent,
@@ -29,12 +29,7 @@ from order_updates.models import (
     Shipment,
     TrackingEvent,
 )
-from order_updates.models.tracking_status import (
-    FINAL_STATUSES,
-    PROBLEM_STATUSES,
-    TrackingStatus,
-    TrackingSubstatus,
-)
+from order_updates.models.tracking_status import FINAL_STATUSES, PROBLEM_STATUSES
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -302,15 +297,11 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
     if kind == EventKind.TRACKING_UPDATED:
         data = event.data or {}
         status = str(data.get("tracking_status") or "")
-        label = _label(TrackingStatus, status)
-        substatus = _label(TrackingSubstatus, data.get("tracking_substatus"))
         return TimelineEntry(
             kind=kind,
             at=event.created_at,
-            title=_("Parcel: %(status)s") % {"status": label}
-            if not substatus
-            else _("Parcel: %(status)s (%(reason)s)")
-            % {"status": label, "reason": substatus},
+            title=_("Parcel: %(status)s")
+            % {"status": status_words(status, data.get("tracking_substatus"))},
             message=event.message,
             problem=status in PROBLEM_STATUSES,
         )
@@ -320,7 +311,7 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
             kind=kind,
             at=event.created_at,
             title=_("New estimated delivery: %(estimate)s")
-            % {"estimate": _estimate_words(data.get("earliest"), data.get("latest"))},
+            % {"estimate": estimate_words(data.get("earliest"), data.get("latest"))},
             message=event.message,
             problem=bool(data.get("later")),
         )
@@ -337,31 +328,6 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
         title=_("Message from us"),
         message=event.message,
     )
-
-
-def _label(choices: Any, value: Any) -> str:
-    """The label of ``value`` among ``choices`` (the value itself if unknown)."""
-    if not value:
-        return ""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
-
-
-def _estimate_words(earliest: Any, latest: Any) -> str:
-    """A stored estimate (ISO dates) in words: a date, or "between … and …"."""
-    try:
-        first = datetime.date.fromisoformat(str(earliest))
-        last = datetime.date.fromisoformat(str(latest or earliest))
-    except ValueError:
-        return ""
-    if first == last:
-        return date_format(last, "DATE_FORMAT")
-    return _("between %(start)s and %(end)s") % {
-        "start": date_format(first, "DATE_FORMAT"),
-        "end": date_format(last, "DATE_FORMAT"),
-    }
 
 
 def _progress(status_code: str | None, events: Sequence[OrderEvent] = ()) -> Any:
