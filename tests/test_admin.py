@@ -1,5 +1,7 @@
 """The notification log in the admin: every message, its state, and re-send."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -320,6 +322,55 @@ def test_the_dashboard_counts_and_links_to_the_filtered_log(
     due_link = re.search(r'<a class="ou-figure" href="([^"]+)"', due).group(1)
     overdue = merchant.get(html_module.unescape(due_link)).content.decode()
     assert "linus@example.com" in overdue and "grace@example.com" not in overdue
+
+
+def test_the_dashboard_shows_each_carriers_figures_in_one_query(merchant, make_order):
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from order_updates import services
+
+    url = reverse("admin:order_updates_notification_dashboard")
+    assert "No shipment was delivered" in merchant.get(url).content.decode()
+
+    def delivered(carrier, days, late=False):
+        shipped = timezone.now() - datetime.timedelta(days=days + 1)
+        arrived = shipped + datetime.timedelta(days=days)
+        shipment = services.add_shipment(
+            make_order(),
+            carrier=carrier,
+            shipped_at=shipped,
+            estimated_delivery=timezone.localdate(arrived)
+            - datetime.timedelta(days=1 if late else 0),
+        )
+        services.record_tracking_events(
+            shipment,
+            [services.Scan(occurred_at=arrived, status="delivered")],
+            notify=False,
+        )
+
+    def dashboard():
+        with CaptureQueriesContext(connection) as captured:
+            html = merchant.get(url).content.decode()
+        return html[html.index('id="ou-carriers"') :], len(captured)
+
+    delivered("ups", 2)
+    _html, few = dashboard()
+    delivered("ups", 4, late=True)
+    delivered("dhl", 1)
+    delivered("dhl", 3)
+    delivered("dhl", 5)
+    html, many = dashboard()
+    assert many == few
+    rows = re.findall(
+        r"<tr><th scope=\"row\">([^<]+)</th><td>(\d+)</td><td>([^<]+)</td>"
+        r"<td>([^<]+)</td></tr>",
+        html,
+    )
+    assert rows == [("DHL", "3", "3.0 days", "100 %"), ("UPS", "2", "3.0 days", "50 %")]
 
 
 def test_the_dashboard_needs_the_view_permission(client, django_user_model):

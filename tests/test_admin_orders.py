@@ -131,6 +131,150 @@ def test_change_page_shows_status_timeline_actor_and_messages(merchant, make_ord
         assert 'id="order-updates-%s"' % button in html
 
 
+def scanned_shipment(order, *, scans=1, estimate=None, **fields):
+    """A shipment of ``order`` with ``scans`` carrier scans, an hour apart."""
+    import datetime
+
+    from django.utils import timezone
+
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z%d" % Shipment.objects.count(),
+        estimated_delivery=estimate,
+        **fields,
+    )
+    start = timezone.now() - datetime.timedelta(hours=scans)
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=start + datetime.timedelta(hours=index),
+                status="in_transit",
+                location="Hub %d" % index,
+                message="Scan %d" % index,
+            )
+            for index in range(scans)
+        ],
+        notify=False,
+    )
+    return shipment
+
+
+def test_change_page_shows_progress_and_each_shipments_tracking(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    scanned_shipment(
+        order,
+        scans=3,
+        estimate=(datetime.date(2026, 12, 2), datetime.date(2026, 12, 4)),
+        status="shipped",
+    )
+    html = text(merchant.get(admin_url("change", order.pk)))
+    # The customer pages' stepper: the order is on its way.
+    progress = html[html.index('id="order-updates-progress"') :]
+    assert re.search(
+        r'ou-step--current" aria-current="step">\s*<span[^>]*>[^<]*</span>\s*'
+        r'<span class="ou-step__label">On its way</span>',
+        progress,
+    ), progress[:1500]
+    shipments = html[html.index('id="order-updates-shipments"') :]
+    assert re.search(r'class="ou-tracking-status">In transit<', shipments)
+    assert re.search(r'class="ou-estimate">Dec\. 2, 2026 – Dec\. 4, 2026<', shipments)
+    # The newest scan only.
+    assert "Hub 2" in shipments and "Scan 2" in shipments
+    assert "Hub 1" not in shipments and "Hub 0" not in shipments
+    # The timeline says what the carrier's events were.
+    timeline = html[html.index('id="order-updates-timeline"') :]
+    assert '<span class="ou-event-detail">Pending → In transit</span>' in timeline
+    assert (
+        '<span class="ou-event-detail">between Dec. 2, 2026 and Dec. 4, 2026</span>'
+        in timeline
+    )
+
+
+def test_on_hold_order_page_shows_how_far_it_came(merchant, make_order):
+    order = make_order()
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    services.set_status(order, "on_hold")
+    html = text(merchant.get(admin_url("change", order.pk)))
+    assert "Not on the usual way: On hold." in html
+    assert html.count("ou-step ou-step--done") == 2
+
+
+def test_late_and_stuck_filters(merchant, make_order):
+    import datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    long_ago = timezone.now() - datetime.timedelta(days=30)
+
+    def late_order():
+        order = make_order()
+        services.add_shipment(
+            order,
+            carrier="ups",
+            shipped_at=timezone.now(),
+            estimated_delivery=today - datetime.timedelta(days=1),
+        )
+        return order
+
+    late = late_order()
+    stuck = make_order()
+    services.add_shipment(stuck, carrier="ups", shipped_at=long_ago)
+    on_time = make_order()
+    services.add_shipment(
+        on_time, carrier="ups", shipped_at=timezone.now(), estimated_delivery=today
+    )
+    scanned = make_order()  # shipped long ago, but a recent scan
+    scanned_shipment(scanned, shipped_at=long_ago)
+    delivered = make_order()  # past its estimate, but delivered: neither
+    shipment = services.add_shipment(
+        delivered,
+        carrier="ups",
+        shipped_at=long_ago,
+        estimated_delivery=today - datetime.timedelta(days=5),
+    )
+    services.record_tracking_events(
+        shipment,
+        [services.Scan(occurred_at=long_ago, status="delivered")],
+        notify=False,
+    )
+
+    def listed(value):
+        with CaptureQueriesContext(connection) as captured:
+            page = text(
+                merchant.get(
+                    admin_url("changelist"), {"order_updates_shipments": value}
+                )
+            )
+        found = {
+            order
+            for order in (late, stuck, on_time, scanned, delivered)
+            if ">%s<" % number(order) in page
+        }
+        return found, len(captured)
+
+    html = text(merchant.get(admin_url("changelist")))
+    assert "?order_updates_shipments=late" in html and "Stuck: no carrier" in html
+    found, late_queries = listed("late")
+    assert found == {late}
+    found, stuck_queries = listed("stuck")
+    assert found == {stuck}
+    # More late orders: the same number of queries.
+    for _ in range(5):
+        late_order()
+    assert listed("late")[1] == late_queries
+    assert late_queries == stuck_queries
+
+
 def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -142,11 +286,14 @@ def test_list_and_change_page_cost_no_query_per_row(merchant, make_order):
 
     order = make_order(email="ada@example.com")
     services.start_tracking(order)
+    scanned_shipment(order, scans=1)
     queries(admin_url("change", order.pk))  # caches filled (content types…)
     few_events = queries(admin_url("change", order.pk))
     for index in range(10):
         services.set_status(order, "on_hold" if index % 2 == 0 else "placed")
         services.add_note(order, "Note %d" % index, public=index % 2 == 0)
+    for _ in range(3):
+        scanned_shipment(order, scans=4)
     assert queries(admin_url("change", order.pk)) == few_events
 
     queries(admin_url("changelist"))
@@ -417,7 +564,8 @@ def test_add_a_shipment_and_move_the_order(merchant, make_order):
     services.start_tracking(order)
     services.set_status(order, "processing")
     form = text(merchant.get(admin_url("order_updates_add_shipment", order.pk)))
-    assert re.findall(r'<option value="([a-z_]*)"', form) == [
+    status_select = form[form.index('name="status"') :]
+    assert re.findall(r'<option value="([a-z_]*)"', status_select) == [
         "",
         "partially_shipped",
         "shipped",
@@ -487,6 +635,148 @@ def test_edit_a_shipment(merchant, make_order, django_capture_on_commit_callback
     # Saving it unchanged writes nothing.
     merchant.post(url, {"carrier": "dhl_express", "tracking_number": "JD0001"})
     assert OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).count() == 1
+
+
+def line_keys(order):
+    from order_updates.core.adapter import get_adapter
+
+    return list(get_adapter().get_line_quantities(order))
+
+
+def test_add_a_shipment_with_every_detail(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    url = admin_url("order_updates_add_shipment", order.pk)
+    form = text(merchant.get(url))
+    # The registry's carriers by name, then a free-text "other" one.
+    assert '<option value="ups">UPS</option>' in form
+    assert '<option value="_other">Other carrier' in form
+    mug, tea = line_keys(order)
+    assert 'name="item_%s"' % mug in form and ">Mug:</label>" in form
+    assert "of 2 ordered" in form
+    response = merchant.post(
+        url,
+        {
+            "carrier": "_other",
+            "carrier_name": "Kurier Kowalski",
+            "service": "same day",
+            "tracking_number": "KK-1",
+            "more_tracking_numbers": "KK-2\r\n\r\n  KK-3 \r\n",
+            "tracking_url": "https://kurier.example/KK-1",
+            "shipped_at_0": "2026-11-30",
+            "shipped_at_1": "09:15:00",
+            "item_%s" % mug: "1",
+            "item_%s" % tea: "",
+            "estimated_earliest": "2026-12-02",
+            "estimated_latest": "2026-12-04",
+            "notify": "on",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    shipment = Shipment.objects.get(order_id=order.pk)
+    assert (shipment.carrier, shipment.carrier_name, shipment.service) == (
+        "",
+        "Kurier Kowalski",
+        "same day",
+    )
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == ["KK-2", "KK-3"]
+    assert shipment.items == [{"line": mug, "quantity": 1}]
+    assert (shipment.estimated_delivery_from, shipment.estimated_delivery_to) == (
+        datetime.date(2026, 12, 2),
+        datetime.date(2026, 12, 4),
+    )
+    # One mug of the order's lines left: the order follows.
+    assert OrderState.objects.get(order_id=order.pk).status == "partially_shipped"
+    page = text(merchant.get(admin_url("change", order.pk)))
+    assert "Kurier Kowalski" in page
+
+
+def test_shipment_form_errors_keep_what_was_typed(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    mug, tea = line_keys(order)
+    url = admin_url("order_updates_add_shipment", order.pk)
+    data = {
+        "carrier": "_other",
+        "carrier_name": "",
+        "tracking_number": "KEEP-ME",
+        "more_tracking_numbers": "KEEP-2",
+        "item_%s" % mug: "3",
+        "estimated_earliest": "2026-12-04",
+        "estimated_latest": "2026-12-02",
+    }
+    page = text(merchant.post(url, data))
+    assert "Type the name of the other carrier." in page
+    assert "Ensure this value is less than or equal to 2." in page
+    assert "The latest date is before the earliest date." in page
+    assert 'value="KEEP-ME"' in page and "KEEP-2</textarea>" in page
+    # A choice from the list takes no free-text name.
+    page = text(merchant.post(url, {"carrier": "ups", "carrier_name": "UPS too"}))
+    assert "leave the name empty" in page
+    # Quantities all zero: neither some lines nor the whole order.
+    page = text(merchant.post(url, {"item_%s" % mug: "0", "item_%s" % tea: "0"}))
+    assert "at least one line" in page
+    assert not Shipment.objects.exists()
+    # The services' refusal shows beside its field: the mugs were shipped already.
+    services.add_shipment(order, items=[{"line": mug, "quantity": 2}])
+    page = text(merchant.post(url, {"tracking_number": "AGAIN", "item_%s" % mug: "1"}))
+    assert re.search(
+        r'errors field-item_%s">\s*<ul class="errorlist[^"]*"[^>]*><li>[^<]*only 0 of '
+        r"line %s remain" % (mug, mug),
+        page,
+    ), page
+    assert 'value="AGAIN"' in page
+    assert Shipment.objects.count() == 1
+
+
+def test_edit_a_shipments_estimate(merchant, make_order):
+    import datetime
+
+    order = make_order(email="ada@example.com")
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z1",
+        more_tracking_numbers=["1Z2"],
+        estimated_delivery=datetime.date(2026, 12, 2),
+    )
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    form = text(merchant.get(url))
+    assert 'value="2026-12-02"' in form
+    assert '<p id="order-updates-more-numbers">1Z2</p>' in form
+    assert "item_" not in form  # the items are set when the parcel is added
+    fields = {"carrier": "ups", "tracking_number": "1Z1", "notify": "on"}
+    page = text(merchant.post(url, {**fields, "estimated_earliest": ""}))
+    assert "An estimate cannot be removed" in page
+    response = merchant.post(
+        url,
+        {
+            **fields,
+            "estimated_earliest": "2026-12-03",
+            "estimated_latest": "2026-12-05",
+        },
+    )
+    assert response.status_code == 302
+    shipment.refresh_from_db()
+    assert (shipment.estimated_delivery_from, shipment.estimated_delivery_to) == (
+        datetime.date(2026, 12, 3),
+        datetime.date(2026, 12, 5),
+    )
+    assert shipment.estimates.count() == 2
+    assert not OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).exists()
+    # Saved unchanged: nothing written.
+    merchant.post(
+        url,
+        {
+            **fields,
+            "estimated_earliest": "2026-12-03",
+            "estimated_latest": "2026-12-05",
+        },
+    )
+    assert shipment.estimates.count() == 2
 
 
 def test_a_shipment_of_another_order_is_not_found(merchant, make_order):

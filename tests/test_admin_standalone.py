@@ -49,6 +49,25 @@ def test_lists_tracked_orders_with_number_email_and_status(merchant, orders):
     assert adapter.get_number(ada) in found and adapter.get_number(bob) not in found
 
 
+def test_late_filter_on_the_standalone_page(merchant, orders):
+    import datetime
+
+    from django.utils import timezone
+
+    ada, bob = orders
+    services.add_shipment(
+        ada,
+        carrier="ups",
+        estimated_delivery=timezone.localdate() - datetime.timedelta(days=2),
+    )
+    services.add_shipment(bob, carrier="ups", estimated_delivery=timezone.localdate())
+    adapter = get_adapter()
+    found = merchant.get(
+        url("changelist"), {"order_updates_shipments": "late"}
+    ).content.decode()
+    assert adapter.get_number(ada) in found and adapter.get_number(bob) not in found
+
+
 def test_change_status_from_the_standalone_page(merchant, orders):
     ada, _bob = orders
     state = OrderState.objects.get(order_id=ada.pk)

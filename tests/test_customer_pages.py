@@ -16,6 +16,7 @@ from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
@@ -54,10 +55,10 @@ def number_of(order):
     return DefaultOrderAdapter().get_number(order)
 
 
-def ship(order, *, scans=0):
+def ship(order, *, scans=0, notes=0):
     services.start_tracking(order)
     services.set_status(order, "processing")
-    services.add_shipment(
+    shipment = services.add_shipment(
         order,
         carrier="ups",
         tracking_number="1Z999AA10123456784",
@@ -65,8 +66,41 @@ def ship(order, *, scans=0):
         status="shipped",
         message="Packed with care.",
     )
-    for index in range(scans):
-        services.add_note(order, "Scan %d" % index, notify=False)
+    scan_shipment(shipment, scans)
+    for index in range(notes):
+        services.add_note(order, "Note %d" % index, notify=False)
+    return shipment
+
+
+def scan_shipment(shipment, scans, *, status="in_transit", start=None):
+    """``scans`` carrier scans of ``shipment``, an hour apart, the last now."""
+    start = start or timezone.now() - datetime.timedelta(hours=scans)
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=start + datetime.timedelta(hours=index + 1),
+                status=status,
+                location="Hub %d" % index,
+                message="Scan %d" % index,
+            )
+            for index in range(scans)
+        ],
+        notify=False,
+    )
+
+
+def more_parcels(order, count=2, *, scans=3):
+    """Further shipments of ``order``, each of two parcels, with scans."""
+    for index in range(count):
+        shipment = services.add_shipment(
+            order,
+            carrier="dhl",
+            tracking_number="JD%04d" % index,
+            more_tracking_numbers=["JD%04dB" % index],
+            estimated_delivery=datetime.date(2026, 12, 10),
+        )
+        scan_shipment(shipment, scans)
 
 
 def tracking_url(order):
@@ -158,9 +192,12 @@ def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
         ship(make_order(user=alice))
     few, _response = count_queries(alice_client, url)
     for _ in range(8):
-        ship(make_order(user=alice), scans=3)
+        order = make_order(user=alice)
+        ship(order, scans=3, notes=2)
+        more_parcels(order)
     many, response = count_queries(alice_client, url)
     assert len(re.findall(r'id="order-', response.content.decode())) == 10
+    assert response.content.decode().count('class="ou-order__estimate"') == 8
     assert few == many
     # Session, user, count, orders with states, latest events, time zone.
     assert many <= 6
@@ -208,6 +245,160 @@ def test_order_page_shows_progress_timeline_and_shipments(
     # The lines with their totals (2 mugs: 20.00), and the order's total.
     assert re.search(r"<td>Mug</td><td[^>]*>2</td><td[^>]*>(€)?20\.00</td>", content)
     assert re.search(r">Total</th><td[^>]*>(€)?42\.50</td>", content)
+
+
+def parcel_with_everything(order):
+    """A parcel of another carrier (typed in), of two numbers, with one mug,
+    an estimate window, and scans up to its delivery."""
+    from order_updates.core.adapter import get_adapter
+
+    mug = next(iter(get_adapter().get_line_quantities(order)))
+    shipment = services.add_shipment(
+        order,
+        carrier_name="Kurier Kowalski",
+        tracking_number="KK-1",
+        tracking_url="https://kurier.example/KK-1",
+        more_tracking_numbers=["KK-2"],
+        items=[{"line": mug, "quantity": 1}],
+        estimated_delivery=(datetime.date(2026, 12, 2), datetime.date(2026, 12, 4)),
+    )
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=datetime.datetime(2026, 12, 1, 8, tzinfo=datetime.UTC),
+                status="in_transit",
+                location="Poznań depot",
+                message="Sorted at the depot",
+            ),
+            services.Scan(
+                occurred_at=datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC),
+                status="exception",
+                substatus="address",
+                location="Berlin",
+                message="Address incomplete, driver will call",
+            ),
+        ],
+        notify=False,
+    )
+    return shipment
+
+
+def shipment_html(content, carrier):
+    start = content.index('<h3 class="ou-shipment__carrier">%s' % carrier)
+    return content[start : content.index("</article>", start)]
+
+
+def test_order_page_shows_each_parcels_tracking(alice_client, alice, make_order):
+    order = make_order(user=alice)
+    ship(order)
+    parcel_with_everything(order)
+    content = alice_client.get(
+        reverse("order_updates:order", args=[number_of(order)])
+    ).content.decode()
+    ups = shipment_html(content, "UPS")
+    assert "Pending" in ups  # no scan yet
+    kk = shipment_html(content, "Kurier Kowalski")
+    assert re.search(
+        r'data-tracking-status="exception"><strong>Delivery problem</strong> '
+        r"\(Address problem\)",
+        kk,
+    )
+    # Both numbers; the typed link for the first (an unknown carrier has no page).
+    assert '<a class="ou-shipment__number" href="https://kurier.example/KK-1"' in kk
+    assert '<span class="ou-shipment__number">KK-2</span>' in kk
+    assert "between Dec. 2, 2026 and Dec. 4, 2026" in kk
+    assert "1 × Mug" in kk and "Tea" not in kk
+    # The scans, newest first.
+    assert kk.index("Berlin") < kk.index("Poznań depot")
+    assert "Address incomplete, driver will call" in kk
+    # Delivered: the time instead of the estimate.
+    services.record_tracking_events(
+        order.order_updates_shipments.get(carrier_name="Kurier Kowalski"),
+        [
+            services.Scan(
+                occurred_at=datetime.datetime(2026, 12, 3, 10, tzinfo=datetime.UTC),
+                status="delivered",
+                location="Berlin",
+            )
+        ],
+        notify=False,
+    )
+    content = alice_client.get(
+        reverse("order_updates:order", args=[number_of(order)])
+    ).content.decode()
+    kk = shipment_html(content, "Kurier Kowalski")
+    assert re.search(r"<dt>Delivered</dt><dd><time[^>]*>Dec\. 3, 2026", kk)
+    assert "Estimated delivery" not in kk
+
+
+def test_carrier_news_reads_as_words_on_the_timeline(alice_client, alice, make_order):
+    order = make_order(user=alice)
+    ship(order)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    parcel_with_everything(order)  # an estimate, then a scan: address problem
+    content = alice_client.get(url).content.decode()
+    timeline = content[content.index('class="ou-timeline') :]
+    assert "Message from us" not in timeline
+    assert "New estimated delivery: between Dec. 2, 2026 and Dec. 4, 2026" in timeline
+    assert "Parcel: Delivery problem (Address problem)" in timeline
+    # The carrier's problem asks the customer to act, until the parcel moves on.
+    assert 'role="alert"' in content
+    assert (
+        "Parcel: Delivery problem (Address problem)"
+        in content[content.index('role="alert"') : content.index("</section>")]
+    )
+    shipment = order.order_updates_shipments.get(carrier_name="Kurier Kowalski")
+    scan_shipment(
+        shipment, 1, start=datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC)
+    )
+    content = alice_client.get(url).content.decode()
+    assert 'role="alert"' not in content
+    assert "Parcel: In transit" in content
+
+
+def test_a_known_carriers_further_numbers_link_to_its_page(
+    alice_client, alice, make_order
+):
+    order = make_order(user=alice)
+    services.add_shipment(
+        order, carrier="ups", tracking_number="1ZA", more_tracking_numbers=["1ZB"]
+    )
+    content = alice_client.get(
+        reverse("order_updates:order", args=[number_of(order)])
+    ).content.decode()
+    links = re.findall(r'<a class="ou-shipment__number" href="([^"]+)"', content)
+    assert len(links) == 2 and "1ZA" in links[0] and "1ZB" in links[1]
+    assert links[0].startswith("https://")
+
+
+def order_row(content, order):
+    start = content.index('id="order-%s"' % number_of(order))
+    end = content.find('class="ou-card ou-order"', start)
+    return content[start : end if end != -1 else len(content)]
+
+
+def test_my_orders_shows_the_estimated_delivery(alice_client, alice, make_order):
+    waiting, arrived = make_order(user=alice), make_order(user=alice)
+    ship(waiting)
+    services.set_estimated_delivery(
+        waiting.order_updates_shipments.get(), datetime.date(2026, 12, 2)
+    )
+    shipment = parcel_with_everything(arrived)
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+    row = order_row(content, waiting)
+    assert re.search(
+        r'class="ou-order__estimate">Estimated delivery: <time[^>]*>Dec\. 2', row
+    )
+    assert "between Dec. 2, 2026 and Dec. 4, 2026" in order_row(content, arrived)
+    scan_shipment(
+        shipment,
+        1,
+        status="delivered",
+        start=datetime.datetime(2026, 12, 3, tzinfo=datetime.UTC),
+    )
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+    assert "Estimated delivery" not in order_row(content, arrived)
 
 
 @pytest.mark.skipif(
@@ -284,14 +475,18 @@ def test_no_one_reaches_another_customers_order(client, alice, bob, make_order):
 
 def test_order_page_query_count_does_not_grow(alice_client, alice, make_order):
     order = make_order(user=alice)
-    ship(order)
+    ship(order, scans=1)
     url = reverse("order_updates:order", args=[number_of(order)])
     few, _response = count_queries(alice_client, url)
     for index in range(20):
         services.add_note(order, "Update %d" % index)
-    services.add_shipment(order, carrier="dhl", tracking_number="JD0001")
+    scan_shipment(order.order_updates_shipments.get(), 5)
+    more_parcels(order, 3, scans=4)
     many, response = count_queries(alice_client, url)
-    assert "Update 19" in response.content.decode()
+    content = response.content.decode()
+    assert "Update 19" in content
+    assert content.count('class="ou-scan"') == 1 + 5 + 3 * 4
+    assert content.count('class="ou-shipment__number"') == 1 + 3 * 2
     assert few == many
     assert many <= 8
 
@@ -310,6 +505,13 @@ def test_tracking_page_by_signed_link_shows_no_personal_data(client, make_order)
     assert "ada.private@example.com" not in content
     assert "Ada Lovelace" not in content
     assert "Mug" not in content  # no order lines either
+    # Each parcel's tracking as on the order page, but not what is in it.
+    parcel_with_everything(order)
+    content = client.get(tracking_url(order)).content.decode()
+    kk = shipment_html(content, "Kurier Kowalski")
+    assert "KK-2" in kk and "between Dec. 2, 2026 and Dec. 4, 2026" in kk
+    assert "Address incomplete" in kk and "Delivery problem" in kk
+    assert "Mug" not in content and "In this parcel" not in content
     assert response["Referrer-Policy"] == "same-origin"
     assert "no-cache" in response["Cache-Control"]
     assert response["X-Robots-Tag"] == "noindex"
@@ -317,11 +519,17 @@ def test_tracking_page_by_signed_link_shows_no_personal_data(client, make_order)
 
 def test_tracking_page_query_count(client, make_order):
     order = make_order()
-    ship(order, scans=10)
+    ship(order, scans=1)
     url = tracking_url(order)
-    queries, _response = count_queries(client, url)
-    # The order with its state row, the events, the shipments.
-    assert queries == 3
+    few, _response = count_queries(client, url)
+    ship_more = order.order_updates_shipments.get()
+    scan_shipment(ship_more, 10)
+    more_parcels(order, 3, scans=4)
+    many, response = count_queries(client, url)
+    assert response.content.decode().count('class="ou-scan"') == 1 + 10 + 3 * 4
+    # The order with its state row, the events, the shipments with their
+    # tracking numbers, the scans.
+    assert few == many == 4
 
 
 def test_tampered_expired_and_foreign_tokens_are_404(client, make_order, settings):

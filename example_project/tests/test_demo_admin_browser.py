@@ -6,6 +6,7 @@ Set ``ORDER_UPDATES_SCREENSHOTS`` to a folder (``../docs/_static``) to keep the
 screenshots the merchant guide shows; otherwise they go to a temporary folder.
 """
 
+import datetime
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -82,7 +83,7 @@ def success_message(browser):
 
 
 def test_change_status_with_preview_shipment_and_notes(
-    browser, live_server, merchant, shots
+    browser, live_server, merchant, shots, products
 ):
     order = make_order("DS-10001", "chloe@example.org", "Chloé Martin")
     log_in(browser, live_server)
@@ -145,39 +146,115 @@ def test_change_status_with_preview_shipment_and_notes(
     note = OrderEvent.objects.get(order=order, kind=EventKind.NOTE)
     assert (note.message, note.actor_user) == ("Your engraving is done.", merchant)
 
-    # A shipment that also moves the order on.
+    # A shipment of some of the lines, with every detail, that also moves the
+    # order on.
+    knife = order.lines.create(
+        product=products[0], product_name="Chef's Knife", quantity=2, unit_price=89
+    )
+    order.lines.create(
+        product=products[1], product_name="Tea Sampler", quantity=1, unit_price=16.5
+    )
     services.set_status(order, "processing")
     browser.refresh()
     browser.find_element(By.ID, "order-updates-add-shipment").click()
-    wait(browser, EC.presence_of_element_located((By.ID, "id_carrier"))).send_keys(
-        "dhl"
+    Select(
+        wait(browser, EC.presence_of_element_located((By.ID, "id_carrier")))
+    ).select_by_visible_text("Other carrier (type its name)")
+    browser.find_element(By.ID, "id_carrier_name").send_keys("Kurier Kowalski")
+    browser.find_element(By.ID, "id_service").send_keys("same day")
+    browser.find_element(By.ID, "id_tracking_number").send_keys("KK014600006")
+    browser.find_element(By.ID, "id_more_tracking_numbers").send_keys(
+        "KK014600013\nKK014600020"
     )
-    browser.find_element(By.ID, "id_tracking_number").send_keys("JD014600006")
     browser.find_element(By.ID, "id_tracking_url").send_keys(
-        "https://www.dhl.com/track?id=JD014600006"
+        "https://kurier.example/track?id=KK014600006"
     )
     browser.find_element(By.ID, "id_shipped_at_0").send_keys("2026-11-30")
     browser.find_element(By.ID, "id_shipped_at_1").send_keys("09:15:00")
+    browser.find_element(By.ID, "id_item_%s" % knife.pk).send_keys("2")
+    browser.find_element(By.ID, "id_estimated_earliest").send_keys("2026-12-02")
+    browser.find_element(By.ID, "id_estimated_latest").send_keys("2026-12-04")
     Select(browser.find_element(By.ID, "id_status")).select_by_visible_text("Shipped")
     shots(browser, "shipment-form")
     browser.find_element(By.ID, "order-updates-save").click()
     assert "shipment was added" in success_message(browser)
     assert OrderState.objects.get(order=order).status == "shipped"
     shipment = order.order_updates_shipments.get()
-    assert (shipment.carrier, shipment.tracking_number) == ("dhl", "JD014600006")
+    assert (shipment.carrier, shipment.carrier_name, shipment.service) == (
+        "",
+        "Kurier Kowalski",
+        "same day",
+    )
+    assert shipment.tracking_number == "KK014600006"
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == [
+        "KK014600013",
+        "KK014600020",
+    ]
+    assert shipment.items == [{"line": str(knife.pk), "quantity": 2}]
+    assert str(shipment.estimated_delivery_from) == "2026-12-02"
+    assert str(shipment.estimated_delivery_to) == "2026-12-04"
 
-    # Correct the tracking number.
+    # Correct it: a carrier of the registry, the number, a later estimate; first
+    # with a mistake, which the form shows without losing what was typed.
     browser.find_element(By.LINK_TEXT, "Edit").click()
-    field = wait(browser, EC.presence_of_element_located((By.ID, "id_tracking_number")))
+    Select(
+        wait(browser, EC.presence_of_element_located((By.ID, "id_carrier")))
+    ).select_by_visible_text("DHL")
+    field = browser.find_element(By.ID, "id_tracking_number")
     field.clear()
     field.send_keys("JD014600007")
+    latest = browser.find_element(By.ID, "id_estimated_latest")
+    latest.clear()
+    latest.send_keys("2026-12-06")
     browser.find_element(By.ID, "id_note").send_keys("Label reprinted")
+    browser.find_element(By.ID, "order-updates-save").click()
+    error = wait(
+        browser,
+        EC.presence_of_element_located(
+            (By.CSS_SELECTOR, ".field-carrier_name .errorlist")
+        ),
+    )
+    assert "leave the name empty" in error.text
+    assert (
+        browser.find_element(By.ID, "id_tracking_number").get_attribute("value")
+        == "JD014600007"
+    )
+    browser.find_element(By.ID, "id_carrier_name").clear()
     browser.find_element(By.ID, "order-updates-save").click()
     assert "shipment was changed" in success_message(browser)
     shipment.refresh_from_db()
+    assert (shipment.carrier, shipment.carrier_name) == ("dhl", "")
     assert shipment.tracking_number == "JD014600007"
+    assert str(shipment.estimated_delivery_to) == "2026-12-06"
     updated = OrderEvent.objects.get(order=order, kind=EventKind.SHIPMENT_UPDATED)
     assert updated.actor_user == merchant
+
+    # The progress bar and the shipment's tracking, estimate and latest scan.
+    current = browser.find_element(
+        By.CSS_SELECTOR, "#order-updates-progress [aria-current=step]"
+    )
+    assert "On its way" in current.text
+    row = browser.find_element(By.CSS_SELECTOR, ".order-updates-shipment")
+    assert row.find_element(By.CLASS_NAME, "ou-tracking-status").text == "Pending"
+    assert "2026" in row.find_element(By.CLASS_NAME, "ou-estimate").text
+    assert row.find_element(By.CLASS_NAME, "ou-latest-scan").text == "-"
+    services.record_tracking_events(
+        shipment,
+        [
+            services.Scan(
+                occurred_at=shipment.shipped_at + datetime.timedelta(hours=5),
+                status="in_transit",
+                location="Leipzig hub",
+                message="Parcel sorted",
+            )
+        ],
+        notify=False,
+    )
+    browser.refresh()
+    row = browser.find_element(By.CSS_SELECTOR, ".order-updates-shipment")
+    assert row.find_element(By.CLASS_NAME, "ou-tracking-status").text == "In transit"
+    scan = row.find_element(By.CLASS_NAME, "ou-latest-scan").text
+    assert "Leipzig hub" in scan and "Parcel sorted" in scan
 
     timeline = browser.find_element(By.ID, "order-updates-timeline")
     assert "Shipment updated" in timeline.text

@@ -6,6 +6,7 @@ checked with axe-core and kept as screenshots at 360 px and 1280 px
 (``example_project/var/screenshots/``).
 """
 
+import datetime
 import re
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.utils import timezone
 from order_updates import services
 from order_updates.models import Notification, NotificationPreference
 from order_updates.notifications import delivery
@@ -57,9 +59,11 @@ def order_for(products, customer=None, email="grace@example.org", **fields):
     )
 
 
-def ship(order):
+def ship(order, *, scan=False):
+    """Ship the whole order by UPS; with ``scan``, the carrier reports a scan
+    and an estimated delivery."""
     services.set_status(order, "processing")
-    services.add_shipment(
+    shipment = services.add_shipment(
         order,
         carrier="ups",
         tracking_number="1Z999AA10123456784",
@@ -67,6 +71,23 @@ def ship(order):
         status="shipped",
         message="Your parcel left our warehouse.",
     )
+    if scan:
+        services.record_tracking_events(
+            shipment,
+            [
+                services.Scan(
+                    occurred_at=timezone.now() - datetime.timedelta(hours=2),
+                    status="in_transit",
+                    location="Leipzig hub",
+                    message="Parcel sorted for delivery",
+                )
+            ],
+            estimate=services.Estimate(
+                datetime.date(2026, 12, 2), datetime.date(2026, 12, 3)
+            ),
+            notify=False,
+        )
+    return shipment
 
 
 def log_in(browser, live_server, username, password):
@@ -89,7 +110,7 @@ def test_my_orders_and_the_order_page(
     ship(delivered)
     services.set_status(delivered, "delivered")
     shipped = order_for(products, alice)
-    ship(shipped)
+    ship(shipped, scan=True)
     services.report_delivery_issue(
         shipped, "exception", message="Nobody was home. The parcel is at the depot."
     )
@@ -109,6 +130,8 @@ def test_my_orders_and_the_order_page(
     shipped_row = browser.find_element(By.ID, "order-%s" % shipped.number)
     assert shipped_row.find_element(By.CSS_SELECTOR, "[data-status]").text == "Shipped"
     assert "€122.00" in shipped_row.text
+    estimate = shipped_row.find_element(By.CLASS_NAME, "ou-order__estimate").text
+    assert estimate == "Estimated delivery: between Dec. 2, 2026 and Dec. 3, 2026"
     check_accessibility("my orders")
     screenshot("my-orders")
 
@@ -135,6 +158,15 @@ def test_my_orders_and_the_order_page(
     assert "1Z999AA10123456784" in parcel.text
     link = parcel.find_element(By.CLASS_NAME, "ou-shipment__link")
     assert link.get_attribute("href") == UPS
+    # What the carrier reported: where the parcel is, when it should arrive,
+    # its scans.
+    assert parcel.find_element(By.CLASS_NAME, "ou-shipment__status").text == (
+        "In transit"
+    )
+    assert "between Dec. 2, 2026 and Dec. 3, 2026" in parcel.text
+    (scan,) = parcel.find_elements(By.CLASS_NAME, "ou-scan")
+    assert "Leipzig hub" in scan.text and "Parcel sorted for delivery" in scan.text
+    assert "In this parcel" not in parcel.text  # the whole order
     timeline = browser.find_element(By.CLASS_NAME, "ou-timeline").text
     assert "Your parcel left our warehouse." in timeline
     assert "Staff only" not in browser.page_source
@@ -152,7 +184,7 @@ def test_the_tracking_link_from_an_email(
     browser, live_server, products, check_accessibility, screenshot
 ):
     order = order_for(products)
-    ship(order)
+    ship(order, scan=True)
     row = Notification.objects.get(order_id=order.pk, type="shipped", channel="email")
     mail.outbox = []
     assert delivery.deliver(row.pk) == delivery.SENT
@@ -165,6 +197,8 @@ def test_the_tracking_link_from_an_email(
     browser.get(live_server.url + path_of(link))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Order %s" % order.number
     assert "1Z999AA10123456784" in browser.page_source
+    scan = browser.find_element(By.CLASS_NAME, "ou-scan").text
+    assert "Leipzig hub" in scan and "Parcel sorted for delivery" in scan
     # Minimal personal data: no name, address or email.
     body = browser.find_element(By.TAG_NAME, "body").text
     for private in ("Grace Guest", "Main St 1", "grace@example.org", "10115"):

@@ -32,6 +32,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from order_updates.admin.templates import SANDBOX_POLICY
+from order_updates.carriers.figures import carrier_figures
 from order_updates.models import Notification, NotificationState
 from order_updates.notifications.channels import get_channels
 from order_updates.notifications.delivery import cancel, resend
@@ -59,6 +60,9 @@ STATE_BADGES: dict[str, str] = {
     NotificationState.PENDING: "ou-warn",
     NotificationState.SENDING: "ou-warn",
 }
+
+#: The period of the dashboard's per-carrier figures, in days.
+CARRIER_FIGURES_DAYS = 30
 
 #: The states the dashboard warns about.
 PROBLEM_STATES = [NotificationState.FAILED, NotificationState.BOUNCED]
@@ -591,6 +595,8 @@ class NotificationAdmin(admin.ModelAdmin):
                 next_attempt_at__lte=due_before.isoformat(),
             ),
             "changelist_url": changelist,
+            "carrier_days": CARRIER_FIGURES_DAYS,
+            "carriers": carrier_figures(CARRIER_FIGURES_DAYS, now=now),
         }
         return TemplateResponse(
             request, "admin/order_updates/notification/dashboard.html", context

@@ -25,8 +25,8 @@ from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db import models
-from django.db.models import Count, Prefetch
+from django.db import models, transaction
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -36,17 +36,21 @@ from django.utils.translation import ngettext
 
 from order_updates import services
 from order_updates.admin.order_forms import (
+    OTHER_CARRIER,
     BulkStatusForm,
     NoteForm,
     ShipmentForm,
     StatusChangeForm,
 )
 from order_updates.admin.order_preview import preview_change
+from order_updates.carriers.monitoring import late_shipments, stuck_shipments
 from order_updates.carriers.registry import carrier_name
 from order_updates.conf import get_order_model
 from order_updates.core.adapter import get_adapter
+from order_updates.core.progress import get_order_progress
 from order_updates.core.shipments import UPDATABLE_FIELDS as SHIPMENT_FIELDS
 from order_updates.core.status import skip_reason
+from order_updates.core.tracking import estimate_words, status_words
 from order_updates.exceptions import OrderUpdatesError
 from order_updates.models import (
     EventKind,
@@ -54,6 +58,7 @@ from order_updates.models import (
     OrderEvent,
     OrderState,
     Shipment,
+    TrackingEvent,
 )
 from order_updates.notifications.channels import get_channels
 from order_updates.pipeline import get_pipeline
@@ -92,6 +97,34 @@ class StatusListFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(**{self.lookup: self.value()})
         return queryset
+
+
+class ShipmentProblemFilter(admin.SimpleListFilter):
+    """Orders with a late shipment (past its estimated delivery) or a stuck one
+    (no scan for the carrier's stuck days), as the periodic checks define them.
+    """
+
+    title = _("shipments")
+    parameter_name = "order_updates_shipments"
+
+    def __init__(self, request, params, model, model_admin):
+        self.lookup = model_admin.order_updates_order_prefix + "pk__in"
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [
+            ("late", _("Late: past the estimated delivery")),
+            ("stuck", _("Stuck: no carrier scan for too long")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "late":
+            shipments = late_shipments()
+        elif self.value() == "stuck":
+            shipments = stuck_shipments()
+        else:
+            return queryset
+        return queryset.filter(**{self.lookup: shipments.values("order_id")})
 
 
 class OrderUpdatesAdminMixin:
@@ -159,6 +192,8 @@ class OrderUpdatesAdminMixin:
         filters = list(super().get_list_filter(request))  # type: ignore[misc]
         if StatusListFilter not in filters:
             filters.insert(0, StatusListFilter)
+        if ShipmentProblemFilter not in filters:
+            filters.insert(1, ShipmentProblemFilter)
         return filters
 
     def get_search_fields(self, request):
@@ -338,7 +373,9 @@ class OrderUpdatesAdminMixin:
         shipments = list(
             Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
         )
+        latest_scans = newest_scans(shipments)
         for shipment in shipments:
+            shipment.latest_scan = latest_scans.get(shipment.pk)  # type: ignore[attr-defined]
             shipment.carrier_label = carrier_name(  # type: ignore[attr-defined]
                 shipment.carrier, shipment.carrier_name
             )
@@ -347,6 +384,7 @@ class OrderUpdatesAdminMixin:
                 if allowed["change_shipment"]
                 else ""
             )
+        entries = timeline(order, request)
         return {
             "state": state,
             "status": state.status_info if state is not None else None,
@@ -357,7 +395,12 @@ class OrderUpdatesAdminMixin:
             else "",
             "add_note_url": url("add_note", obj) if allowed["note"] else "",
             "shipments": shipments,
-            "timeline": timeline(order, request),
+            "timeline": entries,
+            "progress": get_order_progress(
+                state.status, [entry["event"] for entry in reversed(entries)]
+            )
+            if state is not None
+            else None,
         }
 
     def _order_updates_url(self, name: str, obj: models.Model, *args: Any) -> str:
@@ -498,24 +541,34 @@ class OrderUpdatesAdminMixin:
     def order_updates_shipment_view(
         self, request: HttpRequest, object_id: str, shipment_id: int | None = None
     ) -> HttpResponse:
-        """Add a shipment (and move the order on), or correct one."""
+        """Add a shipment (its items, numbers, estimate; maybe moving the order
+        on), or correct one; all or nothing, service errors shown on the form.
+        """
         permission = "add_shipment" if shipment_id is None else "change_shipment"
         obj, order = self._order_updates_object(request, object_id, permission)
         shipment = None
         current_status = None
         initial: dict[str, Any] = {}
+        lines: dict[str, tuple[str, int]] = {}
         if shipment_id is not None:
-            shipment = get_object_or_404(Shipment, pk=shipment_id, order_id=order.pk)
-            initial = {name: getattr(shipment, name) for name in SHIPMENT_FIELDS}
+            shipment = get_object_or_404(
+                Shipment.objects.prefetch_related("more_tracking_numbers"),
+                pk=shipment_id,
+                order_id=order.pk,
+            )
+            initial = shipment_initial(shipment)
         else:
             current = services.get_status(order)
             current_status = (
                 current.code if current else get_adapter().get_initial_status(order)
             )
+            lines = order_lines(order)
         form = ShipmentForm(
             request.POST if request.method == "POST" else None,
             initial=initial,
             current_status=current_status,
+            lines=lines,
+            adding=shipment is None,
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -526,25 +579,40 @@ class OrderUpdatesAdminMixin:
                 "notify": data["notify"],
             }
             try:
-                if shipment is None:
-                    services.add_shipment(
-                        order,
-                        **form.shipment_fields(),
-                        status=data["status"] or None,
-                        **common,
-                    )
-                    done = _("The shipment was added.")
-                else:
-                    event = services.update_shipment(
-                        shipment, **form.shipment_fields(), **common
-                    )
-                    done = (
-                        _("The shipment was changed.")
-                        if event
-                        else _("Nothing was changed.")
-                    )
+                with transaction.atomic():
+                    if shipment is None:
+                        services.add_shipment(
+                            order,
+                            **form.shipment_fields(),
+                            more_tracking_numbers=form.more_tracking_numbers(),
+                            items=form.items(),
+                            estimated_delivery=form.estimate(),
+                            status=data["status"] or None,
+                            **common,
+                        )
+                        done = _("The shipment was added.")
+                    else:
+                        event = services.update_shipment(
+                            shipment, **form.shipment_fields(), **common
+                        )
+                        estimate = form.estimate()
+                        if estimate is not None and form.estimate_changed():
+                            event = (
+                                services.set_estimated_delivery(
+                                    shipment,
+                                    *estimate,
+                                    actor=common["actor"],
+                                    notify=data["notify"],
+                                )
+                                or event
+                            )
+                        done = (
+                            _("The shipment was changed.")
+                            if event
+                            else _("Nothing was changed.")
+                        )
             except OrderUpdatesError as exc:
-                form.add_error(None, str(exc))
+                form.add_service_error(exc)
             else:
                 self.message_user(request, done, messages.SUCCESS)  # type: ignore[attr-defined]
                 return HttpResponseRedirect(self._change_page(obj))
@@ -593,6 +661,42 @@ class OrderUpdatesAdminMixin:
             % {"number": get_adapter().get_number(order)},
             form=form,
         )
+
+
+def shipment_initial(shipment: Shipment) -> dict[str, Any]:
+    """The shipment form's initial values for ``shipment``."""
+    initial = {name: getattr(shipment, name) for name in SHIPMENT_FIELDS}
+    if not shipment.carrier and shipment.carrier_name:
+        initial["carrier"] = OTHER_CARRIER
+    initial["estimated_earliest"] = shipment.estimated_delivery_from
+    initial["estimated_latest"] = shipment.estimated_delivery_to
+    return initial
+
+
+def order_lines(order: models.Model) -> dict[str, tuple[str, int]]:
+    """The order's lines for the shipment form: key → (name, quantity ordered)."""
+    adapter = get_adapter()
+    names = adapter.get_line_names(order)
+    return {
+        key: (names.get(key) or key, quantity)
+        for key, quantity in adapter.get_line_quantities(order).items()
+    }
+
+
+def newest_scans(shipments: list[Shipment]) -> dict[int, TrackingEvent]:
+    """Each shipment's newest scan by shipment pk, in one query."""
+    if not shipments:
+        return {}
+    newest = (
+        TrackingEvent.objects.filter(shipment=OuterRef("shipment"))
+        .order_by("-occurred_at", "-pk")
+        .values("pk")[:1]
+    )
+    scans = TrackingEvent.objects.filter(
+        shipment_id__in=[shipment.pk for shipment in shipments],
+        pk=Subquery(newest),
+    )
+    return {scan.shipment_id: scan for scan in scans}
 
 
 def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:
@@ -690,11 +794,28 @@ def timeline(order: models.Model, request: HttpRequest) -> list[dict[str, Any]]:
                 if event.kind in (EventKind.SHIPMENT_ADDED, EventKind.SHIPMENT_UPDATED)
                 else "",
                 "tracking_number": data.get("tracking_number", ""),
+                "detail": event_detail(event),
                 "actor": event.actor_display,
                 "notifications": sent,
             }
         )
     return entries
+
+
+def event_detail(event: OrderEvent) -> str:
+    """What a carrier event says, in words: the tracking status it moved to, or
+    the new estimated delivery ('' for other events).
+    """
+    data = event.data or {}
+    if event.kind == EventKind.TRACKING_UPDATED:
+        before = status_words(data.get("previous_tracking_status"))
+        after = status_words(
+            data.get("tracking_status"), data.get("tracking_substatus")
+        )
+        return "%s → %s" % (before, after) if before else after
+    if event.kind == EventKind.ESTIMATE_CHANGED:
+        return estimate_words(data.get("earliest"), data.get("latest"))
+    return ""
 
 
 class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):

@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from order_updates.carriers.registry import get_carrier
+from order_updates.carriers.registry import get_carrier, get_carriers
 from order_updates.conf import app_settings, setting_name
 from order_updates.core.alerts import (
     report_late_shipment,
@@ -54,6 +54,17 @@ def check_all(now: datetime.datetime | None = None) -> CheckResult:
     )
 
 
+def late_shipments(now: datetime.datetime | None = None) -> QuerySet[Shipment]:
+    """Shipments past the last day of their estimated delivery, not delivered:
+    what :func:`check_late` reports (once per revision) and the admin's "late"
+    filter lists.
+    """
+    today = timezone.localdate(now or timezone.now())
+    return Shipment.objects.filter(estimated_delivery_to__lt=today).exclude(
+        tracking_status__in=list(FINAL_STATUSES)
+    )
+
+
 def check_late(now: datetime.datetime | None = None) -> int:
     """Report shipments past their estimated delivery, once per estimate revision."""
     now = now or timezone.now()
@@ -64,8 +75,7 @@ def check_late(now: datetime.datetime | None = None) -> int:
         .values("pk")[:1]
     )
     candidates = (
-        Shipment.objects.filter(estimated_delivery_to__lt=today)
-        .exclude(tracking_status__in=list(FINAL_STATUSES))
+        late_shipments(now)
         .annotate(revision=Subquery(newest))
         .filter(Q(late_reported_for__isnull=True) | ~Q(late_reported_for=F("revision")))
         .select_related("order")
@@ -87,14 +97,8 @@ def stuck_after_days(carrier_code: str) -> int:
 def check_stuck(now: datetime.datetime | None = None) -> int:
     """Report shipments without a scan for too long (per carrier), once per silence."""
     now = now or timezone.now()
-    carriers = Shipment.objects.values_list("carrier", flat=True).distinct().order_by()
-    shortest = min(
-        [app_settings.STUCK_AFTER_DAYS] + [stuck_after_days(code) for code in carriers]
-    )
     candidates = (
-        Shipment.objects.annotate(since=Coalesce("last_scan_at", "shipped_at"))
-        .filter(since__lt=now - datetime.timedelta(days=shortest))
-        .exclude(tracking_status__in=list(FINAL_STATUSES))
+        stuck_shipments(now)
         .filter(Q(stuck_reported_for__isnull=True) | ~Q(stuck_reported_for=F("since")))
         .select_related("order")
     )
@@ -104,6 +108,29 @@ def check_stuck(now: datetime.datetime | None = None) -> int:
         if shipment.since <= now - datetime.timedelta(days=days):
             raised += report_stuck_shipment(shipment, days=days) is not None
     return raised
+
+
+def stuck_shipments(now: datetime.datetime | None = None) -> QuerySet[Shipment]:
+    """Shipments without a scan (or, before the first, since they left) for
+    longer than their carrier's stuck days, not delivered: what
+    :func:`check_stuck` reports (once per silence) and the admin's "stuck"
+    filter lists. ``since`` is annotated: the newest scan, else the shipping time.
+    """
+    now = now or timezone.now()
+    default = now - datetime.timedelta(days=app_settings.STUCK_AFTER_DAYS)
+    custom = {
+        code: carrier.stuck_after_days
+        for code, carrier in get_carriers().items()
+        if carrier.stuck_after_days is not None
+    }
+    silent = Q(since__lt=default) & ~Q(carrier__in=list(custom))
+    for code, days in custom.items():
+        silent |= Q(carrier=code, since__lt=now - datetime.timedelta(days=days))
+    return (
+        Shipment.objects.annotate(since=Coalesce("last_scan_at", "shipped_at"))
+        .filter(silent)
+        .exclude(tracking_status__in=list(FINAL_STATUSES))
+    )
 
 
 def status_time_limits() -> dict[str, tuple[float, str]]:

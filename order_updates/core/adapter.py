@@ -473,6 +473,22 @@ class DefaultOrderAdapter:
             quantities[str(getattr(row, "pk", row))] = int(value or 0)
         return quantities
 
+    def get_line_names(self, order: models.Model) -> dict[str, str]:
+        """Each order line's name by line key (the keys of
+        :meth:`get_line_quantities`): what shipment pages and forms show for a
+        shipment's ``items``. No query when the lines are prefetched.
+        """
+        related = self.field(order, "items")
+        if related is None:
+            return {}
+        rows = related.all() if hasattr(related, "all") else related
+        return {
+            str(getattr(row, "pk", row)): str(
+                self.get_item_context(row).get("name") or ""
+            )
+            for row in rows
+        }
+
     def get_item_context(self, item: Any) -> dict[str, Any]:
         """One order line as plain data: name, quantity, sku, and both
         ``unit_price`` and ``line_total`` (whichever is not mapped is derived from

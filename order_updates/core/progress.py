@@ -10,8 +10,9 @@ pages, the admin and the API all draw the bar from :func:`get_progress`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from order_updates.pipeline import Pipeline, Status, get_pipeline
 
@@ -129,4 +130,31 @@ def get_progress(
         index=index,
         off_path=off_path,
         completed=is_completed(status, pipeline),
+    )
+
+
+def reached_status(
+    events: Sequence[Any], pipeline: Pipeline | None = None
+) -> str | None:
+    """The last on-path status in ``events`` (timeline events with ``to_status``
+    and ``from_status``, oldest first): how far an order now off the path had
+    come, as :func:`get_progress` takes it in ``reached``.
+    """
+    pipeline = pipeline or get_pipeline()
+    for event in reversed(events):
+        for code in (event.to_status, event.from_status):
+            if code in pipeline.statuses and pipeline.statuses[code].stage:
+                return code
+    return None
+
+
+def get_order_progress(
+    status_code: str, events: Sequence[Any] = (), *, pipeline: Pipeline | None = None
+) -> Progress:
+    """:func:`get_progress` for an order whose status changes are ``events``
+    (oldest first): an off-path order shows how far it had come.
+    """
+    pipeline = pipeline or get_pipeline()
+    return get_progress(
+        status_code, reached=reached_status(events, pipeline), pipeline=pipeline
     )

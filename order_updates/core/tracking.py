@@ -17,6 +17,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 
 from order_updates import signals
@@ -596,3 +597,38 @@ def revise_estimate(
 def is_final(shipment: Shipment) -> bool:
     """Whether the shipment's journey is over (delivered, or no longer tracked)."""
     return shipment.tracking_status in FINAL_STATUSES
+
+
+def status_words(status: Any, substatus: Any = "") -> str:
+    """A normalized tracking status in words: "Delivery problem (Address
+    problem)"; an unknown code as it is, '' for none.
+    """
+    labels = dict(TrackingStatus.choices)
+    reasons = dict(TrackingSubstatus.choices)
+    label = str(labels.get(status, status or ""))
+    if substatus:
+        return "%s (%s)" % (label, reasons.get(substatus, substatus))
+    return label
+
+
+def estimate_words(earliest: Any, latest: Any = None) -> str:
+    """An estimated delivery in words, from dates or the ISO dates events
+    store: "Dec. 2, 2026", or "between Dec. 2, 2026 and Dec. 4, 2026".
+    """
+    try:
+        first = (
+            earliest
+            if isinstance(earliest, datetime.date)
+            else datetime.date.fromisoformat(str(earliest))
+        )
+        last = latest or first
+        if not isinstance(last, datetime.date):
+            last = datetime.date.fromisoformat(str(last))
+    except ValueError:
+        return ""
+    if first == last:
+        return date_format(last, "DATE_FORMAT")
+    return gettext("between %(start)s and %(end)s") % {
+        "start": date_format(first, "DATE_FORMAT"),
+        "end": date_format(last, "DATE_FORMAT"),
+    }

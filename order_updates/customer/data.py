@@ -15,13 +15,21 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from order_updates.carriers.registry import carrier_name
+from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
-from order_updates.core.progress import Progress, completed_codes, get_progress
-from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from order_updates.core.progress import Progress, completed_codes, get_order_progress
+from order_updates.core.tracking import estimate_words, status_words
+from order_updates.models import (
+    EventKind,
+    OrderEvent,
+    OrderState,
+    Shipment,
+    TrackingEvent,
+)
+from order_updates.models.tracking_status import FINAL_STATUSES, PROBLEM_STATUSES
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -51,27 +59,147 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class ScanInfo:
+    """One carrier scan as customers see it."""
+
+    at: datetime.datetime
+    location: str
+    message: str
+    #: The normalized status's label ("In transit").
+    status: StrOrPromise
+
+
+@dataclass(frozen=True)
 class ShipmentInfo:
     """One parcel as customers see it."""
 
     carrier: str
+    #: The carrier's name: the registry's, translated, or as the shop typed it.
     carrier_name: str
     tracking_number: str
+    #: The link to follow the parcel: the one given, else the carrier's page.
     tracking_url: str
     shipped_at: datetime.datetime | None
     #: The row itself, for an overridden ``shipment.html`` that shows more.
     model: Shipment | None = None
+    #: Every tracking number of the parcel with its link: (number, url or '').
+    tracking_numbers: tuple[tuple[str, str], ...] = ()
+    #: The normalized tracking status's code and label, and the sub-status's.
+    status: str = ""
+    status_label: StrOrPromise = ""
+    substatus_label: StrOrPromise = ""
+    #: The carrier reported a failed attempt or a problem.
+    problem: bool = False
+    delivered_at: datetime.datetime | None = None
+    #: The estimated delivery: a date (both the same) or a window.
+    estimated_from: datetime.date | None = None
+    estimated_to: datetime.date | None = None
+    #: The lines in the parcel, (name, quantity); empty: the whole order, or
+    #: not shown (the public tracking page).
+    items: tuple[tuple[str, int], ...] = ()
+    #: The carrier's scans, newest first.
+    scans: tuple[ScanInfo, ...] = ()
+
+    @property
+    def estimated_window(self) -> bool:
+        """The estimate is a window of days, not one date."""
+        return bool(self.estimated_from and self.estimated_from != self.estimated_to)
 
     @classmethod
-    def from_model(cls, shipment: Shipment) -> ShipmentInfo:
+    def from_model(
+        cls,
+        shipment: Shipment,
+        *,
+        more_numbers: Sequence[str] = (),
+        scans: Sequence[TrackingEvent] = (),
+        line_names: dict[str, str] | None = None,
+    ) -> ShipmentInfo:
+        """``shipment`` in words, with its further numbers and scans (newest
+        first) already loaded; its items named when ``line_names`` is given.
+        """
+        url = tracking_link(
+            shipment.carrier, shipment.tracking_number, shipment.tracking_url
+        )
+        numbers = []
+        if shipment.tracking_number:
+            numbers.append((shipment.tracking_number, url))
+        numbers.extend(
+            (number, tracking_link(shipment.carrier, number)) for number in more_numbers
+        )
+        items: list[tuple[str, int]] = []
+        if line_names is not None:
+            for item in shipment.items or []:
+                key = str(item.get("line"))
+                items.append(
+                    (line_names.get(key) or key, int(item.get("quantity") or 0))
+                )
         return cls(
             carrier=shipment.carrier,
             carrier_name=carrier_name(shipment.carrier, shipment.carrier_name),
             tracking_number=shipment.tracking_number,
-            tracking_url=shipment.tracking_url,
+            tracking_url=url,
             shipped_at=shipment.shipped_at,
             model=shipment,
+            tracking_numbers=tuple(numbers),
+            status=shipment.tracking_status,
+            status_label=shipment.get_tracking_status_display(),
+            substatus_label=shipment.get_tracking_substatus_display()
+            if shipment.tracking_substatus
+            else "",
+            problem=shipment.tracking_status in PROBLEM_STATUSES,
+            delivered_at=shipment.delivered_at,
+            estimated_from=shipment.estimated_delivery_from,
+            estimated_to=shipment.estimated_delivery_to,
+            items=tuple(items),
+            scans=tuple(
+                ScanInfo(
+                    at=scan.occurred_at,
+                    location=scan.location,
+                    message=scan.message,
+                    status=scan.get_status_display(),
+                )
+                for scan in scans
+            ),
         )
+
+
+def load_shipments(
+    order: Model, *, line_names: dict[str, str] | None = None
+) -> list[ShipmentInfo]:
+    """The order's parcels, oldest first, each with all its tracking numbers and
+    scans: two queries whatever their number (the further numbers are joined to
+    the shipments; the scans of all of them come in one more).
+    """
+    rows = (
+        Shipment.objects.filter(order_id=order.pk)
+        .annotate(
+            more_number=F("more_tracking_numbers__number"),
+            more_pk=F("more_tracking_numbers__pk"),
+        )
+        .order_by("created_at", "pk", "more_pk")
+    )
+    shipments: dict[int, Shipment] = {}
+    numbers: dict[int, list[str]] = {}
+    for row in rows:
+        shipments.setdefault(row.pk, row)
+        if row.more_number and row.more_number != row.tracking_number:
+            numbers.setdefault(row.pk, []).append(row.more_number)
+    if not shipments:
+        return []
+    scans: dict[int, list[TrackingEvent]] = {}
+    for scan in TrackingEvent.objects.filter(shipment_id__in=list(shipments)).order_by(
+        "-occurred_at", "-pk"
+    ):
+        scans.setdefault(scan.shipment_id, []).append(scan)
+    return [
+        ShipmentInfo.from_model(
+            shipment,
+            more_numbers=numbers.get(pk, ()),
+            scans=scans.get(pk, ()),
+            line_names=line_names,
+        )
+        for pk, shipment in shipments.items()
+    ]
 
 
 @dataclass
@@ -86,6 +214,15 @@ class OrderSummary:
     #: None for an order whose tracking has not started.
     progress: Progress | None
     latest: TimelineEntry | None
+    #: When the parcels still on their way should arrive: the earliest first day
+    #: and the latest last day of their estimates (None when none is known).
+    estimated_from: datetime.date | None = None
+    estimated_to: datetime.date | None = None
+
+    @property
+    def estimated_window(self) -> bool:
+        """The estimate is a window of days, not one date."""
+        return bool(self.estimated_from and self.estimated_from != self.estimated_to)
 
 
 @dataclass
@@ -157,6 +294,34 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
             message=event.message,
             problem=True,
         )
+    if kind == EventKind.TRACKING_UPDATED:
+        data = event.data or {}
+        status = str(data.get("tracking_status") or "")
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("Parcel: %(status)s")
+            % {"status": status_words(status, data.get("tracking_substatus"))},
+            message=event.message,
+            problem=status in PROBLEM_STATUSES,
+        )
+    if kind == EventKind.ESTIMATE_CHANGED:
+        data = event.data or {}
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("New estimated delivery: %(estimate)s")
+            % {"estimate": estimate_words(data.get("earliest"), data.get("latest"))},
+            message=event.message,
+            problem=bool(data.get("later")),
+        )
+    if kind == EventKind.SHIPMENT_UPDATED:
+        return TimelineEntry(
+            kind=kind,
+            at=event.created_at,
+            title=_("Parcel details updated"),
+            message=event.message,
+        )
     return TimelineEntry(
         kind=kind,
         at=event.created_at,
@@ -168,17 +333,7 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
 def _progress(status_code: str | None, events: Sequence[OrderEvent] = ()) -> Any:
     if status_code is None:
         return None
-    pipeline = get_pipeline()
-    reached = None
-    # For an off-path status (on hold…), the last on-path status it came from.
-    for event in reversed(events):
-        for code in (event.to_status, event.from_status):
-            if code in pipeline.statuses and pipeline.statuses[code].stage:
-                reached = code
-                break
-        if reached is not None:
-            break
-    return get_progress(status_code, reached=reached, pipeline=pipeline)
+    return get_order_progress(status_code, events)
 
 
 def _state(order: Model) -> OrderState | None:
@@ -214,6 +369,7 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
         .filter(pk__in=visible.values("pk"))
         .select_related("order_updates_state")
     )
+    orders = orders.annotate(**_estimate_annotations())
     completed = completed_codes()
     if status_filter == "completed":
         orders = orders.filter(order_updates_state__status__in=completed)
@@ -222,6 +378,28 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
     created = adapter.order_fields.get("created")
     ordering = ["-%s" % created] if isinstance(created, str) and created else []
     return orders.order_by(*ordering, "-pk")
+
+
+def _estimate_annotations() -> dict[str, Subquery]:
+    """The estimated delivery of an order's parcels still on their way, as
+    subqueries of the orders' query (no query of their own).
+    """
+    on_the_way = (
+        Shipment.objects.filter(
+            order=OuterRef("pk"), estimated_delivery_to__isnull=False
+        )
+        .exclude(tracking_status__in=list(FINAL_STATUSES))
+        .order_by()
+        .values("order")
+    )
+    return {
+        "order_updates_estimated_from": Subquery(
+            on_the_way.annotate(day=Min("estimated_delivery_from")).values("day")[:1]
+        ),
+        "order_updates_estimated_to": Subquery(
+            on_the_way.annotate(day=Max("estimated_delivery_to")).values("day")[:1]
+        ),
+    }
 
 
 def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
@@ -255,6 +433,8 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 currency=adapter.field(order, "currency") or "",
                 progress=_progress(_status_code(order)),
                 latest=timeline_entry(event) if event is not None else None,
+                estimated_from=getattr(order, "order_updates_estimated_from", None),
+                estimated_to=getattr(order, "order_updates_estimated_to", None),
             )
         )
     return result
@@ -264,17 +444,16 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
 
 
 def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
-    """The order page's data: two queries (events, shipments) when ``order`` was
-    loaded with its state row joined (and its lines prefetched, for ``items``).
+    """The order page's data: three queries (events, shipments with their
+    tracking numbers, scans) when ``order`` was loaded with its state row joined
+    (and its lines prefetched, for ``items``). Without ``items`` (the public
+    tracking page) neither the order's lines nor the parcels' items are shown.
     """
     adapter = get_adapter()
     events = list(OrderEvent.objects.public().filter(order_id=order.pk))
-    shipments = [
-        ShipmentInfo.from_model(row)
-        for row in Shipment.objects.filter(order_id=order.pk).order_by(
-            "created_at", "pk"
-        )
-    ]
+    shipments = load_shipments(
+        order, line_names=adapter.get_line_names(order) if items else None
+    )
     status_events = [e for e in events if e.to_status]
     timeline = [timeline_entry(event) for event in reversed(events)]
     attention = None
@@ -284,6 +463,11 @@ def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
             break
         if event.kind == EventKind.DELIVERY_EXCEPTION:
             attention = timeline_entry(event)
+            break
+        if event.kind == EventKind.TRACKING_UPDATED:
+            # The carrier's newest word decides: a problem, or the parcel moved on.
+            entry = timeline_entry(event)
+            attention = entry if entry.problem else None
             break
     return OrderDetail(
         order=order,
@@ -345,6 +529,7 @@ def order_timeline(order: Model) -> list[TimelineEntry]:
 
 
 def order_shipments(order: Model) -> list[ShipmentInfo]:
-    """The order's parcels, oldest first (one query)."""
-    rows = Shipment.objects.filter(order_id=order.pk).order_by("created_at", "pk")
-    return [ShipmentInfo.from_model(row) for row in rows]
+    """The order's parcels, oldest first, with their items, numbers and scans
+    (two queries, one more for the order's lines unless prefetched).
+    """
+    return load_shipments(order, line_names=get_adapter().get_line_names(order))
