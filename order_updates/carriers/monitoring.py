@@ -105,7 +105,8 @@ def check_stuck(now: datetime.datetime | None = None) -> int:
     raised = 0
     for shipment in candidates.iterator():
         days = stuck_after_days(shipment.carrier)
-        if shipment.since <= now - datetime.timedelta(days=days):
+        since = shipment.since  # type: ignore[attr-defined]  # annotated
+        if since <= now - datetime.timedelta(days=days):
             raised += report_stuck_shipment(shipment, days=days) is not None
     return raised
 

@@ -296,14 +296,14 @@ def timeline_entry(event: OrderEvent) -> TimelineEntry:
         )
     if kind == EventKind.TRACKING_UPDATED:
         data = event.data or {}
-        status = str(data.get("tracking_status") or "")
+        tracking = str(data.get("tracking_status") or "")
         return TimelineEntry(
             kind=kind,
             at=event.created_at,
             title=_("Parcel: %(status)s")
-            % {"status": status_words(status, data.get("tracking_substatus"))},
+            % {"status": status_words(tracking, data.get("tracking_substatus"))},
             message=event.message,
-            problem=status in PROBLEM_STATUSES,
+            problem=tracking in PROBLEM_STATUSES,
         )
     if kind == EventKind.ESTIMATE_CHANGED:
         data = event.data or {}

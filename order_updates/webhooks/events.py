@@ -173,10 +173,12 @@ def shipments_data(events: Iterable[OrderEvent]) -> dict[int, dict[str, Any]]:
         )
         for shipment in shipments
     }
-    scanned = {
-        _shipment_pk(event)
+    scanned: set[int] = {
+        pk
         for event in events
-        if event.kind == EventKind.TRACKING_UPDATED and _shipment_pk(event) in data
+        if event.kind == EventKind.TRACKING_UPDATED
+        and (pk := _shipment_pk(event)) is not None
+        and pk in data
     }
     if scanned:
         # The scan that decided each shipment's status: its newest (by time,
