@@ -881,8 +881,9 @@ def test_public_tracking_without_a_login(api, make_order, django_assert_num_quer
     services.add_note(order, "Customer is rude", public=False)
     ship(order, status="shipped")
     token = token_for(order)
-    # The order with its state, its events, its shipments, their numbers, scans.
-    with django_assert_num_queries(5):
+    # The order with its state, its events, its shipments, their numbers, their
+    # scans, their items.
+    with django_assert_num_queries(6):
         response = api.get(url("tracking", token))
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -905,7 +906,7 @@ def test_public_tracking_without_a_login(api, make_order, django_assert_num_quer
     # Many more shipments and scans: the same queries.
     for i in range(3):
         ship(order, tracking_number="1Z%d" % i, scans=6)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert len(api.get(url("tracking", token)).json()["shipments"]) == 4
 
 
