@@ -881,8 +881,8 @@ def test_public_tracking_without_a_login(api, make_order, django_assert_num_quer
     services.add_note(order, "Customer is rude", public=False)
     ship(order, status="shipped")
     token = token_for(order)
-    # The order with its state, its events, its shipments, their numbers, their
-    # scans, their items.
+    # The order with its state, its events, its shipments, their scans, their
+    # numbers, and the newest scan of each (for a problem to show).
     with django_assert_num_queries(6):
         response = api.get(url("tracking", token))
     assert response.status_code == 200, response.json()
