@@ -22,6 +22,8 @@ from order_updates.models import (
     Shipment,
 )
 
+UTC = datetime.timezone.utc
+
 pytestmark = pytest.mark.django_db
 
 
@@ -547,10 +549,16 @@ def test_push_subscription_register_and_drop(
     # Someone else cannot drop it.
     other = APIClient()
     other.force_authenticate(other_customer)
-    theirs = other.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    theirs = other.post(
+        url("push_subscription_delete"), {"endpoint": ENDPOINT}, format="json"
+    )
     assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
     assert PushSubscription.objects.filter(pk=subscription.pk).exists()
-    mine = as_customer.post(url("push_subscription_delete"), {"endpoint": ENDPOINT})
+    mine = as_customer.post(
+        url("push_subscription_delete"), {"endpoint": ENDPOINT}, format="json"
+    )
+    form = as_customer.post(url("push_subscriptions"), {"endpoint": ENDPOINT})
+    assert form.status_code == 415  # multipart: the API reads JSON only
     assert mine.status_code == 204
     assert not PushSubscription.objects.exists()
 
@@ -591,7 +599,7 @@ def test_bulk_by_primary_key_when_orders_have_no_number(as_staff, make_order, se
 
 
 def at(day, hour=9):
-    return datetime.datetime(2026, 3, day, hour, tzinfo=datetime.UTC)
+    return datetime.datetime(2026, 3, day, hour, tzinfo=UTC)
 
 
 def ship(order, tracking_number="1Z999AA10123456784", scans=2, **fields):
@@ -959,7 +967,7 @@ def test_tampered_expired_revoked_and_foreign_tokens_are_404(
             "detail": "This tracking link is not valid.",
             "code": "not_found",
         }
-    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=91)
+    later = datetime.datetime.now(tz=UTC) + datetime.timedelta(days=91)
     with time_machine.travel(later):
         assert api.get(url("tracking", token)).status_code == 404
     # Revoked through the staff endpoint: old links 404, new ones work.

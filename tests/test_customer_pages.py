@@ -23,6 +23,8 @@ from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import NotificationPreference, OrderState
 from order_updates.notifications.links import make_tracking_token, tracking_path
 
+UTC = datetime.timezone.utc
+
 PASSWORD = "pw"
 UPS_URL = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
 
@@ -205,9 +207,7 @@ def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
 
 def test_my_orders_in_the_customers_time_zone(alice_client, alice, make_order):
     order = make_order(user=alice)
-    with time_machine.travel(
-        datetime.datetime(2026, 3, 2, 23, 30, tzinfo=datetime.UTC)
-    ):
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 23, 30, tzinfo=UTC)):
         services.start_tracking(order)
     NotificationPreference.objects.create(user=alice, timezone="Asia/Tokyo")
     content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
@@ -266,13 +266,13 @@ def parcel_with_everything(order):
         shipment,
         [
             services.Scan(
-                occurred_at=datetime.datetime(2026, 12, 1, 8, tzinfo=datetime.UTC),
+                occurred_at=datetime.datetime(2026, 12, 1, 8, tzinfo=UTC),
                 status="in_transit",
                 location="Poznań depot",
                 message="Sorted at the depot",
             ),
             services.Scan(
-                occurred_at=datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC),
+                occurred_at=datetime.datetime(2026, 12, 1, 15, tzinfo=UTC),
                 status="exception",
                 substatus="address",
                 location="Berlin",
@@ -317,7 +317,7 @@ def test_order_page_shows_each_parcels_tracking(alice_client, alice, make_order)
         order.order_updates_shipments.get(carrier_name="Kurier Kowalski"),
         [
             services.Scan(
-                occurred_at=datetime.datetime(2026, 12, 3, 10, tzinfo=datetime.UTC),
+                occurred_at=datetime.datetime(2026, 12, 3, 10, tzinfo=UTC),
                 status="delivered",
                 location="Berlin",
             )
@@ -349,9 +349,7 @@ def test_carrier_news_reads_as_words_on_the_timeline(alice_client, alice, make_o
         in content[content.index('role="alert"') : content.index("</section>")]
     )
     shipment = order.order_updates_shipments.get(carrier_name="Kurier Kowalski")
-    scan_shipment(
-        shipment, 1, start=datetime.datetime(2026, 12, 2, tzinfo=datetime.UTC)
-    )
+    scan_shipment(shipment, 1, start=datetime.datetime(2026, 12, 2, tzinfo=UTC))
     content = alice_client.get(url).content.decode()
     assert 'role="alert"' not in content
     assert "Parcel: In transit" in content
@@ -395,7 +393,7 @@ def test_my_orders_shows_the_estimated_delivery(alice_client, alice, make_order)
         shipment,
         1,
         status="delivered",
-        start=datetime.datetime(2026, 12, 3, tzinfo=datetime.UTC),
+        start=datetime.datetime(2026, 12, 3, tzinfo=UTC),
     )
     content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
     assert "Estimated delivery" not in order_row(content, arrived)
@@ -557,7 +555,7 @@ def test_tampered_expired_and_foreign_tokens_are_404(client, make_order, setting
 
     pref = make_token(email="a@example.com")
     assert client.get(reverse("order_updates:tracking", args=[pref])).status_code == 404
-    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(days=91)
+    later = datetime.datetime.now(tz=UTC) + datetime.timedelta(days=91)
     with time_machine.travel(later):
         assert client.get(url).status_code == 404
     settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "TRACKING_LINK_MAX_AGE": None}
@@ -673,7 +671,7 @@ def test_lookup_is_rate_limited_per_client_address(client, make_order, settings)
     other_client = lookup(client, "GUESS-9", "a@example.com", REMOTE_ADDR="10.1.1.1")
     assert other_client.status_code == 200
     # The window passes: allowed again.
-    later = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(minutes=16)
+    later = datetime.datetime.now(tz=UTC) + datetime.timedelta(minutes=16)
     with time_machine.travel(later):
         assert lookup(client, "GUESS-10", "a@example.com").status_code == 200
 

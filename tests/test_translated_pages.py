@@ -117,12 +117,13 @@ def test_the_status_form_speaks_german_to_the_merchant(
     assert OrderEvent.objects.filter(order_id=order.pk, to_status="confirmed").exists()
 
 
-def test_a_msgid_with_a_plural_also_translates_alone():
-    """shipment.html asks for "Parcel" alone, shipments.html with its plural: one
-    catalog entry (msgid_plural) serves both, through gettext's fallback to the
-    singular form."""
+def test_one_parcel_has_its_own_entry_beside_the_plural():
+    """shipment.html asks for "Parcel" alone, shipments.html with its plural.
+    Python 3.10's gettext does not fall back from a singular lookup to a plural
+    entry, so the single use has an entry of its own (context "one parcel")."""
     with translation.override("de"):
-        assert translation.gettext("Parcel") == "Paket"
+        assert translation.pgettext("one parcel", "Parcel") == "Paket"
         assert translation.ngettext("Parcel", "Parcels", 2) == "Pakete"
     with translation.override("fr"):
-        assert translation.gettext("Parcel") == "Colis"
+        assert translation.pgettext("one parcel", "Parcel") == "Colis"
+        assert translation.ngettext("Parcel", "Parcels", 2) == "Colis"

@@ -27,6 +27,8 @@ from order_updates.webhooks import delivery, signing, targets
 from order_updates.webhooks.events import queue_notification_webhook
 from tests.webhook_receiver import Receiver, signature_ok
 
+UTC = datetime.timezone.utc
+
 ALL_TYPES = [choice.value for choice in WebhookEventType]
 
 
@@ -503,7 +505,7 @@ def test_old_finished_deliveries_are_pruned(endpoint, make_order, settings):
 
 def scan(status, day, **fields):
     return services.Scan(
-        occurred_at=datetime.datetime(2026, 3, day, 9, tzinfo=datetime.UTC),
+        occurred_at=datetime.datetime(2026, 3, day, 9, tzinfo=UTC),
         status=status,
         **fields,
     )
