@@ -17,4 +17,7 @@ PRESET: dict[str, Any] = {
     # Oscar's checkout sends its own "order placed" email: ours stays off, so
     # customers get one. docs/oscar.rst shows how to send ours instead.
     "NOTIFICATION_TYPES": {"order_received": {"enabled": False}},
+    # The customer pages (tracking, lookup, preferences) in Oscar's storefront
+    # layout, which has the blocks "title" and "content" they fill.
+    "BASE_TEMPLATE": "oscar/layout.html",
 }
