@@ -84,6 +84,7 @@ bench: $(VENV)/.installed-test
 bench-smoke: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py --smoke
 	$(BIN)/python bench/pages.py --smoke
+	BENCH_ROUNDS=1 BENCH_REPEAT=1 $(BIN)/python bench/template_render.py
 
 clean:
 	rm -rf $(VENV) docs/_build example_project/var

@@ -10,6 +10,7 @@ the costliest functions.
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import re
 import time
@@ -127,6 +128,8 @@ def delivery_profile(bench: Bench, orders: int, timed_tasks: int) -> dict[str, A
         outcomes.update(_deliver(task))
     profiler.disable()
     stats = pstats.Stats(profiler)
+    if os.environ.get("BENCH_PSTATS"):
+        stats.dump_stats(os.environ["BENCH_PSTATS"])
     total = _find(stats, *TOTAL)
     phases = []
     for label, suffix, name in PHASES:

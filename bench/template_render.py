@@ -28,6 +28,7 @@ django.setup()
 
 from django.utils import translation  # noqa: E402
 
+from order_updates.notifications.channels import get_channels  # noqa: E402
 from order_updates.notifications.templating.context import (  # noqa: E402
     sample_context,
 )
@@ -40,7 +41,6 @@ from order_updates.notifications.templating.sources import (  # noqa: E402
 from order_updates.notifications.types import DEFAULT_TYPES  # noqa: E402
 
 LANGUAGES = ("en", "de", "fr")
-CHANNELS = ("email", "sms", "push")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
 
@@ -51,8 +51,8 @@ def jobs():
     for language in LANGUAGES:
         with translation.override(language):
             for item in DEFAULT_TYPES:
-                for channel in CHANNELS:
-                    context = sample_context(item.code, channel)
+                for channel in get_channels().values():
+                    context = sample_context(item.code, channel.name)
                     sources = file_sources(item.code, channel, language)
                     for part, source in sources.items():
                         environment = get_environment(html=part == "html")

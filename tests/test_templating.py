@@ -6,6 +6,7 @@ import zoneinfo
 
 import pytest
 from django.utils import translation
+from liquid.extra import ExtendsTag
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
@@ -37,7 +38,12 @@ from order_updates.notifications.templating import (
     strict_undefined,
     validate_template,
 )
-from order_updates.notifications.templating.environment import format_date, money
+from order_updates.notifications.templating.environment import (
+    NotificationEnvironment,
+    format_date,
+    get_environment,
+    money,
+)
 from order_updates.notifications.types import DEFAULT_TYPES
 from tests.links import is_tracking_link
 
@@ -590,6 +596,56 @@ def test_deep_nesting_is_refused(db):
     assert "nesting" in errors["body_text"][0]
     with pytest.raises(TemplateError):
         preview("shipped", SMS, "en", body_text=source)
+
+
+def test_layout_blocks_render_as_liquids_own_extends_does(db):
+    """Our extends finds each template's blocks once; the output is Liquid's."""
+    source = (
+        '{% extends "email/_layout.html" %}{% block heading %}Hi {{ customer.name }}'
+        "{% endblock %}{% block content %}<p>{{ block.super }}x</p>{% endblock %}"
+    )
+    context = sample_context("shipped", "email")
+    ours = get_environment(html=True).from_string(source)
+    liquids = NotificationEnvironment(autoescape=True)
+    liquids.add_tag(ExtendsTag)
+    expected = liquids.from_string(source).render(**context)
+    assert "Hi Ada Lovelace" in expected
+    assert ours.render(**context) == expected
+    assert ours.render(**context) == expected  # the blocks found are reused
+    with translation.override("de"):  # the layout is still looked up per language
+        assert "Bestellung" in ours.render(**context)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (
+            '{% extends "email/_layout.html" %}{% block content %}a{% endblock %}'
+            "{% block content %}b{% endblock %}",
+            "duplicate block content",
+        ),
+        (
+            '{% extends "email/_layout.html" %}{% extends "email/_layout.html" %}',
+            "too many 'extends' tags",
+        ),
+        ('{% extends "email/_a.html" %}', "circular extends"),
+    ],
+)
+def test_broken_inheritance_fails_at_every_render(db, template_dir, source, error):
+    template_dir("email/_a.html", '{% extends "email/_b.html" %}')
+    template_dir("email/_b.html", '{% extends "email/_a.html" %}')
+    for _attempt in range(2):
+        with pytest.raises(TemplateError, match=error):
+            preview("shipped", EMAIL, "en", body_html=source)
+
+
+def test_money_formats_equal_amounts_alike(db):
+    assert money("89", "EUR") == money("89.00", "EUR") == "€89.00"
+    with translation.override("de"):
+        assert money("89.0", "eur") == "89,00\xa0€"
+    assert money("89", "") == "89.00"
+    assert money("NaN", "EUR") == "NaN" and money("sNaN") == "sNaN"
+    assert money("Infinity", "EUR") == "Infinity"
 
 
 def test_layout_cannot_extend_itself_forever(db, template_dir):

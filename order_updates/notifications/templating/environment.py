@@ -26,12 +26,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, to_locale
 from liquid import BoundTemplate, Environment, Mode, Undefined
 from liquid.exceptions import TemplateNotFoundError
-from liquid.extra import BlockTag, ExtendsTag
+from liquid.extra import BlockTag
 from liquid.loader import BaseLoader, TemplateSource
 from liquid.undefined import is_undefined
 
 from order_updates.conf import app_settings
 from order_updates.exceptions import OrderUpdatesConfigurationError
+from order_updates.notifications.templating.inheritance import ExtendsOnceTag
 from order_updates.notifications.templating.limits import (
     LimitedCaseTag,
     LimitedTemplate,
@@ -98,7 +99,7 @@ def money(value: Any, currency: Any = "") -> str:
     """``{{ order.total | money: order.currency }}`` → "€42.50", in the language.
 
     Without a currency the amount is shown with two decimals. Values that are not
-    numbers come out unchanged; nil comes out empty.
+    numbers (or are NaN or infinite) come out unchanged; nil comes out empty.
     """
     if value is None or is_undefined(value) or value == "":
         return ""
@@ -106,13 +107,23 @@ def money(value: Any, currency: Any = "") -> str:
         amount = decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError):
         return str(value)
+    if not amount.is_finite():  # "NaN", "Infinity": not an amount either
+        return str(value)
     currency = "" if currency is None or is_undefined(currency) else str(currency)
     try:
-        if currency:
-            return format_currency(amount, currency.upper(), locale=_locale())
-        return format_decimal(amount, format="#,##0.00", locale=_locale())
+        return _format_money(amount, currency.upper(), _locale())
     except (ValueError, LookupError):
         return ("%s %s" % (amount, currency)).strip()
+
+
+# Babel takes about 0.15 ms per amount; an email shows several, and prices,
+# shipping costs and totals repeat across a shop's orders. Equal amounts format
+# alike (the currency's digits decide the decimals), so 89.0 and 89.00 may share.
+@lru_cache(maxsize=4096)
+def _format_money(amount: decimal.Decimal, currency: str, locale: str) -> str:
+    if currency:
+        return format_currency(amount, currency, locale=locale)
+    return format_decimal(amount, format="#,##0.00", locale=locale)
 
 
 def format_date(value: Any, format_name: Any = "DATE_FORMAT") -> str:
@@ -185,7 +196,7 @@ class NotificationEnvironment(Environment):
     def setup_tags_and_filters(self, *, extra: bool = False) -> None:
         """The standard tags and filters, ``extends``/``block``, and ours."""
         super().setup_tags_and_filters(extra=False)
-        self.add_tag(ExtendsTag)
+        self.add_tag(ExtendsOnceTag)
         self.add_tag(BlockTag)
         self.add_tag(LimitedCaseTag)
         self.add_filter("money", money)
