@@ -15,7 +15,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    F,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextChoices,
+)
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
@@ -29,7 +37,12 @@ from order_updates.models import (
     Shipment,
     TrackingEvent,
 )
-from order_updates.models.tracking_status import FINAL_STATUSES, PROBLEM_STATUSES
+from order_updates.models.tracking_status import (
+    FINAL_STATUSES,
+    PROBLEM_STATUSES,
+    TrackingStatus,
+    TrackingSubstatus,
+)
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -142,8 +155,8 @@ class ShipmentInfo:
             model=shipment,
             tracking_numbers=tuple(numbers),
             status=shipment.tracking_status,
-            status_label=shipment.get_tracking_status_display(),
-            substatus_label=shipment.get_tracking_substatus_display()
+            status_label=_label(TrackingStatus, shipment.tracking_status),
+            substatus_label=_label(TrackingSubstatus, shipment.tracking_substatus)
             if shipment.tracking_substatus
             else "",
             problem=shipment.tracking_status in PROBLEM_STATUSES,
@@ -156,11 +169,21 @@ class ShipmentInfo:
                     at=scan.occurred_at,
                     location=scan.location,
                     message=scan.message,
-                    status=scan.get_status_display(),
+                    status=_label(TrackingStatus, scan.status),
                 )
                 for scan in scans
             ),
         )
+
+
+def _label(choices: type[TextChoices], value: str) -> str:
+    """What ``get_FOO_display()`` says for ``value``, without the dict of all
+    the field's choices it builds (translating every label) on each call.
+    """
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
 
 
 def load_shipments(
@@ -421,9 +444,14 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
             sequence=Subquery(latest_sequence),
         )
     }
+    # Orders in the same status share one (immutable) Progress.
+    progress: dict[str | None, Progress | None] = {}
     result = []
     for order in orders:
         event = latest.get(order.pk)
+        code = _status_code(order)
+        if code not in progress:
+            progress[code] = _progress(code)
         result.append(
             OrderSummary(
                 order=order,
@@ -431,7 +459,7 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 created=adapter.field(order, "created"),
                 total=adapter.field(order, "total"),
                 currency=adapter.field(order, "currency") or "",
-                progress=_progress(_status_code(order)),
+                progress=progress[code],
                 latest=timeline_entry(event) if event is not None else None,
                 estimated_from=getattr(order, "order_updates_estimated_from", None),
                 estimated_to=getattr(order, "order_updates_estimated_to", None),
