@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import (
+    Count,
     F,
     Max,
     Min,
@@ -23,6 +25,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     TextChoices,
+    Window,
 )
 from django.utils.translation import gettext_lazy as _
 
@@ -401,6 +404,33 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
     created = adapter.order_fields.get("created")
     ordering = ["-%s" % created] if isinstance(created, str) and created else []
     return orders.order_by(*ordering, "-pk")
+
+
+def orders_page(orders: QuerySet, number: Any, per_page: int) -> Page:
+    """Page ``number`` of ``orders`` and how many there are in all, in one query
+    (the count is a window over the rows, ``COUNT(*) OVER ()``), where
+    :class:`~django.core.paginator.Paginator` would count them in a query first.
+
+    Raises :class:`~django.core.paginator.PageNotAnInteger` or
+    :class:`~django.core.paginator.EmptyPage` as ``Paginator.page()`` does.
+    """
+    paginator = Paginator(orders, per_page)
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise PageNotAnInteger(paginator.error_messages["invalid_page"]) from None
+    if number < 1:
+        raise EmptyPage(paginator.error_messages["min_page"])
+    bottom = (number - 1) * per_page
+    rows = list(
+        orders.annotate(order_updates_count=Window(Count("*")))[
+            bottom : bottom + per_page
+        ]
+    )
+    if not rows and number > 1:
+        raise EmptyPage(paginator.error_messages["no_results"])
+    paginator.count = rows[0].order_updates_count if rows else 0
+    return Page(rows, number, paginator)
 
 
 def _estimate_annotations() -> dict[str, Subquery]:
