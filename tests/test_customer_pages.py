@@ -4,6 +4,7 @@ The pages' forms are submitted in a real browser too (example_project/tests/
 test_demo_customer_pages_browser.py); here the rules are checked one by one.
 """
 
+import contextlib
 import datetime
 import re
 from decimal import Decimal
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.template import Context, Template
+from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -186,6 +188,42 @@ def test_my_orders_pages(alice_client, alice, make_order, settings):
     assert 'rel="prev"' in third and 'rel="next"' not in third
     assert alice_client.get(url, {"page": 4}).status_code == 404
     assert alice_client.get(url, {"page": "x"}).status_code == 404
+    assert alice_client.get(url, {"page": 0}).status_code == 404
+    # The count comes with the page's orders: none matching, still page 1.
+    response = alice_client.get(url, {"show": "completed"})
+    assert response.status_code == 200
+    assert "You have no completed orders yet." in response.content.decode()
+    assert 'class="ou-pagination"' not in response.content.decode()
+    assert alice_client.get(url, {"show": "completed", "page": 2}).status_code == 404
+
+
+def test_my_orders_draws_each_distinct_status_once(alice_client, alice, make_order):
+    shipped = [make_order(user=alice) for _ in range(3)]
+    for order in shipped:
+        ship(order)
+    placed = make_order(user=alice)
+    services.start_tracking(placed)
+    rendered = []
+    with _record_templates(rendered):
+        response = alice_client.get(reverse("order_updates:my_orders"))
+    content = response.content.decode()
+    assert content.count('data-status="shipped"') == 3
+    assert content.count('data-status="placed"') == 1
+    assert content.count('aria-current="step"') == 4
+    assert rendered.count("order_updates/customer/progress.html") == 2
+    assert rendered.count("order_updates/customer/status.html") == 2
+
+
+@contextlib.contextmanager
+def _record_templates(names):
+    def record(sender, template, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        yield
+    finally:
+        template_rendered.disconnect(record)
 
 
 def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
@@ -201,8 +239,9 @@ def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
     assert len(re.findall(r'id="order-', response.content.decode())) == 10
     assert response.content.decode().count('class="ou-order__estimate"') == 8
     assert few == many
-    # Session, user, count, orders with states, latest events, time zone.
-    assert many <= 6
+    # Session, user, the page's orders with their states, estimated delivery
+    # and count, their latest events, the time zone.
+    assert many == 5
 
 
 def test_my_orders_in_the_customers_time_zone(alice_client, alice, make_order):
@@ -486,7 +525,9 @@ def test_order_page_query_count_does_not_grow(alice_client, alice, make_order):
     assert content.count('class="ou-scan"') == 1 + 5 + 3 * 4
     assert content.count('class="ou-shipment__number"') == 1 + 3 * 2
     assert few == many
-    assert many <= 8
+    # Session, user, the order with its state, its lines, the time zone, the
+    # events, the shipments with their tracking numbers, the scans.
+    assert many == 8
 
 
 # The tracking page -------------------------------------------------------------------
@@ -706,6 +747,38 @@ def test_template_tags_on_an_untracked_order(make_order):
     assert "Not tracked yet" in html
     assert "No updates yet." in html
     assert "ou-steps" not in html and "ou-shipments" not in html
+
+
+def test_order_updates_part_renders_with_its_values_alone():
+    from django.utils import translation
+
+    from order_updates.core.progress import get_progress
+
+    template = Template(
+        "{% load i18n order_updates %}{% for p in progress %}"
+        '{% order_updates_part "order_updates/customer/status.html" progress=p '
+        "compact=True %}{% endfor %}"
+        "{% language 'de' %}"
+        '{% order_updates_part "order_updates/customer/status.html" progress=p '
+        "compact=True %}{% endlanguage %}"
+        '{% order_updates_part "order_updates/customer/status.html" progress=odd %}'
+    )
+    shipped = get_progress("shipped")
+    with translation.override("en"):
+        html = template.render(
+            Context(
+                {
+                    "progress": [shipped, get_progress("shipped"), None],
+                    "p": shipped,
+                    "odd": [],  # cannot be a dict key: drawn all the same
+                    "summary": "not for the part",
+                }
+            )
+        )
+    assert html.count('data-status="shipped">Shipped<') == 2
+    assert html.count("Not tracked yet") == 2
+    assert 'data-status="shipped">Versandt<' in html
+    assert "not for the part" not in html
 
 
 # System checks -----------------------------------------------------------------------

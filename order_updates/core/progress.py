@@ -58,6 +58,18 @@ class Progress:
     #: or the last stage (delivered) reached.
     completed: bool
 
+    def __hash__(self) -> int:
+        # By the codes: hashing the (lazily translated) labels would translate them.
+        return hash(
+            (
+                self.status.code,
+                tuple((step.code, step.state) for step in self.steps),
+                self.index,
+                self.off_path,
+                self.completed,
+            )
+        )
+
     @property
     def current_step(self) -> Step | None:
         """The step the order is on (None when off the path)."""

@@ -15,7 +15,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.db.models import (
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextChoices,
+    Window,
+)
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
@@ -29,7 +40,12 @@ from order_updates.models import (
     Shipment,
     TrackingEvent,
 )
-from order_updates.models.tracking_status import FINAL_STATUSES, PROBLEM_STATUSES
+from order_updates.models.tracking_status import (
+    FINAL_STATUSES,
+    PROBLEM_STATUSES,
+    TrackingStatus,
+    TrackingSubstatus,
+)
 from order_updates.pipeline import Status, get_pipeline
 
 if TYPE_CHECKING:
@@ -142,8 +158,8 @@ class ShipmentInfo:
             model=shipment,
             tracking_numbers=tuple(numbers),
             status=shipment.tracking_status,
-            status_label=shipment.get_tracking_status_display(),
-            substatus_label=shipment.get_tracking_substatus_display()
+            status_label=_label(TrackingStatus, shipment.tracking_status),
+            substatus_label=_label(TrackingSubstatus, shipment.tracking_substatus)
             if shipment.tracking_substatus
             else "",
             problem=shipment.tracking_status in PROBLEM_STATUSES,
@@ -156,11 +172,21 @@ class ShipmentInfo:
                     at=scan.occurred_at,
                     location=scan.location,
                     message=scan.message,
-                    status=scan.get_status_display(),
+                    status=_label(TrackingStatus, scan.status),
                 )
                 for scan in scans
             ),
         )
+
+
+def _label(choices: type[TextChoices], value: str) -> str:
+    """What ``get_FOO_display()`` says for ``value``, without the dict of all
+    the field's choices it builds (translating every label) on each call.
+    """
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
 
 
 def load_shipments(
@@ -380,6 +406,33 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
     return orders.order_by(*ordering, "-pk")
 
 
+def orders_page(orders: QuerySet, number: Any, per_page: int) -> Page:
+    """Page ``number`` of ``orders`` and how many there are in all, in one query
+    (the count is a window over the rows, ``COUNT(*) OVER ()``), where
+    :class:`~django.core.paginator.Paginator` would count them in a query first.
+
+    Raises :class:`~django.core.paginator.PageNotAnInteger` or
+    :class:`~django.core.paginator.EmptyPage` as ``Paginator.page()`` does.
+    """
+    paginator = Paginator(orders, per_page)
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        raise PageNotAnInteger(paginator.error_messages["invalid_page"]) from None
+    if number < 1:
+        raise EmptyPage(paginator.error_messages["min_page"])
+    bottom = (number - 1) * per_page
+    rows = list(
+        orders.annotate(order_updates_count=Window(Count("*")))[
+            bottom : bottom + per_page
+        ]
+    )
+    if not rows and number > 1:
+        raise EmptyPage(paginator.error_messages["no_results"])
+    paginator.count = rows[0].order_updates_count if rows else 0
+    return Page(rows, number, paginator)
+
+
 def _estimate_annotations() -> dict[str, Subquery]:
     """The estimated delivery of an order's parcels still on their way, as
     subqueries of the orders' query (no query of their own).
@@ -421,9 +474,14 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
             sequence=Subquery(latest_sequence),
         )
     }
+    # Orders in the same status share one (immutable) Progress.
+    progress: dict[str | None, Progress | None] = {}
     result = []
     for order in orders:
         event = latest.get(order.pk)
+        code = _status_code(order)
+        if code not in progress:
+            progress[code] = _progress(code)
         result.append(
             OrderSummary(
                 order=order,
@@ -431,7 +489,7 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 created=adapter.field(order, "created"),
                 total=adapter.field(order, "total"),
                 currency=adapter.field(order, "currency") or "",
-                progress=_progress(_status_code(order)),
+                progress=progress[code],
                 latest=timeline_entry(event) if event is not None else None,
                 estimated_from=getattr(order, "order_updates_estimated_from", None),
                 estimated_to=getattr(order, "order_updates_estimated_to", None),

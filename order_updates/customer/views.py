@@ -11,7 +11,7 @@ from contextlib import nullcontext
 
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.core.exceptions import ObjectDoesNotExist
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from order_updates.customer.data import (
     customer_orders,
     link_version,
     order_detail,
+    orders_page,
     summaries,
 )
 from order_updates.customer.forms import LookupForm
@@ -65,11 +66,12 @@ def my_orders_view(request: HttpRequest) -> HttpResponse:
             {"message": _("Unknown filter: choose all, open or completed orders.")},
             status=400,
         )
-    paginator = Paginator(
-        customer_orders(request.user, show), app_settings.MY_ORDERS_PAGE_SIZE
-    )
     try:
-        page = paginator.page(request.GET.get("page") or 1)
+        page = orders_page(
+            customer_orders(request.user, show),
+            request.GET.get("page") or 1,
+            app_settings.MY_ORDERS_PAGE_SIZE,
+        )
     except (EmptyPage, PageNotAnInteger):
         raise Http404(_("No such page.")) from None
     with _customer_zone(request):

@@ -10,6 +10,11 @@ of the shop's order model)::
 
 and the filter ``{{ amount|order_updates_money:currency }}``, the one money
 format of the customer pages and the notifications.
+
+The pages themselves draw the status and the stepper of each order with
+``{% order_updates_part "order_updates/customer/progress.html" progress=... %}``:
+the template rendered with those values alone, once for each distinct set of
+them on a page (ten orders on their way share one rendering).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template import Context, Engine
+from django.utils import translation
 
 from order_updates.customer import data
 from order_updates.notifications.templating.environment import money
@@ -47,6 +54,39 @@ def order_timeline(order: Any) -> dict[str, Any]:
 def order_shipments(order: Any) -> dict[str, Any]:
     """The order's parcels."""
     return {"shipments": data.order_shipments(order)}
+
+
+@register.simple_tag(takes_context=True)
+def order_updates_part(context: Context, template_name: str, **values: Any) -> str:
+    """``template_name`` rendered with ``values`` alone, as an inclusion tag
+    renders its template; rendered once per page for each distinct ``values``
+    (in the active language) and repeated from then on.
+    """
+    try:
+        key = (
+            _PART_KEY,
+            template_name,
+            translation.get_language(),
+            context.autoescape,
+            tuple(sorted(values.items())),
+        )
+        rendered = context.render_context.get(key)
+    except TypeError:  # a value that cannot be a dict key: render it each time
+        key, rendered = None, None
+    if rendered is None:
+        part = context.new(values)
+        csrf_token = context.get("csrf_token")
+        if csrf_token is not None:
+            part["csrf_token"] = csrf_token
+        engine = context.template.engine if context.template else Engine.get_default()
+        rendered = engine.get_template(template_name).render(part)
+        if key is not None:
+            context.render_context[key] = rendered
+    return rendered
+
+
+#: What the rendered parts are kept under in the template's render context.
+_PART_KEY = object()
 
 
 @register.filter
