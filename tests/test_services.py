@@ -219,12 +219,13 @@ def test_set_status_query_count(order, django_assert_num_queries):
         services.set_status(order, "confirmed", notify=False)
     services.set_status(order, "processing", notify=False)
     Notification.objects.update(state=NotificationState.SENT)
-    # Notifying adds: merchant switches, preference, suppressions, insert rows,
-    # and the older unsent messages it supersedes (none: "received" was sent).
-    with django_assert_num_queries(11):
+    # Notifying adds: one read of the merchant switches, the customer's
+    # preference and the order's unsent messages (none: "received" was sent),
+    # then suppressions and the insert of the rows.
+    with django_assert_num_queries(9):
         services.set_status(order, "shipped")
     # An unsent older message is skipped in one more statement.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         services.set_status(order, "delivered")
 
 
