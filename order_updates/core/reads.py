@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import TextField, Value
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 #: A read: a queryset and the names of the fields (columns) it needs.
@@ -29,29 +28,52 @@ def read_together(reads: Mapping[str, Read]) -> dict[str, list[tuple[Any, ...]]]
 
     Every queryset must use the same database. Their own ordering is dropped
     (the rows of a read come in no particular order). A read whose queryset is
-    known to be empty (``filter(pk__in=[])``) costs nothing.
+    known to be empty (``filter(pk__in=[])``) costs nothing. On databases other
+    than PostgreSQL and SQLite each read is a statement of its own.
     """
     found: dict[str, list[tuple[Any, ...]]] = {name: [] for name in reads}
-    if not reads:
-        return found
-    width = max(len(fields) for _queryset, fields in reads.values())
-    parts = []
+    queries = {}
     for name, (queryset, fields) in reads.items():
-        columns = [Cast(field, TextField()) for field in fields]
-        columns += [Value(None, TextField())] * (width - len(fields))
+        try:
+            # Columns aliased with the fields' names (as Django writes a
+            # subquery): a derived table's own column names are not the same
+            # on every database.
+            query = queryset.order_by().values_list(*fields).query
+            compiler = query.get_compiler(queryset.db)
+            queries[name] = compiler.as_sql(with_col_aliases=True)
+        except EmptyResultSet:
+            continue
+    if not queries:
+        return found
+    db = next(iter(reads.values()))[0].db
+    connection = connections[db]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        for name in queries:
+            queryset, fields = reads[name]
+            found[name] = list(queryset.order_by().values_list(*fields))
+        return found
+    # The SQL Django compiled for each read, as a derived table whose columns
+    # are cast to text, so that the reads can share one UNION ALL. (Cheaper to
+    # build than the same union from querysets with Cast() annotations.)
+    width = max(len(reads[name][1]) for name in queries)
+    parts = []
+    params: list[Any] = []
+    converters = {}
+    for name, (sql, query_params) in queries.items():
+        queryset, fields = reads[name]
+        model_fields = [queryset.model._meta.get_field(field) for field in fields]
+        quote = connection.ops.quote_name
+        columns = ["CAST(t.%s AS text)" % quote(field) for field in fields]
+        columns += ["NULL"] * (width - len(fields))
         parts.append(
-            queryset.order_by().values_list(Value(name, TextField()), *columns)
+            "SELECT CAST(%%s AS text), %s FROM (%s) t" % (", ".join(columns), sql)
         )
-    first, *rest = parts
-    query = first.union(*rest, all=True) if rest else first
-    db = first.db
-    converters = {
-        name: [
-            _converter(queryset.model._meta.get_field(field), db) for field in fields
-        ]
-        for name, (queryset, fields) in reads.items()
-    }
-    for name, *values in query:
+        params += [name, *query_params]
+        converters[name] = [_converter(field, db) for field in model_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    for name, *values in rows:
         row = converters[name]
         found[name].append(
             tuple(convert(value) for convert, value in zip(row, values, strict=False))
