@@ -229,6 +229,26 @@ def test_set_status_query_count(order, django_assert_num_queries):
         services.set_status(order, "delivered")
 
 
+def test_add_shipment_query_count(order, django_assert_num_queries):
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    Notification.objects.update(state=NotificationState.SENT)
+    # Savepoint, lock the state row, insert the shipment, insert its two events
+    # (shipment added, status changed), one read of the switches, preference
+    # and unsent messages, suppressions, insert the outbox row, the webhook
+    # endpoints subscribed, update the state, release: 8 statements and the
+    # savepoint (docs/benchmarks.rst counts a call without one, in autocommit).
+    with django_assert_num_queries(10):
+        services.add_shipment(
+            order,
+            carrier="ups",
+            tracking_number="1Z999AA10123456784",
+            tracking_url="https://www.ups.com/track?tracknum=1Z999AA10123456784",
+            status="shipped",
+        )
+    assert Notification.objects.filter(type="shipped").count() == 1
+
+
 # Signals -------------------------------------------------------------------------
 
 
