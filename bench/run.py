@@ -110,8 +110,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do a run again when other processes used more than a fifth of a "
         "core during it, at most N times in all (default 0)",
     )
+    parser.add_argument(
+        "--scenarios",
+        metavar="KEYS",
+        help="only these scenarios, comma-separated (e.g. "
+        "baseline,per_order,bulk_shipments; default: all of %s); the baseline "
+        "always runs, the workers only for an end-to-end scenario" % ", ".join(LABELS),
+    )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args(argv)
+    if args.scenarios:
+        chosen = {key.strip() for key in args.scenarios.split(",") if key.strip()}
+        unknown = sorted(chosen - set(LABELS))
+        if unknown:
+            parser.error(
+                "unknown scenarios %s; known: %s"
+                % (", ".join(unknown), ", ".join(LABELS))
+            )
+        args.scenarios = [key for key in LABELS if key in chosen | {"baseline"}]
+    else:
+        args.scenarios = list(LABELS)
     if args.smoke:
         args.orders = args.orders or SMOKE_ORDERS
         args.runs = args.runs or 1
@@ -333,18 +351,25 @@ def run_all(bench, args, worker_env, log) -> dict[str, Any]:
     """Every scenario ``args.runs`` times, in rounds (baseline, per-order, bulk,
     end to end; again…) so that a slower or faster spell of the machine
     touches the baseline and the others alike."""
-    log("Starting 2 Celery workers (prefork, concurrency 1)")
-    scenarios.start_workers(bench, worker_env)
+    chosen = [
+        (key, label, function)
+        for key, label, function in IN_PROCESS + WITH_WORKERS
+        if key in args.scenarios
+    ]
+    if WORKER_KEYS & set(args.scenarios):
+        log("Starting 2 Celery workers (prefork, concurrency 1)")
+        scenarios.start_workers(bench, worker_env)
     try:
-        warm_up_workers(bench, log)
-        bench.pause_workers()
+        if bench.workers:
+            warm_up_workers(bench, log)
+            bench.pause_workers()
         warm_up_in_process(bench, log)
         statements = scenarios.statement_patterns(bench)
-        runs: dict[str, list] = {key: [] for key in LABELS}
-        retries = dict.fromkeys(LABELS, args.retry_disturbed)
+        runs: dict[str, list] = {key: [] for key, _, _ in chosen}
+        retries = dict.fromkeys(runs, args.retry_disturbed)
         for round_number in range(1, args.runs + 1):
             log("Round %d of %d (%d orders):" % (round_number, args.runs, args.orders))
-            for key, _, function in IN_PROCESS + WITH_WORKERS:
+            for key, _, function in chosen:
                 runs[key].append(
                     run_once(bench, key, function, args, log, round_number, retries)
                 )
@@ -661,7 +686,7 @@ def measure(args, bench: scenarios.Bench, log) -> dict[str, Any]:
         if key in os.environ
     }
     if not args.profile:
-        if bench.sink is not None:
+        if bench.sink is not None and WORKER_KEYS & set(args.scenarios):
             count = max(200, min(4000, 2 * args.orders))
             if args.wait_quiet:
                 wait_for_quiet(args.wait_quiet)

@@ -28,23 +28,35 @@ from order_updates import signals
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter
 from order_updates.core.events import send_signal
+from order_updates.core.reads import instances, read_together
 from order_updates.models import (
     Notification,
+    NotificationPreference,
     NotificationState,
+    NotificationTypeSetting,
     OrderEvent,
     SuppressedRecipient,
 )
 from order_updates.notifications import queue, quiet_hours
 from order_updates.notifications.channels import get_channels
 from order_updates.notifications.channels.base import BaseChannel
-from order_updates.notifications.preferences import preferences_for_orders, wants
-from order_updates.notifications.types import (
-    get_notification_types,
-    merchant_switches,
-    type_for_event,
+from order_updates.notifications.preferences import (
+    Owner,
+    match_preferences,
+    preference_owner,
+    preferences_query,
+    wants,
 )
+from order_updates.notifications.types import get_notification_types, type_for_event
 
 logger = logging.getLogger(__name__)
+
+#: What the outbox reads of each table (see _FanOut).
+SWITCH_FIELDS = ("type", "enabled")
+PREFERENCE_FIELDS = tuple(
+    field.name for field in NotificationPreference._meta.concrete_fields
+)
+UNSENT_FIELDS = ("id", "order", "channel", "recipient")
 
 
 def queue_notifications(
@@ -60,24 +72,21 @@ def queue_notifications(
     are written in state "failed" with the error, for the merchant to see and
     re-send once the cause is fixed.
     """
-    typed: list[tuple[models.Model, OrderEvent, Any]] = []
-    switches: dict[str, bool] | None = None
-    for order, events in changes:
-        for event in events:
-            if not event.notify:
-                continue
-            if switches is None:
-                switches = merchant_switches()
-            notification_type = type_for_event(event, switches)
-            if notification_type is not None:
-                typed.append((order, event, notification_type))
+    notifying = [
+        (order, event) for order, events in changes for event in events if event.notify
+    ]
+    if not notifying:
+        return []
+    channels = get_channels()
+    fan_out = _FanOut(get_adapter(), channels, [order for order, _ in notifying])
+    typed = [
+        (order, event, notification_type)
+        for order, event in notifying
+        if (notification_type := type_for_event(event, fan_out.switches)) is not None
+    ]
     if not typed:
         return []
-
-    adapter = get_adapter()
-    channels = get_channels()
-    orders = list({order.pk: order for order, _, _ in typed}.values())
-    fan_out = _FanOut(adapter, channels, orders)
+    fan_out.find_recipients(channels, [order for order, _, _ in typed])
     now = timezone.now()
     window = app_settings.COALESCE_SECONDS
     rows: list[Notification] = []
@@ -111,7 +120,7 @@ def queue_notifications(
         return []
     _mark_suppressed(rows, channels)
     Notification.objects.bulk_create(rows, batch_size=app_settings.BULK_BATCH_SIZE)
-    _supersede(rows)
+    _supersede(rows, fan_out.unsent)
     pending = [row for row in rows if row.state == NotificationState.PENDING]
     queue.publish_after_commit((row.pk, row.next_attempt_at) for row in pending)
     if signals.notification_queued.receivers:
@@ -148,11 +157,15 @@ def _row(
 
 
 class _FanOut:
-    """Who gets a message about each order: recipients, preference and language,
-    found for the whole batch at once, with every error contained per order.
+    """What the outbox needs to know about a batch of orders, found at once:
+    the merchant's switches, each customer's preference and language, the
+    orders' unsent coalescing messages, the recipients; every error contained
+    per order.
 
-    A batch call that raises is retried order by order, so one bad order (or a
-    broken channel) costs only its own rows.
+    The switches, preferences and unsent messages are one statement
+    (:func:`~order_updates.core.reads.read_together`). A batch call that
+    raises is retried order by order, so one bad order (or a broken channel)
+    costs only its own rows.
     """
 
     def __init__(
@@ -162,23 +175,55 @@ class _FanOut:
         self.channel_names = list(channels)
         self.errors: dict[tuple[Any, str], str] = {}
         self.vetoes: dict[tuple[Any, str, str], bool] = {}
-        self.preferences = self._preferences(orders)
         self.languages: dict[Any, str] = {}
         self.found: dict[str, dict[Any, list[str]]] = {}
+        by_pk = {order.pk: order for order in orders}
+        owners: dict[Any, Owner] = {}
+        # Orders whose customer the adapter could not tell: reported only if
+        # they turn out to need a message (find_recipients).
+        self.owner_errors: dict[Any, Exception] = {}
+        for pk, order in by_pk.items():
+            try:
+                owners[pk] = preference_owner(order, adapter)
+            except Exception as exc:
+                self.owner_errors[pk] = exc
+        coalescing = [
+            code for code, item in get_notification_types().items() if item.coalesce
+        ]
+        found = read_together(
+            {
+                "switches": (NotificationTypeSetting.objects.all(), SWITCH_FIELDS),
+                "preferences": (preferences_query(owners), PREFERENCE_FIELDS),
+                "unsent": (
+                    Notification.objects.filter(
+                        order_id__in=list(by_pk),
+                        state=NotificationState.PENDING,
+                        type__in=coalescing,
+                    ),
+                    UNSENT_FIELDS,
+                ),
+            }
+        )
+        #: The merchant's switches, as :func:`merchant_switches` gives them.
+        self.switches: dict[str, bool] = dict(found["switches"])  # type: ignore[arg-type]
+        self.preferences = match_preferences(
+            owners,
+            instances(NotificationPreference, PREFERENCE_FIELDS, found["preferences"]),  # type: ignore[arg-type]
+        )
+        #: (pk, order pk, channel, recipient) of the orders' pending coalescing
+        #: rows written before this change (read before its rows are inserted).
+        self.unsent: list[tuple[Any, ...]] = found["unsent"]
+
+    def find_recipients(
+        self, channels: dict[str, Any], orders: list[models.Model]
+    ) -> None:
+        """Find the recipients of ``orders`` (those that get a message)."""
+        orders = list({order.pk: order for order in orders}.values())
+        for order in orders:
+            if order.pk in self.owner_errors:
+                self._fail(order, None, self.owner_errors[order.pk])
         for name, channel in channels.items():
             self.found[name] = self._recipients(name, channel, orders)
-
-    def _preferences(self, orders: list[models.Model]) -> dict[Any, Any]:
-        try:
-            return preferences_for_orders(orders)
-        except Exception:
-            found = {}
-            for order in orders:
-                try:
-                    found.update(preferences_for_orders([order]))
-                except Exception as exc:
-                    self._fail(order, None, exc)
-            return found
 
     def _recipients(
         self, name: str, channel: Any, orders: list[models.Model]
@@ -281,35 +326,33 @@ def _mark_suppressed(
             row.reason = gettext("Address suppressed: %(reason)s.") % {"reason": reason}
 
 
-def _supersede(rows: list[Notification]) -> None:
+def _supersede(rows: list[Notification], unsent: list[tuple[Any, ...]]) -> None:
     """Skip every older unsent message that the new ones make out of date.
 
     Same order, channel and recipient, both of a coalescing type, the older one
     still pending, whatever its age (a text that waited out the night included):
     only the newest goes out, rendered at send time, so it tells the latest
-    state; and messages never overtake each other (see delivery).
+    state; and messages never overtake each other (see delivery). ``unsent``
+    are the (pk, order pk, channel, recipient) of the orders' pending
+    coalescing rows before this change (read with the preferences).
     """
-    coalescing = [
+    coalescing = {
         code for code, item in get_notification_types().items() if item.coalesce
-    ]
+    }
     newest: dict[tuple[Any, str, str], Notification] = {}
+    older: list[tuple[Any, tuple[Any, str, str]]] = [
+        (pk, (order_id, channel, recipient))
+        for pk, order_id, channel, recipient in unsent
+    ]
     for row in rows:
         if row.type in coalescing and row.state == NotificationState.PENDING:
-            newest[(row.order_id, row.channel, row.recipient)] = row
-    if not newest:
-        return
-    candidates = (
-        Notification.objects.filter(
-            order_id__in={key[0] for key in newest},
-            state=NotificationState.PENDING,
-            type__in=coalescing,
-        )
-        .exclude(pk__in=[row.pk for row in newest.values()])
-        .values_list("pk", "order_id", "channel", "recipient")
-    )
+            key = (row.order_id, row.channel, row.recipient)
+            if key in newest:  # two in one change: the earlier one is older
+                older.append((newest[key].pk, key))
+            newest[key] = row
     reasons: dict[int, dict[str, Any]] = {}
-    for pk, order_id, channel, recipient in candidates:
-        winner = newest.get((order_id, channel, recipient))
+    for pk, key in older:
+        winner = newest.get(key)
         if winner is not None:
             reasons[pk] = {
                 "reason": gettext("Superseded by a newer update (#%(id)s).")

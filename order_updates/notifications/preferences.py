@@ -89,20 +89,42 @@ def preferences_for_orders(
 
     The same rule as :func:`preference_for`: the user account wins over the email.
     """
-
     adapter = get_adapter()
-    owners = {}
-    for order in orders:
-        user = adapter.get_user(order)
-        email = "" if user is not None else _guest_email(adapter.get_email(order))
-        owners[order.pk] = (user, email)
+    owners = {order.pk: preference_owner(order, adapter) for order in orders}
+    return match_preferences(owners, preferences_query(owners))
+
+
+#: An order's customer as preferences know it: (user, "") or (None, guest email).
+Owner = tuple[Any, str]
+
+
+def preference_owner(order: models.Model, adapter: Any) -> Owner:
+    """Whose preference applies to ``order`` (asks ``adapter``; may raise)."""
+    user = adapter.get_user(order)
+    email = "" if user is not None else _guest_email(adapter.get_email(order))
+    return user, email
+
+
+def preferences_query(owners: dict[Any, Owner]) -> models.QuerySet:
+    """The saved preferences of ``owners`` (order pk → owner): one query."""
     user_ids = {user.pk for user, _ in owners.values() if user is not None}
     emails = {email for user, email in owners.values() if user is None and email}
-    found = NotificationPreference.objects.filter(
+    return NotificationPreference.objects.filter(
         Q(user_id__in=user_ids) | Q(user__isnull=True, email__in=emails)
     )
-    by_user = {pref.user_id: pref for pref in found if pref.user_id}
-    by_email = {pref.email: pref for pref in found if not pref.user_id}
+
+
+def match_preferences(
+    owners: dict[Any, Owner], found: Iterable[NotificationPreference]
+) -> dict[Any, NotificationPreference]:
+    """Each order's preference among the saved ones ``found``, else a default."""
+    by_user = {}
+    by_email = {}
+    for pref in found:
+        if pref.user_id:
+            by_user[pref.user_id] = pref
+        else:
+            by_email[pref.email] = pref
     result = {}
     for pk, (user, email) in owners.items():
         if user is not None:
