@@ -585,10 +585,12 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
         p()
         p(
             "Worker-side cost, in-process, tasks of %d: %.2f ms per notification "
-            "(%.0f notifications/s in one process), %.1f SQL statements per task"
+            "(%.2f ms of this process's CPU; %.0f notifications/s in one process), "
+            "%.1f SQL statements per task"
             % (
                 delivery["task_size"],
                 delivery["ms_per_notification"],
+                delivery["cpu_ms_per_notification"],
                 delivery["notifications_per_s_one_process"],
                 delivery["statements_per_task"],
             )
