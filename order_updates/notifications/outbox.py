@@ -205,7 +205,7 @@ class _FanOut:
             }
         )
         #: The merchant's switches, as :func:`merchant_switches` gives them.
-        self.switches: dict[str, bool] = dict(found["switches"])  # type: ignore[arg-type]
+        self.switches: dict[str, bool] = dict(found["switches"])
         self.preferences = match_preferences(
             owners,
             instances(NotificationPreference, PREFERENCE_FIELDS, found["preferences"]),  # type: ignore[arg-type]

@@ -62,15 +62,17 @@ def order_updates_part(context: Context, template_name: str, **values: Any) -> s
     renders its template; rendered once per page for each distinct ``values``
     (in the active language) and repeated from then on.
     """
+    parts = context.render_context.get(_PARTS)
+    if parts is None:
+        parts = context.render_context[_PARTS] = {}
     try:
         key = (
-            _PART_KEY,
             template_name,
             translation.get_language(),
             context.autoescape,
             tuple(sorted(values.items())),
         )
-        rendered = context.render_context.get(key)
+        rendered = parts.get(key)
     except TypeError:  # a value that cannot be a dict key: render it each time
         key, rendered = None, None
     if rendered is None:
@@ -81,12 +83,12 @@ def order_updates_part(context: Context, template_name: str, **values: Any) -> s
         engine = context.template.engine if context.template else Engine.get_default()
         rendered = engine.get_template(template_name).render(part)
         if key is not None:
-            context.render_context[key] = rendered
+            parts[key] = rendered
     return rendered
 
 
-#: What the rendered parts are kept under in the template's render context.
-_PART_KEY = object()
+#: Where the rendered parts are kept in the template's render context.
+_PARTS = "order_updates.parts"
 
 
 @register.filter

@@ -32,7 +32,7 @@ _FOUND = "_order_updates_inheritance"
 
 def inheritance_nodes(
     template: BoundTemplate, context: RenderContext
-) -> tuple[ExtendsNode | None, list[Any]]:
+) -> tuple[ExtendsNode | None, tuple[Any, ...]]:
     """The template's ``extends`` node (or None) and its blocks, checked, found once."""
     found = getattr(template, _FOUND, None)
     if found is None:
