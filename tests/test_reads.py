@@ -1,15 +1,19 @@
-"""Several small reads in one statement (core.reads)."""
+"""Cheaper reads (core.reads): several in one statement, fixed shapes compiled once."""
 
 import datetime
 
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from order_updates.core.reads import instances, read_together
+from order_updates import services
+from order_updates.core.reads import FixedRead, instances, read_together
 from order_updates.models import (
     Notification,
     NotificationPreference,
     NotificationTypeSetting,
+    OrderEvent,
+    Shipment,
 )
 from order_updates.notifications.outbox import PREFERENCE_FIELDS
 
@@ -67,3 +71,77 @@ def test_nothing_to_read_costs_no_query(db, django_assert_num_queries):
     with django_assert_num_queries(0):
         found = read_together({"none": (Notification.objects.none(), ("id",))})
     assert found == {"none": []}
+
+
+def _values(rows):
+    return [{k: v for k, v in vars(row).items() if k != "_state"} for row in rows]
+
+
+def _shipments_with_numbers(order_pk):
+    return (
+        Shipment.objects.filter(order_id=order_pk)
+        .annotate(more_number=F("more_tracking_numbers__number"))
+        .order_by("pk", "more_number")
+    )
+
+
+def test_a_fixed_read_is_compiled_once_and_answers_as_its_queryset(make_order):
+    orders = [make_order(), make_order()]
+    for index, order in enumerate(orders):
+        services.start_tracking(order)
+        services.set_status(order, "processing", message="Packing %d" % index)
+        services.add_shipment(
+            order,
+            carrier="dhl",
+            tracking_number="JD%d" % index,
+            more_tracking_numbers=["JD%dB" % index, "JD%dC" % index],
+        )
+    events = FixedRead(OrderEvent, lambda pk: OrderEvent.objects.filter(order_id=pk))
+    shipments = FixedRead(Shipment, _shipments_with_numbers)
+    for order in orders:  # the second order runs the SQL compiled for the first
+        got = events(order.pk)
+        assert _values(got) == _values(OrderEvent.objects.filter(order_id=order.pk))
+        assert [e.data for e in got] == [
+            e.data for e in OrderEvent.objects.filter(order_id=order.pk)
+        ]
+        got = shipments(order.pk)
+        expected = list(_shipments_with_numbers(order.pk))
+        assert _values(got) == _values(expected)
+        assert [s.more_number for s in got] == [s.more_number for s in expected]
+        assert got[0].created_at == expected[0].created_at
+    # Compiled, not left to the ORM: one statement per database.
+    assert [value is not None for value in events._compiled.values()] == [True]
+    assert [value is not None for value in shipments._compiled.values()] == [True]
+
+
+def test_a_fixed_read_of_a_list_is_compiled_per_length(make_order):
+    orders = [make_order() for _ in range(3)]
+    for order in orders:
+        services.start_tracking(order)
+    read = FixedRead(
+        OrderEvent,
+        lambda pks: OrderEvent.objects.filter(order_id__in=pks).order_by("pk"),
+    )
+    pks = [order.pk for order in orders]
+    for chosen in ([pks[0]], [pks[1], pks[2]], [pks[2]], pks):
+        assert _values(read(chosen)) == _values(
+            OrderEvent.objects.filter(order_id__in=chosen).order_by("pk")
+        )
+    assert sorted(len(shape) and shape[1] for shape in read._compiled) == [1, 2, 3]
+
+
+def test_shapes_a_fixed_read_cannot_reuse_are_left_to_the_orm(db, make_order):
+    order = make_order()
+    services.start_tracking(order)
+    joined = FixedRead(
+        OrderEvent,
+        lambda pk: OrderEvent.objects.filter(order_id=pk).select_related("actor_user"),
+    )
+    by_text = FixedRead(OrderEvent, lambda kind: OrderEvent.objects.filter(kind=kind))
+    assert _values(joined(order.pk)) == _values(
+        OrderEvent.objects.filter(order_id=order.pk)
+    )
+    assert len(by_text("tracking_started")) == 1
+    assert by_text("no_such_kind") == []
+    assert list(joined._compiled.values()) == [None]
+    assert list(by_text._compiled.values()) == [None]

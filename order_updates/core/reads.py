@@ -1,4 +1,5 @@
-"""Several small reads in one statement.
+"""Cheaper reads: several small reads in one statement, and statements of a
+fixed shape compiled once.
 
 A change that notifies needs a handful of short lists from different tables
 (the merchant's switches, the customer's preference, the order's unsent
@@ -6,17 +7,24 @@ messages…). Each is a round trip to the database; for one order at a time
 those round trips cost more than the rows. :func:`read_together` sends them
 as one ``UNION ALL`` of the querysets' columns cast to text, and turns each
 row back into Python values with its field.
+
+A page reads an order's events, parcels and scans with the same queries on
+every request; only the order changes. Django builds and compiles a queryset's
+SQL afresh each time, which costs more than running such a short query does.
+:class:`FixedRead` keeps the SQL Django compiled for a queryset, per database,
+and runs it again with the new values.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.db import connections, models, router
 from django.utils import timezone
 
 #: A read: a queryset and the names of the fields (columns) it needs.
@@ -128,3 +136,79 @@ def _converter(field: Any, db: str) -> Any:
             return None if value is None else field.to_python(value)
 
     return convert
+
+
+class FixedRead:
+    """A read whose SQL does not change with its arguments, only its parameters:
+    ``build(*args)`` returns the queryset (of ``model``'s instances, with any
+    filters, joins, annotations and ordering, but no ``select_related``);
+    calling the read runs it and returns its rows as ``build(*args)`` would.
+
+    The first call on a database compiles ``build`` applied to stand-in values
+    and notes where they land among the statement's parameters; later calls
+    put the real values there and run the same SQL through ``raw()``, which
+    builds the instances (with the database's converters) as the queryset
+    would. An argument may be a list (for ``__in``): the statement is then
+    compiled once per length. A shape that the stand-ins cannot be found in
+    (or a queryset that matches nothing by construction) is run by the ORM
+    every time, so the result is always the queryset's.
+    """
+
+    def __init__(
+        self, model: type[models.Model], build: Callable[..., models.QuerySet]
+    ):
+        self.model = model
+        self.build = build
+        self._compiled: dict[
+            tuple[Any, ...], tuple[str, list[Any], list[list[int]]] | None
+        ] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> list[Any]:
+        db = router.db_for_read(self.model)
+        shape = (db, *(len(arg) if isinstance(arg, list) else None for arg in args))
+        compiled = self._compiled.get(shape, False)
+        if compiled is False:
+            compiled = self._compile(db, args)
+            with self._lock:
+                self._compiled[shape] = compiled
+        if compiled is None:
+            return list(self.build(*args).using(db))
+        sql, params, positions = compiled
+        values = [
+            value for arg in args for value in (arg if isinstance(arg, list) else [arg])
+        ]
+        params = list(params)
+        for places, value in zip(positions, values, strict=True):
+            for place in places:
+                params[place] = value
+        return list(self.model._default_manager.db_manager(db).raw(sql, params))
+
+    def _compile(
+        self, db: str, args: tuple[Any, ...]
+    ) -> tuple[str, list[Any], list[list[int]]] | None:
+        # Stand-ins: one integer per value, each to be found among the
+        # parameters; within every integer column's range (Django leaves an
+        # out-of-range value out of the SQL).
+        stand_ins: list[int] = []
+        built_args: list[Any] = []
+        for arg in args:
+            count = len(arg) if isinstance(arg, list) else 1
+            values = [1_987_654_321 + len(stand_ins) + i for i in range(count)]
+            stand_ins += values
+            built_args.append(values if isinstance(arg, list) else values[0])
+        try:
+            queryset = self.build(*built_args).using(db)
+            sql, params = queryset.query.get_compiler(using=db).as_sql()
+        except Exception:  # EmptyResultSet, a stand-in a field refuses: the ORM decides
+            return None
+        if queryset.query.select_related or queryset.model is not self.model:
+            return None  # raw() builds one model's rows, from columns named as fields
+        params = list(params)
+        positions = []
+        for stand_in in stand_ins:
+            found = [i for i, param in enumerate(params) if param == stand_in]
+            if not found:
+                return None
+            positions.append(found)
+        return sql, params, positions
