@@ -739,6 +739,30 @@ def test_template_tags_draw_the_parts_of_a_shops_own_page(make_order):
     assert money == "€105.50"
 
 
+def test_order_updates_time_is_one_time_element_in_the_pages_zone_and_language():
+    from django.utils import timezone, translation
+
+    moment = datetime.datetime(2026, 11, 2, 23, 30, tzinfo=UTC)
+    template = Template(
+        "{% load order_updates %}{{ moment|order_updates_time }}|"
+        '{{ moment|order_updates_time:"DATE_FORMAT" }}|'
+        '{{ day|order_updates_time:"DATE_FORMAT" }}|{{ nothing|order_updates_time }}|'
+        "{{ text|order_updates_time }}"
+    )
+    values = {"moment": moment, "day": datetime.date(2026, 12, 10), "nothing": None}
+    with translation.override("de"), timezone.override("Europe/Berlin"):
+        html = template.render(Context({**values, "text": "<b>soon</b>"}))
+    full, date, day, nothing, text = html.split("|")
+    # 23:30 UTC is already the 3rd in Berlin: the machine form says the same.
+    assert (
+        full
+        == '<time datetime="2026-11-03T00:30:00+01:00">3. November 2026 00:30</time>'
+    )
+    assert date == '<time datetime="2026-11-03T00:30:00+01:00">3. November 2026</time>'
+    assert day == '<time datetime="2026-12-10">10. Dezember 2026</time>'
+    assert nothing == "" and text == ""
+
+
 def test_template_tags_on_an_untracked_order(make_order):
     html = Template(
         "{% load order_updates %}{% order_status order %}{% order_progress order %}"
