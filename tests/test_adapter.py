@@ -155,3 +155,33 @@ def test_shipping_address_from_several_fields(make_order, settings):
         assert address == "%s\nada@example.com" % order.number
     else:
         assert address == ""
+
+
+def test_pages_join_the_relations_of_the_fields_they_show(
+    make_order, customer, settings, django_assert_num_queries
+):
+    relation = "customer" if settings.TEST_SHOP == "customershop" else "user"
+    order = make_order(user=customer, email="ada@example.com")
+    services.start_tracking(order, notify=False)
+    # By default the pages show nothing through a relation: the customer's
+    # account or contact row, which get_queryset() joins for messages, is not
+    # read by the pages, so not joined.
+    assert get_adapter().related_paths(["number", "total"]) == []
+    assert relation in get_adapter().get_queryset().query.select_related
+    assert get_adapter().get_page_queryset().query.select_related == {
+        "order_updates_state": {}
+    }
+    # A number kept on a related row is joined, with the status row.
+    expected = getattr(order, relation).email
+    fields = {
+        **settings.ORDER_UPDATES.get("ORDER_FIELDS", {}),
+        "number": "%s__email" % relation,
+    }
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "ORDER_FIELDS": fields}
+    adapter = get_adapter()
+    assert adapter.related_paths(["number", "total"]) == [relation]
+    mine = adapter.get_page_queryset(adapter.get_orders_for_user(customer))
+    with django_assert_num_queries(1):
+        [loaded] = list(mine)
+        assert adapter.get_number(loaded) == expected
+        assert loaded.order_updates_state.status == "placed"

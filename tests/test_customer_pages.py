@@ -239,9 +239,9 @@ def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
     assert len(re.findall(r'id="order-', response.content.decode())) == 10
     assert response.content.decode().count('class="ou-order__estimate"') == 8
     assert few == many
-    # Session, user, the page's orders with their states, estimated delivery
-    # and count, their latest events, the time zone.
-    assert many == 5
+    # Session, user, the page's orders with their states and count, their
+    # latest events, their parcels' estimated delivery, the time zone.
+    assert many == 6
 
 
 def test_my_orders_in_the_customers_time_zone(alice_client, alice, make_order):

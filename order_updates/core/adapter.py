@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +87,20 @@ ALTERNATIVE_ITEM_FIELDS: dict[str, tuple[str, ...]] = {
 
 #: Order fields whose absence makes messages look wrong (check W011 names them).
 SUMMARY_ORDER_FIELDS = ("items", "total", "shipping_address")
+
+#: The order fields the customer pages show: ``get_page_queryset()`` joins the
+#: relations they follow (not those of the customer's contact fields, which the
+#: pages do not show).
+PAGE_ORDER_FIELDS = (
+    "number",
+    "created",
+    "total",
+    "currency",
+    "subtotal",
+    "shipping",
+    "discount",
+    "tax",
+)
 
 logger = logging.getLogger("order_updates.adapter")
 
@@ -285,20 +299,45 @@ class DefaultOrderAdapter:
         reading ``customer__email`` costs no query per order.
         """
         model = self.get_order_model()
-        related = set()
-        for value in self.order_fields.values():
-            for path in value if isinstance(value, (list, tuple)) else [value]:
-                chain = _forward_relation_chain(model, path or "")
-                if chain:
-                    related.add(chain)
-        return model._default_manager.select_related(*sorted(related))
+        return model._default_manager.select_related(*self.related_paths())
 
     def get_message_queryset(self) -> QuerySet:
         """:meth:`get_queryset` with the order lines prefetched: what the
         delivery worker loads a batch of orders with, so building the messages'
         contexts costs no query per order.
         """
-        queryset = self.get_queryset()
+        return self.with_items(self.get_queryset())
+
+    def get_page_queryset(self, orders: QuerySet | None = None) -> QuerySet:
+        """Orders as the customer pages and tracking links load them: the state
+        row and the relations of :data:`PAGE_ORDER_FIELDS` joined. ``orders``
+        (all of them by default) narrows them, e.g. to
+        :meth:`get_orders_for_user`.
+        """
+        if orders is None:
+            orders = self.get_order_model()._default_manager.all()
+        related = self.related_paths(PAGE_ORDER_FIELDS)
+        return orders.select_related(*related, "order_updates_state")
+
+    def related_paths(self, names: Iterable[str] | None = None) -> list[str]:
+        """The forward relations that the ``ORDER_FIELDS`` of ``names`` (all of
+        them when None) follow, for ``select_related()``.
+        """
+        model = self.get_order_model()
+        related = set()
+        for name, value in self.order_fields.items():
+            if names is not None and name not in names:
+                continue
+            for path in value if isinstance(value, (list, tuple)) else [value]:
+                chain = _forward_relation_chain(model, path or "")
+                if chain:
+                    related.add(chain)
+        return sorted(related)
+
+    def with_items(self, queryset: QuerySet) -> QuerySet:
+        """``queryset`` of orders with their lines prefetched (and the relations
+        the ``ITEM_FIELDS`` follow), when ``items`` is a relation.
+        """
         path = self.order_fields.get("items")
         model = self.get_order_model()
         try:

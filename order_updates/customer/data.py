@@ -19,8 +19,6 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import (
     Count,
     F,
-    Max,
-    Min,
     OuterRef,
     QuerySet,
     Subquery,
@@ -32,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
 from order_updates.core.progress import Progress, completed_codes, get_order_progress
+from order_updates.core.reads import FixedRead
 from order_updates.core.tracking import estimate_words, status_words
 from order_updates.models import (
     EventKind,
@@ -189,6 +188,29 @@ def _label(choices: type[TextChoices], value: str) -> str:
         return value
 
 
+# The pages' reads of an order's own rows, their SQL compiled once (FixedRead).
+_order_events = FixedRead(
+    OrderEvent, lambda order_pk: OrderEvent.objects.filter(order_id=order_pk)
+)
+_order_shipments = FixedRead(
+    Shipment,
+    lambda order_pk: (
+        Shipment.objects.filter(order_id=order_pk)
+        .annotate(
+            more_number=F("more_tracking_numbers__number"),
+            more_pk=F("more_tracking_numbers__pk"),
+        )
+        .order_by("created_at", "pk", "more_pk")
+    ),
+)
+_order_scans = FixedRead(
+    TrackingEvent,
+    lambda order_pk: TrackingEvent.objects.filter(shipment__order_id=order_pk).order_by(
+        "-occurred_at", "-pk"
+    ),
+)
+
+
 def load_shipments(
     order: Model, *, line_names: dict[str, str] | None = None
 ) -> list[ShipmentInfo]:
@@ -196,26 +218,16 @@ def load_shipments(
     scans: two queries whatever their number (the further numbers are joined to
     the shipments; the scans of all of them come in one more).
     """
-    rows = (
-        Shipment.objects.filter(order_id=order.pk)
-        .annotate(
-            more_number=F("more_tracking_numbers__number"),
-            more_pk=F("more_tracking_numbers__pk"),
-        )
-        .order_by("created_at", "pk", "more_pk")
-    )
     shipments: dict[int, Shipment] = {}
     numbers: dict[int, list[str]] = {}
-    for row in rows:
+    for row in _order_shipments(order.pk):
         shipments.setdefault(row.pk, row)
         if row.more_number and row.more_number != row.tracking_number:
             numbers.setdefault(row.pk, []).append(row.more_number)
     if not shipments:
         return []
     scans: dict[int, list[TrackingEvent]] = {}
-    for scan in TrackingEvent.objects.filter(shipment_id__in=list(shipments)).order_by(
-        "-occurred_at", "-pk"
-    ):
+    for scan in _order_scans(order.pk):
         scans.setdefault(scan.shipment_id, []).append(scan)
     return [
         ShipmentInfo.from_model(
@@ -389,13 +401,7 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
     ``status_filter`` is "" (all), "open" or "completed" (:data:`ORDER_FILTERS`).
     """
     adapter = get_adapter()
-    visible = adapter.get_orders_for_user(user)
-    orders = (
-        adapter.get_queryset()
-        .filter(pk__in=visible.values("pk"))
-        .select_related("order_updates_state")
-    )
-    orders = orders.annotate(**_estimate_annotations())
+    orders = adapter.get_page_queryset(adapter.get_orders_for_user(user))
     completed = completed_codes()
     if status_filter == "completed":
         orders = orders.filter(order_updates_state__status__in=completed)
@@ -433,25 +439,42 @@ def orders_page(orders: QuerySet, number: Any, per_page: int) -> Page:
     return Page(rows, number, paginator)
 
 
-def _estimate_annotations() -> dict[str, Subquery]:
-    """The estimated delivery of an order's parcels still on their way, as
-    subqueries of the orders' query (no query of their own).
-    """
-    on_the_way = (
+def _latest_events_of(order_pks: list[Any]) -> QuerySet:
+    latest_sequence = (
+        OrderEvent.objects.public()
+        .filter(order=OuterRef("order"))
+        .order_by("-sequence")
+        .values("sequence")[:1]
+    )
+    return OrderEvent.objects.filter(
+        order_id__in=order_pks, sequence=Subquery(latest_sequence)
+    )
+
+
+#: The latest customer-visible event of each order.
+_latest_events = FixedRead(OrderEvent, _latest_events_of)
+
+#: The estimated deliveries of the orders' parcels still on their way.
+_estimates = FixedRead(
+    Shipment,
+    lambda order_pks: (
         Shipment.objects.filter(
-            order=OuterRef("pk"), estimated_delivery_to__isnull=False
+            order_id__in=order_pks, estimated_delivery_to__isnull=False
         )
         .exclude(tracking_status__in=list(FINAL_STATUSES))
-        .order_by()
-        .values("order")
-    )
+        .only("pk", "order_id", "estimated_delivery_from", "estimated_delivery_to")
+    ),
+)
+
+
+def _estimate(shipments: Iterable[Shipment]) -> dict[str, datetime.date | None]:
+    """When an order's parcels still on their way should arrive: the earliest
+    first day and the latest last day of their estimates."""
+    firsts = [s.estimated_delivery_from for s in shipments if s.estimated_delivery_from]
+    lasts = [s.estimated_delivery_to for s in shipments]
     return {
-        "order_updates_estimated_from": Subquery(
-            on_the_way.annotate(day=Min("estimated_delivery_from")).values("day")[:1]
-        ),
-        "order_updates_estimated_to": Subquery(
-            on_the_way.annotate(day=Max("estimated_delivery_to")).values("day")[:1]
-        ),
+        "estimated_from": min(firsts) if firsts else None,
+        "estimated_to": max(lasts) if lasts else None,
     }
 
 
@@ -461,19 +484,11 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
     """
     adapter = get_adapter()
     orders = list(orders)
-    latest_sequence = (
-        OrderEvent.objects.public()
-        .filter(order=OuterRef("order"))
-        .order_by("-sequence")
-        .values("sequence")[:1]
-    )
-    latest = {
-        event.order_id: event
-        for event in OrderEvent.objects.filter(
-            order_id__in=[order.pk for order in orders],
-            sequence=Subquery(latest_sequence),
-        )
-    }
+    pks = [order.pk for order in orders]
+    latest = {event.order_id: event for event in _latest_events(pks)} if pks else {}
+    estimates: dict[Any, list[Shipment]] = {}
+    for shipment in _estimates(pks) if pks else ():
+        estimates.setdefault(shipment.order_id, []).append(shipment)
     # Orders in the same status share one (immutable) Progress.
     progress: dict[str | None, Progress | None] = {}
     result = []
@@ -491,8 +506,7 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 currency=adapter.field(order, "currency") or "",
                 progress=progress[code],
                 latest=timeline_entry(event) if event is not None else None,
-                estimated_from=getattr(order, "order_updates_estimated_from", None),
-                estimated_to=getattr(order, "order_updates_estimated_to", None),
+                **_estimate(estimates.get(order.pk, ())),
             )
         )
     return result
@@ -508,7 +522,10 @@ def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
     tracking page) neither the order's lines nor the parcels' items are shown.
     """
     adapter = get_adapter()
-    events = list(OrderEvent.objects.public().filter(order_id=order.pk))
+    # All of the order's events, the customer's picked here by the same rule
+    # as ``public()``: a query without its two exclusions is cheaper to build,
+    # and an order's staff-only events are few.
+    events = [event for event in _order_events(order.pk) if event.is_public]
     shipments = load_shipments(
         order, line_names=adapter.get_line_names(order) if items else None
     )

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter
+from order_updates.core.reads import FixedRead
 from order_updates.customer.data import (
     ORDER_FILTERS,
     customer_orders,
@@ -35,16 +36,20 @@ from order_updates.models import NotificationPreference
 from order_updates.notifications.links import order_for_tracking_token, tracking_path
 from order_updates.notifications.views import private_page, render_page
 
+_customer_preference = FixedRead(
+    NotificationPreference,
+    lambda user_pk: NotificationPreference.objects.filter(user_id=user_pk).only(
+        "pk", "timezone"
+    )[:1],
+)
+
 
 def _customer_zone(request: HttpRequest):
     """The logged-in customer's chosen time zone, else the shop's (one query)."""
     if request.user.pk is None:
         return nullcontext()
-    name = (
-        NotificationPreference.objects.filter(user_id=request.user.pk)
-        .values_list("timezone", flat=True)
-        .first()
-    )
+    found = _customer_preference(request.user.pk)
+    name = found[0].timezone if found else None
     try:
         return timezone.override(zoneinfo.ZoneInfo(name)) if name else nullcontext()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -98,12 +103,8 @@ def order_view(request: HttpRequest, number: str) -> HttpResponse:
     adapter = get_adapter()
     path = adapter.order_fields.get("number") or "pk"
     try:
-        order = (
-            adapter.get_message_queryset()
-            .filter(pk__in=adapter.get_orders_for_user(request.user).values("pk"))
-            .select_related("order_updates_state")
-            .get(**{path: number})
-        )
+        mine = adapter.get_page_queryset(adapter.get_orders_for_user(request.user))
+        order = adapter.with_items(mine).get(**{path: number})
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(_("No such order.")) from None
     with _customer_zone(request):

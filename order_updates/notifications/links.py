@@ -135,12 +135,7 @@ def order_for_tracking_token(token: str) -> Any:
     """
     try:
         link = read_tracking_token(token)
-        order = (
-            get_adapter()
-            .get_queryset()
-            .select_related("order_updates_state")
-            .get(pk=link.order_pk)
-        )
+        order = get_adapter().get_page_queryset().get(pk=link.order_pk)
     except (signing.BadSignature, ObjectDoesNotExist, ValueError, TypeError):
         return None
     state = getattr(order, "order_updates_state", None)
