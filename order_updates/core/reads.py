@@ -167,11 +167,10 @@ class FixedRead:
     def __call__(self, *args: Any) -> list[Any]:
         db = router.db_for_read(self.model)
         shape = (db, *(len(arg) if isinstance(arg, list) else None for arg in args))
-        compiled = self._compiled.get(shape, False)
-        if compiled is False:
-            compiled = self._compile(db, args)
+        if shape not in self._compiled:
             with self._lock:
-                self._compiled[shape] = compiled
+                self._compiled[shape] = self._compile(db, args)
+        compiled = self._compiled[shape]
         if compiled is None:
             return list(self.build(*args).using(db))
         sql, params, positions = compiled

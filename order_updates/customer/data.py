@@ -471,7 +471,7 @@ def _estimate(shipments: Iterable[Shipment]) -> dict[str, datetime.date | None]:
     """When an order's parcels still on their way should arrive: the earliest
     first day and the latest last day of their estimates."""
     firsts = [s.estimated_delivery_from for s in shipments if s.estimated_delivery_from]
-    lasts = [s.estimated_delivery_to for s in shipments]
+    lasts = [s.estimated_delivery_to for s in shipments if s.estimated_delivery_to]
     return {
         "estimated_from": min(firsts) if firsts else None,
         "estimated_to": max(lasts) if lasts else None,
