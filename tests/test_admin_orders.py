@@ -746,9 +746,15 @@ def test_edit_a_shipments_estimate(merchant, make_order):
     url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
     form = text(merchant.get(url))
     assert 'value="2026-12-02"' in form
-    assert '<p id="order-updates-more-numbers">1Z2</p>' in form
-    assert "item_" not in form  # the items are set when the parcel is added
-    fields = {"carrier": "ups", "tracking_number": "1Z1", "notify": "on"}
+    assert ">\n1Z2</textarea>" in form  # the further numbers, editable
+    mug, _tea = line_keys(order)
+    assert 'name="item_%s"' % mug in form  # empty: the whole order
+    fields = {
+        "carrier": "ups",
+        "tracking_number": "1Z1",
+        "more_tracking_numbers": "1Z2",
+        "notify": "on",
+    }
     page = text(merchant.post(url, {**fields, "estimated_earliest": ""}))
     assert "An estimate cannot be removed" in page
     response = merchant.post(
@@ -777,6 +783,56 @@ def test_edit_a_shipments_estimate(merchant, make_order):
         },
     )
     assert shipment.estimates.count() == 2
+
+
+def test_edit_a_shipments_further_numbers_and_items(merchant, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    mug, tea = line_keys(order)
+    other = services.add_shipment(order, items=[{"line": tea, "quantity": 1}])
+    shipment = services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z1",
+        more_tracking_numbers=["1Z-TYPO"],
+        items=[{"line": mug, "quantity": 1}],
+    )
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    form = text(merchant.get(url))
+    assert re.search(r'name="item_%s"[^>]* value="1"' % mug, form), form
+    fields = {"carrier": "ups", "tracking_number": "1Z1", "notify": "on"}
+    # The tea is in the other parcel: the service says so beside the field.
+    page = text(
+        merchant.post(
+            url,
+            {
+                **fields,
+                "more_tracking_numbers": "1Z2\r\n1Z3",
+                "item_%s" % mug: "2",
+                "item_%s" % tea: "1",
+            },
+        )
+    )
+    assert re.search(
+        r'errors field-item_%s">\s*<ul class="errorlist[^"]*"[^>]*><li>[^<]*only 0 of '
+        r"line %s remain" % (tea, tea),
+        page,
+    ), page
+    assert re.search(r"1Z2\r?\n1Z3</textarea>", page)  # kept as typed
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == ["1Z-TYPO"]
+    response = merchant.post(
+        url,
+        {**fields, "more_tracking_numbers": "1Z2\r\n1Z3", "item_%s" % mug: "2"},
+    )
+    assert response.status_code == 302, text(response)
+    shipment.refresh_from_db()
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == ["1Z2", "1Z3"]
+    assert shipment.items == [{"line": mug, "quantity": 2}]
+    event = OrderEvent.objects.get(kind=EventKind.SHIPMENT_UPDATED)
+    assert event.data["changed"] == ["items", "more_tracking_numbers"]
+    other.refresh_from_db()
+    assert other.items == [{"line": tea, "quantity": 1}]
 
 
 def test_a_shipment_of_another_order_is_not_found(merchant, make_order):

@@ -786,6 +786,48 @@ def test_update_a_shipment(as_staff, order):
     assert services.get_status(order).code == "shipped"
 
 
+def test_update_a_shipments_further_numbers_and_items(as_staff, order):
+    services.set_status(order, "processing")
+    mug, tea = list(get_adapter().get_line_quantities(order))  # 2 mugs, 1 tea
+    shipment = services.add_shipment(
+        order,
+        tracking_number="P1",
+        more_tracking_numbers=["P-TYPO"],
+        items=[{"line": mug, "quantity": 1}],
+    )
+    target = url("shipment", number(order), shipment.pk)
+    too_many = as_staff.patch(
+        target, {"items": [{"line": mug, "quantity": 3}]}, format="json"
+    )
+    assert too_many.status_code == 400, too_many.json()
+    assert too_many.json() == {
+        "items[0]": ["items[0]: only 2 of line %s remain to ship." % mug]
+    }
+    response = as_staff.patch(
+        target,
+        {
+            "more_tracking_numbers": ["P2"],
+            "items": [{"line": mug, "quantity": 2}, {"line": tea, "quantity": 1}],
+            "note": "Repacked",
+        },
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["tracking_numbers"] == ["P1", "P2"]
+    assert body["items"] == [
+        {"line": mug, "quantity": 2},
+        {"line": tea, "quantity": 1},
+    ]
+    event = OrderEvent.objects.get(order_id=order.pk, kind="shipment_updated")
+    assert event.data["changed"] == ["items", "more_tracking_numbers"]
+    assert event.note == "Repacked"
+    # [] removes the further numbers; the items stay as they are.
+    cleared = as_staff.patch(target, {"more_tracking_numbers": []}, format="json")
+    assert cleared.json()["tracking_numbers"] == ["P1"]
+    assert len(cleared.json()["items"]) == 2
+
+
 def test_update_the_estimate_and_a_later_one_tells_the_customer(as_staff, order):
     shipment = services.add_shipment(
         order, tracking_number="P1", estimated_delivery=datetime.date(2026, 3, 6)

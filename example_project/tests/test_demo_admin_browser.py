@@ -194,8 +194,9 @@ def test_change_status_with_preview_shipment_and_notes(
     assert str(shipment.estimated_delivery_from) == "2026-12-02"
     assert str(shipment.estimated_delivery_to) == "2026-12-04"
 
-    # Correct it: a carrier of the registry, the number, a later estimate; first
-    # with a mistake, which the form shows without losing what was typed.
+    # Correct it: a carrier of the registry, the numbers, the tea packed in the
+    # same parcel, a later estimate; first with a mistake, which the form shows
+    # without losing what was typed.
     browser.find_element(By.LINK_TEXT, "Edit").click()
     Select(
         wait(browser, EC.presence_of_element_located((By.ID, "id_carrier")))
@@ -203,6 +204,16 @@ def test_change_status_with_preview_shipment_and_notes(
     field = browser.find_element(By.ID, "id_tracking_number")
     field.clear()
     field.send_keys("JD014600007")
+    field = browser.find_element(By.ID, "id_more_tracking_numbers")
+    assert field.get_attribute("value") == "KK014600013\nKK014600020"
+    field.clear()
+    field.send_keys("JD014600014")
+    tea = order.lines.get(product_name="Tea Sampler")
+    assert (
+        browser.find_element(By.ID, "id_item_%s" % knife.pk).get_attribute("value")
+        == "2"
+    )
+    browser.find_element(By.ID, "id_item_%s" % tea.pk).send_keys("1")
     latest = browser.find_element(By.ID, "id_estimated_latest")
     latest.clear()
     latest.send_keys("2026-12-06")
@@ -219,12 +230,21 @@ def test_change_status_with_preview_shipment_and_notes(
         browser.find_element(By.ID, "id_tracking_number").get_attribute("value")
         == "JD014600007"
     )
+    assert (
+        browser.find_element(By.ID, "id_more_tracking_numbers").get_attribute("value")
+        == "JD014600014"
+    )
     browser.find_element(By.ID, "id_carrier_name").clear()
     browser.find_element(By.ID, "order-updates-save").click()
     assert "shipment was changed" in success_message(browser)
     shipment.refresh_from_db()
     assert (shipment.carrier, shipment.carrier_name) == ("dhl", "")
     assert shipment.tracking_number == "JD014600007"
+    assert [n.number for n in shipment.more_tracking_numbers.all()] == ["JD014600014"]
+    assert shipment.items == [
+        {"line": str(knife.pk), "quantity": 2},
+        {"line": str(tea.pk), "quantity": 1},
+    ]
     assert str(shipment.estimated_delivery_to) == "2026-12-06"
     updated = OrderEvent.objects.get(order=order, kind=EventKind.SHIPMENT_UPDATED)
     assert updated.actor_user == merchant

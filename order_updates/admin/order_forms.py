@@ -152,9 +152,9 @@ class ShipmentForm(forms.Form):
     """A shipment's details, to add one or correct one; the one shipment form.
 
     Adding one may also move the order (usually to "shipped"): the choices are
-    the statuses the pipeline allows from ``current_status``. On add, it also
-    takes the further tracking numbers and, with ``lines`` (line key →
-    (name, quantity ordered)), how many of each line the parcel holds.
+    the statuses the pipeline allows from ``current_status``. It also takes the
+    further tracking numbers and, with ``lines`` (line key → (name, quantity
+    ordered)), how many of each line the parcel holds.
     """
 
     def __init__(
@@ -181,7 +181,7 @@ class ShipmentForm(forms.Form):
         fields.pop("carrier")
         for name, field in fields.items():
             self.fields[name] = field
-            if name == "tracking_number" and adding:
+            if name == "tracking_number":
                 self.fields["more_tracking_numbers"] = forms.CharField(
                     label=_("Further tracking numbers"),
                     required=False,
@@ -190,16 +190,15 @@ class ShipmentForm(forms.Form):
                         "One per line, for the other parcels of this shipment."
                     ),
                 )
-        if adding:
-            for key, (name, quantity) in self.lines.items():
-                self.fields[self.item_field(key)] = forms.IntegerField(
-                    label=name,
-                    required=False,
-                    min_value=0,
-                    max_value=quantity,
-                    help_text=_("of %(quantity)d ordered") % {"quantity": quantity},
-                    widget=forms.NumberInput(attrs={"class": "vIntegerField"}),
-                )
+        for key, (name, quantity) in self.lines.items():
+            self.fields[self.item_field(key)] = forms.IntegerField(
+                label=name,
+                required=False,
+                min_value=0,
+                max_value=quantity,
+                help_text=_("of %(quantity)d ordered") % {"quantity": quantity},
+                widget=forms.NumberInput(attrs={"class": "vIntegerField"}),
+            )
         self.fields["estimated_earliest"] = forms.DateField(
             label=_("Estimated delivery"),
             required=False,
@@ -231,8 +230,8 @@ class ShipmentForm(forms.Form):
         return "item_%s" % key
 
     def item_fields(self) -> list[forms.BoundField]:
-        """The quantity fields, one per order line (add only)."""
-        return [self[self.item_field(key)] for key in self.lines if self.adding]
+        """The quantity fields, one per order line."""
+        return [self[self.item_field(key)] for key in self.lines]
 
     #: The fields about the change itself, shown last.
     change_names = ("status", "message", "note", "notify")
@@ -283,7 +282,7 @@ class ShipmentForm(forms.Form):
                 "estimated_earliest",
                 _("An estimate cannot be removed, only changed: give the new dates."),
             )
-        if self.adding and self.lines:
+        if self.lines:
             quantities = [cleaned.get(self.item_field(key)) for key in self.lines]
             given = [quantity for quantity in quantities if quantity is not None]
             if given and not any(given):
@@ -306,7 +305,7 @@ class ShipmentForm(forms.Form):
         return [line.strip() for line in text.splitlines() if line.strip()]
 
     def items(self) -> list[dict[str, Any]] | None:
-        """The lines in the parcel, as add_shipment takes them (None: all)."""
+        """The lines in the parcel, as the services take them (None: all)."""
         items = [
             {"line": key, "quantity": self.cleaned_data.get(self.item_field(key))}
             for key in self.lines
@@ -336,7 +335,7 @@ class ShipmentForm(forms.Form):
         """Show a service's refusal beside the field it is about (else on top)."""
         argument = getattr(exc, "argument", "") or ""
         name = argument.split("[", 1)[0].split(".", 1)[0]
-        if name == "items" and self.adding:
+        if name == "items":
             index = argument[len("items[") :].split("]", 1)[0]
             items = self.items() or []
             if index.isdigit() and int(index) < len(items):

@@ -562,7 +562,7 @@ class OrderUpdatesAdminMixin:
             current_status = (
                 current.code if current else get_adapter().get_initial_status(order)
             )
-            lines = order_lines(order)
+        lines = order_lines(order)
         form = ShipmentForm(
             request.POST if request.method == "POST" else None,
             initial=initial,
@@ -593,7 +593,11 @@ class OrderUpdatesAdminMixin:
                         done = _("The shipment was added.")
                     else:
                         event = services.update_shipment(
-                            shipment, **form.shipment_fields(), **common
+                            shipment,
+                            **form.shipment_fields(),
+                            more_tracking_numbers=form.more_tracking_numbers(),
+                            items=form.items() or [],
+                            **common,
                         )
                         estimate = form.estimate()
                         if estimate is not None and form.estimate_changed():
@@ -670,6 +674,11 @@ def shipment_initial(shipment: Shipment) -> dict[str, Any]:
         initial["carrier"] = OTHER_CARRIER
     initial["estimated_earliest"] = shipment.estimated_delivery_from
     initial["estimated_latest"] = shipment.estimated_delivery_to
+    initial["more_tracking_numbers"] = "\n".join(
+        number.number for number in shipment.more_tracking_numbers.all()
+    )
+    for item in shipment.items or []:
+        initial[ShipmentForm.item_field(str(item["line"]))] = item["quantity"]
     return initial
 
 

@@ -445,6 +445,19 @@ class ShipmentUpdateSerializer(serializers.Serializer):
     tracking_number = serializers.CharField(required=False, allow_blank=True)
     tracking_url = serializers.CharField(required=False, allow_blank=True)
     shipped_at = serializers.DateTimeField(required=False, allow_null=True)
+    more_tracking_numbers = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=100,
+        help_text=_(
+            "Replaces the further parcels' tracking numbers ([] removes them)."
+        ),
+    )
+    items = ShipmentItemSerializer(
+        many=True,
+        required=False,
+        help_text=_("Replaces the order lines in the parcel ([]: the whole order)."),
+    )
     estimated_delivery = EstimateSerializer(
         required=False,
         help_text=_("A new estimate; later than the last one, the customer is told."),
@@ -463,14 +476,15 @@ class ShipmentUpdateSerializer(serializers.Serializer):
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         from order_updates.core.shipments import UPDATABLE_FIELDS
 
-        changeable = (*UPDATABLE_FIELDS, "estimated_delivery")
+        shipment_changes = (*UPDATABLE_FIELDS, "more_tracking_numbers", "items")
+        changeable = (*shipment_changes, "estimated_delivery")
         if not any(name in data for name in changeable):
             raise serializers.ValidationError(
                 _("Nothing to change: send at least one of %(fields)s.")
                 % {"fields": ", ".join(changeable)},
                 code="invalid",
             )
-        if data.get("note") and not any(name in data for name in UPDATABLE_FIELDS):
+        if data.get("note") and not any(name in data for name in shipment_changes):
             # An estimate alone writes an event without a staff note.
             raise serializers.ValidationError(
                 {
@@ -479,7 +493,7 @@ class ShipmentUpdateSerializer(serializers.Serializer):
                             "A note goes with a change of %(fields)s; add it on "
                             "its own with the notes endpoint."
                         )
-                        % {"fields": ", ".join(UPDATABLE_FIELDS)}
+                        % {"fields": ", ".join(shipment_changes)}
                     ]
                 },
                 code="invalid",

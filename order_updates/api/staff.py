@@ -365,9 +365,9 @@ SHIPMENT_ID = OpenApiParameter(
     ],
 )
 class ShipmentUpdateView(StaffView):
-    """Change what is sent: carrier, carrier name, service, tracking number,
-    link, shipped time (``update_shipment()``) and the estimated delivery
-    (``set_estimated_delivery()``), in one transaction
+    """Change what is sent: carrier, carrier name, service, tracking numbers,
+    link, shipped time, the lines in the parcel (``update_shipment()``) and the
+    estimated delivery (``set_estimated_delivery()``), in one transaction
     (``order_updates.change_shipment``)."""
 
     operation_id = "update_shipment"

@@ -204,6 +204,8 @@ UPDATABLE_FIELDS = (
 def update_shipment(
     shipment: Shipment,
     *,
+    more_tracking_numbers: Iterable[str] | None = None,
+    items: Iterable[Mapping[str, Any]] | None = None,
     actor: Actor = None,
     message: str = "",
     note: str = "",
@@ -216,11 +218,17 @@ def update_shipment(
     arguments given); return the ``shipment_updated`` event, or None when
     nothing changed.
 
+    ``more_tracking_numbers`` replaces the further parcels' numbers (``[]``
+    removes them) and ``items`` the order lines in the parcel (``[]``: the
+    whole order), as :func:`add_shipment` takes them; None leaves them as
+    they are.
+
     The customer hears of it (a shipping update) unless ``notify=False``. When
-    ``shipped_at`` is set on a shipment that had none, the order follows its
-    shipments as with :func:`add_shipment`, and that status change tells the
-    customer instead. Bad values raise
-    :class:`~order_updates.exceptions.InvalidInput` before anything is written.
+    ``shipped_at`` is set on a shipment that had none, or the items of one that
+    has left change, the order follows its shipments as with
+    :func:`add_shipment`, and a status change tells the customer instead. Bad
+    values raise :class:`~order_updates.exceptions.InvalidInput` before
+    anything is written.
     """
     if not isinstance(shipment, Shipment) or shipment.pk is None:
         raise InvalidInputType(
@@ -235,8 +243,12 @@ def update_shipment(
             gettext("Unknown shipment fields %(unknown)s; known: %(known)s.")
             % {"unknown": ", ".join(unknown), "known": ", ".join(UPDATABLE_FIELDS)},
         )
-    cleaned = validation.shipment_fields(changes)
-    cleaned = {name: cleaned[name] for name in changes}
+    checked = validation.shipment_fields(
+        {**changes, "more_tracking_numbers": more_tracking_numbers}
+    )
+    cleaned = {name: checked[name] for name in changes}
+    if more_tracking_numbers is not None:
+        cleaned["more_tracking_numbers"] = checked["more_tracking_numbers"]
     actor, message, note, notify, at = validation.arguments(
         actor=actor, message=message, note=note, notify=notify, at=at
     )
@@ -245,16 +257,53 @@ def update_shipment(
     with transaction.atomic():
         state = lock_state(order, at=now)
         shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        before = {name: getattr(shipment, name) for name in cleaned}
-        changed = {name: v for name, v in cleaned.items() if before[name] != v}
+        before = {
+            name: getattr(shipment, name)
+            for name in cleaned
+            if name != "more_tracking_numbers"
+        }
+        if items is not None:
+            # What the order's other shipments hold limits what this one may.
+            shipped = _shipped_lines(order)
+            for item in shipment.items or []:
+                key = str(item.get("line"))
+                shipped[key] = shipped.get(key, 0) - int(item.get("quantity") or 0)
+            cleaned["items"] = validation.shipment_items(
+                items, get_adapter().get_line_quantities(order), shipped
+            )
+            before["items"] = shipment.items or []
+        if more_tracking_numbers is not None:
+            main = cleaned.get("tracking_number", shipment.tracking_number)
+            cleaned["more_tracking_numbers"] = [
+                number for number in cleaned["more_tracking_numbers"] if number != main
+            ]
+            before["more_tracking_numbers"] = list(
+                shipment.more_tracking_numbers.order_by("pk").values_list(
+                    "number", flat=True
+                )
+            )
+        changed = {
+            name: value
+            for name, value in cleaned.items()
+            if _comparable(name, before[name]) != _comparable(name, value)
+        }
         if not changed:
             return None
         left = before.get("shipped_at", shipment.shipped_at) is None and bool(
             changed.get("shipped_at")
         )
-        for name, value in changed.items():
-            setattr(shipment, name, value)
-        shipment.save(update_fields=list(changed))
+        # Items moved between parcels that have left: lines may now all be sent.
+        regroup = "items" in changed and shipment.shipped_at is not None
+        columns = [name for name in changed if name != "more_tracking_numbers"]
+        for name in columns:
+            setattr(shipment, name, changed[name])
+        if columns:
+            shipment.save(update_fields=columns)
+        if "more_tracking_numbers" in changed:
+            shipment.more_tracking_numbers.all().delete()
+            _save_more_numbers(
+                [shipment], {shipment.pk: changed["more_tracking_numbers"]}
+            )
         started = start_event(order, state, actor=actor, at=now)
         event = build_event(
             state,
@@ -276,7 +325,7 @@ def update_shipment(
             },
         )
         events = [started, event] if started else [event]
-        if left:
+        if left or regroup:
             moves = follow_shipments(
                 order, state, actor=actor, at=now, notify=notify, shipment=shipment
             )
@@ -508,6 +557,14 @@ def _shipments_by_pk(
         except InvalidInput as exc:  # a bad value: this order is skipped
             fields_by_pk[pk] = exc
     return fields_by_pk, instances
+
+
+def _comparable(name: str, value: Any) -> Any:
+    """``value`` of the shipment field ``name`` as compared for a change: the
+    items whatever their order."""
+    if name == "items":
+        return sorted((str(item["line"]), item["quantity"]) for item in value or [])
+    return value
 
 
 def _shipped_lines(order: models.Model) -> dict[str, int]:
