@@ -379,7 +379,8 @@ def run_all(bench, args, worker_env, log) -> dict[str, Any]:
     for key, summary in results.items():
         summary["discarded_disturbed_runs"] = args.retry_disturbed - retries[key]
     results["baseline"]["statements_of_one_order"] = statements["baseline"]
-    results["per_order"]["statements_of_one_order"] = statements["per_order"]
+    if "per_order" in results:  # --scenarios may leave it out
+        results["per_order"]["statements_of_one_order"] = statements["per_order"]
     base = results["baseline"]["median_orders_per_s"]
     for summary in results.values():
         summary["ratio_to_baseline"] = round(summary["median_orders_per_s"] / base, 2)

@@ -148,6 +148,34 @@ def test_shipments_that_move_the_order_write_the_field(shop_status, order):
     assert shop_value(order, field) == value_of["shipped"]
 
 
+def test_bulk_add_shipments_writes_the_moved_orders_in_one_statement(
+    shop_status, make_order, django_assert_max_num_queries
+):
+    field, value_of = shop_status
+    orders = [make_order() for _ in range(5)]
+    services.bulk_set_status(orders, "processing", notify=False)
+    services.set_status(orders[0], "cancelled")
+    with django_assert_max_num_queries(20) as queries:
+        result = services.bulk_add_shipments(
+            [(order, {"tracking_number": "1Z%d" % order.pk}) for order in orders],
+            status="shipped",
+            notify=False,
+        )
+    assert len(result.changed) == 4
+    table = type(orders[0])._meta.db_table
+    updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and table in q["sql"]
+    ]
+    assert len(updates) == 1
+    values = {order.pk: shop_value(order, field) for order in orders}
+    assert values[orders[0].pk] == value_of["cancelled"]
+    assert {values[order.pk] for order in orders[1:]} == {value_of["shipped"]}
+    # The instances follow too, so the shop's next save() keeps the value.
+    assert {getattr(order, field) for order in orders[1:]} == {value_of["shipped"]}
+
+
 def test_shops_without_a_status_field_configure_nothing(order, settings):
     assert "STATUS_FIELD" not in settings.ORDER_UPDATES
     services.set_status(order, "confirmed")

@@ -27,6 +27,7 @@ from order_updates.core.events import (
     start_event,
     write_events,
 )
+from order_updates.core.shop_field import write_shop_status
 from order_updates.core.status import load_orders, move, skip_reason
 from order_updates.core.tracking import (
     checked_estimate,
@@ -448,6 +449,7 @@ def bulk_add_shipments(
                 },
             )
             changes = []
+            moved: list[Any] = []
             # State rows grouped by (events added, moved): a few plain UPDATEs.
             updates: dict[tuple[int, bool], list[Any]] = {}
             for pk, state in states.items():
@@ -491,14 +493,20 @@ def bulk_add_shipments(
                                 message=message,
                                 notify=notify,
                                 data={"bulk": bulk, "shipment": shipment.pk},
+                                write_shop=False,  # for the whole batch, below
                             )
                         )
+                        moved.append(pk)
                         result.changed.append(pk)
                     result.shipments.append(shipment)
                 if events:
                     changes.append((order, events))
                     added = state.last_sequence - first_sequence
                     updates.setdefault((added, moves), []).append(state.pk)
+            if target is not None:
+                # The shop's own status field follows in one statement, not one
+                # per order (as in bulk_set_status).
+                write_shop_status([instances[pk] for pk in moved], moved, target.code)
             write_events(changes)
             for (added, moves), state_pks in updates.items():
                 values: dict[str, Any] = {"last_sequence": F("last_sequence") + added}
