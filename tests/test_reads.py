@@ -143,5 +143,9 @@ def test_shapes_a_fixed_read_cannot_reuse_are_left_to_the_orm(db, make_order):
     )
     assert len(by_text("tracking_started")) == 1
     assert by_text("no_such_kind") == []
+    # An id as text is converted by the ORM, as the queryset would.
+    events = FixedRead(OrderEvent, lambda pk: OrderEvent.objects.filter(order_id=pk))
+    assert _values(events(str(order.pk))) == _values(events(order.pk))
+    assert len(events(order.pk)) == 1
     assert list(joined._compiled.values()) == [None]
     assert list(by_text._compiled.values()) == [None]

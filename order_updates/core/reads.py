@@ -148,8 +148,9 @@ class FixedRead:
     and notes where they land among the statement's parameters; later calls
     put the real values there and run the same SQL through ``raw()``, which
     builds the instances (with the database's converters) as the queryset
-    would. An argument may be a list (for ``__in``): the statement is then
-    compiled once per length. A shape that the stand-ins cannot be found in
+    would. The arguments are integers (ids), or lists of them (for ``__in``:
+    the statement is then compiled once per length); other values go through
+    the ORM. A shape that the stand-ins cannot be found in
     (or a queryset that matches nothing by construction) is run by the ORM
     every time, so the result is always the queryset's.
     """
@@ -171,12 +172,14 @@ class FixedRead:
             with self._lock:
                 self._compiled[shape] = self._compile(db, args)
         compiled = self._compiled[shape]
-        if compiled is None:
-            return list(self.build(*args).using(db))
-        sql, params, positions = compiled
         values = [
             value for arg in args for value in (arg if isinstance(arg, list) else [arg])
         ]
+        # The SQL was made for integers (the stand-ins): anything else (a text
+        # id the field would convert) goes through the ORM.
+        if compiled is None or not all(type(value) is int for value in values):
+            return list(self.build(*args).using(db))
+        sql, params, positions = compiled
         params = list(params)
         for places, value in zip(positions, values, strict=True):
             for place in places:
