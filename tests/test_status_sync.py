@@ -120,6 +120,18 @@ def test_tracking_starts_in_the_status_the_shops_field_means(shop_status, make_o
     assert services.get_status(order).code == "processing"
 
 
+def assert_written_once(queries, orders, field, value):
+    """One UPDATE of the shop's order table wrote ``value`` to ``orders[1:]``."""
+    table = type(orders[0])._meta.db_table
+    updates = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and table in q["sql"]
+    ]
+    assert len(updates) == 1
+    assert {shop_value(order, field) for order in orders[1:]} == {value}
+
+
 def test_bulk_set_status_writes_the_changed_orders_in_one_statement(
     shop_status, make_order, django_assert_max_num_queries
 ):
@@ -129,16 +141,8 @@ def test_bulk_set_status_writes_the_changed_orders_in_one_statement(
     with django_assert_max_num_queries(20) as queries:
         result = services.bulk_set_status(orders, "confirmed", notify=False)
     assert len(result.changed) == 4
-    table = type(orders[0])._meta.db_table
-    updates = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].startswith("UPDATE") and table in q["sql"]
-    ]
-    assert len(updates) == 1
-    values = {order.pk: shop_value(order, field) for order in orders}
-    assert values[orders[0].pk] == value_of["cancelled"]
-    assert {values[order.pk] for order in orders[1:]} == {value_of["confirmed"]}
+    assert_written_once(queries, orders, field, value_of["confirmed"])
+    assert shop_value(orders[0], field) == value_of["cancelled"]
 
 
 def test_shipments_that_move_the_order_write_the_field(shop_status, order):
@@ -162,16 +166,8 @@ def test_bulk_add_shipments_writes_the_moved_orders_in_one_statement(
             notify=False,
         )
     assert len(result.changed) == 4
-    table = type(orders[0])._meta.db_table
-    updates = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].startswith("UPDATE") and table in q["sql"]
-    ]
-    assert len(updates) == 1
-    values = {order.pk: shop_value(order, field) for order in orders}
-    assert values[orders[0].pk] == value_of["cancelled"]
-    assert {values[order.pk] for order in orders[1:]} == {value_of["shipped"]}
+    assert_written_once(queries, orders, field, value_of["shipped"])
+    assert shop_value(orders[0], field) == value_of["cancelled"]
     # The instances follow too, so the shop's next save() keeps the value.
     assert {getattr(order, field) for order in orders[1:]} == {value_of["shipped"]}
 
