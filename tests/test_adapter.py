@@ -171,6 +171,10 @@ def test_pages_join_the_relations_of_the_fields_they_show(
     assert get_adapter().get_page_queryset().query.select_related == {
         "order_updates_state": {}
     }
+    # A customer's orders, each once already: no subquery of keys.
+    mine = get_adapter().get_orders_for_user(customer)
+    assert "IN (SELECT" not in str(get_adapter().get_page_queryset(mine).query)
+    assert "IN (SELECT" in str(get_adapter().get_page_queryset(mine.distinct()).query)
     # A number kept on a related row is joined, with the status row.
     expected = getattr(order, relation).email
     fields = {

@@ -115,6 +115,21 @@ def test_my_orders_lists_only_mine_with_status(
     assert [item["number"] for item in confirmed["results"]] == [number(mine[1])]
 
 
+def test_my_orders_seen_through_a_to_many_join_come_once(
+    as_customer, customer, make_order, settings
+):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.ThroughLinesAdapter",
+    }
+    mine = [make_order(user=customer) for _ in range(3)]  # two lines each
+    body = as_customer.get(url("orders")).json()
+    assert body["count"] == 3
+    assert [item["number"] for item in body["results"]] == [
+        number(order) for order in reversed(mine)
+    ]
+
+
 def test_my_orders_costs_the_same_queries_for_any_page(
     as_customer, customer, make_order, django_assert_num_queries
 ):

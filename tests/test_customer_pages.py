@@ -226,6 +226,33 @@ def _record_templates(names):
         template_rendered.disconnect(record)
 
 
+class ThroughLinesAdapter(DefaultOrderAdapter):
+    """A shop that lets a customer see their orders that have lines: through a
+    join across a to-many relation, one row per line."""
+
+    def get_orders_for_user(self, user):
+        lines = "%s__isnull" % self.order_fields["items"]
+        return super().get_orders_for_user(user).filter(**{lines: False})
+
+
+def test_orders_seen_through_a_to_many_join_come_once(
+    alice_client, alice, make_order, settings
+):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.ThroughLinesAdapter",
+    }
+    orders = [make_order(user=alice) for _ in range(3)]  # two lines each
+    for order in orders:
+        services.start_tracking(order)
+    page = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+    assert len(re.findall(r'id="order-', page)) == 3
+    response = alice_client.get(
+        reverse("order_updates:order", args=[number_of(orders[0])])
+    )
+    assert response.status_code == 200
+
+
 def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
     url = reverse("order_updates:my_orders")
     for _ in range(2):

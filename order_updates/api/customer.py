@@ -93,12 +93,9 @@ class OrderListView(BaseView, generics.ListAPIView):
     pagination_class = Pagination
 
     def get_queryset(self) -> Any:
-        orders = (
-            get_adapter()
-            .get_orders_for_user(self.request.user)
-            .select_related("order_updates_state")
-            .order_by("-pk")
-        )
+        adapter = get_adapter()
+        mine = adapter.get_orders_for_user(self.request.user)
+        orders = adapter.get_page_queryset(mine).order_by("-pk")
         code = self.request.query_params.get("status")
         if code and "\x00" in code:
             orders = orders.none()  # no status holds a NUL character

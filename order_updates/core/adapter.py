@@ -188,6 +188,20 @@ def _forward_relation_chain(model: type[models.Model], path: str) -> str:
     return "__".join(chain)
 
 
+def _one_row_per_order(orders: QuerySet) -> bool:
+    """Whether ``orders`` gives each order once and takes more clauses: no
+    DISTINCT, slice or union, and only joins along forward relations (a
+    to-many join repeats the order per related row)."""
+    query = orders.query
+    if query.distinct or query.is_sliced or query.combinator:
+        return False
+    for join in query.alias_map.values():
+        field = getattr(join, "join_field", None)  # None: the order table itself
+        if field is not None and not (field.many_to_one or field.one_to_one):
+            return False
+    return True
+
+
 def path_exists(model: type[models.Model], path: str) -> bool:
     """Whether ``a__b__c`` names fields (the last may be a property) from ``model``."""
     parts = path.split("__")
@@ -312,10 +326,17 @@ class DefaultOrderAdapter:
         """Orders as the customer pages and tracking links load them: the state
         row and the relations of :data:`PAGE_ORDER_FIELDS` joined. ``orders``
         (all of them by default) narrows them, e.g. to
-        :meth:`get_orders_for_user`.
+        :meth:`get_orders_for_user`: used as they are when each order comes
+        once, else (a join across a to-many relation, ``distinct()``, a slice,
+        a union) as a subquery of their keys.
         """
+        manager = self.get_order_model()._default_manager
         if orders is None:
-            orders = self.get_order_model()._default_manager.all()
+            orders = manager.all()
+        elif not _one_row_per_order(orders):
+            # Taken as they are, orders would repeat (a join across a to-many
+            # relation), or the query takes no more clauses: keys in a subquery.
+            orders = manager.filter(pk__in=orders.values("pk"))
         related = self.related_paths(PAGE_ORDER_FIELDS)
         return orders.select_related(*related, "order_updates_state")
 
