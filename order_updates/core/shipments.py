@@ -265,12 +265,10 @@ def update_shipment(
         }
         if items is not None:
             # What the order's other shipments hold limits what this one may.
-            shipped = _shipped_lines(order)
-            for item in shipment.items or []:
-                key = str(item.get("line"))
-                shipped[key] = shipped.get(key, 0) - int(item.get("quantity") or 0)
             cleaned["items"] = validation.shipment_items(
-                items, get_adapter().get_line_quantities(order), shipped
+                items,
+                get_adapter().get_line_quantities(order),
+                _shipped_lines(order, excluding=shipment.pk),
             )
             before["items"] = shipment.items or []
         if more_tracking_numbers is not None:
@@ -575,11 +573,14 @@ def _comparable(name: str, value: Any) -> Any:
     return value
 
 
-def _shipped_lines(order: models.Model) -> dict[str, int]:
-    """Line key → quantity already in the order's shipments."""
+def _shipped_lines(order: models.Model, excluding: Any = None) -> dict[str, int]:
+    """Line key → quantity already in the order's shipments (but the one
+    ``excluding`` names)."""
     shipped: dict[str, int] = {}
-    for items in Shipment.objects.filter(order_id=order.pk).values_list(
-        "items", flat=True
+    for items in (
+        Shipment.objects.filter(order_id=order.pk)
+        .exclude(pk=excluding)
+        .values_list("items", flat=True)
     ):
         for item in items or []:
             key = str(item.get("line"))
