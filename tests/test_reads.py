@@ -149,3 +149,22 @@ def test_shapes_a_fixed_read_cannot_reuse_are_left_to_the_orm(db, make_order):
     assert len(events(order.pk)) == 1
     assert list(joined._compiled.values()) == [None]
     assert list(by_text._compiled.values()) == [None]
+
+
+def test_a_fixed_read_defers_what_its_queryset_defers(make_order):
+    order = make_order()
+    services.start_tracking(order)
+    services.add_shipment(order, carrier="dhl", tracking_number="JD1")
+    read = FixedRead(
+        Shipment,
+        lambda pk: Shipment.objects.filter(order_id=pk).only("pk", "created_at"),
+    )
+    for _ in range(2):  # compiled, then run from what was compiled
+        (got,) = read(order.pk)
+        (expected,) = Shipment.objects.filter(order_id=order.pk).only(
+            "pk", "created_at"
+        )
+        assert got.get_deferred_fields() == expected.get_deferred_fields()
+        assert got.created_at == expected.created_at is not None
+        assert got._state.db == expected._state.db and not got._state.adding
+    assert [value is not None for value in read._compiled.values()] == [True]

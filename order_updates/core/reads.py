@@ -145,14 +145,16 @@ class FixedRead:
     calling the read runs it and returns its rows as ``build(*args)`` would.
 
     The first call on a database compiles ``build`` applied to stand-in values
-    and notes where they land among the statement's parameters; later calls
-    put the real values there and run the same SQL through ``raw()``, which
-    builds the instances (with the database's converters) as the queryset
-    would. The arguments are integers (ids), or lists of them (for ``__in``:
-    the statement is then compiled once per length); other values go through
-    the ORM. A shape that the stand-ins cannot be found in
-    (or a queryset that matches nothing by construction) is run by the ORM
-    every time, so the result is always the queryset's.
+    and notes where they land among the statement's parameters, and which
+    columns hold the model's fields and annotations; later calls put the real
+    values there, run the same SQL and build the instances from its rows as the
+    queryset does (the database's and the fields' converters, ``from_db()``).
+    The arguments are integers (ids), or lists of them (for ``__in``: the
+    statement is then compiled once per length); other values go through the
+    ORM. A shape that the stand-ins cannot be found in, or that this plan does
+    not cover (composite keys, ``extra()``), or a queryset that matches nothing
+    by construction, is run by the ORM every time, so the result is always the
+    queryset's.
     """
 
     def __init__(
@@ -179,16 +181,19 @@ class FixedRead:
         # id the field would convert) goes through the ORM.
         if compiled is None or not all(type(value) is int for value in values):
             return list(self.build(*args).using(db))
-        sql, params, positions = compiled
+        sql, params, positions, rows = compiled
         params = list(params)
         for places, value in zip(positions, values, strict=True):
             for place in places:
                 params[place] = value
-        return list(self.model._default_manager.db_manager(db).raw(sql, params))
+        connection = connections[db]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return rows.instances(cursor.fetchall(), db, connection)
 
     def _compile(
         self, db: str, args: tuple[Any, ...]
-    ) -> tuple[str, list[Any], list[list[int]]] | None:
+    ) -> tuple[str, list[Any], list[list[int]], _Rows] | None:
         # Stand-ins: one integer per value, each to be found among the
         # parameters; within every integer column's range (Django leaves an
         # out-of-range value out of the SQL).
@@ -201,11 +206,15 @@ class FixedRead:
             built_args.append(values if isinstance(arg, list) else values[0])
         try:
             queryset = self.build(*built_args).using(db)
-            sql, params = queryset.query.get_compiler(using=db).as_sql()
+            compiler = queryset.query.get_compiler(using=db)
+            sql, params = compiler.as_sql()
         except Exception:  # EmptyResultSet, a stand-in a field refuses: the ORM decides
             return None
         if queryset.query.select_related or queryset.model is not self.model:
-            return None  # raw() builds one model's rows, from columns named as fields
+            return None  # one model's rows only, as ModelIterable's simplest case
+        rows = _Rows.of(compiler)
+        if rows is None:
+            return None
         params = list(params)
         positions = []
         for stand_in in stand_ins:
@@ -213,4 +222,74 @@ class FixedRead:
             if not found:
                 return None
             positions.append(found)
-        return sql, params, positions
+        return sql, params, positions, rows
+
+
+class _Rows:
+    """How a compiled queryset's rows become its model's instances: what
+    Django's ``ModelIterable`` does with a compiler's ``select``, kept so that
+    the SQL need not be compiled again to know it.
+    """
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        expressions: list[Any],
+        fields: slice,
+        attnames: list[str],
+        annotations: dict[str, int],
+    ):
+        self.model = model
+        self.expressions = expressions
+        self.fields = fields
+        self.attnames = attnames
+        self.annotations = annotations
+
+    @classmethod
+    def of(cls, compiler: Any) -> _Rows | None:
+        """The plan of ``compiler``'s rows (after ``as_sql()``), or None for a
+        select this plan doesn't cover (composite keys, extra())."""
+        expressions = [column for column, _sql, _alias in compiler.select]
+        positions = compiler.klass_info["select_fields"]
+        if (
+            compiler.query.extra_select
+            or any(type(e).__name__ == "ColPairs" for e in expressions)
+            or positions != list(range(positions[0], positions[-1] + 1))
+        ):
+            return None
+        fields = slice(positions[0], positions[-1] + 1)
+        return cls(
+            compiler.klass_info["model"],
+            expressions,
+            fields,
+            [column.target.attname for column in expressions[fields]],
+            dict(compiler.annotation_col_map),
+        )
+
+    def instances(
+        self, rows: list[tuple[Any, ...]], db: str, connection: Any
+    ) -> list[models.Model]:
+        # The converters are the connection's own (bound to its thread's
+        # wrapper): asked for on each call, as the compiler does.
+        converters = []
+        for position, expression in enumerate(self.expressions):
+            found = connection.ops.get_db_converters(
+                expression
+            ) + expression.get_db_converters(connection)
+            if found:
+                converters.append((position, found, expression))
+        from_db = self.model.from_db
+        result = []
+        for row in rows:
+            if converters:
+                row = list(row)
+                for position, found, expression in converters:
+                    value = row[position]
+                    for convert in found:
+                        value = convert(value, expression, connection)
+                    row[position] = value
+            instance = from_db(db, self.attnames, row[self.fields])
+            for name, position in self.annotations.items():
+                setattr(instance, name, row[position])
+            result.append(instance)
+        return result
