@@ -21,11 +21,11 @@ class OrderUpdatesConfig(AppConfig):
         from order_updates.core.events import register_consumer
         from order_updates.core.status import track_new_order
         from order_updates.core.sync import shop_order_saved
+        from order_updates.notifications.failures import register_failure_consumer
         from order_updates.notifications.feedback import connect_receivers
         from order_updates.notifications.outbox import queue_notifications
-        from order_updates.signals import notification_failed
         from order_updates.webhooks.events import (
-            queue_notification_webhook,
+            queue_failure_webhooks,
             queue_webhooks,
         )
 
@@ -37,10 +37,9 @@ class OrderUpdatesConfig(AppConfig):
         register_consumer(set_default_estimates)
         # And their outbound webhook deliveries, in that transaction too.
         register_consumer(queue_webhooks)
-        notification_failed.connect(
-            queue_notification_webhook,
-            dispatch_uid="order_updates.queue_notification_webhook",
-        )
+        # A notification's failure (or bounce) gets its webhook deliveries in
+        # the transaction that records it; notification_failed follows the commit.
+        register_failure_consumer(queue_failure_webhooks)
         # django-anymail's tracking webhooks update the notifications they concern.
         connect_receivers()
         try:

@@ -24,7 +24,7 @@ from order_updates.models import (
 )
 from order_updates.notifications import delivery as engine
 from order_updates.webhooks import delivery, signing, targets
-from order_updates.webhooks.events import queue_notification_webhook
+from order_updates.webhooks.events import queue_failure_webhooks
 from tests.webhook_receiver import Receiver, signature_ok
 
 UTC = datetime.timezone.utc
@@ -130,10 +130,10 @@ def test_bulk_changes_write_their_deliveries_in_two_statements(endpoint, make_or
 def test_a_failed_notification_raises_its_event(endpoint, order):
     services.start_tracking(order)
     notification = Notification.objects.get(order_id=order.pk)
+    bounced = Notification.objects.get(pk=notification.pk)
     notification.state = NotificationState.FAILED
-    queue_notification_webhook(Notification, notification=notification, error="550")
-    notification.state = NotificationState.BOUNCED
-    queue_notification_webhook(Notification, notification=notification, error="gone")
+    bounced.state = NotificationState.BOUNCED
+    queue_failure_webhooks([(notification, "550"), (bounced, "gone")])
     failed, bounced = deliveries()
     assert failed.event_type == "notification.failed"
     assert bounced.event_type == "notification.bounced"

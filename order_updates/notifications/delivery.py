@@ -33,7 +33,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ from order_updates.core.adapter import get_adapter
 from order_updates.core.events import send_signal
 from order_updates.exceptions import ChannelError, OrderUpdatesError, RecipientGone
 from order_updates.models import Notification, NotificationState, SweeperRun
-from order_updates.notifications import queue, quiet_hours
+from order_updates.notifications import failures, queue, quiet_hours
 from order_updates.notifications.channels import get_channel
 from order_updates.notifications.channels.base import BaseChannel
 from order_updates.notifications.preferences import (
@@ -607,30 +607,37 @@ class _Batch:
         return pks - set(ours.values_list("pk", flat=True))
 
     def _finish(self) -> None:
-        """Write every outcome but "sent", one statement per state."""
+        """Write every outcome but "sent", one statement per state, in one
+        transaction with what the failure consumers write (the failures'
+        webhooks), so a worker that dies or a database error leaves both
+        unwritten (the sweeper then takes the rows back); announce the failures
+        once it has committed.
+        """
+        if not self.finished:
+            return
         now = timezone.now()
         taken: set[int] = set()
-        for state, values in self.finished.items():
-            common: dict[str, Any] = {"state": state, "updated_at": now}
-            common["lease_expires_at"] = None
-            updated = Notification.objects.filter(
-                claim_token=self.token, state=NotificationState.SENDING
-            ).update_each(values, **common)
+        # Stop renewing these rows first: a renewal waiting for this
+        # transaction's row locks would find them finished, and see a lost lease.
+        for values in self.finished.values():
             self.lease.done(values)
-            taken |= self._not_recorded(values, updated, state=state)
+        with transaction.atomic():
+            for state, values in self.finished.items():
+                common: dict[str, Any] = {"state": state, "updated_at": now}
+                common["lease_expires_at"] = None
+                updated = Notification.objects.filter(
+                    claim_token=self.token, state=NotificationState.SENDING
+                ).update_each(values, **common)
+                taken |= self._not_recorded(values, updated, state=state)
+            self.failures = [item for item in self.failures if item[0].pk not in taken]
+            for row, message in self.failures:
+                row.state = NotificationState.FAILED
+                row.last_error = message
+            failures.consume_failures(self.failures)
         for pk in taken:
             self.outcomes[pk] = LEASE_LOST
-        self.failures = [item for item in self.failures if item[0].pk not in taken]
         self.retries = [item for item in self.retries if item[0] not in taken]
-        for row, message in self.failures:
-            row.state = NotificationState.FAILED
-            row.last_error = message
-            send_signal(
-                signals.notification_failed,
-                Notification,
-                notification=row,
-                error=message,
-            )
+        failures.announce_failures(self.failures)
         if self.retries:
             queue.publish_due(self.retries)
 
@@ -717,17 +724,20 @@ def sweep(budget: float | None = None) -> dict[str, int]:
     worker quicker than the sweeper's commit would find nothing to claim. Two
     sweeps that overlap may queue a row twice; the claim lets one worker send it.
     """
-    swept = sweep_rows(Notification, queue.DELIVER_TASK, budget)
     lost_error = gettext(LOST_LEASE)
-    for notification in Notification.objects.filter(
-        pk__in=swept.failed, state=NotificationState.FAILED, last_error=lost_error
-    ):
-        send_signal(
-            signals.notification_failed,
-            Notification,
-            notification=notification,
-            error=lost_error,
-        )
+    recorded: list[tuple[Notification, str]] = []
+
+    def record_failed(rows: QuerySet) -> None:
+        failed = [(row, lost_error) for row in rows]
+        failures.consume_failures(failed)
+        recorded.extend(failed)
+
+    swept = sweep_rows(Notification, queue.DELIVER_TASK, budget, record_failed)
+    # None when recording them rolled back (the next sweep tries again).
+    committed = set(swept.failed)
+    failures.announce_failures(
+        (row, error) for row, error in recorded if row.pk in committed
+    )
     SweeperRun.objects.update_or_create(
         pk=1,
         defaults={
@@ -763,14 +773,23 @@ class Swept:
     remaining: int
 
 
-def sweep_rows(model: type[Model], task: str, budget: float | None = None) -> Swept:
+def sweep_rows(
+    model: type[Model],
+    task: str,
+    budget: float | None = None,
+    on_failed: Callable[[QuerySet], Any] | None = None,
+) -> Swept:
     """:func:`sweep` for any outbox table (see :func:`claim_rows`), its rows
     published to ``task``.
+
+    ``on_failed(rows)`` runs inside the transaction that fails the rows whose
+    lease ran out with no attempt left, given those rows: what it writes
+    commits with their failure, or neither does.
     """
     started = time.monotonic()
     budget = app_settings.SWEEP_TIME_BUDGET if budget is None else budget
     now = timezone.now()
-    recovered, failed = _recover_expired(model, now)
+    recovered, failed = _recover_expired(model, now, on_failed)
     queued = 0
     last: tuple[datetime.datetime, int] | None = None
     remaining = 0
@@ -792,7 +811,11 @@ def sweep_rows(model: type[Model], task: str, budget: float | None = None) -> Sw
     return Swept(recovered, failed, queued, remaining)
 
 
-def _recover_expired(model: type[Model], now: datetime.datetime) -> tuple[int, list]:
+def _recover_expired(
+    model: type[Model],
+    now: datetime.datetime,
+    on_failed: Callable[[QuerySet], Any] | None = None,
+) -> tuple[int, list]:
     """Rows whose lease ran out: back to pending, or failed when out of attempts
     (their ids returned).
 
@@ -807,14 +830,8 @@ def _recover_expired(model: type[Model], now: datetime.datetime) -> tuple[int, l
             "pk", flat=True
         )
     )
-    manager.filter(
-        pk__in=failed_ids, state=NotificationState.SENDING, lease_expires_at__lt=now
-    ).update(
-        state=NotificationState.FAILED,
-        last_error=lost_error,
-        lease_expires_at=None,
-        updated_at=now,
-    )
+    if failed_ids:
+        failed_ids = _fail_expired(model, failed_ids, now, on_failed)
     recovered = expired.filter(attempts__lt=app_settings.MAX_ATTEMPTS).update(
         state=NotificationState.PENDING,
         next_attempt_at=now - SWEEP_GRACE,  # due at once: this sweep queues it
@@ -823,6 +840,52 @@ def _recover_expired(model: type[Model], now: datetime.datetime) -> tuple[int, l
         updated_at=now,
     )
     return recovered, failed_ids
+
+
+def _fail_expired(
+    model: type[Model],
+    ids: list[int],
+    now: datetime.datetime,
+    on_failed: Callable[[QuerySet], Any] | None,
+) -> list[int]:
+    """Fail these rows whose lease ran out with no attempt left, in one
+    transaction with ``on_failed``; return their ids.
+
+    Should that transaction fail, it is logged and none is failed: they stay
+    "sending" with their lease run out, for the next sweep to try again, and
+    the rest of this sweep goes on.
+    """
+    lost_error = gettext(LOST_LEASE)
+    manager = model._default_manager
+    try:
+        with transaction.atomic():
+            manager.filter(
+                pk__in=ids, state=NotificationState.SENDING, lease_expires_at__lt=now
+            ).update(
+                state=NotificationState.FAILED,
+                last_error=lost_error,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            if on_failed is not None:
+                # The rows this sweep failed (not those another one failed first).
+                on_failed(
+                    manager.filter(
+                        pk__in=ids,
+                        state=NotificationState.FAILED,
+                        last_error=lost_error,
+                        updated_at=now,
+                    ).order_by("pk")
+                )
+    except Exception:
+        logger.exception(
+            "The sweeper could not record the failure of %d %s row(s) whose lease "
+            "ran out; the next sweep tries again.",
+            len(ids),
+            model._meta.label,
+        )
+        return []
+    return ids
 
 
 def _due_rows(

@@ -54,7 +54,7 @@ from order_updates.models import (
     OrderEvent,
     SuppressionReason,
 )
-from order_updates.notifications import queue, quiet_hours
+from order_updates.notifications import failures, queue, quiet_hours
 from order_updates.notifications.channels import get_channel, get_channels
 from order_updates.notifications.channels.base import BaseChannel
 from order_updates.notifications.preferences import (
@@ -395,15 +395,10 @@ def _bounced(
         return
     if moved:
         result.fallback = _queue_fallback(notification)
-        transaction.on_commit(
-            lambda: send_signal(
-                signals.notification_failed,
-                Notification,
-                notification=notification,
-                error=error,
-            ),
-            robust=True,
-        )
+        # The bounce's webhooks commit with it; the signal follows the commit.
+        bounced = [(notification, error)]
+        failures.consume_failures(bounced)
+        transaction.on_commit(lambda: failures.announce_failures(bounced), robust=True)
     note = gettext("%(channel)s to %(recipient)s bounced: %(description)s") % {
         "channel": capfirst(channel.label),
         "recipient": notification.recipient,

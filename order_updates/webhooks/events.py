@@ -3,8 +3,9 @@
 :func:`queue_webhooks` is an event consumer (registered in
 ``AppConfig.ready()``): it runs inside the transaction of every service that
 writes timeline events, so a rolled-back change leaves no delivery behind.
-:func:`queue_notification_webhook` receives ``notification_failed``, which the
-delivery worker sends once the failure (or bounce) is recorded.
+:func:`queue_failure_webhooks` is a failure consumer (registered there too): it
+runs inside the transaction that records a notification's failure (or bounce),
+so the two commit together.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import models
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from order_updates.carriers.registry import carrier_name, tracking_link
@@ -278,31 +280,50 @@ def _for_event(shipment: dict[str, Any], event: OrderEvent) -> dict[str, Any]:
     return {name: value for name, value in shipment.items() if name != "scan"}
 
 
-def queue_notification_webhook(
-    sender: Any, notification: Notification, error: str = "", **kwargs: Any
-) -> None:
-    """Receiver of ``notification_failed``: a "notification.failed" (or
-    "notification.bounced") delivery to the endpoints that want it.
+def failure_type(notification: Notification) -> str:
+    """The webhook event type of a failed (or bounced) notification."""
+    if notification.state == NotificationState.BOUNCED:
+        return WebhookEventType.NOTIFICATION_BOUNCED
+    return WebhookEventType.NOTIFICATION_FAILED
+
+
+def queue_failure_webhooks(
+    failures: Iterable[tuple[Notification, str]],
+) -> list[WebhookDelivery]:
+    """The failure consumer: a "notification.failed" (or "notification.bounced")
+    delivery per failure, to the active endpoints that want it.
+
+    It runs in the transaction that records the failures (see
+    :mod:`order_updates.notifications.failures`): the deliveries commit with
+    them or not at all. Costs one query (the subscribed endpoints); when an
+    endpoint wants them, one to load the orders not loaded yet and one insert,
+    however many the failures.
     """
-    event_type = (
-        WebhookEventType.NOTIFICATION_BOUNCED
-        if notification.state == NotificationState.BOUNCED
-        else WebhookEventType.NOTIFICATION_FAILED
-    )
+    failures = list(failures)
+    if not failures:
+        return []
     endpoints = subscribers()
-    if not endpoints.get(event_type):
-        return
-    order = notification.order
-    data = {
-        "order": order_data(order),
-        "notification": {
-            "id": notification.pk,
-            "type": notification.type,
-            "channel": notification.channel,
-            "recipient": notification.recipient,
-            "state": notification.state,
-            "error": error,
-        },
-    }
-    with transaction.atomic():
-        write([(event_type, order, timezone.now(), data)], endpoints)
+    wanted = [
+        (notification, error)
+        for notification, error in failures
+        if endpoints.get(failure_type(notification))
+    ]
+    if not wanted:
+        return []
+    prefetch_related_objects([notification for notification, _error in wanted], "order")
+    now = timezone.now()
+    items = []
+    for notification, error in wanted:
+        data = {
+            "order": order_data(notification.order),
+            "notification": {
+                "id": notification.pk,
+                "type": notification.type,
+                "channel": notification.channel,
+                "recipient": notification.recipient,
+                "state": notification.state,
+                "error": error,
+            },
+        }
+        items.append((failure_type(notification), notification.order, now, data))
+    return write(items, endpoints)
