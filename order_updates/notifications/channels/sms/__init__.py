@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.phonenumber import to_python
 
 from order_updates.conf import load_component
+from order_updates.core.phones import normalize_phone
 from order_updates.exceptions import PermanentChannelError
 from order_updates.notifications.channels.base import (
     BaseChannel,
@@ -38,22 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: The provider when the channel's options name none: prints texts (development).
 DEFAULT_PROVIDER = "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
-
-
-def normalize_phone(value: Any) -> str:
-    """``value`` as an E.164 number, or '' if it is not a valid phone number.
-
-    National numbers are read in ``PHONENUMBER_DEFAULT_REGION``, as
-    django-phonenumber-field does.
-    """
-    if not value:
-        return ""
-    if not isinstance(value, phonenumbers.PhoneNumber):
-        value = str(value)
-    number = to_python(value)
-    if not number or not number.is_valid():
-        return ""
-    return number.as_e164
 
 
 class SMSChannel(BaseChannel):
