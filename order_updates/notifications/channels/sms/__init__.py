@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.conf import load_component
+from order_updates.core.adapter import get_adapter
 from order_updates.core.phones import normalize_phone
 from order_updates.exceptions import PermanentChannelError
 from order_updates.notifications.channels.base import (
@@ -90,6 +91,11 @@ class SMSChannel(BaseChannel):
         channel that requires it.
         """
         number = normalize_phone(adapter.get_phone(order))
+        return [number] if number else []
+
+    def staff_recipients(self, user: Any) -> list[str]:
+        """The staff member's own number: the adapter's ``get_user_phone()``."""
+        number = normalize_phone(get_adapter().get_user_phone(user))
         return [number] if number else []
 
     def segments(self, text: str) -> tuple[str, int]:
