@@ -178,6 +178,10 @@ def test_staff_recipients_ask_the_adapter(settings):
         "+442079460958"
     ]
     assert channel.staff_recipients(SimpleNamespace(desk="+1 415 555")) == []
+    # The editor's hint cannot name a setting the adapter does not read.
+    assert channel.staff_recipients_hint(SimpleNamespace(desk="")) == (
+        "Give your account a valid phone number."
+    )
 
 
 class DeskPhoneAdapter(DefaultOrderAdapter):
