@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
@@ -618,6 +619,30 @@ def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
     return []
 
 
+def check_user_phone_field(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E022: USER_PHONE_FIELD is not a path from the user model."""
+    path = app_settings.USER_PHONE_FIELD
+    if path is None:
+        return []
+    try:
+        user_model = get_user_model()
+    except ImproperlyConfigured:
+        return []  # Django's own checks report AUTH_USER_MODEL
+    label = user_model._meta.label
+    if isinstance(path, str) and path and path_exists(user_model, path):
+        return []
+    return [
+        Error(
+            "ORDER_UPDATES['USER_PHONE_FIELD'] is %r, which is not a path from %s."
+            % (path, label),
+            hint="Name the field of %s that holds a user's own phone number ('__' "
+            "follows relations, e.g. 'profile__phone'; the last part may be a "
+            "property), or remove the setting if your users have none." % label,
+            id="order_updates.E022",
+        )
+    ]
+
+
 # Carriers and tracking ---------------------------------------------------------------
 
 #: The providers of order_updates.carriers.webhooks, by their TRACKING_WEBHOOKS key.
@@ -732,6 +757,7 @@ ALL_CHECKS = [
     check_customer_pages,
     check_message_fields,
     check_status_sync,
+    check_user_phone_field,
     check_carriers,
     check_api_and_webhooks,
 ]

@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "ORDER_FIELDS": {},
     # Where the default adapter finds things on an order line.
     "ITEM_FIELDS": {},
+    # Where the default adapter finds a user's own phone number, a path from the
+    # user ("phone", "profile__phone"; "__" follows relations). The template
+    # editor sends SMS tests there. None: users have none.
+    "USER_PHONE_FIELD": None,
     # Rows per statement in set-based bulk operations.
     "BULK_BATCH_SIZE": 1000,
     # The longest customer message or staff note (characters) a service accepts.

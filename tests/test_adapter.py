@@ -1,13 +1,16 @@
 """The default adapter reads both shop shapes; a custom one overrides methods."""
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from phonenumber_field.phonenumber import PhoneNumber
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
 from order_updates.exceptions import OrderUpdatesConfigurationError
+from tests.testapps.customershop.models import Customer
 
 
 @pytest.fixture
@@ -99,6 +102,57 @@ def test_notification_context_is_plain_data(make_order, settings):
 def test_email_falls_back_to_the_user_account(make_order, customer):
     order = make_order(user=customer, email="")
     assert get_adapter().get_email(order) == "account@example.com"
+
+
+def use_user_phone_field(settings, path):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "USER_PHONE_FIELD": path}
+
+
+def test_a_users_own_phone_number_from_a_field(settings):
+    use_user_phone_field(settings, "phone")
+    adapter = get_adapter()
+    assert adapter.get_user_phone(SimpleNamespace(phone="+44 20 7946 0958")) == (
+        "+442079460958"
+    )
+    # django-phonenumber-field's PhoneNumber, as a PhoneNumberField gives it.
+    number = PhoneNumber.from_string("+4930901820")
+    assert adapter.get_user_phone(SimpleNamespace(phone=number)) == "+4930901820"
+    # National numbers are read in PHONENUMBER_DEFAULT_REGION.
+    settings.PHONENUMBER_DEFAULT_REGION = "DE"
+    assert adapter.get_user_phone(SimpleNamespace(phone="030 901820")) == (
+        "+4930901820"
+    )
+
+
+def test_a_users_own_phone_number_across_a_relation(settings, customer):
+    use_user_phone_field(settings, "customer__phone")
+    adapter = get_adapter()
+    # No related row: no number (not an error).
+    assert adapter.get_user_phone(customer) == ""
+    Customer.objects.create(user=customer, email="ada@example.com", phone="+4930901820")
+    customer.refresh_from_db()
+    assert adapter.get_user_phone(customer) == "+4930901820"
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        SimpleNamespace(phone=""),
+        SimpleNamespace(phone=None),
+        SimpleNamespace(phone="+1 415 555"),  # too short
+        SimpleNamespace(phone="call me"),
+        SimpleNamespace(),  # no such attribute
+        AnonymousUser(),
+        None,
+    ],
+)
+def test_no_or_an_invalid_phone_number_is_none(settings, user):
+    use_user_phone_field(settings, "phone")
+    assert get_adapter().get_user_phone(user) == ""
+
+
+def test_users_have_no_phone_number_unless_the_setting_says_where():
+    assert get_adapter().get_user_phone(SimpleNamespace(phone="+4930901820")) == ""
 
 
 class SeasonalAdapter(DefaultOrderAdapter):

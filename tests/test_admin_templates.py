@@ -15,8 +15,8 @@ from order_updates.models import (
     NotificationTypeSetting,
 )
 from order_updates.notifications.channels import get_channel
-from order_updates.notifications.channels.sms import test as sms_test
 from order_updates.notifications.templating import save_template
+from tests.testapps.customershop.models import Customer
 
 OVERVIEW = "admin:order_updates_notificationtemplate_changelist"
 
@@ -250,14 +250,69 @@ def test_a_test_send_goes_to_the_staff_members_own_address(merchant):
     assert len(ids) == 2
 
 
-def test_no_test_send_without_an_address_on_the_channel(merchant):
+def test_no_test_send_without_an_address_on_the_channel(merchant, sms_outbox):
     page = text(merchant.get(editor(channel="sms")))
     assert "your account has none for text message" in page
+    assert 'id="ou-send-test"' not in page
+    # It says how to get one: the shop has not said where users' numbers are.
+    assert "set ORDER_UPDATES[&quot;USER_PHONE_FIELD&quot;] to the user field" in page
+    response = merchant.post(
+        editor(channel="sms"), {"body_text": "Hi", "_send_test": "1"}, follow=True
+    )
+    html = text(response)
+    assert "The test was not sent" in html
+    assert html.count("ORDER_UPDATES[&quot;USER_PHONE_FIELD&quot;]") == 2
+    assert sms_outbox == []
+
+
+def use_customer_phones(settings, channel="sms"):
+    """Staff members' own numbers are on their Customer row; the SMS channel is
+    configured under the name ``channel``, with the test provider.
+    """
+    channels = dict(settings.ORDER_UPDATES["CHANNELS"])
+    channels[channel] = channels.pop("sms")
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "CHANNELS": channels,
+        "USER_PHONE_FIELD": "customer__phone",
+    }
+
+
+def test_a_test_text_goes_to_the_staff_members_own_number(
+    merchant, boss, settings, sms_outbox
+):
+    # Under any name: the channel's class knows where a staff member's number is.
+    use_customer_phones(settings, channel="texts")
+    Customer.objects.create(user=boss, email="boss@example.com", phone="+4930901820")
+    page = text(merchant.get(editor(channel="texts")))
+    assert "Send a test to +4930901820" in page
+    response = merchant.post(
+        editor(channel="texts"),
+        {"body_text": "Order {{ order.number }} shipped", "_send_test": "1"},
+        follow=True,
+    )
+    assert "Test sent to +4930901820." in text(response)
+    [sms] = sms_outbox
+    assert sms.to == "+4930901820"
+    # As a customer would get it: the link added, as the channel adds it.
+    assert sms.body == "Order 1001 shipped\nhttps://shop.example.com/track/sample/"
+    assert not NotificationTemplate.objects.exists()  # unsaved text, nothing saved
+
+
+def test_no_test_text_without_a_valid_number_of_ones_own(
+    merchant, boss, settings, sms_outbox
+):
+    use_customer_phones(settings)
+    Customer.objects.create(user=boss, email="boss@example.com", phone="12")
+    page = text(merchant.get(editor(channel="sms")))
+    assert 'id="ou-send-test"' not in page
+    hint = "Give your account a valid phone number: it is read from the user&#x27;s"
+    assert "%s customer__phone." % hint in page
     response = merchant.post(
         editor(channel="sms"), {"body_text": "Hi", "_send_test": "1"}, follow=True
     )
     assert "The test was not sent" in text(response)
-    assert sms_test.outbox == []
+    assert sms_outbox == []
 
 
 def test_history_diff_restore_and_revert(merchant):

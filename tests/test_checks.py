@@ -11,6 +11,7 @@ from order_updates.checks import (
     check_order_model,
     check_pipeline,
     check_settings,
+    check_user_phone_field,
 )
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -105,6 +106,25 @@ def test_e006_field_path_the_order_does_not_have(settings):
     assert ids(messages) == ["order_updates.E006", "order_updates.E006"]
     assert "'customer__mail'" in messages[0].msg + messages[1].msg
     assert "set it to None" in messages[0].hint
+
+
+@pytest.mark.django_db  # run_checks(): Django 6.1's JSONField check asks the database
+@pytest.mark.parametrize(
+    "path", ["phone", "customer__mobile", "customer__phone__digits", "", 42]
+)
+def test_e022_user_phone_field_the_user_does_not_have(settings, path):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "USER_PHONE_FIELD": path}
+    messages = check_user_phone_field()
+    assert ids(messages) == ["order_updates.E022"]
+    assert repr(path) in messages[0].msg and "auth.User" in messages[0].msg
+    assert "profile__phone" in messages[0].hint
+    assert ids(checks.run_checks()) == ["order_updates.E022"]
+
+
+@pytest.mark.parametrize("path", [None, "customer__phone", "email", "get_full_name"])
+def test_user_phone_field_naming_a_path_from_the_user_passes(settings, path):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "USER_PHONE_FIELD": path}
+    assert check_user_phone_field() == []
 
 
 def test_e004_broken_pipeline_lists_each_problem(settings):

@@ -184,6 +184,9 @@ ORDER_UPDATES = {
         "quantity": "quantity",
         "unit_price": "unit_price",
     },
+    # A user's own phone number, on the shop's profile model (shop/models.py):
+    # the template editor sends a staff member's test texts there.
+    "USER_PHONE_FIELD": "profile__phone",
 }
 
 

@@ -1,8 +1,27 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from order_updates.admin import OrderUpdatesAdminMixin
 
-from .models import Order, OrderLine, Product
+from .models import Order, OrderLine, Product, Profile
+
+User = get_user_model()
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ShopUserAdmin(UserAdmin):
+    """Django's user admin, with the profile (the account's own phone number)."""
+
+    inlines = [ProfileInline]
 
 
 @admin.register(Product)

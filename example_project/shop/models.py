@@ -1,8 +1,9 @@
-"""The demo shop's catalogue and orders.
+"""The demo shop's catalogue, orders and user profiles.
 
 Nothing here knows about order_updates: the order model carries no status field and
 no base class. order_updates keeps the status in its own table and finds the fields
-it needs through ``settings.ORDER_UPDATES["ORDER_FIELDS"]``.
+it needs through ``settings.ORDER_UPDATES["ORDER_FIELDS"]``, and a user's own phone
+number through ``settings.ORDER_UPDATES["USER_PHONE_FIELD"]``.
 """
 
 from decimal import Decimal
@@ -102,3 +103,34 @@ class OrderLine(models.Model):
     @property
     def line_total(self):
         return self.unit_price * self.quantity
+
+
+class Profile(models.Model):
+    """What the shop keeps about a user beyond Django's user model.
+
+    The phone number is the account's own: with ``USER_PHONE_FIELD`` set to
+    ``"profile__phone"``, order_updates' template editor sends a staff member's
+    test texts to it.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="profile",
+    )
+    phone = PhoneNumberField(
+        _("phone"),
+        blank=True,
+        help_text=_(
+            "The user's own mobile number: for staff, where the template "
+            "editor's test texts go."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self):
+        return str(self.user)

@@ -13,6 +13,8 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 
+from shop.models import Profile
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -188,9 +190,33 @@ def test_the_sms_editor_counts_segments(browser, live_server, merchant):
     assert "GSM-7: 1 message (segment)" in preview_text(browser)
     set_field(browser, "body_text", "Bestellung {{ order.number }} ist unterwegs 🚚")
     wait(browser, lambda b: "UCS-2" in preview_text(b))
-    # No test send: the merchant's account has no phone number.
+    # No test send: the merchant's account has no phone number, and the editor
+    # says where one goes (the demo's USER_PHONE_FIELD).
+    note = browser.find_element(By.ID, "ou-no-test").text
+    assert "your account has none for text message" in note
     assert (
-        "your account has none for text message"
-        in browser.find_element(By.ID, "ou-no-test").text
+        "Give your account a valid phone number: it is read from the user's "
+        "profile__phone." in note
     )
     fits_and_snap(browser, "admin-template-editor-sms")
+
+
+def test_a_test_text_goes_to_the_merchants_own_phone(
+    browser, live_server, merchant, capsys
+):
+    # The demo keeps a user's own number on its profile (USER_PHONE_FIELD).
+    Profile.objects.create(user=merchant, phone="+49 151 23456789")
+    admin_login(browser, live_server, "merchant", "merchant-password")
+    browser.get(editor_url(live_server, channel="sms"))
+    button = browser.find_element(By.ID, "ou-send-test")
+    assert button.text == "Send a test to +4915123456789"
+    set_field(browser, "body_text", "Test of {{ order.number }}: on its way")
+    capsys.readouterr()
+    button.click()
+    wait_for_message(browser, "Test sent to +4915123456789.")
+    # The demo's console provider printed it, unsaved text and link included.
+    printed = capsys.readouterr().out
+    assert "From: DemoShop\nTo: +4915123456789\n" in printed
+    assert "\n\nTest of 1001: on its way\nhttp" in printed
+    assert not NotificationTemplate.objects.exists()
+    assert not mail.outbox

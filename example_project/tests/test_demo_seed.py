@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
+from order_updates.core.adapter import get_adapter
 from order_updates.models import (
     EventKind,
     Notification,
@@ -51,6 +52,8 @@ def test_seed_creates_the_documented_data():
     User = get_user_model()
     admin = User.objects.get(username="admin")
     assert admin.is_staff and admin.is_superuser and admin.check_password("admin")
+    # The admin's own number (USER_PHONE_FIELD): test texts from the editor.
+    assert get_adapter().get_user_phone(admin) == "+4915123456789"
     for name in ("alice", "bob"):
         user = User.objects.get(username=name)
         assert user.check_password(name) and user.email and not user.is_staff

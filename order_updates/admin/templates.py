@@ -566,6 +566,9 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
                 language,
             ),
             "staff_addresses": staff_addresses,
+            "staff_recipients_hint": (
+                "" if staff_addresses else channel.staff_recipients_hint(request.user)
+            ),
             "preview_order": request.POST.get("preview_order", ""),
             "order_error": order_error,
             "counts_segments": channel.segments("") is not None,

@@ -29,6 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from order_updates.conf import RELOAD_HOOKS, app_settings, get_order_model
+from order_updates.core.phones import normalize_phone
 from order_updates.core.shop_field import pipeline_code, status_field
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.pipeline import get_pipeline
@@ -457,6 +458,19 @@ class DefaultOrderAdapter:
             return ""
         as_e164 = getattr(phone, "as_e164", None)
         return str(as_e164 if as_e164 else phone)
+
+    def get_user_phone(self, user: Any) -> str:
+        """A user's own phone number in E.164 form ('' if none or not valid).
+
+        Read at ``ORDER_UPDATES["USER_PHONE_FIELD"]`` on the user ("__" follows
+        relations; a missing link means none). The template editor sends SMS
+        tests to a staff member's own number, never to one typed in. Override it
+        if your users' numbers live elsewhere.
+        """
+        path = app_settings.USER_PHONE_FIELD
+        if user is None or not path:
+            return ""
+        return normalize_phone(_resolve(user, path, lenient=True))
 
     def get_language(self, order: models.Model) -> str:
         """The language code to write to the customer in."""

@@ -55,10 +55,11 @@ def send_proof(
     """
     recipients = channel.staff_recipients(user)
     if not recipients:
-        raise NoTestAddress(
-            _("Your account has no address for %(channel)s to send a test to.")
-            % {"channel": channel.label}
-        )
+        problem = _(
+            "Your account has no address for %(channel)s to send a test to."
+        ) % {"channel": channel.label}
+        hint = channel.staff_recipients_hint(user)
+        raise NoTestAddress("%s %s" % (problem, hint) if hint else problem)
     rendered = preview(
         type,
         channel,

@@ -2,11 +2,12 @@
 
 import io
 import logging
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
 
-from order_updates.core.adapter import get_adapter
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
 from order_updates.exceptions import (
     OrderUpdatesConfigurationError,
     PermanentChannelError,
@@ -25,6 +26,7 @@ from order_updates.notifications.channels.sms.base import (
 from order_updates.notifications.channels.sms.console import ConsoleSMSProvider
 from order_updates.notifications.channels.sms.test import TestSMSProvider
 from tests.links import is_tracking_link
+from tests.testapps.customershop.models import Customer
 
 
 def outgoing(**overrides):
@@ -149,6 +151,44 @@ def test_normalize_phone(value, expected):
 def test_national_numbers_use_the_default_region(settings):
     settings.PHONENUMBER_DEFAULT_REGION = "DE"
     assert normalize_phone("030 901820") == "+4930901820"
+
+
+def test_staff_recipients_are_the_users_own_number(settings, django_user_model):
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    # Whatever name the channel is configured under: it is the class that knows.
+    channel = SMSChannel("texts", provider=TEST_PROVIDER)
+    assert channel.staff_recipients(staff) == []
+    Customer.objects.create(user=staff, email="staff@example.com", phone="+4930901820")
+    staff.refresh_from_db()
+    assert channel.staff_recipients(staff) == []  # the setting says where
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "USER_PHONE_FIELD": "customer__phone",
+    }
+    assert channel.staff_recipients(staff) == ["+4930901820"]
+
+
+def test_staff_recipients_ask_the_adapter(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.channels.test_sms.DeskPhoneAdapter",
+    }
+    channel = SMSChannel("sms", provider=TEST_PROVIDER)
+    assert channel.staff_recipients(SimpleNamespace(desk="+44 20 7946 0958")) == [
+        "+442079460958"
+    ]
+    assert channel.staff_recipients(SimpleNamespace(desk="+1 415 555")) == []
+    # The editor's hint cannot name a setting the adapter does not read.
+    assert channel.staff_recipients_hint(SimpleNamespace(desk="")) == (
+        "Give your account a valid phone number."
+    )
+
+
+class DeskPhoneAdapter(DefaultOrderAdapter):
+    """A shop whose users' numbers the setting cannot reach: it overrides."""
+
+    def get_user_phone(self, user):
+        return user.desk  # not normalised: the channel checks it
 
 
 def test_invalid_number_from_adapter_is_no_recipient(channel, order, consent):

@@ -236,6 +236,12 @@ class BaseChannel:
         """
         return []
 
+    def staff_recipients_hint(self, user: Any) -> StrOrPromise:
+        """How a staff member gets an address here when :meth:`staff_recipients`
+        finds none: the template editor shows it ('' says nothing more).
+        """
+        return ""
+
     def complete_text(self, text: str, url: str) -> str:
         """The text as sent, from the rendered text and link (SMS adds the link
         when the template left it out); previews and test sends show it too.

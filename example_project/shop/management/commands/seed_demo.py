@@ -21,16 +21,22 @@ from order_updates.models import OrderState
 from order_updates.notifications.preferences import give_sms_consent, preference_for
 from order_updates.pipeline import get_pipeline
 
-from shop.models import Order, OrderLine, Product
+from shop.models import Order, OrderLine, Product, Profile
 from shop.orders import place_order
 
 #: Demo logins; the password is the username. Customers shop with their profile.
 DEMO_USERS = {
-    "admin": {"email": "admin@example.com", "name": ("Ada", "Admin"), "staff": True},
+    "admin": {
+        "email": "admin@example.com",
+        "name": ("Ada", "Admin"),
+        "staff": True,
+        "phone": "+49 151 23456789",
+    },
     "alice": {
         "email": "alice@example.com",
         "name": ("Alice", "Schmidt"),
         "phone": "+49 30 12345678",
+        "texts": True,
         "language": "de",
         "address": ("Torstraße 12", "Berlin", "10119", "DE"),
     },
@@ -229,6 +235,12 @@ class Command(BaseCommand):
             user.set_password(username)
             user.save()
             if profile.get("phone"):
+                # The account's own number (USER_PHONE_FIELD): the template
+                # editor sends the admin's test texts there.
+                Profile.objects.update_or_create(
+                    user=user, defaults={"phone": profile["phone"]}
+                )
+            if profile.get("texts"):
                 # alice agreed to texts: her orders' updates come by SMS too.
                 give_sms_consent(preference_for(user=user))
             users[username] = user

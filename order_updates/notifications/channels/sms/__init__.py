@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.phonenumber import to_python
 
-from order_updates.conf import load_component
+from order_updates.conf import app_settings, load_component
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
+from order_updates.core.phones import normalize_phone
 from order_updates.exceptions import PermanentChannelError
 from order_updates.notifications.channels.base import (
     BaseChannel,
@@ -28,8 +28,8 @@ from order_updates.notifications.channels.sms.base import BaseSMSProvider, sms_s
 
 if TYPE_CHECKING:
     from django.db.models import Model
+    from django_stubs_ext import StrOrPromise
 
-    from order_updates.core.adapter import DefaultOrderAdapter
     from order_updates.models import Notification, NotificationPreference
 
 __all__ = ["BaseSMSProvider", "SMSChannel", "normalize_phone", "sms_segments"]
@@ -38,22 +38,6 @@ logger = logging.getLogger(__name__)
 
 #: The provider when the channel's options name none: prints texts (development).
 DEFAULT_PROVIDER = "order_updates.notifications.channels.sms.console.ConsoleSMSProvider"
-
-
-def normalize_phone(value: Any) -> str:
-    """``value`` as an E.164 number, or '' if it is not a valid phone number.
-
-    National numbers are read in ``PHONENUMBER_DEFAULT_REGION``, as
-    django-phonenumber-field does.
-    """
-    if not value:
-        return ""
-    if not isinstance(value, phonenumbers.PhoneNumber):
-        value = str(value)
-    number = to_python(value)
-    if not number or not number.is_valid():
-        return ""
-    return number.as_e164
 
 
 class SMSChannel(BaseChannel):
@@ -108,6 +92,30 @@ class SMSChannel(BaseChannel):
         """
         number = normalize_phone(adapter.get_phone(order))
         return [number] if number else []
+
+    def staff_recipients(self, user: Any) -> list[str]:
+        """The staff member's own number: the adapter's ``get_user_phone()``."""
+        number = normalize_phone(get_adapter().get_user_phone(user))
+        return [number] if number else []
+
+    def staff_recipients_hint(self, user: Any) -> StrOrPromise:
+        """Where the number comes from: the setting, or the account's field."""
+        path = app_settings.USER_PHONE_FIELD
+        if path:
+            return _(
+                "Give your account a valid phone number: it is read from the "
+                "user's %(field)s."
+            ) % {"field": path}
+        if type(get_adapter()).get_user_phone is DefaultOrderAdapter.get_user_phone:
+            return _(
+                "Users have no phone number until the shop's settings say where it "
+                "is: set %(setting)s to the user field that holds it, e.g. "
+                "%(example)s."
+            ) % {
+                "setting": 'ORDER_UPDATES["USER_PHONE_FIELD"]',
+                "example": '"profile__phone"',
+            }
+        return _("Give your account a valid phone number.")
 
     def segments(self, text: str) -> tuple[str, int]:
         """The encoding (GSM-7 or UCS-2) and number of SMS segments of ``text``."""
