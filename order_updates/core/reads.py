@@ -163,7 +163,7 @@ class FixedRead:
         self.model = model
         self.build = build
         self._compiled: dict[
-            tuple[Any, ...], tuple[str, list[Any], list[list[int]]] | None
+            tuple[Any, ...], tuple[str, list[Any], list[list[int]], _Rows] | None
         ] = {}
         self._lock = threading.Lock()
 
@@ -280,14 +280,13 @@ class _Rows:
                 converters.append((position, found, expression))
         from_db = self.model.from_db
         result = []
-        for row in rows:
-            if converters:
-                row = list(row)
-                for position, found, expression in converters:
-                    value = row[position]
-                    for convert in found:
-                        value = convert(value, expression, connection)
-                    row[position] = value
+        for fetched in rows:
+            row = list(fetched)
+            for position, found, expression in converters:
+                value = row[position]
+                for convert in found:
+                    value = convert(value, expression, connection)
+                row[position] = value
             instance = from_db(db, self.attnames, row[self.fields])
             for name, position in self.annotations.items():
                 setattr(instance, name, row[position])
