@@ -19,6 +19,7 @@ from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
@@ -251,6 +252,27 @@ def test_orders_seen_through_a_to_many_join_come_once(
         reverse("order_updates:order", args=[number_of(orders[0])])
     )
     assert response.status_code == 200
+
+
+def test_numbers_with_slashes_and_any_letters_list_and_open(
+    alice_client, alice, make_order
+):
+    field = DefaultOrderAdapter().order_fields["number"]
+    numbers = ["2026/000123", "Bestellung-ü/ß 7", "Nº 77 ü"]
+    for number in numbers:
+        order = make_order(user=alice)
+        setattr(order, field, number)
+        order.save(update_fields=[field])
+        services.start_tracking(order)
+    response = alice_client.get(reverse("order_updates:my_orders"))
+    assert response.status_code == 200
+    links = re.findall(r'<h2><a href="([^"]+)">', response.content.decode())
+    assert len(links) == 3
+    for number, link in zip(reversed(numbers), links, strict=True):
+        page = alice_client.get(link)
+        assert page.status_code == 200
+        assert escape("Order %s" % number) in page.content.decode()
+    assert alice_client.get(links[-1] + "more/").status_code == 404
 
 
 def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
