@@ -847,6 +847,21 @@ def test_preview_unsaved_sources_against_sample_or_a_real_order(make_order, ship
     assert "/order-updates/unsubscribe/" in rendered["html"]
 
 
+def test_preview_of_a_real_order_takes_the_event_that_sends_that_type(make_order, ship):
+    order = make_order()
+    ship(order, message="Wrapped as a gift.")
+    services.report_delivery_issue(order, "delayed", message="Storm at the hub.")
+    shipped = preview("shipped", EMAIL, "en", order=order)
+    assert "Wrapped as a gift." in shipped["html"]
+    assert "Storm" not in shipped["html"] + shipped["text"]
+    delayed = preview("delayed", EMAIL, "en", order=order)
+    assert "Storm at the hub." in delayed["html"]
+    assert "Wrapped as a gift." not in delayed["html"]
+    # A type the order never triggered: its data, no event's message.
+    held = preview("on_hold", EMAIL, "en", order=order)
+    assert "Storm" not in held["html"] and "Wrapped" not in held["html"]
+
+
 def test_preview_blank_part_shows_the_default(db):
     save_template("shipped", EMAIL, "en", subject="Merchant subject")
     assert preview("shipped", EMAIL, "en")["subject"] == "Merchant subject"

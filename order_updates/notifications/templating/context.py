@@ -32,7 +32,7 @@ from order_updates.models import (
 )
 from order_updates.notifications import links as links_module
 from order_updates.notifications.templating.sources import message_language
-from order_updates.notifications.types import get_notification_types
+from order_updates.notifications.types import get_notification_types, type_for_event
 from order_updates.pipeline import get_pipeline
 
 if TYPE_CHECKING:
@@ -429,13 +429,26 @@ def preview_context(
     language: str,
     zone: datetime.tzinfo | None = None,
 ) -> dict[str, Any]:
-    """The context a real order would give, for a preview: its latest public event.
+    """The context a real order would give, for a preview: the order's latest
+    customer-visible event of those that send ``type_code`` (its message, its
+    shipment), or none (a "shipped" preview must not show a later delay's
+    message).
 
     Links that cannot be built yet (no ``SITE_URL``…) are left empty.
     """
     zone = zone or timezone.get_default_timezone()
     events = OrderEvent.objects.filter(order_id=order.pk).order_by("-sequence")
-    event = next((item for item in events[:20] if item.is_public), None)
+    # Switched on here: a merchant previews a type before turning it on.
+    switched_on = {type_code: True}
+    event = next(
+        (
+            item
+            for item in events[:200]
+            if item.is_public
+            and getattr(type_for_event(item, switched_on), "code", None) == type_code
+        ),
+        None,
+    )
     # The order model is swappable: the plugin types the FK from tests.settings.
     unsaved = Notification(order=order, type=type_code, channel=channel)  # type: ignore[misc]
     with translation.override(language):

@@ -385,7 +385,8 @@ def preview(
 
     A part given as None uses the current template (the merchant's or the
     default), a blank part the default file. With ``order``, renders with that
-    order's data (its latest customer-visible event); else with sample data.
+    order's data (its latest customer-visible event that sends type); else
+    with sample data.
     Raises :class:`TemplateError` if rendering fails.
     """
     language = normalize_language(language) or settings.LANGUAGE_CODE
