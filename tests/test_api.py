@@ -239,6 +239,31 @@ def test_change_status(as_staff, order):
         url("status", number(order)), {"status": "confirmed"}, format="json"
     )
     assert again.status_code == 200 and again.json()["event"] is None
+    assert again.json()["notifications"] == []
+
+
+def test_a_status_change_says_which_messages_it_queued(as_staff, order):
+    services.start_tracking(order, notify=False)
+    told = as_staff.post(
+        url("status", number(order)), {"status": "confirmed"}, format="json"
+    ).json()
+    [queued] = told["notifications"]
+    row = Notification.objects.get(event__to_status="confirmed")
+    assert (queued["id"], queued["type"], queued["state"]) == (
+        row.pk,
+        "order_confirmed",
+        "pending",
+    )
+    assert queued["recipient"] == row.recipient != ""
+    # "order_processing" is off by default: a message typed for it reaches no one,
+    # and the answer says so.
+    untold = as_staff.post(
+        url("status", number(order)),
+        {"status": "processing", "message": "Packing now"},
+        format="json",
+    ).json()
+    assert untold["event"]["message"] == "Packing now"
+    assert untold["notifications"] == []
 
 
 def test_status_errors_have_stable_codes(as_staff, order):

@@ -340,13 +340,35 @@ class StatusChangeSerializer(serializers.Serializer):
     notify = serializers.BooleanField(required=False, default=True)
 
 
+class NotificationSerializer(serializers.ModelSerializer):
+    """A message to the customer, and where it is."""
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "type",
+            "channel",
+            "recipient",
+            "state",
+            "attempts",
+            "last_error",
+            "reason",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+        ]
+
+
 class StatusChangedSerializer(serializers.Serializer):
-    """The order's status after a change, and the event written (null when the
-    order already had that status)."""
+    """The order's status after a change, the event written (null when the
+    order already had that status) and the messages it queued for the customer
+    (none: nobody is told, e.g. the type is switched off or ``notify`` false)."""
 
     number = serializers.CharField()
     status = StatusSerializer()
     event = StaffEventSerializer(allow_null=True)
+    notifications = NotificationSerializer(many=True)
 
 
 class BulkStatusChangeSerializer(StatusChangeSerializer):
@@ -514,26 +536,6 @@ class NoteSerializer(serializers.Serializer):
     text = serializers.CharField()
     public = serializers.BooleanField(required=False, default=False)
     notify = serializers.BooleanField(required=False, default=False)
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    """A message to the customer, and where it is."""
-
-    class Meta:
-        model = Notification
-        fields = [
-            "id",
-            "type",
-            "channel",
-            "recipient",
-            "state",
-            "attempts",
-            "last_error",
-            "reason",
-            "created_at",
-            "sent_at",
-            "delivered_at",
-        ]
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -125,6 +125,7 @@ STATUS_ERRORS = {
                 "number": "1042",
                 "status": STATUS_EXAMPLE,
                 "event": {**EVENT_EXAMPLE, "note": "", "actor": "mia", "data": {}},
+                "notifications": [NOTIFICATION_EXAMPLE],
             },
             response_only=True,
         ),
@@ -149,6 +150,7 @@ class StatusChangeView(StaffView):
             notify=data["notify"],
         )
         current = services.get_status(order)
+        queued = Notification.objects.filter(event=event) if event else []
         return Response(
             {
                 "number": get_adapter().get_number(order),
@@ -156,6 +158,9 @@ class StatusChangeView(StaffView):
                 "event": serializers.StaffEventSerializer(event).data
                 if event
                 else None,
+                "notifications": serializers.NotificationSerializer(
+                    queued, many=True
+                ).data,
             }
         )
 
