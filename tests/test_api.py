@@ -401,6 +401,19 @@ def test_add_shipment(as_staff, order):
     assert bad.status_code == 400 and "tracking_url" in bad.json()
 
 
+def test_a_shipment_whose_move_the_pipeline_refuses_is_not_added(as_staff, order):
+    services.set_status(order, "confirmed")  # docs/api.rst: not straight to shipped
+    response = as_staff.post(
+        url("shipments", number(order)),
+        {"carrier": "ups", "tracking_number": "1Z999", "status": "shipped"},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_transition"
+    assert not Shipment.objects.filter(order_id=order.pk).exists()
+    assert services.get_status(order).code == "confirmed"
+
+
 def test_add_note(as_staff, order, customer):
     response = as_staff.post(
         url("notes", number(order)),
