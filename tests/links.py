@@ -4,7 +4,7 @@ so two links made a second apart differ: compare what they say, not their text).
 
 from order_updates.conf import app_settings
 from order_updates.models import OrderState
-from order_updates.notifications.links import read_tracking_token
+from order_updates.notifications.links import make_tracking_token, read_tracking_token
 
 
 def is_tracking_link(url, order):
@@ -15,3 +15,9 @@ def is_tracking_link(url, order):
     link = read_tracking_token(url[len(prefix) : -1])
     version = OrderState.objects.get(order_id=order.pk).tracking_link_version
     return (link.order_pk, link.version) == (order.pk, version)
+
+
+#: The sample data's tracking link (previews): on the mounted page, its token
+#: "sample…" as long as a real one, so that an SMS preview counts real lengths.
+SAMPLE_TOKEN = "sample".ljust(len(make_tracking_token(1001)), "0")
+SAMPLE_TRACK = "https://shop.example.com/order-updates/track/%s/" % SAMPLE_TOKEN

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
 from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.conf import app_settings
-from order_updates.core.adapter import get_adapter, plain
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter, plain
 from order_updates.core.progress import UPCOMING, get_progress
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import (
@@ -38,7 +38,6 @@ from order_updates.pipeline import get_pipeline
 if TYPE_CHECKING:
     from django.db.models import Model
 
-    from order_updates.core.adapter import DefaultOrderAdapter
     from order_updates.notifications.channels.base import BaseChannel
 
 
@@ -557,9 +556,16 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
         "to_status_label": _status_label(status) if kind == "status_changed" else "",
         "created_at": now,
     }
-    order_link = "%s/orders/1001/" % site
+    # Links as long as the real ones, where the shop mounted the pages (an SMS
+    # preview counts its parts with them), and the order's own page only when
+    # the adapter has one.
+    order_link = ""
+    if type(get_adapter()).get_order_url is not DefaultOrderAdapter.get_order_url:
+        order_link = "%s/orders/1001/" % site
     tracking = shipment["tracking_url"] if shipment else ""
-    track = "%s/track/sample/" % site
+    # "sample", as long as a real signed token (which changes every second).
+    sample_token = "sample".ljust(len(links_module.make_tracking_token(1001)), "0")
+    track = site + _sample_path("tracking", sample_token)
     return {
         "shop": shop,
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -605,7 +611,17 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
             "primary": primary_link(
                 notification["category"], tracking, order_link, track
             ),
-            "preferences": "%s/notifications/preferences/sample/" % site,
-            "unsubscribe": "%s/notifications/unsubscribe/sample/" % site,
+            "preferences": site + _sample_path("preferences", sample_token),
+            "unsubscribe": site + _sample_path("unsubscribe", sample_token),
         },
     }
+
+
+def _sample_path(name: str, token: str) -> str:
+    """The path of page ``order_updates:<name>`` for ``token`` (under
+    /order-updates/ if the shop has not included order_updates' URLs)."""
+    try:
+        return reverse("order_updates:%s" % name, args=[token])
+    except NoReverseMatch:
+        page = "track" if name == "tracking" else name
+        return "/order-updates/%s/%s/" % (page, token)
