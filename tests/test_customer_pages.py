@@ -701,6 +701,107 @@ def test_lookup_by_postcode(client, make_order, settings):
     assert lookup(client, number_of(order), "SW1Y 4JX").status_code == 200
 
 
+def postcode_by_field(settings):
+    """Map ``shipping_postcode`` to the order number's field: then the order
+    number, typed as the postcode, finds the order.
+    """
+    fields = settings.ORDER_UPDATES.get("ORDER_FIELDS", {})
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {
+            **fields,
+            "shipping_postcode": fields.get("number", "number"),
+        },
+    }
+
+
+def postcode_by_adapter(settings):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.PostcodeAdapter",
+    }
+
+
+def test_lookup_without_a_postcode_asks_for_the_email_address_only(client, make_order):
+    order = make_order(email="ada@example.com")
+    ship(order)
+    page = client.get(reverse("order_updates:lookup"))
+    content = page.content.decode()
+    assert page.context["form"].postcode is False
+    assert (
+        "Enter your order number and the email address you ordered with.</p>" in content
+    )
+    assert ">Email address:</label>" in content
+    assert "The email address you ordered with.</div>" in content
+    field = re.search(r'<input[^>]*name="secret"[^>]*>', content)[0]
+    assert 'type="email"' in field
+    assert 'autocomplete="email"' in field
+    assert "postcode" not in content.lower()
+
+    # The number, typed where a postcode would go: no postcode to match.
+    response = lookup(client, number_of(order), number_of(order))
+    assert response.status_code == 200
+    not_found = response.content.decode()
+    assert "Please check the order number and the email address.</p>" in not_found
+    assert "postcode" not in not_found.lower()
+    assert lookup(client, number_of(order), "ada@example.com").status_code == 302
+
+
+@pytest.mark.parametrize("configure", [postcode_by_field, postcode_by_adapter])
+def test_lookup_with_a_postcode_offers_it(client, make_order, settings, configure):
+    configure(settings)
+    page = client.get(reverse("order_updates:lookup"))
+    content = page.content.decode()
+    assert page.context["form"].postcode is True
+    assert (
+        "Enter your order number and the email address you ordered with, "
+        "or your delivery postcode.</p>" in content
+    )
+    assert ">Email address or delivery postcode:</label>" in content
+    assert (
+        "The email address you ordered with, or your delivery postcode.</div>"
+        in content
+    )
+    field = re.search(r'<input[^>]*name="secret"[^>]*>', content)[0]
+    assert 'type="text"' in field
+    assert 'maxlength="254"' in field
+    response = lookup(client, "NO-SUCH-1", "SW1Y 4JH")
+    assert response.status_code == 200
+    assert (
+        "Please check the order number and the email address or postcode.</p>"
+        in response.content.decode()
+    )
+
+
+def test_lookup_by_a_postcode_field(client, make_order, settings):
+    order = make_order()
+    ship(order)
+    # Not mapped: the postcode field's value finds nothing.
+    assert lookup(client, number_of(order), number_of(order)).status_code == 200
+    postcode_by_field(settings)
+    response = lookup(client, number_of(order), " %s " % number_of(order).lower())
+    assert response["Location"] == tracking_url(order)
+
+
+class NoPostcodeAdapter(PostcodeAdapter):
+    def has_postcode(self):
+        return False
+
+
+def test_an_adapter_without_a_postcode_is_not_matched_by_it(
+    client, make_order, settings
+):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.NoPostcodeAdapter",
+    }
+    order = make_order()
+    ship(order)
+    response = lookup(client, number_of(order), "SW1Y 4JH")
+    assert response.status_code == 200
+    assert "postcode" not in response.content.decode().lower()
+
+
 def test_lookup_answers_the_same_whether_or_not_the_order_exists(client, make_order):
     order = make_order(email="ada@example.com")
     ship(order)

@@ -1,6 +1,7 @@
 """The unsubscribe and preferences pages behind signed links."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -9,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from order_updates.models import NotificationPreference
+from order_updates.notifications import forms as zone_forms
 from order_updates.notifications import preferences
 from order_updates.notifications.channels import get_channel
 from order_updates.notifications.links import make_token
@@ -251,6 +253,61 @@ def test_invalid_choices_rerender_with_errors_and_keep_input(client, db):
     # What the customer ticked is still ticked.
     assert form["order"].value() == ["email", "sms"]
     assert stored() is None
+
+
+def zone_options(content):
+    """(value, label) of each option of the page's time zone select."""
+    select = re.search(r'<select name="timezone".*?</select>', content, re.S)[0]
+    return re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+
+
+def assert_each_zone_once(options):
+    labels = [label for _value, label in options]
+    assert len(labels) == len(set(labels))
+    # "Argentina – Buenos Aires" and the legacy "Buenos Aires": one city, twice.
+    cities = [label.rsplit(" – ", 1)[-1] for label in labels]
+    assert len(cities) == len(set(cities))
+
+
+def test_time_zones_are_listed_once_by_their_current_names(client, db):
+    content = client.get(preferences_url(email="guest@example.com")).content
+    options = zone_options(content.decode())
+    values = [value for value, _label in options]
+    assert ("America/Argentina/Buenos_Aires", "Argentina – Buenos Aires") in options
+    assert "Asia/Kolkata" in values
+    # Backward aliases of those zones.
+    assert "America/Buenos_Aires" not in values
+    assert "Asia/Calcutta" not in values
+    assert "Europe/Nicosia" not in values
+    assert_each_zone_once(options)
+
+
+def test_time_zones_without_zone_tab_are_listed_once(client, db, monkeypatch):
+    monkeypatch.setattr(zone_forms, "canonical_zones", lambda: None)
+    zone_forms._zones_by_region.cache_clear()
+    try:
+        content = client.get(preferences_url(email="guest@example.com")).content
+    finally:
+        zone_forms._zones_by_region.cache_clear()
+    options = zone_options(content.decode())
+    assert ("America/Argentina/Buenos_Aires", "Argentina – Buenos Aires") in options
+    labels = [label for _value, label in options]
+    assert len(labels) == len(set(labels))
+
+
+def test_a_saved_legacy_time_zone_is_kept(client, db):
+    preference = preferences.preference_for(email="guest@example.com")
+    preference.timezone = "America/Buenos_Aires"
+    preference.save()
+    url = preferences_url(email="guest@example.com")
+    content = client.get(url).content.decode()
+    assert re.search(
+        r'<option value="America/Buenos_Aires" selected>America/Buenos Aires<', content
+    )
+    assert_each_zone_once(zone_options(content))
+    response = client.post(url, {"timezone": "America/Buenos_Aires"})
+    assert response.status_code == 302
+    assert stored().timezone == "America/Buenos_Aires"
 
 
 def test_preferences_without_sms_channel_hide_consent(client, db, settings):

@@ -237,6 +237,10 @@ def test_the_lookup_form(
         wait(browser, EC.staleness_of(button))
 
     browser.get(live_server.url + "/order-updates/track/")
+    # The demo maps shipping_postcode: the form offers it.
+    assert (
+        "or your delivery postcode." in browser.find_element(By.TAG_NAME, "main").text
+    )
     check_accessibility("lookup form")
     screenshot("lookup-form")
 
@@ -264,6 +268,40 @@ def test_the_lookup_form(
     other = order_for(products, email="max@example.org")
     ship(other)
     submit(other.number, "10115")
+    wait(browser, EC.url_contains("/order-updates/track/ey"))
+
+
+def test_the_lookup_form_without_a_postcode(browser, live_server, products, settings):
+    """A shop that has no postcode mapped: the form asks for the email address
+    only, in an email field that still submits whatever is typed.
+    """
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {
+            **settings.ORDER_UPDATES["ORDER_FIELDS"],
+            "shipping_postcode": None,
+        },
+    }
+    order = order_for(products)
+    ship(order)
+
+    def submit(secret):
+        browser.get(live_server.url + "/order-updates/track/")
+        browser.find_element(By.XPATH, "//label[.='Order number:']").click()
+        browser.switch_to.active_element.send_keys(order.number)
+        browser.find_element(By.XPATH, "//label[.='Email address:']").click()
+        field = browser.switch_to.active_element
+        assert field.get_attribute("type") == "email"
+        field.send_keys(secret)
+        button = browser.find_element(By.ID, "lookup-submit")
+        button.click()
+        wait(browser, EC.staleness_of(button))
+
+    submit("10115")
+    not_found = browser.find_element(By.ID, "lookup-not-found").text
+    assert not_found.endswith("the order number and the email address.")
+    assert "postcode" not in browser.find_element(By.TAG_NAME, "main").text
+    submit("grace@example.org")
     wait(browser, EC.url_contains("/order-updates/track/ey"))
 
 

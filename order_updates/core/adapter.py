@@ -420,6 +420,14 @@ class DefaultOrderAdapter:
         postcode = self.field(order, "shipping_postcode")
         return str(postcode) if postcode not in (None, "") else ""
 
+    def has_postcode(self) -> bool:
+        """Whether orders have a delivery postcode, which the lookup form then
+        accepts instead of the email address: ``shipping_postcode`` is mapped in
+        ``ORDER_FIELDS``, or a subclass overrides :meth:`get_postcode`.
+        """
+        overridden = type(self).get_postcode is not DefaultOrderAdapter.get_postcode
+        return overridden or bool(self.order_fields.get("shipping_postcode"))
+
     def get_orders_by_number(self, numbers: list[str]) -> QuerySet:
         """The orders with these numbers, in one query (the API's bulk changes).
 

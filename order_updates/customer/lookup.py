@@ -1,10 +1,11 @@
 """Finding an order from what a guest knows, without telling strangers anything.
 
 The lookup form asks for the order number and the order's email address (or its
-delivery postcode). :func:`find_order` gives the same answer, after the same
-work, whether the order does not exist or the second field does not match; and
-:class:`LookupRateLimit` caps attempts per client address and per order number
-in Django's cache, so numbers cannot be tried out in bulk.
+delivery postcode, when the adapter ``has_postcode()``). :func:`find_order`
+gives the same answer, after the same work, whether the order does not exist or
+the second field does not match; and :class:`LookupRateLimit` caps attempts per
+client address and per order number in Django's cache, so numbers cannot be
+tried out in bulk.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def normalize_postcode(value: str) -> str:
 
 def find_order(number: str, secret: str) -> Model | None:
     """The tracked order with ``number`` (any case) whose email address or
-    delivery postcode is ``secret`` (any case), else None.
+    delivery postcode (when the adapter ``has_postcode()``) is ``secret`` (any
+    case), else None.
     """
     adapter = get_adapter()
+    with_postcode = adapter.has_postcode()
     order = adapter.find_order(number)
     # An untracked order has no tracking page: as good as none.
     found = (
@@ -49,7 +52,8 @@ def find_order(number: str, secret: str) -> Model | None:
     email = postcode = _NO_ORDER
     if order is not None and found:
         email = normalize_email(adapter.get_email(order)) or _NO_ORDER
-        postcode = normalize_postcode(adapter.get_postcode(order)) or _NO_ORDER
+        if with_postcode:
+            postcode = normalize_postcode(adapter.get_postcode(order)) or _NO_ORDER
     # Both comparisons always run, in constant time: no early answer.
     email_matches = constant_time_compare(email, normalize_email(secret))
     postcode_matches = constant_time_compare(postcode, normalize_postcode(secret))

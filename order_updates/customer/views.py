@@ -137,11 +137,14 @@ def tracking_view(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_protect
 @require_http_methods(["GET", "HEAD", "POST"])
 def lookup_view(request: HttpRequest) -> HttpResponse:
-    """Find an order by number and email address (or postcode): success goes to
-    its tracking page; a wrong answer gets the same reply whether or not the
-    order exists; too many attempts get 429.
+    """Find an order by number and email address (or postcode, when the adapter
+    has one): success goes to its tracking page; a wrong answer gets the same
+    reply whether or not the order exists; too many attempts get 429.
     """
-    form = LookupForm(request.POST if request.method == "POST" else None)
+    postcode = get_adapter().has_postcode()
+    form = LookupForm(
+        request.POST if request.method == "POST" else None, postcode=postcode
+    )
     status = 200
     not_found = False
     limited = False
@@ -164,6 +167,7 @@ def lookup_view(request: HttpRequest) -> HttpResponse:
         "order_updates/customer/lookup.html",
         {
             "form": form,
+            "postcode": postcode,
             "not_found": not_found,
             "limited": limited,
             "retry_minutes": max(1, app_settings.LOOKUP_WINDOW_SECONDS // 60),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from functools import cache
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
@@ -41,15 +43,57 @@ def _zone_label(name: str) -> str:
     return " – ".join(part.replace("_", " ") for part in name.split("/")[1:])
 
 
+def _read_zone_tab() -> str | None:
+    """The tz database's ``zone.tab``, where ``zoneinfo`` finds its zones (the
+    system's, else the tzdata package's); None if there is none.
+    """
+    for directory in zoneinfo.TZPATH:
+        try:
+            with open(os.path.join(directory, "zone.tab"), encoding="utf-8") as tab:
+                return tab.read()
+        except OSError:
+            continue
+    try:
+        return files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+    except (ImportError, OSError):
+        return None
+
+
+def canonical_zones() -> set[str] | None:
+    """The zones of ``zone.tab``: one name per zone, without the backward
+    aliases ("America/Buenos_Aires" of "America/Argentina/Buenos_Aires",
+    "Asia/Calcutta", "Europe/Kiev"…); None if the file cannot be found.
+    """
+    text = _read_zone_tab()
+    if text is None:
+        return None
+    names = set()
+    for line in text.splitlines():
+        columns = line.split("\t")
+        if line and not line.startswith("#") and len(columns) >= 3:
+            names.add(columns[2].strip())
+    return names
+
+
 @cache
 def _zones_by_region() -> dict[str, list[tuple[str, str]]]:
     regions: dict[str, list[tuple[str, str]]] = {key: [] for key in TIMEZONE_REGIONS}
-    for name in zoneinfo.available_timezones():
+    available = zoneinfo.available_timezones()
+    canonical = canonical_zones()
+    names = sorted(available & canonical if canonical else available)
+    labels: set[str] = set()
+    for name in names:
         region, _sep, rest = name.partition("/")
         last = rest.rsplit("/", 1)[-1]
-        # "Australia/NSW" and the like are legacy aliases of the city names.
-        if region in regions and rest and not (last.isupper() and len(last) > 1):
-            regions[region].append((name, _zone_label(name)))
+        # Without zone.tab: "Australia/NSW" and the like are legacy aliases of
+        # the city names, and of a city in two regions ("Asia/Istanbul",
+        # "Europe/Istanbul") the first is kept: no two options read the same.
+        if region not in regions or not rest or (last.isupper() and len(last) > 1):
+            continue
+        label = _zone_label(name)
+        if label not in labels:
+            labels.add(label)
+            regions[region].append((name, label))
     return {
         key: sorted(zones, key=lambda zone: zone[1]) for key, zones in regions.items()
     }
