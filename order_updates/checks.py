@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -153,7 +155,7 @@ def check_adapter(app_configs=None, **kwargs) -> list:
 
 def check_channels(app_configs=None, **kwargs) -> list:
     """E007: a channel cannot be built from its settings, or reports a problem;
-    E008: no SITE_URL.
+    E008: no SITE_URL, or one that is not an absolute http(s) address.
     """
 
     hint_settings = (
@@ -195,7 +197,8 @@ def check_channels(app_configs=None, **kwargs) -> list:
                     id="order_updates.E007",
                 )
             )
-    if channels and not app_settings.SITE_URL:
+    site = app_settings.SITE_URL
+    if channels and not site:
         errors.append(
             Error(
                 "Notifications need ORDER_UPDATES['SITE_URL'] for their links.",
@@ -204,7 +207,43 @@ def check_channels(app_configs=None, **kwargs) -> list:
                 id="order_updates.E008",
             )
         )
+    elif site and not _is_site_url(site):
+        errors.append(
+            Error(
+                "ORDER_UPDATES['SITE_URL'] is %r, which is not an absolute http(s) "
+                "address: links in messages would read %r." % (site, _link_on(site)),
+                hint="Give the scheme and the host, e.g. "
+                '"https://shop.example.com" (a path after the host is kept: '
+                '"https://example.com/shop").',
+                id="order_updates.E008",
+            )
+        )
     return errors
+
+
+def _is_site_url(value: object) -> bool:
+    """Whether links built as ``value.rstrip("/") + path`` are absolute http(s)
+    URLs: a scheme, a host, no query or fragment that the path would follow.
+    """
+    if not isinstance(value, str) or value != value.strip() or " " in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and port != 0
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def _link_on(site: object) -> str:
+    """What a tracking link on ``site`` would look like (links.absolute_url)."""
+    return "%s/order-updates/track/..." % str(site).rstrip("/")
 
 
 def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:

@@ -322,6 +322,65 @@ def test_a_good_twilio_set_up_passes(settings):
     assert check_channels() == []
 
 
+@pytest.mark.parametrize(
+    "site",
+    [
+        "shop.example.com",
+        "www.shop.example.com/",
+        "//shop.example.com",
+        "ftp://shop.example.com",
+        "https://",
+        "https:///shop",
+        "https://shop.example.com?ref=mail",
+        "https://shop.example.com/#top",
+        "https://shop.example.com:port",
+        " https://shop.example.com",
+        42,
+    ],
+)
+def test_e008_site_url_that_is_not_an_absolute_http_address(settings, site):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": site}
+    messages = check_channels()
+    assert ids(messages) == ["order_updates.E008"]
+    assert repr(site) in messages[0].msg
+    assert '"https://shop.example.com"' in messages[0].hint
+
+
+def test_e008_shows_the_broken_links_it_prevents(settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": "shop.example.com"}
+    [message] = check_channels()
+    assert "'shop.example.com/order-updates/track/...'" in message.msg
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        "https://shop.example.com",
+        "https://shop.example.com/",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000/",
+        "http://web:8000",  # a host name without a dot (docker compose)
+        "https://example.com/shop",
+        "https://example.com/shop/",
+        "HTTPS://Shop.Example.com",
+        "https://[::1]:8443",
+        "https://bücher.example",
+    ],
+)
+def test_site_urls_that_make_working_links_pass(settings, site):
+    from order_updates.notifications.links import absolute_url
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": site}
+    assert check_channels() == []
+    assert absolute_url("/track/x/").lower().startswith(("https://", "http://"))
+
+
+def test_e008_bad_site_url_without_channels(settings):
+    """A value that is set is checked, even with notifications off."""
+    settings.ORDER_UPDATES = {"CHANNELS": {}, "SITE_URL": "shop.example.com"}
+    assert ids(check_channels()) == ["order_updates.E008"]
+
+
 def test_e005_says_where_old_channel_settings_went(settings):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
