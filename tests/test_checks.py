@@ -477,11 +477,39 @@ def test_api_and_webhook_settings_accept_none_where_documented(settings):
 # The kind of field a key names ---------------------------------------------------
 
 
+#: tests/settings.py's plainshop set-up: the checks below name its fields,
+#: whichever test shop the suite runs with.
+PLAINSHOP_FIELDS = {
+    "items": "lines",
+    "created": "created_at",
+    "shipping_address": ["number", "email"],
+}
+
+
+@pytest.fixture
+def plainshop(settings):
+    settings.ORDER_UPDATES_ORDER_MODEL = "plainshop.Order"
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": PLAINSHOP_FIELDS,
+        "ITEM_FIELDS": {},
+    }
+    assert check_field_kinds() == [] and check_status_sync() == []
+    return settings
+
+
 def with_order_fields(settings, **fields):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
-        "ORDER_FIELDS": {**settings.ORDER_UPDATES.get("ORDER_FIELDS", {}), **fields},
+        "ORDER_FIELDS": {**settings.ORDER_UPDATES["ORDER_FIELDS"], **fields},
     }
+
+
+#: A text field and a number field of each test shop's order.
+SHOP_TEXT_AND_NUMBER = {
+    "plainshop": ("number", "total"),
+    "customershop": ("reference", "amount"),
+}
 
 
 @pytest.mark.parametrize(
@@ -493,8 +521,8 @@ def with_order_fields(settings, **fields):
         ("lines__order", "a ForeignKey to plainshop.Order"),  # not to a user
     ],
 )
-def test_e023_user_mapped_to_no_relation_to_the_user_model(settings, path, kind):
-    with_order_fields(settings, user=path)
+def test_e023_user_mapped_to_no_relation_to_the_user_model(plainshop, path, kind):
+    with_order_fields(plainshop, user=path)
     messages = check_field_kinds()
     assert ids(messages) == ["order_updates.E023"]
     assert "ORDER_UPDATES['ORDER_FIELDS']['user'] names %r, %s of " % (path, kind) in (
@@ -504,33 +532,31 @@ def test_e023_user_mapped_to_no_relation_to_the_user_model(settings, path, kind)
     assert "'customer__user'" in messages[0].hint and "None" in messages[0].hint
 
 
-@pytest.mark.django_db
-def test_e023_is_the_failure_every_message_would_have(settings):
+def test_e023_is_the_failure_every_message_would_have(settings, order):
     """What the check prevents: building a message's links for such an order."""
     from order_updates.models import Notification
     from order_updates.notifications.links import preferences_url
-    from tests.testapps.plainshop.models import Order
 
-    with_order_fields(settings, user="email")
-    order = Order.objects.create(number="K-1", email="jo@example.org")
+    text, _number = SHOP_TEXT_AND_NUMBER[settings.TEST_SHOP]
+    with_order_fields(settings, user=text)
     with pytest.raises(AttributeError, match="'str' object has no attribute 'pk'"):
         preferences_url(Notification(order=order, channel="email"))
     assert ids(checks.run_checks()) == ["order_updates.E023"]
 
 
 @pytest.mark.parametrize("path", ["user", "lines__order__user", None])
-def test_user_mapped_to_a_relation_to_the_user_model_passes(settings, path):
-    with_order_fields(settings, user=path)
+def test_user_mapped_to_a_relation_to_the_user_model_passes(plainshop, path):
+    with_order_fields(plainshop, user=path)
     assert check_field_kinds() == []
 
 
-def test_e023_names_a_conventional_field_too(settings, monkeypatch):
+def test_e023_names_a_conventional_field_too(plainshop, monkeypatch):
     """A shop whose own ``user`` is no relation: the message says where the path
     comes from, since the shop never wrote it."""
     from order_updates.core.adapter import DEFAULT_ORDER_FIELDS
 
     monkeypatch.setitem(DEFAULT_ORDER_FIELDS, "user", "currency")
-    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "ORDER_FIELDS": {}}
+    plainshop.ORDER_UPDATES = {**plainshop.ORDER_UPDATES, "ORDER_FIELDS": {}}
     [message] = check_field_kinds()
     assert message.id == "order_updates.E023"
     assert "The order's 'user' is read from 'currency' (its conventional name)" in (
@@ -542,8 +568,8 @@ def test_e023_names_a_conventional_field_too(settings, monkeypatch):
 @pytest.mark.parametrize(
     "path, kind", [("number", "a CharField"), ("created_at", "a DateTimeField")]
 )
-def test_w024_amount_mapped_to_a_field_that_is_no_number(settings, key, path, kind):
-    with_order_fields(settings, **{key: path})
+def test_w024_amount_mapped_to_a_field_that_is_no_number(plainshop, key, path, kind):
+    with_order_fields(plainshop, **{key: path})
     messages = check_field_kinds()
     assert ids(messages) == ["order_updates.W024"]
     assert "[%r] names %r, %s of plainshop.Order, not a number" % (key, path, kind) in (
@@ -563,8 +589,8 @@ def test_w024_amount_mapped_to_a_field_that_is_no_number(settings, key, path, ki
         ("total", "get_next_by_created_at"),  # a method: not checked
     ],
 )
-def test_amounts_mapped_to_numbers_relations_or_methods_pass(settings, key, path):
-    with_order_fields(settings, **{key: path})
+def test_amounts_mapped_to_numbers_relations_or_methods_pass(plainshop, key, path):
+    with_order_fields(plainshop, **{key: path})
     assert check_field_kinds() == []
 
 
@@ -576,8 +602,8 @@ def test_amounts_mapped_to_numbers_relations_or_methods_pass(settings, key, path
         ("lines__price", "a DecimalField"),
     ],
 )
-def test_w025_created_mapped_to_a_field_that_is_no_date(settings, path, kind):
-    with_order_fields(settings, created=path)
+def test_w025_created_mapped_to_a_field_that_is_no_date(plainshop, path, kind):
+    with_order_fields(plainshop, created=path)
     messages = check_field_kinds()
     assert ids(messages) == ["order_updates.W025"]
     assert "['created'] names %r, %s" % (path, kind) in messages[0].msg
@@ -586,8 +612,8 @@ def test_w025_created_mapped_to_a_field_that_is_no_date(settings, path, kind):
 
 
 @pytest.mark.parametrize("path", ["created_at", "lines__order__created_at", None])
-def test_created_mapped_to_a_date_passes(settings, path):
-    with_order_fields(settings, created=path)
+def test_created_mapped_to_a_date_passes(plainshop, path):
+    with_order_fields(plainshop, created=path)
     assert check_field_kinds() == []
 
 
@@ -632,10 +658,10 @@ def test_field_kinds_of_subclasses_and_generated_fields():
     ],
 )
 def test_e024_status_field_that_cannot_hold_the_values_written(
-    settings, field, mapping, problem
+    plainshop, field, mapping, problem
 ):
-    settings.ORDER_UPDATES = {
-        **settings.ORDER_UPDATES,
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
         "STATUS_FIELD": field,
         "STATUS_MAP": mapping,
     }
@@ -646,21 +672,19 @@ def test_e024_status_field_that_cannot_hold_the_values_written(
     assert "STATUS_MAP" in messages[0].hint
 
 
-@pytest.mark.django_db
-def test_e024_is_the_failure_of_set_status(settings):
+def test_e024_is_the_failure_of_set_status(settings, order):
     from django.core.exceptions import ValidationError
 
     from order_updates import services
-    from tests.testapps.plainshop.models import Order
 
-    order = Order.objects.create(number="K-2")
     services.start_tracking(order)
+    _text, number = SHOP_TEXT_AND_NUMBER[settings.TEST_SHOP]
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
-        "STATUS_FIELD": "total",
+        "STATUS_FIELD": number,
         "STATUS_MAP": {},
     }
-    assert ids(check_status_sync()) == ["order_updates.E024"]
+    assert ids(checks.run_checks()) == ["order_updates.E024"]
     with pytest.raises(ValidationError):
         services.set_status(order, "confirmed")
 
@@ -674,9 +698,9 @@ def test_e024_is_the_failure_of_set_status(settings):
         ("number", {}),
     ],
 )
-def test_status_fields_that_hold_the_values_pass(settings, field, mapping):
-    settings.ORDER_UPDATES = {
-        **settings.ORDER_UPDATES,
+def test_status_fields_that_hold_the_values_pass(plainshop, field, mapping):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
         "STATUS_FIELD": field,
         "STATUS_MAP": mapping,
     }
