@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Warning
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    ImproperlyConfigured,
+    ValidationError,
+)
+from django.db import models
 
 from order_updates.carriers.monitoring import status_time_limits
 from order_updates.carriers.registry import default_transit_window, get_carriers
@@ -153,7 +161,7 @@ def check_adapter(app_configs=None, **kwargs) -> list:
 
 def check_channels(app_configs=None, **kwargs) -> list:
     """E007: a channel cannot be built from its settings, or reports a problem;
-    E008: no SITE_URL.
+    E008: no SITE_URL, or one that is not an absolute http(s) address.
     """
 
     hint_settings = (
@@ -195,7 +203,8 @@ def check_channels(app_configs=None, **kwargs) -> list:
                     id="order_updates.E007",
                 )
             )
-    if channels and not app_settings.SITE_URL:
+    site = app_settings.SITE_URL
+    if channels and not site:
         errors.append(
             Error(
                 "Notifications need ORDER_UPDATES['SITE_URL'] for their links.",
@@ -204,7 +213,43 @@ def check_channels(app_configs=None, **kwargs) -> list:
                 id="order_updates.E008",
             )
         )
+    elif site and not _is_site_url(site):
+        errors.append(
+            Error(
+                "ORDER_UPDATES['SITE_URL'] is %r, which is not an absolute http(s) "
+                "address: links in messages would read %r." % (site, _link_on(site)),
+                hint="Give the scheme and the host, e.g. "
+                '"https://shop.example.com" (a path after the host is kept: '
+                '"https://example.com/shop").',
+                id="order_updates.E008",
+            )
+        )
     return errors
+
+
+def _is_site_url(value: object) -> bool:
+    """Whether links built as ``value.rstrip("/") + path`` are absolute http(s)
+    URLs: a scheme, a host, no query or fragment that the path would follow.
+    """
+    if not isinstance(value, str) or value != value.strip() or " " in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and port != 0
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def _link_on(site: object) -> str:
+    """What a tracking link on ``site`` would look like (links.absolute_url)."""
+    return "%s/order-updates/track/..." % str(site).rstrip("/")
 
 
 def check_email_timeout(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -539,9 +584,151 @@ def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
     return messages
 
 
+#: ORDER_FIELDS keys read as amounts of money, and as dates.
+AMOUNT_ORDER_FIELDS = ("total", "subtotal", "shipping", "discount", "tax")
+DATE_ORDER_FIELDS = ("created",)
+
+_AMOUNT_FIELD_CLASSES = (models.DecimalField, models.IntegerField, models.FloatField)
+
+
+def _final_field(model: type[models.Model], path: str) -> Any:
+    """The model field (or relation) that ``a__b__c`` ends in, or None when it
+    ends in something else (a property, a method) or is no path of ``model``.
+    """
+    parts = path.split("__")
+    field: Any = None
+    for part in parts:
+        if field is not None:
+            if field.related_model is None or isinstance(field.related_model, str):
+                return None
+            model = field.related_model
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None
+    return field
+
+
+def _value_field(field: Any) -> Any:
+    """What a field holds: a GeneratedField holds its output field's kind."""
+    generated = getattr(models, "GeneratedField", None)
+    if generated is not None and isinstance(field, generated):
+        return field.output_field
+    return field
+
+
+def _may_hold_amount(field: Any) -> bool:
+    """A number field (any subclass: money fields are DecimalFields), or a
+    relation (to an object with an ``amount``, perhaps: not checked).
+    """
+    return field.is_relation or isinstance(_value_field(field), _AMOUNT_FIELD_CLASSES)
+
+
+def _may_hold_date(field: Any) -> bool:
+    """A DateField or DateTimeField (or subclass), or a relation (not checked)."""
+    return field.is_relation or isinstance(_value_field(field), models.DateField)
+
+
+def _mapped_as(adapter: DefaultOrderAdapter, name: str, path: str) -> str:
+    """Where the path of ORDER_FIELDS[name] comes from, for messages."""
+    if name in app_settings.ORDER_FIELDS:
+        return "ORDER_UPDATES['ORDER_FIELDS'][%r] names %r" % (name, path)
+    if name in adapter.order_fields_preset:
+        return "%s.order_fields_preset[%r] names %r" % (
+            type(adapter).__name__,
+            name,
+            path,
+        )
+    return "The order's %r is read from %r (its conventional name)" % (name, path)
+
+
+def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """E023: ORDER_FIELDS["user"] is no relation to the user model; W024: an
+    amount (total, subtotal…) is not a number field; W025: ``created`` is not a
+    date field. Paths ending in a property or method are not checked.
+    """
+    adapter = _default_adapter()
+    if adapter is None:
+        return []
+    model = adapter.get_order_model()
+    label = model._meta.label
+    try:
+        user_model: Any = get_user_model()
+    except ImproperlyConfigured:
+        user_model = None  # Django's own checks report AUTH_USER_MODEL
+    messages: list[CheckMessage] = []
+    for name, path in adapter.order_fields.items():
+        if not isinstance(path, str) or not path:
+            continue  # None: not available; a list: address lines
+        field = _final_field(model, path)
+        if field is None:
+            continue  # a property or method (or missing: E006)
+        where = _mapped_as(adapter, name, path)
+        if name == "user" and user_model is not None:
+            target = field.related_model
+            if field.is_relation and (target is None or isinstance(target, str)):
+                continue  # a generic relation: cannot be checked
+            to_user = (
+                field.is_relation
+                and (field.many_to_one or field.one_to_one)
+                and target._meta.concrete_model is user_model._meta.concrete_model
+            )
+            if not to_user:
+                messages.append(
+                    Error(
+                        "%s, %s of %s, not a relation to one %s: every message "
+                        "would fail (the customer's preference links are made "
+                        "from the user)."
+                        % (where, _describe(field), label, user_model._meta.label),
+                        hint="Map 'user' to the foreign key (or one-to-one field) "
+                        "to %s, following relations with '__' (e.g. "
+                        "'customer__user'); or set it to None for orders without "
+                        "user accounts (the email is then read from 'email')."
+                        % user_model._meta.label,
+                        id="order_updates.E023",
+                    )
+                )
+        elif name in AMOUNT_ORDER_FIELDS:
+            if _may_hold_amount(field):
+                continue
+            messages.append(
+                Warning(
+                    "%s, %s of %s, not a number: messages and order pages would "
+                    "show its text as the %s." % (where, _describe(field), label, name),
+                    hint="Map %r to the DecimalField (or other number field) that "
+                    "holds it, or set it to None if your orders have none." % name,
+                    id="order_updates.W024",
+                )
+            )
+        elif name in DATE_ORDER_FIELDS:
+            if _may_hold_date(field):
+                continue
+            messages.append(
+                Warning(
+                    "%s, %s of %s, not a date: messages and order pages would "
+                    "leave the date out." % (where, _describe(field), label),
+                    hint="Map %r to the DateTimeField (or DateField) that holds "
+                    "it, e.g. 'created_at', or set it to None." % name,
+                    id="order_updates.W025",
+                )
+            )
+    return messages
+
+
+def _describe(field: Any) -> str:
+    """``"a CharField"``, ``"a ManyToManyField to shop.Tag"``: for messages."""
+    kind = type(_value_field(field)).__name__
+    article = "an" if kind[:1] in "AEIOU" else "a"
+    target = field.related_model if field.is_relation else None
+    if target is not None and not isinstance(target, str):
+        return "%s %s to %s" % (article, kind, target._meta.label)
+    return "%s %s" % (article, kind)
+
+
 def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E020: STATUS_FIELD is not a field of the order; E021: STATUS_MAP is not a
-    dict of pipeline codes; W023: a choice of the field means no status.
+    dict of pipeline codes; E024: the field cannot hold the values written into
+    it; W023: a choice of the field means no status.
     """
     field_name = app_settings.STATUS_FIELD
     mapping = app_settings.STATUS_MAP
@@ -604,6 +791,19 @@ def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         ]
     meaning = mapping or {code: code for code in pipeline.statuses}
+    unfit = _values_the_field_cannot_hold(field, meaning)
+    if unfit:
+        return [
+            Error(
+                "ORDER_UPDATES['STATUS_FIELD'] is %r, %s of %s, which cannot hold "
+                "%s: each status change writes such a value into it, and would "
+                "fail." % (field_name, _describe(field), label, unfit),
+                hint="Name the field of %s that holds your own status (usually a "
+                "CharField). If it holds other values (numbers…), map each of them "
+                "to a pipeline code in STATUS_MAP, e.g. {1: 'placed'}." % label,
+                id="order_updates.E024",
+            )
+        ]
     choices = [value for value, _label in field.flatchoices] if field.choices else []
     unmapped = [value for value in choices if value not in meaning]
     if unmapped:
@@ -617,6 +817,18 @@ def check_status_sync(app_configs=None, **kwargs) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _values_the_field_cannot_hold(field: models.Field, values: Any) -> str:
+    """The first of the shop values that ``field`` rejects, with the reason
+    (``"'shipped' (“shipped” value must be a decimal number.)"``), or ''.
+    """
+    for value in values:
+        try:
+            field.run_validators(field.to_python(value))
+        except ValidationError as exc:
+            return "%r (%s)" % (value, " ".join(exc.messages))
+    return ""
 
 
 def check_user_phone_field(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -756,6 +968,7 @@ ALL_CHECKS = [
     check_template_budget,
     check_customer_pages,
     check_message_fields,
+    check_field_kinds,
     check_status_sync,
     check_user_phone_field,
     check_carriers,

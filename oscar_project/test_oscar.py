@@ -39,6 +39,27 @@ def test_an_oscar_status_without_a_pipeline_code_is_reported(settings):
     assert "STATUS_MAP" in warning.hint
 
 
+def test_oscar_fields_mapped_to_the_wrong_kind_are_reported(db, settings):
+    """The preset's fields (a user foreign key, DecimalField amounts, the
+    DateTimeField date_placed) pass; a mapping of the wrong kind does not."""
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {
+            "user": "guest_email",
+            "total": "number",
+            "created": "total_incl_tax",
+        },
+        "STATUS_FIELD": "total_incl_tax",
+        "STATUS_MAP": {},
+    }
+    assert sorted(order_ids(run_checks())) == [
+        "order_updates.E023",
+        "order_updates.E024",
+        "order_updates.W024",
+        "order_updates.W025",
+    ]
+
+
 def test_pointing_at_another_model_is_an_error(settings):
     settings.ORDER_UPDATES_ORDER_MODEL = "auth.User"
     assert "order_updates.E030" in order_ids(run_checks())

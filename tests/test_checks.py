@@ -8,9 +8,11 @@ from order_updates.checks import (
     check_adapter,
     check_channels,
     check_email_timeout,
+    check_field_kinds,
     check_order_model,
     check_pipeline,
     check_settings,
+    check_status_sync,
     check_user_phone_field,
 )
 
@@ -24,6 +26,48 @@ def ids(messages):
 @pytest.mark.django_db  # Django 6.1's JSONField check asks the database
 def test_the_configured_project_passes_every_check():
     assert checks.run_checks() == []
+
+
+def run_manage_py_check(*program, options=(), cwd=ROOT, **env):
+    """``manage.py check`` in a process of its own, so that each project loads
+    its own settings and models."""
+    import subprocess
+    import sys
+
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        # SQLite, the project's own settings and its default SITE_URL
+        if key not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEMO_SITE_URL")
+    }
+    return subprocess.run(
+        [sys.executable, *program, "check", *options],
+        capture_output=True,
+        text=True,
+        env={**environ, **env},
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize("shop", ["plainshop", "customershop"])
+def test_every_test_shop_passes_every_check(shop):
+    """Their field mappings (a user across a one-to-one, amounts, dates, text
+    statuses) are all of the right kind."""
+    done = run_manage_py_check(
+        "-m",
+        "django",
+        options=["--settings=tests.settings"],
+        ORDER_UPDATES_TEST_SHOP=shop,
+        PYTHONPATH=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_the_example_project_passes_every_check():
+    done = run_manage_py_check("manage.py", cwd=os.path.join(ROOT, "example_project"))
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
 
 
 @pytest.mark.parametrize("value", [None, "", "Order", "a.b.C", 42])
@@ -322,6 +366,65 @@ def test_a_good_twilio_set_up_passes(settings):
     assert check_channels() == []
 
 
+@pytest.mark.parametrize(
+    "site",
+    [
+        "shop.example.com",
+        "www.shop.example.com/",
+        "//shop.example.com",
+        "ftp://shop.example.com",
+        "https://",
+        "https:///shop",
+        "https://shop.example.com?ref=mail",
+        "https://shop.example.com/#top",
+        "https://shop.example.com:port",
+        " https://shop.example.com",
+        42,
+    ],
+)
+def test_e008_site_url_that_is_not_an_absolute_http_address(settings, site):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": site}
+    messages = check_channels()
+    assert ids(messages) == ["order_updates.E008"]
+    assert repr(site) in messages[0].msg
+    assert '"https://shop.example.com"' in messages[0].hint
+
+
+def test_e008_shows_the_broken_links_it_prevents(settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": "shop.example.com"}
+    [message] = check_channels()
+    assert "'shop.example.com/order-updates/track/...'" in message.msg
+
+
+@pytest.mark.parametrize(
+    "site",
+    [
+        "https://shop.example.com",
+        "https://shop.example.com/",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000/",
+        "http://web:8000",  # a host name without a dot (docker compose)
+        "https://example.com/shop",
+        "https://example.com/shop/",
+        "HTTPS://Shop.Example.com",
+        "https://[::1]:8443",
+        "https://bücher.example",
+    ],
+)
+def test_site_urls_that_make_working_links_pass(settings, site):
+    from order_updates.notifications.links import absolute_url
+
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "SITE_URL": site}
+    assert check_channels() == []
+    assert absolute_url("/track/x/").lower().startswith(("https://", "http://"))
+
+
+def test_e008_bad_site_url_without_channels(settings):
+    """A value that is set is checked, even with notifications off."""
+    settings.ORDER_UPDATES = {"CHANNELS": {}, "SITE_URL": "shop.example.com"}
+    assert ids(check_channels()) == ["order_updates.E008"]
+
+
 def test_e005_says_where_old_channel_settings_went(settings):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
@@ -369,3 +472,236 @@ def test_api_and_webhook_settings_accept_none_where_documented(settings):
         "WEBHOOK_TIMEOUT": 2.5,
     }
     assert check_api_and_webhooks() == []
+
+
+# The kind of field a key names ---------------------------------------------------
+
+
+#: tests/settings.py's plainshop set-up: the checks below name its fields,
+#: whichever test shop the suite runs with.
+PLAINSHOP_FIELDS = {
+    "items": "lines",
+    "created": "created_at",
+    "shipping_address": ["number", "email"],
+}
+
+
+@pytest.fixture
+def plainshop(settings):
+    settings.ORDER_UPDATES_ORDER_MODEL = "plainshop.Order"
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": PLAINSHOP_FIELDS,
+        "ITEM_FIELDS": {},
+    }
+    assert check_field_kinds() == [] and check_status_sync() == []
+    return settings
+
+
+def with_order_fields(settings, **fields):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ORDER_FIELDS": {**settings.ORDER_UPDATES["ORDER_FIELDS"], **fields},
+    }
+
+
+#: A text field and a number field of each test shop's order.
+SHOP_TEXT_AND_NUMBER = {
+    "plainshop": ("number", "total"),
+    "customershop": ("reference", "amount"),
+}
+
+
+@pytest.mark.parametrize(
+    "path, kind",
+    [
+        ("email", "an EmailField"),
+        ("number", "a CharField"),
+        ("lines", "a ManyToOneRel to plainshop.OrderLine"),  # the order's lines
+        ("lines__order", "a ForeignKey to plainshop.Order"),  # not to a user
+    ],
+)
+def test_e023_user_mapped_to_no_relation_to_the_user_model(plainshop, path, kind):
+    with_order_fields(plainshop, user=path)
+    messages = check_field_kinds()
+    assert ids(messages) == ["order_updates.E023"]
+    assert "ORDER_UPDATES['ORDER_FIELDS']['user'] names %r, %s of " % (path, kind) in (
+        messages[0].msg
+    )
+    assert "auth.User" in messages[0].msg and "every message" in messages[0].msg
+    assert "'customer__user'" in messages[0].hint and "None" in messages[0].hint
+
+
+def test_e023_is_the_failure_every_message_would_have(settings, order):
+    """What the check prevents: building a message's links for such an order."""
+    from order_updates.models import Notification
+    from order_updates.notifications.links import preferences_url
+
+    text, _number = SHOP_TEXT_AND_NUMBER[settings.TEST_SHOP]
+    with_order_fields(settings, user=text)
+    with pytest.raises(AttributeError, match="'str' object has no attribute 'pk'"):
+        preferences_url(Notification(order=order, channel="email"))
+    assert ids(checks.run_checks()) == ["order_updates.E023"]
+
+
+@pytest.mark.parametrize("path", ["user", "lines__order__user", None])
+def test_user_mapped_to_a_relation_to_the_user_model_passes(plainshop, path):
+    with_order_fields(plainshop, user=path)
+    assert check_field_kinds() == []
+
+
+def test_e023_names_a_conventional_field_too(plainshop, monkeypatch):
+    """A shop whose own ``user`` is no relation: the message says where the path
+    comes from, since the shop never wrote it."""
+    from order_updates.core.adapter import DEFAULT_ORDER_FIELDS
+
+    monkeypatch.setitem(DEFAULT_ORDER_FIELDS, "user", "currency")
+    plainshop.ORDER_UPDATES = {**plainshop.ORDER_UPDATES, "ORDER_FIELDS": {}}
+    [message] = check_field_kinds()
+    assert message.id == "order_updates.E023"
+    assert "The order's 'user' is read from 'currency' (its conventional name)" in (
+        message.msg
+    )
+
+
+@pytest.mark.parametrize("key", ["total", "subtotal", "shipping", "discount", "tax"])
+@pytest.mark.parametrize(
+    "path, kind", [("number", "a CharField"), ("created_at", "a DateTimeField")]
+)
+def test_w024_amount_mapped_to_a_field_that_is_no_number(plainshop, key, path, kind):
+    with_order_fields(plainshop, **{key: path})
+    messages = check_field_kinds()
+    assert ids(messages) == ["order_updates.W024"]
+    assert "[%r] names %r, %s of plainshop.Order, not a number" % (key, path, kind) in (
+        messages[0].msg
+    )
+    assert "DecimalField" in messages[0].hint and "None" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "key, path",
+    [
+        ("total", "total"),
+        ("subtotal", "discount_total"),
+        ("shipping", "lines__quantity"),  # a PositiveIntegerField, across a relation
+        ("tax", "id"),  # an AutoField is an IntegerField
+        ("discount", "lines"),  # a relation: not checked
+        ("total", "get_next_by_created_at"),  # a method: not checked
+    ],
+)
+def test_amounts_mapped_to_numbers_relations_or_methods_pass(plainshop, key, path):
+    with_order_fields(plainshop, **{key: path})
+    assert check_field_kinds() == []
+
+
+@pytest.mark.parametrize(
+    "path, kind",
+    [
+        ("number", "a CharField"),
+        ("total", "a DecimalField"),
+        ("lines__price", "a DecimalField"),
+    ],
+)
+def test_w025_created_mapped_to_a_field_that_is_no_date(plainshop, path, kind):
+    with_order_fields(plainshop, created=path)
+    messages = check_field_kinds()
+    assert ids(messages) == ["order_updates.W025"]
+    assert "['created'] names %r, %s" % (path, kind) in messages[0].msg
+    assert "not a date" in messages[0].msg
+    assert "DateTimeField" in messages[0].hint
+
+
+@pytest.mark.parametrize("path", ["created_at", "lines__order__created_at", None])
+def test_created_mapped_to_a_date_passes(plainshop, path):
+    with_order_fields(plainshop, created=path)
+    assert check_field_kinds() == []
+
+
+def test_field_kinds_of_subclasses_and_generated_fields():
+    """What a shop's own field classes hold decides, not their exact class."""
+    from django.db import models
+    from phonenumber_field.modelfields import PhoneNumberField
+
+    from order_updates.checks import _may_hold_amount, _may_hold_date
+
+    class MoneyField(models.DecimalField):
+        pass
+
+    class Cents(models.PositiveBigIntegerField):
+        pass
+
+    for field in [
+        MoneyField(max_digits=10, decimal_places=2),
+        Cents(),
+        models.FloatField(),
+        models.GeneratedField(
+            expression=models.F("x"),
+            output_field=models.DecimalField(max_digits=10, decimal_places=2),
+            db_persist=True,
+        ),
+    ]:
+        assert _may_hold_amount(field), field
+    for field in [models.CharField(), models.BooleanField(), PhoneNumberField()]:
+        assert not _may_hold_amount(field), field
+    assert _may_hold_date(models.DateField())
+    assert _may_hold_date(type("Stamp", (models.DateTimeField,), {})())
+    assert not _may_hold_date(models.TimeField())
+    assert not _may_hold_date(models.CharField())
+
+
+@pytest.mark.parametrize(
+    "field, mapping, problem",
+    [
+        ("total", {}, "'placed' (“placed” value must be a decimal number.)"),
+        ("total", {"new": "placed"}, "'new'"),
+        ("currency", {}, "'placed' (Ensure this value has at most 3 characters"),
+    ],
+)
+def test_e024_status_field_that_cannot_hold_the_values_written(
+    plainshop, field, mapping, problem
+):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "STATUS_FIELD": field,
+        "STATUS_MAP": mapping,
+    }
+    messages = check_status_sync()
+    assert ids(messages) == ["order_updates.E024"]
+    assert "is %r, a" % field in messages[0].msg
+    assert "which cannot hold %s" % problem in messages[0].msg
+    assert "STATUS_MAP" in messages[0].hint
+
+
+def test_e024_is_the_failure_of_set_status(settings, order):
+    from django.core.exceptions import ValidationError
+
+    from order_updates import services
+
+    services.start_tracking(order)
+    _text, number = SHOP_TEXT_AND_NUMBER[settings.TEST_SHOP]
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "STATUS_FIELD": number,
+        "STATUS_MAP": {},
+    }
+    assert ids(checks.run_checks()) == ["order_updates.E024"]
+    with pytest.raises(ValidationError):
+        services.set_status(order, "confirmed")
+
+
+@pytest.mark.parametrize(
+    "field, mapping",
+    [
+        ("state", {}),
+        ("state", {"new": "placed", "sent": "shipped"}),
+        ("total", {1: "placed", "2": "shipped"}),  # numbers for a number field
+        ("number", {}),
+    ],
+)
+def test_status_fields_that_hold_the_values_pass(plainshop, field, mapping):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "STATUS_FIELD": field,
+        "STATUS_MAP": mapping,
+    }
+    assert check_status_sync() == []
