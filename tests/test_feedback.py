@@ -343,6 +343,18 @@ def test_rejected(make_order, reject_reason, suppressed_as):
     assert reasons == ([suppressed_as] if suppressed_as else [])
 
 
+@pytest.mark.parametrize("event_type", ["bounced", "rejected", "failed"])
+def test_every_report_that_bounces_a_message_signals_its_failure(
+    make_order, capture_signal, django_capture_on_commit_callbacks, event_type
+):
+    # docs/feedback.rst: the three reports that move a message to "bounced".
+    notification = sent_email(make_order())
+    failed = capture_signal(signals.notification_failed)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(event_type, event_id="x-1", reject_reason="invalid")
+    assert [call["notification"].pk for call in failed] == [notification.pk]
+
+
 # Complaints and unsubscribes ---------------------------------------------------------
 
 
