@@ -645,7 +645,8 @@ def _mapped_as(adapter: DefaultOrderAdapter, name: str, path: str) -> str:
 def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E023: ORDER_FIELDS["user"] is no relation to the user model; W024: an
     amount (total, subtotal…) is not a number field; W025: ``created`` is not a
-    date field. Paths ending in a property or method are not checked.
+    date field; W026: a line's price or quantity is not a number field. Paths
+    ending in a property or method are not checked.
     """
     adapter = _default_adapter()
     if adapter is None:
@@ -712,6 +713,52 @@ def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
                     id="order_updates.W025",
                 )
             )
+    return messages + _item_field_kinds(adapter)
+
+
+#: Line fields that must be numbers: the line prices and the quantity.
+NUMBER_ITEM_FIELDS = ("unit_price", "line_total", "quantity")
+
+
+def _item_field_kinds(adapter: DefaultOrderAdapter) -> list[CheckMessage]:
+    """W026: a line's price or quantity is not a number field."""
+    item_model = adapter.item_model
+    if item_model is None:
+        return []  # lines that are no relation: nothing to look at
+    messages: list[CheckMessage] = []
+    for name in NUMBER_ITEM_FIELDS:
+        path = adapter.item_fields.get(name)
+        if not isinstance(path, str) or not path:
+            continue
+        field = _final_field(item_model, path)
+        if field is None or _may_hold_amount(field):
+            continue
+        if name in app_settings.ITEM_FIELDS or (
+            name == "unit_price" and "price" in app_settings.ITEM_FIELDS
+        ):
+            where = "ORDER_UPDATES['ITEM_FIELDS'][%r] names %r" % (name, path)
+        elif name in adapter.item_fields_preset:
+            where = "%s.item_fields_preset[%r] names %r" % (
+                type(adapter).__name__,
+                name,
+                path,
+            )
+        else:
+            where = "The line's %r is read from %r (its conventional name)" % (
+                name,
+                path,
+            )
+        messages.append(
+            Warning(
+                "%s, %s of %s, not a number: the lines of messages and order "
+                "pages would show it as text, and their sums would be wrong or "
+                "left out." % (where, _describe(field), item_model._meta.label),
+                hint="Map %r in ORDER_UPDATES['ITEM_FIELDS'] to the number field "
+                "of %s that holds it, or set it to None."
+                % (name, item_model._meta.label),
+                id="order_updates.W026",
+            )
+        )
     return messages
 
 

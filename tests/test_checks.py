@@ -578,6 +578,31 @@ def test_w024_amount_mapped_to_a_field_that_is_no_number(plainshop, key, path, k
     assert "DecimalField" in messages[0].hint and "None" in messages[0].hint
 
 
+@pytest.mark.parametrize("key", ["unit_price", "line_total", "quantity", "price"])
+def test_w026_line_number_mapped_to_a_text_field(plainshop, key):
+    plainshop.ORDER_UPDATES = {**plainshop.ORDER_UPDATES, "ITEM_FIELDS": {key: "name"}}
+    [message] = check_field_kinds()
+    assert message.id == "order_updates.W026"
+    shown = "unit_price" if key == "price" else key  # "price": unit_price's old name
+    assert (
+        "ORDER_UPDATES['ITEM_FIELDS'][%r] names 'name', a CharField of "
+        "plainshop.OrderLine, not a number" % shown in message.msg
+    )
+    assert "'%s' in ORDER_UPDATES['ITEM_FIELDS']" % shown in message.hint
+
+
+def test_line_numbers_that_are_numbers_or_methods_pass(plainshop):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "ITEM_FIELDS": {
+            "unit_price": "price",
+            "quantity": "quantity",  # a PositiveIntegerField
+            "line_total": "get_deferred_fields",  # a method: not checked
+        },
+    }
+    assert check_field_kinds() == []
+
+
 @pytest.mark.parametrize(
     "key, path",
     [
