@@ -65,7 +65,10 @@ def test_every_test_shop_passes_every_check(shop):
 
 
 def test_the_example_project_passes_every_check():
-    done = run_manage_py_check("manage.py", cwd=os.path.join(ROOT, "example_project"))
+    project = os.path.join(ROOT, "example_project")
+    if not os.path.exists(os.path.join(project, "manage.py")):
+        pytest.skip("example_project/ is not beside tests/ here (tox dist)")
+    done = run_manage_py_check("manage.py", cwd=project)
     assert done.returncode == 0, done.stderr
     assert "System check identified no issues" in done.stdout
 
