@@ -629,17 +629,28 @@ def _may_hold_date(field: Any) -> bool:
     return field.is_relation or isinstance(_value_field(field), models.DateField)
 
 
-def _mapped_as(adapter: DefaultOrderAdapter, name: str, path: str) -> str:
-    """Where the path of ORDER_FIELDS[name] comes from, for messages."""
-    if name in app_settings.ORDER_FIELDS:
-        return "ORDER_UPDATES['ORDER_FIELDS'][%r] names %r" % (name, path)
-    if name in adapter.order_fields_preset:
-        return "%s.order_fields_preset[%r] names %r" % (
+def _mapped_as(
+    adapter: DefaultOrderAdapter, name: str, path: str, *, lines: bool = False
+) -> str:
+    """Where the path of ORDER_FIELDS[name] (ITEM_FIELDS[name] for ``lines``)
+    comes from, for messages."""
+    setting, preset, whose = "ORDER_FIELDS", adapter.order_fields_preset, "order"
+    configured = set(app_settings.ORDER_FIELDS)
+    if lines:
+        setting, preset, whose = "ITEM_FIELDS", adapter.item_fields_preset, "line"
+        configured = set(app_settings.ITEM_FIELDS)
+        if "price" in configured:  # the older name of unit_price
+            configured.add("unit_price")
+    if name in configured:
+        return "ORDER_UPDATES[%r][%r] names %r" % (setting, name, path)
+    if name in preset:
+        return "%s.%s_fields_preset[%r] names %r" % (
             type(adapter).__name__,
+            "item" if lines else "order",
             name,
             path,
         )
-    return "The order's %r is read from %r (its conventional name)" % (name, path)
+    return "The %s's %r is read from %r (its conventional name)" % (whose, name, path)
 
 
 def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -733,21 +744,7 @@ def _item_field_kinds(adapter: DefaultOrderAdapter) -> list[CheckMessage]:
         field = _final_field(item_model, path)
         if field is None or _may_hold_amount(field):
             continue
-        if name in app_settings.ITEM_FIELDS or (
-            name == "unit_price" and "price" in app_settings.ITEM_FIELDS
-        ):
-            where = "ORDER_UPDATES['ITEM_FIELDS'][%r] names %r" % (name, path)
-        elif name in adapter.item_fields_preset:
-            where = "%s.item_fields_preset[%r] names %r" % (
-                type(adapter).__name__,
-                name,
-                path,
-            )
-        else:
-            where = "The line's %r is read from %r (its conventional name)" % (
-                name,
-                path,
-            )
+        where = _mapped_as(adapter, name, path, lines=True)
         messages.append(
             Warning(
                 "%s, %s of %s, not a number: the lines of messages and order "
