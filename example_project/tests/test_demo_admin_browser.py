@@ -73,7 +73,9 @@ def log_in(browser, live_server):
     browser.find_element(By.ID, "id_username").send_keys("mia")
     browser.find_element(By.ID, "id_password").send_keys("mia-password")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait(browser, EC.presence_of_element_located((By.ID, "site-name")))
+    # #user-tools is only on pages for a logged-in user (#site-name is on the
+    # login page too: waiting for it let the next page load before the login).
+    wait(browser, EC.presence_of_element_located((By.ID, "user-tools")))
 
 
 def success_message(browser):

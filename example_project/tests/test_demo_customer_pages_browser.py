@@ -235,6 +235,11 @@ def test_the_lookup_form(
         button = browser.find_element(By.ID, "lookup-submit")
         button.click()
         wait(browser, EC.staleness_of(button))
+        # The old page is gone; the answer may still be loading.
+        wait(
+            browser,
+            lambda b: b.execute_script("return document.readyState") == "complete",
+        )
 
     browser.get(live_server.url + "/order-updates/track/")
     # The demo maps shipping_postcode: the form offers it.
@@ -296,6 +301,11 @@ def test_the_lookup_form_without_a_postcode(browser, live_server, products, sett
         button = browser.find_element(By.ID, "lookup-submit")
         button.click()
         wait(browser, EC.staleness_of(button))
+        # The old page is gone; the answer may still be loading.
+        wait(
+            browser,
+            lambda b: b.execute_script("return document.readyState") == "complete",
+        )
 
     submit("10115")
     not_found = browser.find_element(By.ID, "lookup-not-found").text

@@ -27,7 +27,7 @@ def merchant_browser(browser, live_server):
     browser.find_element(By.ID, "id_username").send_keys("mia")
     browser.find_element(By.ID, "id_password").send_keys("mia-pw")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait(browser, EC.presence_of_element_located((By.ID, "site-name")))
+    wait(browser, EC.presence_of_element_located((By.ID, "user-tools")))  # logged in
     return browser
 
 
