@@ -213,6 +213,28 @@ def test_the_tracking_link_from_an_email(
     assert "Not Found" in browser.page_source
 
 
+def submit_lookup(browser, live_server, number, secret_label, secret):
+    """Fill in the lookup form by its labels, as a keyboard user would, send it
+    and wait for the answer; returns the type of the field labelled
+    ``secret_label``.
+    """
+    browser.get(live_server.url + "/order-updates/track/")
+    browser.find_element(By.XPATH, "//label[.='Order number:']").click()
+    browser.switch_to.active_element.send_keys(number)
+    browser.find_element(By.XPATH, "//label[.='%s']" % secret_label).click()
+    field = browser.switch_to.active_element
+    kind = field.get_attribute("type")
+    field.send_keys(secret)
+    button = browser.find_element(By.ID, "lookup-submit")
+    button.click()
+    wait(browser, EC.staleness_of(button))
+    # The old page is gone; the answer may still be loading.
+    wait(
+        browser, lambda b: b.execute_script("return document.readyState") == "complete"
+    )
+    return kind
+
+
 def test_the_lookup_form(
     browser, live_server, products, settings, check_accessibility, screenshot
 ):
@@ -224,21 +246,12 @@ def test_the_lookup_form(
     ship(order)
 
     def submit(number, secret):
-        browser.get(live_server.url + "/order-updates/track/")
-        browser.find_element(By.XPATH, "//label[.='Order number:']").click()
-        field = browser.switch_to.active_element
-        field.send_keys(number)
-        browser.find_element(
-            By.XPATH, "//label[.='Email address or delivery postcode:']"
-        ).click()
-        browser.switch_to.active_element.send_keys(secret)
-        button = browser.find_element(By.ID, "lookup-submit")
-        button.click()
-        wait(browser, EC.staleness_of(button))
-        # The old page is gone; the answer may still be loading.
-        wait(
+        submit_lookup(
             browser,
-            lambda b: b.execute_script("return document.readyState") == "complete",
+            live_server,
+            number,
+            "Email address or delivery postcode:",
+            secret,
         )
 
     browser.get(live_server.url + "/order-updates/track/")
@@ -291,21 +304,10 @@ def test_the_lookup_form_without_a_postcode(browser, live_server, products, sett
     ship(order)
 
     def submit(secret):
-        browser.get(live_server.url + "/order-updates/track/")
-        browser.find_element(By.XPATH, "//label[.='Order number:']").click()
-        browser.switch_to.active_element.send_keys(order.number)
-        browser.find_element(By.XPATH, "//label[.='Email address:']").click()
-        field = browser.switch_to.active_element
-        assert field.get_attribute("type") == "email"
-        field.send_keys(secret)
-        button = browser.find_element(By.ID, "lookup-submit")
-        button.click()
-        wait(browser, EC.staleness_of(button))
-        # The old page is gone; the answer may still be loading.
-        wait(
-            browser,
-            lambda b: b.execute_script("return document.readyState") == "complete",
+        kind = submit_lookup(
+            browser, live_server, order.number, "Email address:", secret
         )
+        assert kind == "email"
 
     submit("10115")
     not_found = browser.find_element(By.ID, "lookup-not-found").text
