@@ -7,11 +7,13 @@ test_demo_customer_pages_browser.py); here the rules are checked one by one.
 import contextlib
 import datetime
 import re
+import uuid
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django.db import connection
 from django.template import Context, Template
@@ -24,7 +26,12 @@ from django.utils.html import escape
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import NotificationPreference, OrderState
-from order_updates.notifications.links import make_tracking_token, tracking_path
+from order_updates.notifications.links import (
+    TrackingToken,
+    make_tracking_token,
+    read_tracking_token,
+    tracking_path,
+)
 
 UTC = datetime.timezone.utc
 
@@ -651,6 +658,40 @@ def test_tampered_expired_and_foreign_tokens_are_404(client, make_order, setting
     settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "TRACKING_LINK_MAX_AGE": None}
     with time_machine.travel(later):
         assert client.get(url).status_code == 200
+
+
+def test_tracking_tokens_are_short_and_carry_any_kind_of_key(settings):
+    token = make_tracking_token(1001, 3)
+    assert len(token) <= 30 and ":" not in token  # fits an SMS with its text
+    assert read_tracking_token(token) == TrackingToken(order_pk=1001, version=3)
+    key = uuid.UUID("6f1c2a9e-0b7d-4c55-9a57-3f2d1e8b9c01")
+    assert read_tracking_token(make_tracking_token(key)).order_pk == key
+    for text in ("2026/000123", "Nº 77 ü", "1001", ""):
+        assert read_tracking_token(make_tracking_token(text)).order_pk == text
+    # A key rotated into SECRET_KEY_FALLBACKS still opens the links made with it.
+    made_before = make_tracking_token(7)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "another-secret-key-" * 3
+    assert read_tracking_token(made_before).order_pk == 7
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(signing.BadSignature):
+        read_tracking_token(made_before)
+    token = make_tracking_token(1001)
+    pk, version, made, signature = token.split(".")
+    forged = [
+        ".".join([pk, "1", made, signature]),  # another link version
+        ".".join(["G8", version, made, signature]),  # another order
+        ".".join([pk, version, "1", signature]),  # another date
+        token[:-1],
+        token.replace(".", ":"),
+        "",
+        ".",
+        "...",
+        "x" * 30,
+    ]
+    for bad in forged:
+        with pytest.raises(signing.BadSignature):
+            read_tracking_token(bad)
 
 
 def test_revoking_links_makes_old_ones_404_and_new_ones_work(client, make_order):

@@ -26,6 +26,7 @@ from order_updates.notifications.channels.email import EmailChannel
 from order_updates.notifications.channels.push import WebPushChannel
 from order_updates.notifications.channels.sms import SMSChannel
 from order_updates.notifications.channels.test import TestChannel
+from order_updates.notifications.links import absolute_url, tracking_path
 from order_updates.notifications.templating import (
     build_context,
     preview,
@@ -168,13 +169,13 @@ def test_default_renders_for_a_real_order(make_order, ship, type_code):
 
 
 @pytest.mark.parametrize("type_code", TYPES)
-def test_sms_fits_two_gsm7_parts_with_a_real_length_link(db, type_code):
+def test_sms_fits_one_gsm7_part_with_a_real_length_link(db, type_code):
     rendered = render(type_code, SMS, "en", sample_context(type_code, "sms"))
     text = SMS.complete_text(rendered["text"], rendered["url"])
-    # The link alone is about 100 characters (a signed token), as in the SMS
-    # customers get: the preview counts the parts a merchant pays for.
-    assert len(rendered["url"]) > 90
-    assert SMS.segments(text) == ("GSM-7", 2), text
+    # The sample link is as long as the real one of order 1001 (a signed
+    # token): the preview counts the parts a merchant pays for.
+    assert len(rendered["url"]) == len(absolute_url(tracking_path(1001)))
+    assert SMS.segments(text) == ("GSM-7", 1), text
 
 
 def test_push_is_short(db):

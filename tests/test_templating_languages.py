@@ -120,9 +120,9 @@ def test_translated_default_renders_with_sample_data(db, language, type_code, ch
         assert unsubscribe in rendered["html"]
         assert unsubscribe in rendered["text"]
     if channel == "sms":
-        # With the link as long as a real one: two GSM-7 parts, as sent.
+        # With the link as long as a real one: one GSM-7 part, as sent.
         text = CHANNELS["sms"].complete_text(rendered["text"], rendered["url"])
-        assert CHANNELS["sms"].segments(text) == ("GSM-7", 2), text
+        assert CHANNELS["sms"].segments(text) == ("GSM-7", 1), text
     if channel == "push":
         assert len(rendered["subject"]) <= 50
         assert len(rendered["text"]) <= 140
