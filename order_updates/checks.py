@@ -624,6 +624,26 @@ def _may_hold_amount(field: Any) -> bool:
     return field.is_relation or isinstance(_value_field(field), _AMOUNT_FIELD_CLASSES)
 
 
+def _holds_whole_numbers(field: Any) -> bool:
+    return not field.is_relation and isinstance(
+        _value_field(field), models.IntegerField
+    )
+
+
+def _whole_number_amount(where: str, field: Any, label: str) -> CheckMessage:
+    """W027: an amount in a whole-number field, perhaps in cents: 2740 would be
+    shown as 2,740.00, not 27.40."""
+    return Warning(
+        "%s, %s of %s: amounts are read in units of the currency, so if it "
+        "holds cents, 2740 is shown as 2,740.00 instead of 27.40."
+        % (where, _describe(field), label),
+        hint="If it holds cents (minor units), map a property that returns "
+        "the amount in units instead, e.g. Decimal(self.total_cents) / 100. If it "
+        "holds whole units, add 'order_updates.W027' to SILENCED_SYSTEM_CHECKS.",
+        id="order_updates.W027",
+    )
+
+
 def _may_hold_date(field: Any) -> bool:
     """A DateField or DateTimeField (or subclass), or a relation (not checked)."""
     return field.is_relation or isinstance(_value_field(field), models.DateField)
@@ -656,8 +676,9 @@ def _mapped_as(
 def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E023: ORDER_FIELDS["user"] is no relation to the user model; W024: an
     amount (total, subtotal…) is not a number field; W025: ``created`` is not a
-    date field; W026: a line's price or quantity is not a number field. Paths
-    ending in a property or method are not checked.
+    date field; W026: a line's price or quantity is not a number field; W027:
+    an amount is a whole-number field (cents?). Paths ending in a property or
+    method are not checked.
     """
     adapter = _default_adapter()
     if adapter is None:
@@ -701,6 +722,8 @@ def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
                     )
                 )
         elif name in AMOUNT_ORDER_FIELDS:
+            if _holds_whole_numbers(field):
+                messages.append(_whole_number_amount(where, field, label))
             if _may_hold_amount(field):
                 continue
             messages.append(
@@ -742,9 +765,13 @@ def _item_field_kinds(adapter: DefaultOrderAdapter) -> list[CheckMessage]:
         if not isinstance(path, str) or not path:
             continue
         field = _final_field(item_model, path)
-        if field is None or _may_hold_amount(field):
+        if field is None:
             continue
         where = _mapped_as(adapter, name, path, lines=True)
+        if name != "quantity" and _holds_whole_numbers(field):
+            messages.append(_whole_number_amount(where, field, item_model._meta.label))
+        if _may_hold_amount(field):
+            continue
         messages.append(
             Warning(
                 "%s, %s of %s, not a number: the lines of messages and order "

@@ -611,8 +611,6 @@ def test_line_numbers_that_are_numbers_or_methods_pass(plainshop):
     [
         ("total", "total"),
         ("subtotal", "discount_total"),
-        ("shipping", "lines__quantity"),  # a PositiveIntegerField, across a relation
-        ("tax", "id"),  # an AutoField is an IntegerField
         ("discount", "lines"),  # a relation: not checked
         ("total", "get_next_by_created_at"),  # a method: not checked
     ],
@@ -620,6 +618,32 @@ def test_line_numbers_that_are_numbers_or_methods_pass(plainshop):
 def test_amounts_mapped_to_numbers_relations_or_methods_pass(plainshop, key, path):
     with_order_fields(plainshop, **{key: path})
     assert check_field_kinds() == []
+
+
+@pytest.mark.parametrize(
+    "key, path, kind",
+    [
+        ("shipping", "lines__quantity", "a PositiveIntegerField"),  # across a relation
+        ("tax", "id", "a BigAutoField"),  # an AutoField is an IntegerField
+    ],
+)
+def test_w027_amount_in_a_whole_number_field_may_be_cents(plainshop, key, path, kind):
+    with_order_fields(plainshop, **{key: path})
+    [message] = check_field_kinds()
+    assert message.id == "order_updates.W027"
+    assert "[%r] names %r, %s of plainshop.Order" % (key, path, kind) in message.msg
+    assert "2740 is shown as 2,740.00 instead of 27.40" in message.msg
+    assert "property" in message.hint and "SILENCED_SYSTEM_CHECKS" in message.hint
+
+
+def test_w027_line_price_in_a_whole_number_field(plainshop):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "ITEM_FIELDS": {"unit_price": "quantity", "quantity": "quantity"},
+    }
+    [message] = check_field_kinds()  # the quantity itself is no amount
+    assert message.id == "order_updates.W027"
+    assert "['unit_price'] names 'quantity', a PositiveIntegerField" in message.msg
 
 
 @pytest.mark.parametrize(
