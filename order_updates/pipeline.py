@@ -259,14 +259,22 @@ DEFAULT_PIPELINE: dict[str, Any] = {
             _("Placed"),
             _("We have received your order."),
             "ordered",
-            ("confirmed", "processing", "on_hold", "cancelled"),
+            # Straight to shipped too: shops that ship the same day skip steps.
+            (
+                "confirmed",
+                "processing",
+                "partially_shipped",
+                "shipped",
+                "on_hold",
+                "cancelled",
+            ),
         ),
         _status(
             "confirmed",
             _("Confirmed"),
             _("Your order is confirmed and will be prepared soon."),
             "ordered",
-            ("processing", "on_hold", "cancelled"),
+            ("processing", "partially_shipped", "shipped", "on_hold", "cancelled"),
         ),
         _status(
             "processing",

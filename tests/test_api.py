@@ -402,7 +402,7 @@ def test_add_shipment(as_staff, order):
 
 
 def test_a_shipment_whose_move_the_pipeline_refuses_is_not_added(as_staff, order):
-    services.set_status(order, "confirmed")  # docs/api.rst: not straight to shipped
+    services.set_status(order, "on_hold")  # docs/api.rst: not straight to shipped
     response = as_staff.post(
         url("shipments", number(order)),
         {"carrier": "ups", "tracking_number": "1Z999", "status": "shipped"},
@@ -411,7 +411,7 @@ def test_a_shipment_whose_move_the_pipeline_refuses_is_not_added(as_staff, order
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
     assert not Shipment.objects.filter(order_id=order.pk).exists()
-    assert services.get_status(order).code == "confirmed"
+    assert services.get_status(order).code == "on_hold"
 
 
 def test_add_note(as_staff, order, customer):

@@ -89,18 +89,28 @@ def test_orders_that_cannot_move_or_have_bad_fields_are_skipped(make_order):
 
     result = services.bulk_add_shipments(items, status="shipped")
 
-    assert result.changed == [good.pk]
-    assert set(result.skipped) == {cancelled.pk, untracked.pk, bad_link.pk, gone_pk}
+    # An untracked order starts at "placed", from which it may ship.
+    assert result.changed == [good.pk, untracked.pk]
+    assert set(result.skipped) == {cancelled.pk, bad_link.pk, gone_pk}
     assert "cannot move" in result.skipped[cancelled.pk]
     assert "valid URL" in result.skipped[bad_link.pk]
     assert result.skipped[gone_pk] == "Order does not exist."
-    assert list(Shipment.objects.values_list("order_id", flat=True)) == [good.pk]
-    # A skipped untracked order is still tracked (its first event), as in
-    # bulk_set_status; the others got nothing.
+    assert sorted(Shipment.objects.values_list("order_id", flat=True)) == [
+        good.pk,
+        untracked.pk,
+    ]
+    assert services.get_status(cancelled).code == "cancelled"
+
+
+def test_a_skipped_untracked_order_is_still_tracked(make_order):
+    untracked = make_order()
+    result = services.bulk_add_shipments(wave([untracked]), status="delivered")
+    assert "cannot move" in result.skipped[untracked.pk]
+    assert not Shipment.objects.exists()
+    # Its first event, as in bulk_set_status; nothing else.
     assert list(
         OrderEvent.objects.filter(order_id=untracked.pk).values_list("kind", flat=True)
     ) == [EventKind.TRACKING_STARTED]
-    assert services.get_status(cancelled).code == "cancelled"
 
 
 def test_without_status_only_shipments_and_shipping_updates(make_order):

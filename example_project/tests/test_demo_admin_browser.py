@@ -105,6 +105,8 @@ def test_change_status_with_preview_shipment_and_notes(
     assert [option.text for option in select.options] == [
         "Confirmed",
         "Processing",
+        "Partially shipped",
+        "Shipped",
         "On hold",
         "Cancelled",
     ]

@@ -145,17 +145,18 @@ def test_the_command_and_the_task_run_all_checks(order, shipment):
 def test_alert_signals_after_commit(make_order, settings, capture_signal):
     settings.ORDER_UPDATES = {
         **settings.ORDER_UPDATES,
-        "STATUS_TIME_LIMITS": {"placed": 1},
+        "STATUS_TIME_LIMITS": {"on_hold": 1},
     }
     order = make_order()
     calls = capture_signal(signals.status_overdue)
     stuck = capture_signal(signals.shipment_stuck)
     with time_machine.travel(MONDAY, tick=False):
         services.start_tracking(order, notify=False)
+        services.set_status(order, "on_hold", notify=False)  # stays: not shipped
         services.add_shipment(order, shipped_at=MONDAY, notify=False)
     with time_machine.travel(at(9), tick=False):
         monitoring.check_all()
-    assert [(c["status"], c["days"]) for c in calls] == [("placed", 9)]
+    assert [(c["status"], c["days"]) for c in calls] == [("on_hold", 9)]
     assert [c["days"] for c in stuck] == [9]
 
 
