@@ -603,12 +603,16 @@ def status_words(status: Any, substatus: Any = "") -> str:
     """A normalized tracking status in words: "Delivery problem (Address
     problem)"; an unknown code as it is, '' for none.
     """
-    labels = dict(TrackingStatus.choices)
-    reasons = dict(TrackingSubstatus.choices)
-    label = str(labels.get(status, status or ""))
+    label = str(_STATUS_LABELS.get(status, status or ""))
     if substatus:
-        return "%s (%s)" % (label, reasons.get(substatus, substatus))
+        return "%s (%s)" % (label, _SUBSTATUS_LABELS.get(substatus, substatus))
     return label
+
+
+# Built once: ``.choices`` makes a list of every member on each call, and the
+# labels are lazy, so the active language still decides the words.
+_STATUS_LABELS = dict(TrackingStatus.choices)
+_SUBSTATUS_LABELS = dict(TrackingSubstatus.choices)
 
 
 def estimate_words(earliest: Any, latest: Any = None) -> str:

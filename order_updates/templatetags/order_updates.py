@@ -20,12 +20,16 @@ them on a page (ten orders on their way share one rendering).
 
 from __future__ import annotations
 
+import datetime
+import functools
+import html
 from typing import Any
 
 from django import template
 from django.template import Context, Engine
 from django.utils import formats, translation
-from django.utils.html import format_html
+from django.utils.dateformat import DateFormat, TimeFormat, re_escaped, re_formatchars
+from django.utils.safestring import SafeString
 
 from order_updates.customer import data
 from order_updates.notifications.templating.environment import money
@@ -113,8 +117,49 @@ def order_updates_time(moment: Any, format_name: str = "DATETIME_FORMAT") -> str
     if moment in (None, ""):
         return ""
     try:
-        shown = formats.date_format(moment, format_name)
+        format_string = formats.get_format(format_name or "DATE_FORMAT")
+        shown = _date_format(moment, format_string)
         machine = moment.isoformat()
     except (AttributeError, TypeError, ValueError):
         return ""  # as Django's date filter answers a value that is not a date
-    return format_html('<time datetime="{}">{}</time>', machine, shown)
+    # What format_html() gives for these two plain strings, without its lazy
+    # wrappers (a page draws up to forty of them).
+    return SafeString(
+        '<time datetime="%s">%s</time>' % (html.escape(machine), html.escape(shown))
+    )
+
+
+def _date_format(moment: Any, format_string: str) -> str:
+    """``formats.date_format(moment, ...)`` for the format string ``get_format()``
+    gave: the same DateFormat methods, with the string split once, not per call.
+    """
+    parts, time_specifiers = _compile_date_format(str(format_string))
+    if type(moment) is datetime.date and time_specifiers:
+        raise TypeError(
+            "The format for date objects may not contain time-related format "
+            "specifiers (found '%s')." % time_specifiers[0]
+        )
+    formatter = DateFormat(moment)
+    return "".join(
+        [text if method is None else str(method(formatter)) for method, text in parts]
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_date_format(
+    format_string: str,
+) -> tuple[tuple[tuple[Any, str], ...], tuple[str, ...]]:
+    """``format_string`` split as ``DateFormat.format()`` splits it: (method,
+    '') per specifier and (None, text) per literal, and its time-only
+    specifiers.
+    """
+    parts = []
+    specifiers = []
+    for index, piece in enumerate(re_formatchars.split(format_string)):
+        if index % 2:
+            parts.append((getattr(DateFormat, piece), ""))
+            specifiers.append(piece)
+        elif piece:
+            parts.append((None, re_escaped.sub(r"\1", piece)))
+    time_specifiers = tuple(s for s in specifiers if hasattr(TimeFormat, s))
+    return tuple(parts), time_specifiers
