@@ -410,8 +410,92 @@ _POSITIVE_CUSTOMER_SETTINGS = (
 )
 
 
+#: The blocks the pages fill, and what the layout loses without them.
+_PAGE_BLOCKS = {
+    "order_updates_content": (Error, "order_updates.E025", "every page is blank"),
+    "order_updates_title": (Warning, "order_updates.W028", "no page has a title"),
+}
+
+
+def _check_page_blocks(base_name: str) -> list[CheckMessage]:
+    """E025/W028: ``order_updates/base.html`` (the package's or the shop's own)
+    fills blocks its layout does not have. Django drops such blocks without a
+    word, so every customer page, unsubscribe included, would answer 200 and
+    show only the shop's header and footer.
+    """
+    from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+    from django.template.loader_tags import BlockNode, ExtendsNode
+
+    def django_template(template: Any) -> Any:
+        return getattr(template, "template", None)  # None: another engine
+
+    def layout_of(template: Any) -> Any:
+        """The template ``template`` extends: None if none, ``unknown`` if this
+        check cannot tell (a variable, another engine)."""
+        nodes = template.nodelist.get_nodes_by_type(ExtendsNode)
+        if not nodes:
+            return None
+        context = Context({"order_updates_base_template": base_name})
+        context.template = template  # for a variable that does not resolve
+        try:
+            parent = nodes[0].parent_name.resolve(context)
+            if not parent:
+                return unknown  # a variable this check does not have
+            found = get_template(parent) if isinstance(parent, str) else parent
+        except (TemplateDoesNotExist, TemplateSyntaxError, TypeError, OSError):
+            return unknown
+        return django_template(found) or unknown
+
+    unknown = object()
+
+    try:
+        pages_base = django_template(get_template("order_updates/base.html"))
+    except (TemplateDoesNotExist, TemplateSyntaxError):
+        return []  # the package's own is missing only if its templates are
+    layout = layout_of(pages_base) if pages_base is not None else None
+    if layout is None or layout is unknown:
+        return []
+    offered: set[str] = set()
+    template, depth = layout, 0
+    while template is not None and template is not unknown and depth < 20:
+        offered.update(n.name for n in template.nodelist.get_nodes_by_type(BlockNode))
+        template, depth = layout_of(template), depth + 1  # the layout's parents
+    if template is not None:
+        return []  # a parent this check cannot follow: say nothing, not guess
+    messages: list[CheckMessage] = []
+    for block in pages_base.nodelist.get_nodes_by_type(BlockNode):
+        inner = {n.name for n in block.nodelist.get_nodes_by_type(BlockNode)}
+        for page_block, (kind, check_id, loss) in _PAGE_BLOCKS.items():
+            if page_block not in inner or block.name in offered:
+                continue
+            messages.append(
+                kind(
+                    "order_updates/base.html (%s) fills the block %r, which its "
+                    "layout %s does not have: %s (Django drops such blocks "
+                    "without an error), the preferences and unsubscribe pages "
+                    "included."
+                    % (
+                        pages_base.origin.name,
+                        block.name,
+                        layout.origin.template_name,
+                        loss,
+                    ),
+                    hint="Override order_updates/base.html in your templates to "
+                    "fill your layout's own blocks (its blocks: %s); see "
+                    "'Setting them up' in the customer pages docs. Or set "
+                    "ORDER_UPDATES['BASE_TEMPLATE'] to "
+                    "'order_updates/standalone.html'."
+                    % (", ".join(sorted(offered)) or "none"),
+                    id=check_id,
+                )
+            )
+    return messages
+
+
 def check_customer_pages(app_configs=None, **kwargs) -> list[CheckMessage]:
-    """E012: the base template cannot be loaded; E013: a bad number or cache."""
+    """E012: the base template cannot be loaded; E025/W028: the pages' blocks are
+    not in it; E013: a bad number or cache."""
     from django.template import TemplateDoesNotExist, TemplateSyntaxError
     from django.template.loader import get_template
 
@@ -430,6 +514,8 @@ def check_customer_pages(app_configs=None, **kwargs) -> list[CheckMessage]:
                 id="order_updates.E012",
             )
         )
+    else:
+        errors.extend(_check_page_blocks(name))
     for key in _POSITIVE_CUSTOMER_SETTINGS:
         value = getattr(app_settings, key)
         if value is None and key == "TRACKING_LINK_MAX_AGE":
@@ -479,7 +565,8 @@ def _default_adapter() -> DefaultOrderAdapter | None:
 
 
 def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
-    """W020: what messages show (items, total, address, email) cannot be found;
+    """W020: what messages show (items, total, address, shipping, email) cannot
+    be found; W029: nor can the customer's account;
     W021: an order line's name, quantity or price cannot be found; W022:
     ``ITEM_FIELDS["price"]`` is ambiguous; E006 for a wrong item field path.
     """
@@ -493,7 +580,8 @@ def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
     # A key set to None says "my orders have none": no warning for it.
     missing = [
         name
-        for name in SUMMARY_ORDER_FIELDS
+        # The shipping charge too: without it a summary does not add up.
+        for name in (*SUMMARY_ORDER_FIELDS, "shipping")
         if name not in configured and not adapter.order_fields.get(name)
     ]
     if (
@@ -521,6 +609,18 @@ def check_message_fields(app_configs=None, **kwargs) -> list[CheckMessage]:
                     ),
                 ),
                 id="order_updates.W020",
+            )
+        )
+    if "user" not in configured and not adapter.order_fields.get("user"):
+        messages.append(
+            Warning(
+                "order_updates cannot find the customer's account (user) of %s "
+                'orders: "my orders" would be empty for every customer, their '
+                "order pages and the API's customer endpoints would find none." % label,
+                hint="Map 'user' in ORDER_UPDATES['ORDER_FIELDS'] to the relation "
+                "to the user model ('__' follows relations, e.g. 'customer__user'), "
+                "or set it to None if your customers have no accounts.",
+                id="order_updates.W029",
             )
         )
     items = {**adapter.item_fields_preset, **app_settings.ITEM_FIELDS}

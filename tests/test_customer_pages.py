@@ -7,8 +7,10 @@ test_demo_customer_pages_browser.py); here the rules are checked one by one.
 import contextlib
 import datetime
 import re
+import textwrap
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -1020,6 +1022,91 @@ def test_e012_base_template_missing(settings):
     (message,) = check_customer_pages()
     assert "'no/such/base.html'" in message.msg
     assert "order_updates/standalone.html" in message.hint
+
+
+def templates_in_memory(settings, templates):
+    """The test settings' templates, with ``templates`` (name: source) first."""
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "APP_DIRS": False,
+            "OPTIONS": {
+                **settings.TEMPLATES[0]["OPTIONS"],
+                "loaders": [
+                    ("django.template.loaders.locmem.Loader", templates),
+                    "django.template.loaders.app_directories.Loader",
+                ],
+            },
+        }
+    ]
+
+
+def docs_override():
+    """The override of order_updates/base.html that docs/customer_pages.rst shows."""
+    text = (Path(__file__).parent.parent / "docs" / "customer_pages.rst").read_text()
+    block = text.split(".. code:: html+django\n\n", 1)[1].split("\n\n", 1)[0]
+    return textwrap.dedent(block)
+
+
+OTHER_LAYOUT = (
+    "<html><head><title>{% block head_title %}{% endblock %}</title></head>"
+    "<body>SHOP-HEADER {% block body %}{% endblock %} SHOP-FOOTER</body></html>"
+)
+
+
+def test_e025_w028_a_layout_without_the_pages_blocks(settings, client):
+    from order_updates.checks import check_customer_pages
+
+    templates_in_memory(settings, {"shop/layout.html": OTHER_LAYOUT})
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "BASE_TEMPLATE": "shop/layout.html",
+    }
+    found = {message.id: message for message in check_customer_pages()}
+    assert set(found) == {"order_updates.E025", "order_updates.W028"}
+    blank, untitled = found["order_updates.E025"], found["order_updates.W028"]
+    assert "fills the block 'content', which its layout shop/layout.html" in (blank.msg)
+    assert "every page is blank" in blank.msg
+    assert "its blocks: body, head_title" in blank.hint
+    assert "'title'" in untitled.msg
+    # What the check warns of: the page answers 200 with nothing of its own.
+    page = client.get(reverse("order_updates:lookup"))
+    assert page.status_code == 200
+    assert page.content.decode() == (
+        "<html><head><title></title></head><body>SHOP-HEADER  SHOP-FOOTER</body></html>"
+    )
+
+
+def test_the_documented_override_fills_the_layouts_blocks(settings, client):
+    from order_updates.checks import check_customer_pages
+
+    templates_in_memory(
+        settings,
+        {"shop/layout.html": OTHER_LAYOUT, "order_updates/base.html": docs_override()},
+    )
+    assert check_customer_pages() == []
+    html = client.get(reverse("order_updates:lookup")).content.decode()
+    assert "<title>Track your order" in html
+    assert "order_updates/customer.css" in html and 'class="ou-page"' in html
+    assert 'name="number"' in html
+
+
+def test_blocks_of_the_layouts_own_parents_count(settings):
+    from order_updates.checks import check_customer_pages
+
+    templates_in_memory(
+        settings,
+        {
+            "root.html": "{% block title %}{% endblock %}{% block content %}"
+            "{% endblock %}",
+            "shop/layout.html": '{% extends "root.html" %}{% block content %}'
+            "{{ block.super }}{% endblock %}",
+            "shop/unknown.html": "{% extends layout_name %}",
+        },
+    )
+    for layout in ("shop/layout.html", "shop/unknown.html"):  # unknown: unchecked
+        settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "BASE_TEMPLATE": layout}
+        assert check_customer_pages() == [], layout
 
 
 @pytest.mark.parametrize(

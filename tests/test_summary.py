@@ -213,9 +213,16 @@ def test_quickstart_settings_on_a_shop_with_other_names_warn(settings, model):
         # Its fields have the conventional names ("lines" is one for items).
         assert messages == []
         return
-    [fields, items] = messages
+    [fields, account, items] = messages
     assert fields.id == "order_updates.W020"
-    assert "the total, shipping_address, email of customershop.Purchase" in (fields.msg)
+    assert (
+        "the total, shipping_address, shipping, email of customershop.Purchase"
+        in fields.msg
+    )
+    assert "shipping (tried: shipping_total)" in fields.hint
+    assert account.id == "order_updates.W029"
+    assert "account (user) of customershop.Purchase" in account.msg
+    assert "'customer__user'" in account.hint
     assert "ORDER_FIELDS" in fields.hint and "total (tried: total)" in fields.hint
     assert items.id == "order_updates.W021"
     assert "quantity" in items.msg and "customershop.PurchaseItem" in items.msg
@@ -230,6 +237,8 @@ def test_keys_set_to_none_are_a_choice_not_a_warning(settings):
             "email": "customer__email",
             "items": None,
             "shipping_address": None,
+            "shipping": None,
+            "user": None,  # guests only
         },
     }
     assert check_message_fields() == []

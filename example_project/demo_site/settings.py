@@ -178,6 +178,8 @@ ORDER_UPDATES = {
         ],
         # The tracking lookup form accepts the postcode instead of the email.
         "shipping_postcode": "shipping_postcode",
+        # The demo ships for free: no shipping charge to show.
+        "shipping": None,
     },
     "ITEM_FIELDS": {
         "name": "product_name",
