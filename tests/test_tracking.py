@@ -215,6 +215,17 @@ def test_a_shipment_added_as_shipped_moves_the_order(order):
     assert emails(order) == ["shipped"]
 
 
+@pytest.mark.parametrize("start", ["placed", "confirmed"])
+def test_a_shipment_that_left_moves_an_order_not_yet_processing(order, start):
+    # Shops that ship without a "processing" step: the order follows its parcel.
+    services.start_tracking(order, notify=False)
+    if start != "placed":
+        services.set_status(order, start, notify=False)
+    services.add_shipment(order, carrier="ups", tracking_number="1Z2", shipped_at=T0)
+    assert services.get_status(order).code == "shipped"
+    assert emails(order) == ["shipped"]
+
+
 def test_bad_scans_are_refused_before_anything_is_written(order, shipment):
     with pytest.raises(InvalidInput, match="unknown tracking status 'lost'"):
         services.record_tracking_events(shipment, [scan("in_transit"), scan("lost")])
