@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from order_updates import services
 from order_updates.exceptions import OrderUpdatesError
@@ -40,7 +41,9 @@ def test_state_knows_its_pipeline_status(order):
     services.start_tracking(order)
     state = OrderState.objects.get(order_id=order.pk)
     assert state.status_info.label == "Placed"
-    assert str(state) == "%s: placed" % order.pk
+    assert str(state) == "%s: Placed" % order.pk
+    with translation.override("de"):
+        assert str(state) == "%s: Aufgegeben" % order.pk
 
 
 def test_retired_status_still_displays(order, settings):

@@ -56,7 +56,8 @@ class OrderState(models.Model):
         verbose_name_plural = _("order statuses")
 
     def __str__(self) -> str:
-        return "%s: %s" % (self.order_id, self.status)
+        # The label: merchants read this (the admin's delete confirmation).
+        return "%s: %s" % (self.order_id, self.status_info.label)
 
     @property
     def status_info(self) -> Status:
