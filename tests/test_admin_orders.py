@@ -5,6 +5,7 @@ Both test shops add order_updates to their own order admin with the mixin
 (tests/testapps/*/admin.py).
 """
 
+import datetime
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from order_updates import services
 from order_updates.conf import get_order_model
@@ -700,6 +702,36 @@ def test_add_a_shipment_with_every_detail(merchant, make_order):
     assert OrderState.objects.get(order_id=order.pk).status == "partially_shipped"
     page = text(merchant.get(admin_url("change", order.pk)))
     assert "Kurier Kowalski" in page
+
+
+def test_a_shipping_time_in_the_future_is_refused_beside_its_field(
+    merchant, make_order
+):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    url = admin_url("order_updates_add_shipment", order.pk)
+    later = timezone.localtime() + datetime.timedelta(hours=2)
+    data = {
+        "carrier": "ups",
+        "tracking_number": "1Z9",
+        "shipped_at_0": later.strftime("%Y-%m-%d"),  # the admin's date and time
+        "shipped_at_1": later.strftime("%H:%M:%S"),
+    }
+    page = text(merchant.post(url, data))
+    assert re.search(
+        r'errors field-shipped_at">\s*<ul class="errorlist[^"]*"[^>]*><li>'
+        r"shipped_at is in the future: when did the parcel leave\?",
+        page,
+    ), page
+    assert not Shipment.objects.exists()
+    assert services.get_status(order).code == "placed"
+    # Now (or a little ahead of this clock, as another clock may be) is fine.
+    now = timezone.localtime()
+    data.update(
+        shipped_at_0=now.strftime("%Y-%m-%d"), shipped_at_1=now.strftime("%H:%M")
+    )
+    assert merchant.post(url, data).status_code == 302
+    assert Shipment.objects.count() == 1
 
 
 def test_shipment_form_errors_keep_what_was_typed(merchant, make_order):

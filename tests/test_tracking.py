@@ -13,6 +13,7 @@ from order_updates.models import (
     EventKind,
     Notification,
     OrderEvent,
+    Shipment,
     TrackingEvent,
 )
 from order_updates.services import Scan
@@ -224,6 +225,19 @@ def test_a_shipment_that_left_moves_an_order_not_yet_processing(order, start):
     services.add_shipment(order, carrier="ups", tracking_number="1Z2", shipped_at=T0)
     assert services.get_status(order).code == "shipped"
     assert emails(order) == ["shipped"]
+
+
+def test_a_shipping_time_in_the_future_is_refused(order):
+    services.start_tracking(order, notify=False)
+    later = timezone.now() + datetime.timedelta(hours=1)
+    with pytest.raises(InvalidInput, match="shipped_at is in the future"):
+        services.add_shipment(order, tracking_number="1Z4", shipped_at=later)
+    assert not Shipment.objects.exists()
+    assert services.get_status(order).code == "placed"
+    # Another clock a few minutes ahead of this one is no typo.
+    soon = timezone.now() + datetime.timedelta(minutes=5)
+    services.add_shipment(order, tracking_number="1Z4", shipped_at=soon)
+    assert services.get_status(order).code == "shipped"
 
 
 def test_bad_scans_are_refused_before_anything_is_written(order, shipment):

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 
@@ -586,11 +587,29 @@ def shipment_fields(values: Any, argument: str = "") -> dict[str, Any]:
                     % {"argument": path, "errors": " ".join(exc.messages)},
                 ) from None
         cleaned[name] = value
-    cleaned["shipped_at"] = moment(values.get("shipped_at"), argument + "shipped_at")
+    cleaned["shipped_at"] = shipped_at = moment(
+        values.get("shipped_at"), argument + "shipped_at"
+    )
+    if shipped_at is not None and shipped_at > _now() + SHIPPED_AT_LEEWAY:
+        # A parcel that has left has a time that has passed: a later one is a
+        # typo, which would show the customer a shipping date still to come.
+        raise InvalidInput(
+            argument + "shipped_at",
+            gettext("%(argument)s is in the future: when did the parcel leave?")
+            % {"argument": argument + "shipped_at"},
+        )
     cleaned["more_tracking_numbers"] = tracking_numbers(
         values.get("more_tracking_numbers"), argument + "more_tracking_numbers"
     )
     return cleaned
+
+
+#: How far ahead of this server's clock a shipping time may be (other clocks).
+SHIPPED_AT_LEEWAY = datetime.timedelta(minutes=15)
+
+
+def _now() -> datetime.datetime:
+    return timezone.now() if settings.USE_TZ else datetime.datetime.now()
 
 
 def tracking_numbers(value: Any, argument: str) -> list[str]:
