@@ -212,6 +212,11 @@ def test_the_preview_uses_a_real_order_or_says_it_does_not_exist(merchant, make_
     )
     assert "For %s" % number in html
     assert "With the data of order %s." % number in html
+    # Typed in another case, as copied from an email or a ticket: found too.
+    other_case = number.swapcase()
+    assert other_case != number
+    html = text(merchant.post(preview(), {"preview_order": other_case}))
+    assert "With the data of order %s." % number in html
     missing = text(merchant.post(preview(), {"preview_order": "NOPE-1"}))
     assert "There is no order NOPE-1." in missing
 

@@ -410,7 +410,8 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         ):
             # An order's data is the customer's: only for staff who may see orders.
             return None, _("You may not view orders: preview with sample data.")
-        order = adapter.get_order_by_number(number)
+        # As typed, else ignoring case (as from an email or a support ticket).
+        order = adapter.get_order_by_number(number) or adapter.find_order(number)
         if order is None:
             return None, _("There is no order %(number)s.") % {"number": number}
         return order, ""

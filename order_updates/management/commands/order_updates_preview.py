@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 % (type, ", ".join(sorted(types)))
             )
         adapter = get_adapter()
-        order = adapter.get_order_by_number(number)
+        order = adapter.get_order_by_number(number) or adapter.find_order(number)
         if order is None:
             raise CommandError("There is no order numbered %r." % number)
         try:
