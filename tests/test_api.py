@@ -299,7 +299,7 @@ def test_status_errors_have_stable_codes(as_staff, order):
     [
         ("status", "change_orderstate", {"status": "confirmed"}),
         ("shipments", "add_shipment", {"tracking_number": "1Z"}),
-        ("notes", "add_orderevent", {"text": "hi"}),
+        ("notes", "add_orderevent", {"message": "hi"}),
     ],
 )
 def test_each_staff_endpoint_needs_its_permission(
@@ -417,13 +417,16 @@ def test_a_shipment_whose_move_the_pipeline_refuses_is_not_added(as_staff, order
 def test_add_note(as_staff, order, customer):
     response = as_staff.post(
         url("notes", number(order)),
-        {"text": "Called the customer", "public": False},
+        {"message": "Called the customer", "public": False},
         format="json",
     )
     assert response.status_code == 201
     assert response.json()["note"] == "Called the customer"
-    empty = as_staff.post(url("notes", number(order)), {"text": ""}, format="json")
+    empty = as_staff.post(url("notes", number(order)), {"message": ""}, format="json")
     assert empty.status_code == 400
+    # The same name as add_note() and a status change take: "text" is no field.
+    wrong = as_staff.post(url("notes", number(order)), {"text": "x"}, format="json")
+    assert wrong.status_code == 400 and "message" in str(wrong.json())
 
 
 def test_notifications_and_resend(as_staff, make_order, django_assert_num_queries):
@@ -619,7 +622,7 @@ def test_push_subscription_register_and_drop(
 def test_nul_characters_name_nothing(as_customer, as_staff):
     """PostgreSQL cannot store them: they find nothing instead of failing."""
     assert as_customer.get(url("order", "a\x00b")).status_code == 404
-    assert as_staff.post(url("notes", "a\x00b"), {"text": "x"}).status_code == 404
+    assert as_staff.post(url("notes", "a\x00b"), {"message": "x"}).status_code == 404
     listing = as_customer.get(url("orders"), {"status": "a\x00"})
     assert listing.status_code == 200 and listing.json()["count"] == 0
     bulk = as_staff.post(

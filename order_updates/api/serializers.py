@@ -531,9 +531,10 @@ class TrackingLinksRevokedSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
-    """A note on the timeline: for the customer if ``public``, else staff only."""
+    """A note on the timeline: for the customer if ``public``, else staff only.
+    ``message``, as in ``add_note()`` and a status change."""
 
-    text = serializers.CharField()
+    message = serializers.CharField()
     public = serializers.BooleanField(required=False, default=False)
     notify = serializers.BooleanField(required=False, default=False)
 

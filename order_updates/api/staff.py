@@ -463,7 +463,7 @@ class TrackingLinksRevokeView(StaffView):
     examples=[
         OpenApiExample(
             "internal",
-            value={"text": "Customer called about the address."},
+            value={"message": "Customer called about the address."},
             request_only=True,
         ),
         OpenApiExample(
@@ -498,7 +498,7 @@ class NoteCreateView(StaffView):
         data = validated(serializers.NoteSerializer, request)
         event = services.add_note(
             order,
-            data["text"],
+            data["message"],
             public=data["public"],
             notify=data["notify"],
             actor=request.user,
