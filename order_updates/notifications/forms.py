@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 import zoneinfo
 from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, cast
 
+from babel import UnknownLocaleError
+from babel.dates import get_timezone_location
 from django import forms
+from django.conf import settings
+from django.utils import translation
 from django.utils.text import capfirst, format_lazy, get_text_list
 from django.utils.translation import gettext_lazy as _
 
@@ -75,8 +80,25 @@ def canonical_zones() -> set[str] | None:
     return names
 
 
+def _city(name: str, language: str) -> str | None:
+    """The zone's city in ``language`` ("Europe/Vienna" → "Wien" in German), from
+    the CLDR data Babel has; None if it has none."""
+    try:
+        return get_timezone_location(
+            name, locale=translation.to_locale(language), return_city=True
+        )
+    except (LookupError, ValueError, UnknownLocaleError):
+        return None
+
+
+def _sort_key(label: str) -> str:
+    """Accents and case aside, so that "Österreich" sorts among the O's."""
+    plain = unicodedata.normalize("NFKD", label)
+    return "".join(c for c in plain if not unicodedata.combining(c)).casefold()
+
+
 @cache
-def _zones_by_region() -> dict[str, list[tuple[str, str]]]:
+def _zones_by_region(language: str) -> dict[str, list[tuple[str, str]]]:
     regions: dict[str, list[tuple[str, str]]] = {key: [] for key in TIMEZONE_REGIONS}
     available = zoneinfo.available_timezones()
     canonical = canonical_zones()
@@ -90,12 +112,15 @@ def _zones_by_region() -> dict[str, list[tuple[str, str]]]:
         # "Europe/Istanbul") the first is kept: no two options read the same.
         if region not in regions or not rest or (last.isupper() and len(last) > 1):
             continue
-        label = _zone_label(name)
+        label = _city(name, language) or _zone_label(name)
+        if label in labels:  # two zones, one city name: the zone's own words
+            label = _zone_label(name)
         if label not in labels:
             labels.add(label)
             regions[region].append((name, label))
     return {
-        key: sorted(zones, key=lambda zone: zone[1]) for key, zones in regions.items()
+        key: sorted(zones, key=lambda zone: _sort_key(zone[1]))
+        for key, zones in regions.items()
     }
 
 
@@ -103,7 +128,7 @@ def timezone_choices(current: str = "") -> list[tuple[Any, Any]]:
     """Time zones for a select: UTC, then one group per region, cities sorted by
     name; ``current`` (a saved legacy name) is kept as a choice of its own.
     """
-    zones = _zones_by_region()
+    zones = _zones_by_region(translation.get_language() or settings.LANGUAGE_CODE)
     choices: list[tuple[Any, Any]] = [("UTC", "UTC")]
     known = {"UTC"} | {name for group in zones.values() for name, _label in group}
     if current and current not in known:
