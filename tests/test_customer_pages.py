@@ -1043,7 +1043,10 @@ def templates_in_memory(settings, templates):
 
 def docs_override():
     """The override of order_updates/base.html that docs/customer_pages.rst shows."""
-    text = (Path(__file__).parent.parent / "docs" / "customer_pages.rst").read_text()
+    page = Path(__file__).parent.parent / "docs" / "customer_pages.rst"
+    if not page.exists():
+        pytest.skip("docs/ is not beside tests/ here (tox dist)")
+    text = page.read_text()
     block = text.split(".. code:: html+django\n\n", 1)[1].split("\n\n", 1)[0]
     return textwrap.dedent(block)
 
