@@ -103,6 +103,15 @@ def test_the_languages_are_the_shops(merchant, settings):
     assert "/edit/shipped/email/pt-br/" in page
 
 
+def test_the_shops_language_as_its_languages_spell_it(merchant, settings):
+    # Django's default LANGUAGE_CODE: customers get messages in "en", the
+    # variant in LANGUAGES, so that is the language templates are edited in.
+    settings.LANGUAGE_CODE = "en-us"
+    page = text(merchant.get(reverse(OVERVIEW)))
+    assert "/edit/shipped/email/en/" in page
+    assert "/en-us/" not in page
+
+
 def test_switching_a_type_off_and_on(merchant, make_order):
     url = reverse("admin:order_updates_notificationtemplate_switch")
     response = merchant.post(

@@ -36,6 +36,16 @@ def test_one_part_and_the_language_actually_used(make_order):
     )
 
 
+def test_the_language_is_one_the_shop_offers(make_order, settings):
+    settings.LANGUAGES = [("en", "English"), ("de", "German")]
+    order = make_order(language="de-DE")
+    number = get_adapter().get_number(order)
+    assert "in 'de' ('de-DE' is not in LANGUAGES)" in run(number, "shipped")
+    output = run(number, "shipped", "--language", "fr")
+    assert "in 'en' ('fr' is not in LANGUAGES)" in output
+    assert "Your order #%s is on its way" % number in output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

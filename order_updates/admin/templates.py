@@ -62,6 +62,7 @@ from order_updates.notifications.templating.sources import (
     file_sources,
     language_candidates,
     normalize_language,
+    shop_language,
 )
 from order_updates.notifications.types import get_notification_types
 
@@ -88,14 +89,13 @@ def configured_languages() -> list[tuple[str, str]]:
     """The shop's languages (``LANGUAGES``), as template language codes.
 
     A project that kept Django's list of every language gets just
-    ``LANGUAGE_CODE``: a hundred languages nobody writes in would bury the ones
-    that matter.
+    ``LANGUAGE_CODE`` (as that list has it: ``en`` for Django's ``en-us``): a
+    hundred languages nobody writes in would bury the ones that matter.
     """
     configured = settings.LANGUAGES
     if configured is global_settings.LANGUAGES:
-        configured = [
-            (settings.LANGUAGE_CODE, language_info_name(settings.LANGUAGE_CODE))
-        ]
+        code = shop_language(settings.LANGUAGE_CODE)
+        configured = [(code, language_info_name(code))]
     languages = []
     for code, name in configured:
         normalized = normalize_language(code)
@@ -289,7 +289,7 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         ]
         language = normalize_language(request.GET.get("language", ""))
         if language not in dict(languages):
-            language = normalize_language(settings.LANGUAGE_CODE)
+            language = shop_language(settings.LANGUAGE_CODE)
             if language not in dict(languages):
                 languages.insert(0, (language, language_name(language)))
         channels = get_channels()

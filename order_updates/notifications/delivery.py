@@ -433,6 +433,9 @@ class _Batch:
                 rendered = render_sources(
                     row.type, channel, language, sources[key], context
                 )
+                # The language it is written in (not saved: the row keeps the
+                # customer's), for the email's List-Unsubscribe header.
+                row.language = language
                 message = channel.build_message(row, row.order, rendered)
             except Exception as exc:
                 self._failed_attempt(row, exc)

@@ -47,6 +47,7 @@ from order_updates.notifications.preferences import (
     preferences_query,
     wants,
 )
+from order_updates.notifications.templating.sources import shop_language
 from order_updates.notifications.types import get_notification_types, type_for_event
 
 logger = logging.getLogger(__name__)
@@ -265,17 +266,21 @@ class _FanOut:
         return self.preferences.get(order.pk)
 
     def language(self, order: models.Model) -> str:
-        """The customer's language; the shop's if the adapter raises."""
+        """The shop's language (``LANGUAGES``) the customer reads: ``de`` for an
+        adapter's ``de-DE``, the shop's own if it offers not theirs or the
+        adapter raises.
+        """
         if order.pk not in self.languages:
             try:
-                self.languages[order.pk] = self.adapter.get_language(order) or ""
+                language = self.adapter.get_language(order) or ""
             except Exception:
                 logger.exception(
                     "The adapter could not tell order %s's language; using %s.",
                     order.pk,
                     settings.LANGUAGE_CODE,
                 )
-                self.languages[order.pk] = settings.LANGUAGE_CODE
+                language = settings.LANGUAGE_CODE
+            self.languages[order.pk] = shop_language(language)
         return self.languages[order.pk]
 
     def veto(

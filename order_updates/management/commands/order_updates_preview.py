@@ -11,6 +11,8 @@ from order_updates.notifications.templating.sources import (
     PART_FIELDS,
     channel_parts,
     message_language,
+    normalize_language,
+    shop_language,
 )
 from order_updates.notifications.types import get_notification_types
 
@@ -64,7 +66,13 @@ class Command(BaseCommand):
         if part is not None:
             self.stdout.write(rendered.get(part, ""))
             return
-        note = "" if used == requested else " (no templates in %r)" % requested
+        offered = shop_language(requested)
+        if offered != normalize_language(requested):
+            note = " (%r is not in LANGUAGES)" % requested
+        elif used != offered:
+            note = " (no templates in %r)" % requested
+        else:
+            note = ""
         self.stdout.write(
             "%s %s about order %s, in %r%s"
             % (type, channel, adapter.get_number(order), used, note)

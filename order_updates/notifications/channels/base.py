@@ -20,6 +20,7 @@ from order_updates.conf import setting_name
 from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import InvalidOption
 from order_updates.notifications.templating.rendering import render_notification
+from order_updates.notifications.templating.sources import shop_language
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -38,6 +39,7 @@ class OutgoingMessage:
     type: str
     #: Email address, E.164 number, or push subscription id.
     recipient: str
+    #: The language the message is written in (one of the shop's ``LANGUAGES``).
     language: str
     #: Email subject or push title.
     subject: str = ""
@@ -170,7 +172,8 @@ class BaseChannel:
         """Package ``notification`` into a message.
 
         ``rendered`` are its rendered template parts (the worker renders a whole
-        batch with the customer's time zone); without them, the templates are
+        batch with the customer's time zone, and sets ``notification.language``
+        to the language it rendered them in); without them, the templates are
         rendered here (templating raises on errors).
         """
         if rendered is None:
@@ -180,7 +183,7 @@ class BaseChannel:
             channel=self.name,
             type=notification.type,
             recipient=notification.recipient,
-            language=notification.language,
+            language=shop_language(notification.language),
             subject=rendered.get("subject", ""),
             text=rendered.get("text", ""),
             html=rendered.get("html", ""),

@@ -26,6 +26,7 @@ from anymail.exceptions import (
 from django.conf import settings
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -124,12 +125,18 @@ class EmailChannel(BaseChannel):
         order: Model,
         rendered: dict[str, str] | None = None,
     ) -> OutgoingMessage:
-        """Render (templating inlines the HTML's CSS) and add unsubscribe headers."""
+        """Render (templating inlines the HTML's CSS) and add unsubscribe headers.
+
+        The ``List-Unsubscribe`` link is made in the message's language, so its
+        ``i18n_patterns`` prefix is the one of the links in the body.
+        """
 
         message = super().build_message(notification, order, rendered)
+        with translation.override(message.language or settings.LANGUAGE_CODE):
+            unsubscribe = links.unsubscribe_url(notification)
         message.headers.update(
             {
-                "List-Unsubscribe": "<%s>" % links.unsubscribe_url(notification),
+                "List-Unsubscribe": "<%s>" % unsubscribe,
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             }
         )

@@ -376,9 +376,11 @@ class ContextLoader:
         channel: BaseChannel | None = None,
     ) -> dict[str, Any]:
         """The context of an outbox row, in the given zone and the language the
-        message is written in: the customer's if the row's type has templates in
-        it for ``channel`` (the row's channel object; its name when not given),
-        else the shop's, else English (:func:`.sources.message_language`).
+        message is written in, one of the shop's ``LANGUAGES``: the customer's if
+        the row's type has templates in it for ``channel`` (the row's channel
+        object; its name when not given), else the shop's, else English
+        (:func:`.sources.message_language`). Its links carry that language's
+        ``i18n_patterns`` prefix.
 
         Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError`
         when links cannot be built (no ``SITE_URL``, order_updates' URLs not

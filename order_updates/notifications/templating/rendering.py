@@ -164,10 +164,16 @@ def render_notification(
     channel: BaseChannel,
     zone: datetime.tzinfo | None = None,
 ) -> dict[str, str]:
-    """Render ``notification`` about ``order`` for ``channel``, in its language,
-    dates in ``zone`` (the shop's ``TIME_ZONE`` unless given; the worker passes
-    the customer's).
+    """Render ``notification`` about ``order`` for ``channel``, in the language
+    :func:`~order_updates.notifications.templating.sources.message_language`
+    picks for it, dates in ``zone`` (the shop's ``TIME_ZONE`` unless given; the
+    worker passes the customer's).
+
+    Sets ``notification.language`` to that language (not saved), so that what
+    is made for the message afterwards (the email's ``List-Unsubscribe``
+    header) is in it too.
     """
     context = build_context(notification, order, zone, channel)
     language = context["notification"]["language"]
+    notification.language = language
     return render(notification.type, channel, language, context)

@@ -23,6 +23,7 @@ the file for that part.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template import Engine, TemplateDoesNotExist, engines
+from django.utils.translation import get_supported_language_variant
 
 from order_updates.exceptions import TemplateError
 from order_updates.models import NotificationTemplate
@@ -211,20 +213,49 @@ def has_language_templates(
     ).exists()
 
 
+def shop_language(language: str) -> str:
+    """The language of the shop's (``LANGUAGES``) a customer who reads
+    ``language`` is served in, as Django's ``LocaleMiddleware`` would pick it:
+    ``de-DE`` and ``de_AT`` give ``de`` when the shop offers ``de``, ``en-us``
+    gives ``en`` when it offers only ``en``; a language the shop does not offer
+    gives the shop's ``LANGUAGE_CODE`` (its variant in ``LANGUAGES``).
+
+    Links made with this language active carry an ``i18n_patterns`` prefix the
+    shop serves.
+    """
+    for code in (language, settings.LANGUAGE_CODE):
+        code = normalize_language(code)
+        if not code:
+            continue
+        try:
+            return normalize_language(get_supported_language_variant(code))
+        except LookupError:
+            continue
+    # LANGUAGE_CODE is not in LANGUAGES either (Django's check translation.E004).
+    return normalize_language(settings.LANGUAGE_CODE) or FILES_LANGUAGE
+
+
 def message_language(type_code: str, channel: BaseChannel | str, language: str) -> str:
     """The language a message is written in for a customer who reads ``language``.
 
-    The customer's language if the type has templates in it (or its base
-    language: ``de-at`` reads ``de``), else the shop's ``LANGUAGE_CODE`` if it
-    has, else English (the default files). The message's text, its ``lang``
-    attribute and its dates and numbers all follow the language chosen here.
+    Always one of the shop's languages (:func:`shop_language`): the customer's
+    (``de-DE`` reads ``de``) if the type has templates in it (or its base
+    language), else the shop's ``LANGUAGE_CODE`` if it has, else English (the
+    default files) if the shop offers it, else the shop's language anyway (with
+    the English files). The message's text, its ``lang`` attribute, its dates
+    and numbers and the language prefix of its links all follow the language
+    chosen here.
     """
-    for code in dict.fromkeys(
-        normalize_language(code) for code in (language, settings.LANGUAGE_CODE)
-    ):
-        if code and has_language_templates(type_code, channel, code):
+    shop = shop_language(settings.LANGUAGE_CODE)
+    candidates = [shop_language(language), shop]
+    with contextlib.suppress(LookupError):  # the shop does not offer English
+        candidates.append(
+            normalize_language(get_supported_language_variant(FILES_LANGUAGE))
+        )
+    for code in dict.fromkeys(candidates):
+        if has_language_templates(type_code, channel, code):
             return code
-    return FILES_LANGUAGE
+    return shop
 
 
 def find_database_template(type_code: str, channel: str, language: str):
