@@ -632,7 +632,8 @@ def test_an_older_message_never_goes_out_after_a_newer_one(
     make_order, texting_customer, sms_outbox
 ):
     """The older text is still being sent when a newer one comes: the newer one
-    waits; the older one fails and is retried after the newer was sent: skipped.
+    waits; the older one fails, and the newer one, sent before its retry,
+    supersedes it (so its retry finds nothing to send).
     """
     order = make_order(user=texting_customer, phone="+4930901820")
     services.start_tracking(order, notify=False)
@@ -661,11 +662,198 @@ def test_an_older_message_never_goes_out_after_a_newer_one(
     assert Notification.objects.get(pk=older.pk).state == NotificationState.PENDING
     with time_machine.travel(start + datetime.timedelta(seconds=15), tick=False):
         assert delivery.deliver(newer_pk) == delivery.SENT
-    with time_machine.travel(start + datetime.timedelta(hours=2), tick=False):
-        assert delivery.deliver(older.pk) == delivery.SKIPPED
     older.refresh_from_db()
     assert older.state == NotificationState.SKIPPED
     assert "(#%d)" % newer_pk in older.reason
+    assert older.superseded_by_id == newer_pk
+    with time_machine.travel(start + datetime.timedelta(hours=2), tick=False):
+        assert delivery.deliver(older.pk) == delivery.NOT_CLAIMED
     assert [sms.body for sms in sms_outbox] == [
         Notification.objects.get(pk=newer_pk).body_text
     ]
+
+
+# 7. Coalescing never swallows the shop's message (in-process) ------------------------
+
+
+def email_rows(order):
+    return list(
+        Notification.objects.filter(order_id=order.pk, channel="email").order_by("pk")
+    )
+
+
+def deliver_due(order, moment):
+    """Run the worker at ``moment`` on the order's email rows; their outcomes."""
+    with time_machine.travel(moment, tick=False):
+        return delivery.deliver_batch([row.pk for row in email_rows(order)])
+
+
+def emails_to(address):
+    from django.core import mail
+
+    return [
+        (message.body, message.alternatives[0][0])
+        for message in mail.outbox
+        if message.to == [address]
+    ]
+
+
+@pytest.fixture
+def coalescing(settings):
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "COALESCE_SECONDS": 30}
+
+
+def test_the_message_typed_with_a_superseded_change_reaches_the_customer(
+    make_order, coalescing
+):
+    """Confirmed with a message, a shipment with another 25 s later: one email,
+    the newest, with both messages, the older first.
+    """
+    order = make_order(email="ada@example.com")
+    start = utc(2026, 11, 27, 12, 0)
+    with time_machine.travel(start, tick=False):
+        services.start_tracking(order, notify=False)
+        services.set_status(
+            order, "confirmed", message="Thanks! We are packing already."
+        )
+    with time_machine.travel(start + datetime.timedelta(seconds=25), tick=False):
+        services.add_shipment(
+            order,
+            carrier="ups",
+            tracking_number="1Z999AA10123456784",
+            message="The first parcel is on its way.",
+        )
+    confirmed, update = email_rows(order)
+    assert (confirmed.type, confirmed.state) == ("order_confirmed", "skipped")
+    assert confirmed.superseded_by_id == update.pk
+    outcomes = deliver_due(order, start + datetime.timedelta(seconds=60))
+    assert outcomes == {confirmed.pk: delivery.NOT_CLAIMED, update.pk: delivery.SENT}
+    ((text, html),) = emails_to("ada@example.com")
+    for body in (text, html):
+        assert "There are new shipping details" in body  # the newest type
+        first = body.index("Thanks! We are packing already.")
+        assert first < body.index("The first parcel is on its way.")
+    assert "Thanks! We are packing already.\n\nThe first parcel" in text
+    # What was sent is what the admin shows.
+    assert Notification.objects.get(pk=update.pk).body_text == text
+
+
+def test_a_change_without_a_message_is_coalesced_as_before(make_order, coalescing):
+    order = make_order(email="ada@example.com")
+    start = utc(2026, 11, 27, 12, 0)
+    with time_machine.travel(start, tick=False):
+        services.start_tracking(order, notify=False)
+        services.set_status(order, "confirmed")
+    with time_machine.travel(start + datetime.timedelta(seconds=25), tick=False):
+        services.set_status(order, "on_hold", message="A part is back-ordered.")
+    confirmed, _on_hold = email_rows(order)
+    assert confirmed.state == NotificationState.SKIPPED
+    deliver_due(order, start + datetime.timedelta(seconds=60))
+    ((text, _html),) = emails_to("ada@example.com")
+    assert "confirmed" not in text.lower()
+    # Only the newest change's own message: nothing carried.
+    assert text.count("A part is back-ordered.") == 1
+    assert "\n\n\n" not in text
+
+
+def test_messages_carried_through_several_changes_keep_their_order(
+    make_order, coalescing
+):
+    """Three changes in a burst, each replacing the one before: the last email
+    carries the first two messages, oldest first, once; a later change sends its
+    own message alone, after it.
+    """
+    order = make_order(email="ada@example.com")
+    start = utc(2026, 11, 27, 12, 0)
+    with time_machine.travel(start, tick=False):
+        services.start_tracking(order, notify=False)
+        services.set_status(order, "confirmed", message="First: thanks!")
+    with time_machine.travel(start + datetime.timedelta(seconds=10), tick=False):
+        services.set_status(order, "on_hold")
+    with time_machine.travel(start + datetime.timedelta(seconds=20), tick=False):
+        services.set_status(order, "confirmed", message="Second: the part came.")
+    with time_machine.travel(start + datetime.timedelta(seconds=30), tick=False):
+        services.add_shipment(
+            order, carrier="ups", tracking_number="1Z2", message="Third: parcel 2."
+        )
+    states = [(row.type, row.state) for row in email_rows(order)]
+    assert states[-1] == ("shipping_update", NotificationState.PENDING)
+    assert {state for _type, state in states[:-1]} == {NotificationState.SKIPPED}
+    deliver_due(order, start + datetime.timedelta(minutes=5))
+    with time_machine.travel(start + datetime.timedelta(minutes=6)):
+        services.set_status(order, "shipped", message="Fourth: enjoy!")
+    deliver_due(order, start + datetime.timedelta(minutes=7))
+    (first, second) = [text for text, _html in emails_to("ada@example.com")]
+    positions = [first.index(text) for text in ("First:", "Second:", "Third:")]
+    assert positions == sorted(positions)
+    assert first.count("First:") == 1 and "Fourth:" not in first
+    assert "Fourth: enjoy!" in second
+    assert not any(text in second for text in ("First:", "Second:", "Third:"))
+    # Per order and channel, the emails went out in the order of the changes.
+    sent = Notification.objects.filter(order_id=order.pk, state="sent")
+    assert [row.type for row in sent.order_by("sent_at", "pk")] == [
+        "shipping_update",
+        "shipped",
+    ]
+
+
+def test_a_newer_email_carries_an_older_one_that_failed_while_it_was_written(
+    make_order,
+):
+    """The older email is being sent when a newer change comes; its send fails.
+    The newer one goes out first (after waiting for the older one) and takes the
+    older one's message along; the older one's retry sends nothing.
+    """
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order, notify=False)
+    start = utc(2026, 11, 27, 12, 0)
+    with time_machine.travel(start, tick=False):
+        services.set_status(order, "confirmed", message="We are packing already.")
+    (older,) = email_rows(order)
+    channel = get_channel("email")
+
+    def send_while_a_newer_change_comes(messages):
+        services.set_status(order, "on_hold", message="One part is late.")
+        newer = email_rows(order)[-1]
+        assert delivery.deliver(newer.pk) == delivery.POSTPONED  # older in flight
+        raise TransientChannelError("The SMTP server timed out.")
+
+    channel.send_batch = send_while_a_newer_change_comes
+    try:
+        with time_machine.travel(start + datetime.timedelta(seconds=5), tick=False):
+            assert delivery.deliver(older.pk) == delivery.RETRY
+    finally:
+        del channel.send_batch
+    newer = email_rows(order)[-1]
+    with time_machine.travel(start + datetime.timedelta(seconds=15), tick=False):
+        assert delivery.deliver(newer.pk) == delivery.SENT
+    older.refresh_from_db()
+    assert (older.state, older.superseded_by_id) == ("skipped", newer.pk)
+    with time_machine.travel(start + datetime.timedelta(hours=2), tick=False):
+        assert delivery.deliver(older.pk) == delivery.NOT_CLAIMED
+    ((text, _html),) = emails_to("ada@example.com")
+    assert text.index("We are packing already.") < text.index("One part is late.")
+
+
+def test_a_resent_older_email_is_superseded_again_in_the_same_batch(
+    make_order, coalescing
+):
+    """Staff re-send the replaced email while the newer one waits: the worker
+    gets both in one batch and sends one email with both messages.
+    """
+    order = make_order(email="ada@example.com")
+    start = utc(2026, 11, 27, 12, 0)
+    with time_machine.travel(start, tick=False):
+        services.start_tracking(order, notify=False)
+        services.set_status(order, "confirmed", message="We are packing already.")
+        services.set_status(order, "on_hold", message="One part is late.")
+        older, newer = email_rows(order)
+        assert delivery.resend(older)
+    older.refresh_from_db()
+    assert (older.state, older.superseded_by_id) == ("pending", None)
+    outcomes = deliver_due(order, start + datetime.timedelta(seconds=60))
+    assert outcomes == {older.pk: delivery.SKIPPED, newer.pk: delivery.SENT}
+    older.refresh_from_db()
+    assert older.superseded_by_id == newer.pk
+    ((text, _html),) = emails_to("ada@example.com")
+    assert text.index("We are packing already.") < text.index("One part is late.")

@@ -203,6 +203,29 @@ def test_email_text_is_tidy(db):
     assert text.startswith("Hi Ada Lovelace,")
 
 
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+@pytest.mark.parametrize(
+    "type_code", [item.code for item in DEFAULT_TYPES if item.coalesce]
+)
+def test_default_emails_show_carried_messages_before_their_own(db, language, type_code):
+    """Messages of superseded notifications (coalescing), oldest first, then
+    the event's own, in every default email, in text and HTML.
+    """
+    with translation.override(language):
+        context = sample_context(type_code, "email")
+        context["event"]["message"] = "Third & last."
+        context["event"]["earlier_messages"] = [
+            {"message": "First one.", "created_at": context["event"]["created_at"]},
+            {"message": "Second\none.", "created_at": context["event"]["created_at"]},
+        ]
+        rendered = render(type_code, EMAIL, language, context)
+    text, html = rendered["text"], rendered["html"]
+    assert "\n\nFirst one.\n\nSecond\none.\n\nThird & last." in text
+    assert "\n\n\n" not in text
+    first, second = html.index("First one."), html.index("Second<br")
+    assert first < second < html.index("Third &amp; last.")
+
+
 # Context -----------------------------------------------------------------------------
 
 

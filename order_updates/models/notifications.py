@@ -136,6 +136,16 @@ class Notification(models.Model):
         related_name="fallbacks",
         verbose_name=_("fallback for"),
     )
+    #: The newer message that replaced this one before it went out (coalescing);
+    #: that one carries this one's message to the customer.
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="superseded",
+        verbose_name=_("superseded by"),
+    )
 
     objects = NotificationQuerySet.as_manager()
 

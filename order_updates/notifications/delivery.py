@@ -57,7 +57,10 @@ from order_updates.notifications.preferences import (
     suppressed_keys,
     wants,
 )
-from order_updates.notifications.templating.context import ContextLoader
+from order_updates.notifications.templating.context import (
+    ContextLoader,
+    replaced_messages,
+)
 from order_updates.notifications.templating.rendering import render_sources
 from order_updates.notifications.templating.sources import get_sources
 from order_updates.notifications.types import (
@@ -259,6 +262,8 @@ class _Batch:
         self.channels: dict[int, BaseChannel] = {}
         #: Addresses found at send time for rows queued without one.
         self.found_recipients: dict[int, str] = {}
+        #: Rows superseded by a newer message: pk -> the newer one's pk.
+        self.superseded: dict[int, int] = {}
 
     def run(self) -> dict[int, str]:
         adapter = get_adapter()
@@ -293,7 +298,7 @@ class _Batch:
         suppressed = suppressed_keys(
             (self.channels[row.pk], row.recipient) for row in rows
         )
-        newer, in_flight = self._others()
+        newer, in_flight, waiting = self._others()
         survivors = []
         for row in rows:
             channel = self.channels[row.pk]
@@ -328,10 +333,15 @@ class _Batch:
                     reason=gettext("Address suppressed after a bounce or complaint."),
                 )
             elif notification_type.coalesce and row.pk in newer:
-                self._skip(
+                # The newer one carries this one's message (replaced_messages).
+                self.superseded[row.pk] = newer[row.pk]
+                self._finish_as(
                     row,
-                    gettext("Superseded by a newer update (#%(id)s).")
+                    NotificationState.SKIPPED,
+                    SKIPPED,
+                    reason=gettext("Superseded by a newer update (#%(id)s).")
                     % {"id": newer[row.pk]},
+                    superseded_by=newer[row.pk],
                 )
             elif row.pk in in_flight:
                 # An older message to the same recipient is on its way: wait, so
@@ -341,7 +351,36 @@ class _Batch:
                 continue
             else:
                 survivors.append(row)
+        self._take_over(survivors, waiting, types)
         return survivors
+
+    def _take_over(
+        self,
+        rows: list[Notification],
+        waiting: dict[int, list[int]],
+        types: dict[str, Any],
+    ) -> None:
+        """Older messages of a coalescing type still pending for the recipients
+        of the coalescing ``rows`` about to go out (one failed while a newer one
+        was written, and waits for its retry): the newest of ``rows`` supersedes
+        them now and carries their messages, rather than letting them be skipped
+        after it went out.
+        """
+        taken: dict[int, dict[str, Any]] = {}
+        for row in sorted(rows, key=lambda row: row.pk):
+            notification_type = types.get(row.type)
+            if notification_type is None or not notification_type.coalesce:
+                continue
+            for pk in waiting.get(row.pk, []):
+                taken[pk] = {
+                    "reason": gettext("Superseded by a newer update (#%(id)s).")
+                    % {"id": row.pk},
+                    "superseded_by": row.pk,
+                }
+        if taken:
+            Notification.objects.filter(state=NotificationState.PENDING).update_each(
+                taken, state=NotificationState.SKIPPED, updated_at=timezone.now()
+            )
 
     def _find_recipient(self, row: Notification, preference: Any) -> bool:
         """Find the address of a row queued without one (finding it failed then,
@@ -361,10 +400,11 @@ class _Batch:
         self.found_recipients[row.pk] = row.recipient
         return True
 
-    def _others(self) -> tuple[dict[int, int], set[int]]:
+    def _others(self) -> tuple[dict[int, int], set[int], dict[int, list[int]]]:
         """Among other rows to the same recipients (one query): for each of ours,
-        the newer coalescing message that supersedes it, and whether an older
-        one is still being sent by another worker.
+        the newer coalescing message that supersedes it, whether an older one is
+        still being sent by another worker, and the older coalescing ones still
+        pending (see :meth:`_take_over`).
         """
         coalescing = [
             code for code, item in get_notification_types().items() if item.coalesce
@@ -379,12 +419,18 @@ class _Batch:
             .filter(
                 Q(pk__gt=first, type__in=coalescing) & ~Q(state__in=NOT_SUPERSEDING)
                 | Q(pk__lt=max(ours), state=NotificationState.SENDING)
+                | Q(
+                    pk__lt=max(ours),
+                    state=NotificationState.PENDING,
+                    type__in=coalescing,
+                )
             )
             .exclude(pk__in=ours)
             .values_list("pk", "order_id", "channel", "recipient", "state", "type")
         )
         newer: dict[int, int] = {}
         in_flight: set[int] = set()
+        waiting: dict[int, list[int]] = {}
         by_key: dict[tuple[Any, str, str], list[Notification]] = {}
         for row in self.rows:
             by_key.setdefault((row.order_id, row.channel, row.recipient), []).append(
@@ -396,12 +442,18 @@ class _Batch:
                     newer[row.pk] = max(newer.get(row.pk, 0), pk)
                 elif pk < row.pk and state == NotificationState.SENDING:
                     in_flight.add(row.pk)
+                elif (
+                    pk < row.pk
+                    and state == NotificationState.PENDING
+                    and type_code in coalescing
+                ):
+                    waiting.setdefault(row.pk, []).append(pk)
         # Within the batch too: only the newest of a recipient's messages goes.
         for rows in by_key.values():
             for older in rows[:-1]:
                 if older.type in coalescing and rows[-1].type in coalescing:
                     newer[older.pk] = max(newer.get(older.pk, 0), rows[-1].pk)
-        return newer, in_flight
+        return newer, in_flight, waiting
 
     def _outside_quiet_hours(
         self, row: Notification, channel: BaseChannel, preference: Any
@@ -419,13 +471,16 @@ class _Batch:
 
     def _render_and_send(self, rows: list[Notification], orders: list[Any]) -> None:
         contexts = ContextLoader(orders)
+        replaced = replaced_messages(self.rows, self.superseded)
         sources: dict[tuple[str, str, str], Any] = {}
         by_channel: dict[str, list[tuple[Notification, Any]]] = {}
         for row in rows:
             channel = self.channels[row.pk]
             try:
                 zone = quiet_hours.get_zone(self.preferences[row.order_id].timezone)
-                context = contexts.for_notification(row, row.order, zone, channel)
+                context = contexts.for_notification(
+                    row, row.order, zone, channel, replaced.get(row.pk, [])
+                )
                 language = context["notification"]["language"]
                 key = (row.type, channel.name, language)
                 if key not in sources:
@@ -675,6 +730,7 @@ def resend(notification: Notification) -> bool:
         next_attempt_at=timezone.now(),
         lease_expires_at=None,
         reason="",
+        superseded_by=None,
         updated_at=timezone.now(),
     )
     if done:

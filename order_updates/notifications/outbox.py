@@ -337,7 +337,9 @@ def _supersede(rows: list[Notification], unsent: list[tuple[Any, ...]]) -> None:
     Same order, channel and recipient, both of a coalescing type, the older one
     still pending, whatever its age (a text that waited out the night included):
     only the newest goes out, rendered at send time, so it tells the latest
-    state; and messages never overtake each other (see delivery). ``unsent``
+    state, and it carries the older ones' messages to the customer
+    (``superseded_by``; see :func:`.templating.context.replaced_messages`); and
+    messages never overtake each other (see delivery). ``unsent``
     are the (pk, order pk, channel, recipient) of the orders' pending
     coalescing rows before this change (read with the preferences).
     """
@@ -361,7 +363,8 @@ def _supersede(rows: list[Notification], unsent: list[tuple[Any, ...]]) -> None:
         if winner is not None:
             reasons[pk] = {
                 "reason": gettext("Superseded by a newer update (#%(id)s).")
-                % {"id": winner.pk}
+                % {"id": winner.pk},
+                "superseded_by": winner.pk,
             }
     if not reasons:
         return

@@ -9,7 +9,7 @@ validation refuses variables outside it.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from order_updates.core.progress import UPCOMING, get_progress
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.models import (
     Notification,
+    NotificationState,
     OrderEvent,
     OrderState,
     Shipment,
@@ -96,6 +97,7 @@ CONTEXT_KEYS: dict[str, Key] = {
             {
                 "kind",
                 "message",
+                "earlier_messages",
                 "from_status",
                 "from_status_label",
                 "to_status",
@@ -168,12 +170,23 @@ def _status_label(code: str) -> str:
     return _text(status.label) if status else (code or "")
 
 
-def event_context(event: OrderEvent | None, zone: datetime.tzinfo) -> dict[str, Any]:
-    """``event``: what happened (empty values when there is no event)."""
+def event_context(
+    event: OrderEvent | None,
+    zone: datetime.tzinfo,
+    replaced: Sequence[tuple[str, datetime.datetime]] = (),
+) -> dict[str, Any]:
+    """``event``: what happened (empty values when there is no event), and the
+    ``replaced`` messages (text, time) of the messages this one superseded.
+    """
+    earlier = [
+        {"message": _text(message), "created_at": plain(created_at, zone)}
+        for message, created_at in replaced
+    ]
     if event is None:
         return {
             "kind": "",
             "message": "",
+            "earlier_messages": earlier,
             "from_status": "",
             "from_status_label": "",
             "to_status": "",
@@ -183,6 +196,7 @@ def event_context(event: OrderEvent | None, zone: datetime.tzinfo) -> dict[str, 
     return {
         "kind": event.kind,
         "message": _text(event.message),
+        "earlier_messages": earlier,
         "from_status": event.from_status,
         "from_status_label": _status_label(event.from_status),
         "to_status": event.to_status,
@@ -318,8 +332,12 @@ class ContextLoader:
         event: OrderEvent | None,
         zone: datetime.tzinfo,
         preference_links: dict[str, str],
+        replaced: Sequence[tuple[str, datetime.datetime]] = (),
     ) -> dict[str, Any]:
-        """The full template context for ``order``, in ``language`` and ``zone``."""
+        """The full template context for ``order``, in ``language`` and ``zone``;
+        ``replaced``: the messages (text, time) this one carries for the older
+        messages it superseded (:func:`replaced_messages`).
+        """
         adapter = self.adapter
         with translation.override(language), timezone.override(zone):
             data = adapter.get_notification_context(order)
@@ -352,7 +370,7 @@ class ContextLoader:
                     "shipping_address": _text(data.get("shipping_address")),
                     "created": plain(data.get("created"), zone),
                 },
-                "event": event_context(event, zone),
+                "event": event_context(event, zone, replaced),
                 "shipments": shipments,
                 "shipment": shipment,
                 "notification": notification,
@@ -374,13 +392,14 @@ class ContextLoader:
         order: Model,
         zone: datetime.tzinfo,
         channel: BaseChannel | None = None,
+        replaced: Sequence[tuple[str, datetime.datetime]] = (),
     ) -> dict[str, Any]:
         """The context of an outbox row, in the given zone and the language the
         message is written in, one of the shop's ``LANGUAGES``: the customer's if
         the row's type has templates in it for ``channel`` (the row's channel
         object; its name when not given), else the shop's, else English
         (:func:`.sources.message_language`). Its links carry that language's
-        ``i18n_patterns`` prefix.
+        ``i18n_patterns`` prefix. ``replaced``: the row's :func:`replaced_messages`.
 
         Raises :class:`~order_updates.exceptions.OrderUpdatesConfigurationError`
         when links cannot be built (no ``SITE_URL``, order_updates' URLs not
@@ -405,6 +424,7 @@ class ContextLoader:
             event=notification.event,
             zone=zone,
             preference_links=links,
+            replaced=replaced,
         )
 
 
@@ -420,7 +440,69 @@ def build_context(
     customer's (:func:`~order_updates.notifications.preferences.customer_zone`).
     """
     zone = zone or timezone.get_default_timezone()
-    return ContextLoader([order]).for_notification(notification, order, zone, channel)
+    replaced = replaced_messages([notification]).get(notification.pk, [])
+    return ContextLoader([order]).for_notification(
+        notification, order, zone, channel, replaced
+    )
+
+
+def replaced_messages(
+    notifications: Sequence[Notification],
+    superseded: Mapping[int, int] | None = None,
+) -> dict[int, list[tuple[str, datetime.datetime]]]:
+    """For each of ``notifications``, the messages the shop wrote to the customer
+    (text, time; oldest first) with the older messages it superseded before they
+    went out, directly or through messages it superseded in turn (see
+    ``COALESCE_SECONDS``): it carries them, so that none is lost. One query.
+
+    ``superseded``: those of ``notifications`` (their events loaded) that a
+    newer one supersedes but that are not marked so yet (pk → the newer pk).
+    """
+    superseded = superseded or {}
+    ours = {
+        row.pk
+        for row in notifications
+        if row.pk is not None and row.pk not in superseded
+    }
+    if not ours:
+        return {}
+    replaced = Notification.objects.filter(
+        order_id__in={row.order_id for row in notifications},
+        channel__in={row.channel for row in notifications},
+        state=NotificationState.SKIPPED,
+        superseded_by__isnull=False,
+        pk__lt=max(row.pk for row in notifications if row.pk is not None),
+    ).values_list(
+        "pk", "superseded_by", "event__message", "event__created_at", "event__sequence"
+    )
+    by_pk = {
+        pk: (winner, message, created_at, sequence)
+        for pk, winner, message, created_at, sequence in replaced
+    }
+    for row in notifications:
+        if row.pk in superseded:
+            event = row.event
+            by_pk[row.pk] = (
+                superseded[row.pk],
+                event.message,
+                event.created_at,
+                event.sequence,
+            )
+    found: dict[int, list[tuple[int, str, datetime.datetime]]] = {}
+    for pk, (winner, message, created_at, sequence) in by_pk.items():
+        if not message:
+            continue
+        seen = {pk}
+        # Follow the chain to the message that went (or goes) out instead.
+        while winner in by_pk and winner not in ours and winner not in seen:
+            seen.add(winner)
+            winner = by_pk[winner][0]
+        if winner in ours:
+            found.setdefault(winner, []).append((sequence, message, created_at))
+    return {
+        pk: [(message, created_at) for _seq, message, created_at in sorted(items)]
+        for pk, items in found.items()
+    }
 
 
 def preview_context(
@@ -552,6 +634,7 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
     event = {
         "kind": kind,
         "message": SAMPLE_MESSAGES.get(type_code, ""),
+        "earlier_messages": [],
         "from_status": from_status,
         "from_status_label": _status_label(from_status),
         "to_status": status if kind == "status_changed" else "",
