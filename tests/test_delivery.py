@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from order_updates import services, signals
+from order_updates.core.adapter import get_adapter
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -342,6 +343,31 @@ def test_a_task_of_50_costs_a_constant_number_of_statements(
     assert set(outcomes.values()) == {delivery.SENT}
     assert len(mail.outbox) == 50
     assert Notification.objects.filter(state=NotificationState.SENT).count() == 50
+
+
+def test_parcels_items_cost_no_statement_per_order(
+    make_order, django_assert_num_queries
+):
+    """A batch of partial shipments: the parcels' items are named from the
+    orders' prefetched lines, with the same statements as above.
+    """
+    orders = [make_order() for _ in range(50)]
+    services.bulk_set_status(orders, "processing", notify=False)
+    for order in orders:
+        tea = list(get_adapter().get_line_quantities(order))[1]
+        services.add_shipment(
+            order, items=[{"line": tea, "quantity": 1}], status="partially_shipped"
+        )
+    rows = Notification.objects.filter(type="shipped", channel="email")
+    ids = list(rows.values_list("pk", flat=True))
+    assert len(ids) == 50
+    expected = 4 + 1 + 1 + 7 + 50 // delivery.SEND_GROUP
+    with django_assert_num_queries(expected):
+        outcomes = delivery.deliver_batch(ids)
+    assert set(outcomes.values()) == {delivery.SENT}
+    for message in mail.outbox:
+        assert "In this parcel\n- Tea x 1\n" in message.body
+        assert "Mug" not in message.body
 
 
 @pytest.mark.parametrize("late", ["sent", "failed"])

@@ -5,11 +5,11 @@ import re
 import zoneinfo
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from liquid.extra import ExtendsTag
 
 from order_updates import services
-from order_updates.core.adapter import DefaultOrderAdapter
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
 from order_updates.exceptions import (
     OrderUpdatesError,
     TemplateError,
@@ -344,6 +344,113 @@ def test_shipping_link_is_the_tracking_page_order_link_otherwise(
     assert render_row(other, order)["url"] == (
         "https://shop.example.com/account/orders/"
     )
+
+
+# A partial shipment ------------------------------------------------------------------
+
+#: What the default "shipped" email says of a parcel that carries part of the order.
+PARTIAL_COPY = {
+    "en": ("Part of your order #", "The rest follows", "In this parcel\n- Tea x 1"),
+    "de": ("Ein Teil Ihrer Bestellung", "Der Rest folgt", "In diesem Paket\n- Tea x 1"),
+    "fr": (
+        "Une partie de votre commande",
+        "Le reste suivra",
+        "Dans ce colis\n- Tea x 1",
+    ),
+}
+
+
+def ship_parcel(order, key, **extra):
+    """Send a parcel with ``key`` of the order's lines: the mugs or the tea."""
+    mug, tea = get_adapter().get_line_quantities(order)  # 2 mugs, 1 tea
+    items = {
+        "mugs": [{"line": mug, "quantity": 2}],
+        "tea": [{"line": tea, "quantity": 1}],
+    }
+    services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z999AA1012345678%d" % len(key),
+        items=items[key],
+        shipped_at=timezone.now(),
+        **extra,
+    )
+    return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence").last()
+
+
+@pytest.mark.parametrize("language", PARTIAL_COPY)
+def test_a_partial_shipment_says_so_and_lists_only_the_parcel(make_order, language):
+    order = make_order()
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    event = ship_parcel(order, "tea")
+    assert (event.kind, event.to_status) == ("status_changed", "partially_shipped")
+    email = notification_for(order, "shipped", "email", language=language)
+    context = build_context(email, order)
+    assert context["order"]["status"] == "partially_shipped"
+    assert context["shipment"]["items"] == [{"name": "Tea", "quantity": 1}]
+    rendered = render_row(email, order)
+    subject_start, rest_follows, parcel = PARTIAL_COPY[language]
+    assert rendered["subject"].startswith(subject_start), rendered["subject"]
+    assert rest_follows in rendered["text"]
+    assert parcel in rendered["text"]
+    # Neither says the mugs are on their way (no full order summary).
+    assert "Mug" not in rendered["text"]
+    assert "Mug" not in rendered["html"]
+    assert re.search(r"<li[^>]*>Tea (&times;|\u00d7) 1</li>", rendered["html"])
+    for channel in ("sms", "push"):
+        row = notification_for(order, "shipped", channel, language=language)
+        short = render_row(row, order)
+        assert rest_follows.split()[-1] in short["text"], short["text"]
+        assert "Mug" not in short["text"]
+
+
+def test_a_full_shipment_is_unchanged_and_a_last_parcel_lists_its_items(
+    make_order, ship
+):
+    order = make_order()
+    ship(order)  # one parcel, the whole order
+    email = notification_for(order, "shipped", "email")
+    assert build_context(email, order)["shipment"]["items"] == []
+    rendered = render_row(email, order)
+    assert (
+        rendered["subject"]
+        == "Your order #%s is on its way"
+        % (build_context(email, order)["order"]["number"])
+    )
+    assert "\n\nGood news: your order has shipped with UPS. " in rendered["text"]
+    assert "In this parcel" not in rendered["text"]
+    assert "rest" not in rendered["text"]
+    assert "Order summary\n- Mug x 2" in rendered["text"]
+    assert "- Tea x 1" in rendered["text"]
+    # Split in two: the last parcel completes the order, which shows whole.
+    split = make_order()
+    services.start_tracking(split)
+    services.set_status(split, "processing")
+    ship_parcel(split, "tea")
+    event = ship_parcel(split, "mugs")
+    assert event.to_status == "shipped"
+    rendered = render_row(notification_for(split, "shipped", "email"), split)
+    assert rendered["subject"].startswith("Your order #")
+    assert "In this parcel\n- Mug x 2\n" in rendered["text"]
+    assert "Order summary\n- Mug x 2" in rendered["text"]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", PARTIAL_COPY)
+def test_partial_sample_renders_and_its_sms_fits_one_part(db, channel, language):
+    with translation.override(language):
+        context = sample_context("shipped", channel, status="partially_shipped")
+    assert context["shipment"]["items"]
+    with strict_undefined():
+        rendered = render("shipped", CHANNELS[channel], language, context)
+    assert PARTIAL_COPY[language][1].split()[-1] in rendered["text"]
+    if channel == "sms":
+        text = SMS.complete_text(rendered["text"], rendered["url"])
+        assert SMS.segments(text) == ("GSM-7", 1), text
+    if channel == "push":
+        assert len(rendered["subject"]) <= 50
+        assert len(rendered["text"]) <= 140
 
 
 # Lookup order ------------------------------------------------------------------------

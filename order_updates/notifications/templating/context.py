@@ -62,6 +62,7 @@ SHIPMENT_KEYS = frozenset(
         "tracking_status_label",
         "estimated_delivery_from",
         "estimated_delivery_to",
+        "items",
     }
 )
 
@@ -205,8 +206,32 @@ def event_context(
     }
 
 
-def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
-    """One shipment as plain data."""
+def shipment_items(
+    shipment: Any, line_names: dict[str, str] | None
+) -> list[dict[str, Any]]:
+    """The order lines in ``shipment`` as ``[{name, quantity}]``, named by
+    ``line_names`` (the adapter's ``get_line_names()``); empty when the parcel
+    carries the whole order.
+    """
+    names = line_names or {}
+    items = []
+    for item in getattr(shipment, "items", None) or []:
+        key = str(item.get("line"))
+        items.append(
+            {
+                "name": _text(names.get(key) or key),
+                "quantity": int(item.get("quantity") or 0),
+            }
+        )
+    return items
+
+
+def shipment_context(
+    shipment: Any,
+    zone: datetime.tzinfo,
+    line_names: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One shipment as plain data; its ``items`` named by ``line_names``."""
     status = getattr(shipment, "tracking_status", "") or ""
     return {
         "carrier": _text(shipment.carrier),
@@ -225,6 +250,7 @@ def shipment_context(shipment: Any, zone: datetime.tzinfo) -> dict[str, Any]:
         "tracking_status_label": _text(TrackingStatus(status).label) if status else "",
         "estimated_delivery_from": getattr(shipment, "estimated_delivery_from", None),
         "estimated_delivery_to": getattr(shipment, "estimated_delivery_to", None),
+        "items": shipment_items(shipment, line_names),
     }
 
 
@@ -342,7 +368,15 @@ class ContextLoader:
         with translation.override(language), timezone.override(zone):
             data = adapter.get_notification_context(order)
             shipment_rows = self.shipments.get(order.pk, [])
-            shipments = [shipment_context(row, zone) for row in shipment_rows]
+            # Parcels' items name the order's lines (prefetched: no query).
+            line_names = (
+                adapter.get_line_names(order)
+                if any(row.items for row in shipment_rows)
+                else None
+            )
+            shipments = [
+                shipment_context(row, zone, line_names) for row in shipment_rows
+            ]
             # The shipment an event is about (shipment_added…), else the latest.
             shipment = shipments[-1] if shipments else None
             about = (event.data or {}).get("shipment") if event is not None else None
@@ -588,13 +622,17 @@ SAMPLE_MESSAGES = {
 }
 
 
-def sample_context(type_code: str, channel: str) -> dict[str, Any]:
+def sample_context(
+    type_code: str, channel: str, status: str | None = None
+) -> dict[str, Any]:
     """Realistic made-up data for ``type_code``, for previews and validation.
 
-    Labels come out in the active language.
+    ``status`` is the order's status (default: the one the type is typically
+    sent in); ``"partially_shipped"`` gives a parcel that carries part of the
+    order. Labels come out in the active language.
     """
     pipeline = get_pipeline()
-    status = SAMPLE_STATUSES.get(type_code, pipeline.initial)
+    status = status or SAMPLE_STATUSES.get(type_code, pipeline.initial)
     if status not in pipeline.statuses:
         status = pipeline.initial
     now = timezone.localtime()
@@ -626,6 +664,13 @@ def sample_context(type_code: str, channel: str) -> dict[str, Any]:
                 ),
                 "estimated_delivery_from": (now + datetime.timedelta(days=1)).date(),
                 "estimated_delivery_to": (now + datetime.timedelta(days=2)).date(),
+                # A partial parcel: the tea, one of the two mugs.
+                "items": [
+                    {"name": "Loose-leaf green tea", "quantity": 1},
+                    {"name": "Ceramic mug", "quantity": 1},
+                ]
+                if status == "partially_shipped"
+                else [],
             }
         )
     shipment = shipments[-1] if shipments else None
