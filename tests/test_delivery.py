@@ -361,7 +361,7 @@ def test_parcels_items_cost_no_statement_per_order(
     rows = Notification.objects.filter(type="shipped", channel="email")
     ids = list(rows.values_list("pk", flat=True))
     assert len(ids) == 50
-    expected = 4 + 1 + 1 + 7 + 50 // delivery.SEND_GROUP
+    expected = 4 + 1 + 1 + 8 + 50 // delivery.SEND_GROUP  # as above
     with django_assert_num_queries(expected):
         outcomes = delivery.deliver_batch(ids)
     assert set(outcomes.values()) == {delivery.SENT}
