@@ -72,6 +72,43 @@ def test_resend_action_queues_failed_messages_again(
     assert delivery.deliver(row.pk) == delivery.SENT
 
 
+def test_a_superseded_message_sent_again_reaches_the_customer(
+    merchant, make_order, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    older, newer = Notification.objects.filter(
+        order_id=order.pk, channel="email"
+    ).order_by("pk")
+    assert delivery.deliver(newer.pk) == delivery.SENT
+    older.refresh_from_db()
+    assert older.state == NotificationState.SKIPPED
+    assert older.reason.startswith("Superseded by a newer update")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = merchant.post(
+            reverse("admin:order_updates_notification_changelist"),
+            {"action": "resend_selected", "_selected_action": [older.pk]},
+            follow=True,
+        )
+    assert "1 notification queued again." in response.content.decode()
+    # The worker sends it, although "order confirmed" is newer.
+    assert delivery.deliver(older.pk) == delivery.SENT
+    older.refresh_from_db()
+    assert older.state == NotificationState.SENT and older.resent_at is not None
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"]
+    assert message.subject == older.subject
+    # Its page says it was sent again, and when.
+    page = merchant.get(
+        reverse("admin:order_updates_notification_change", args=[older.pk])
+    ).content.decode()
+    assert "Sent again at" in page
+
+
 def test_orders_stay_deletable_with_notifications(merchant, failed_row):
     """Django asks every registered admin before deleting an order's rows."""
     order = failed_row.order

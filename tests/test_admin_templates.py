@@ -257,13 +257,48 @@ def test_a_test_send_goes_to_the_staff_members_own_address(merchant):
     )
     assert "Test sent to boss@example.com." in text(response)
     assert [message.to for message in mail.outbox] == [["boss@example.com"]]
-    assert mail.outbox[0].subject == "Test of 1001"
+    assert mail.outbox[0].subject == "[Test] Test of 1001"
     # Unsaved: a test send writes no template.
     assert not NotificationTemplate.objects.exists()
     # Each proof has a Message-ID of its own (receivers drop repeated ones).
     merchant.post(editor(), {"subject": "Again", "_send_test": "1"})
     ids = {message.extra_headers["Message-ID"] for message in mail.outbox}
     assert len(ids) == 2
+
+
+def test_a_test_send_with_a_real_order_cannot_unsubscribe_its_customer(
+    merchant, make_order, django_user_model
+):
+    from tests.test_proofs import customer_tokens, email_texts
+
+    customer = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    order = make_order(user=customer, email="ada@example.com")
+    services.start_tracking(order)
+    number = get_adapter().get_number(order)
+    response = merchant.post(
+        editor("order_received"),
+        {
+            "subject": "Order {{ order.number }}",
+            "body_text": "Stop: {{ links.unsubscribe }}",
+            "preview_order": number,
+            "_send_test": "1",
+        },
+        follow=True,
+    )
+    assert "Test sent to boss@example.com." in text(response)
+    [message] = mail.outbox
+    assert message.to == ["boss@example.com"]
+    assert message.subject == "[Test] Order %s" % number
+    assert customer_tokens(email_texts(message), order) == []
+    # A click on the test's link (a mail provider's one-click unsubscribe
+    # included) changes nobody's preferences.
+    from order_updates.models import NotificationPreference
+
+    before = list(NotificationPreference.objects.values())
+    unsubscribe = message.body.split("Stop: ")[1].split()[0]
+    click = merchant.post(unsubscribe, {"List-Unsubscribe": "One-Click"})
+    assert click.status_code == 400
+    assert list(NotificationPreference.objects.values()) == before
 
 
 def test_no_test_send_without_an_address_on_the_channel(merchant, sms_outbox):
@@ -311,7 +346,7 @@ def test_a_test_text_goes_to_the_staff_members_own_number(
     [sms] = sms_outbox
     assert sms.to == "+4930901820"
     # As a customer would get it: the link added, as the channel adds it.
-    assert sms.body == "Order 1001 shipped\n" + SAMPLE_TRACK
+    assert sms.body == "[Test] Order 1001 shipped\n" + SAMPLE_TRACK
     assert not NotificationTemplate.objects.exists()  # unsaved text, nothing saved
 
 

@@ -228,6 +228,68 @@ def test_resend_a_failed_notification(
     assert not delivery.resend(reload(row))  # sent: nothing to do
 
 
+def superseded_row(make_order):
+    """An "order received" email superseded by "order confirmed", which was sent."""
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "confirmed")
+    older, newer = Notification.objects.filter(
+        order_id=order.pk, channel="email"
+    ).order_by("pk")
+    assert older.state == NotificationState.SKIPPED
+    assert "Superseded by a newer update (#%d)." % newer.pk in older.reason
+    assert delivery.deliver(newer.pk) == delivery.SENT
+    mail.outbox.clear()
+    return order, older
+
+
+def test_a_superseded_notification_sent_again_is_sent(make_order):
+    """Staff asked for that message: a newer one no longer supersedes it."""
+    _order, older = superseded_row(make_order)
+    assert delivery.resend(older)
+    older = reload(older)
+    assert older.resent_at is not None and older.reason == ""
+    assert delivery.deliver(older.pk) == delivery.SENT
+    assert reload(older).state == NotificationState.SENT
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"]
+    assert message.subject == reload(older).subject
+    assert message.subject.startswith("Thanks for your order")
+    # Once: it is not sent a second time.
+    assert delivery.deliver(older.pk) == delivery.NOT_CLAIMED
+    assert len(mail.outbox) == 1
+
+
+def test_a_notification_sent_again_is_not_superseded_before_it_goes(make_order):
+    """A change while it waits for its worker does not skip it either."""
+    order, older = superseded_row(make_order)
+    assert delivery.resend(older)
+    services.set_status(order, "processing")
+    services.set_status(order, "shipped")
+    assert reload(older).state == NotificationState.PENDING
+    newest = Notification.objects.filter(order_id=order.pk, channel="email").latest(
+        "pk"
+    )
+    assert newest.type == "shipped"
+    assert delivery.deliver_batch([older.pk, newest.pk]) == {
+        older.pk: delivery.SENT,
+        newest.pk: delivery.SENT,
+    }
+    assert len(mail.outbox) == 2
+    # Other messages are still superseded as before.
+    services.set_status(order, "out_for_delivery")
+    services.set_status(order, "delivered")
+    assert [
+        (row.type, row.state)
+        for row in Notification.objects.filter(
+            order_id=order.pk, channel="email"
+        ).order_by("pk")
+    ][-2:] == [
+        ("out_for_delivery", NotificationState.SKIPPED),
+        ("delivered", NotificationState.PENDING),
+    ]
+
+
 def test_sms_is_sent_through_the_provider(make_order, django_user_model, sms_outbox):
     user = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
     NotificationPreference.objects.create(user=user, sms_consent_at=timezone.now())

@@ -139,7 +139,7 @@ def test_edit_preview_test_send_restore_and_revert(browser, live_server, merchan
     click(browser, "ou-send-test")
     wait_for_message(browser, "Test sent to merchant@example.com.")
     assert [message.to for message in mail.outbox] == [["merchant@example.com"]]
-    assert mail.outbox[0].subject == "Preview of 1001"
+    assert mail.outbox[0].subject == "[Test] Preview of 1001"
     assert "Hello Ada Lovelace" in mail.outbox[0].alternatives[0][0]
     assert NotificationTemplate.objects.get().subject.startswith("Your order")
 
@@ -217,6 +217,6 @@ def test_a_test_text_goes_to_the_merchants_own_phone(
     # The demo's console provider printed it, unsaved text and link included.
     printed = capsys.readouterr().out
     assert "From: DemoShop\nTo: +4915123456789\n" in printed
-    assert "\n\nTest of 1001: on its way\nhttp" in printed
+    assert "\n\n[Test] Test of 1001: on its way\nhttp" in printed
     assert not NotificationTemplate.objects.exists()
     assert not mail.outbox

@@ -127,6 +127,9 @@ class Notification(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    #: When staff last sent it again (``delivery.resend()``): such a row is sent
+    #: even if a newer update superseded it.
+    resent_at = models.DateTimeField(_("sent again at"), null=True, blank=True)
     #: The row this one replaces (an SMS sent because the email bounced...).
     fallback_for = models.ForeignKey(
         "self",

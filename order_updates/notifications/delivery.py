@@ -332,7 +332,12 @@ class _Batch:
                     SKIPPED,
                     reason=gettext("Address suppressed after a bounce or complaint."),
                 )
-            elif notification_type.coalesce and row.pk in newer:
+            elif (
+                notification_type.coalesce
+                and row.pk in newer
+                # Staff sent it again: they asked for this message, not the newest.
+                and row.resent_at is None
+            ):
                 # The newer one carries this one's message (replaced_messages).
                 self.superseded[row.pk] = newer[row.pk]
                 self._finish_as(
@@ -423,6 +428,7 @@ class _Batch:
                     pk__lt=max(ours),
                     state=NotificationState.PENDING,
                     type__in=coalescing,
+                    resent_at__isnull=True,  # staff sent it again: it goes itself
                 )
             )
             .exclude(pk__in=ours)
@@ -714,8 +720,14 @@ def backoff(attempts: int) -> float:
 def resend(notification: Notification) -> bool:
     """Send a failed, bounced, suppressed or skipped notification again, now.
 
+    The row is marked (``resent_at``) so that a newer update does not supersede
+    it: staff asked for this message, so it goes out even after a newer one.
+    Everything else is checked again as for any message (the type switched off,
+    the customer's preferences, a suppressed address).
+
     Returns False if it is pending, sending or was sent fine meanwhile.
     """
+    now = timezone.now()
     done = Notification.objects.filter(
         pk=notification.pk,
         state__in=[
@@ -727,14 +739,15 @@ def resend(notification: Notification) -> bool:
     ).update(
         state=NotificationState.PENDING,
         attempts=0,
-        next_attempt_at=timezone.now(),
+        next_attempt_at=now,
         lease_expires_at=None,
         reason="",
         superseded_by=None,
-        updated_at=timezone.now(),
+        resent_at=now,
+        updated_at=now,
     )
     if done:
-        queue.publish_after_commit([(notification.pk, timezone.now())])
+        queue.publish_after_commit([(notification.pk, now)])
     return bool(done)
 
 

@@ -200,6 +200,8 @@ class _FanOut:
                         order_id__in=list(by_pk),
                         state=NotificationState.PENDING,
                         type__in=coalescing,
+                        # Sent again by staff: never superseded.
+                        resent_at__isnull=True,
                     ),
                     UNSENT_FIELDS,
                 ),

@@ -5,6 +5,12 @@ unsaved text included) and handed to the channel's real ``send()``, so it goes
 out through the configured email backend, SMS provider or push service. It goes
 only to the staff member's own addresses (the channel's ``staff_recipients``),
 never to an address typed into the form, and writes no notification row.
+
+A proof is marked as one: "[Test]" before its subject (email, push title) or,
+on channels without a subject (SMS), before its text. Its preference and
+unsubscribe links are the preview's sample links, even for a real order, so that
+a click in a proof never changes the customer's preferences, and an email proof
+carries no ``List-Unsubscribe`` header.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ def proof_id() -> int:
     return -secrets.randbelow(2**52) - 1
 
 
+def mark_as_test(text: str) -> str:
+    """``text`` with the test marker before it, in the active language."""
+    return _("[Test] %(text)s") % {"text": text}
+
+
 def send_proof(
     type: str,
     channel: BaseChannel,
@@ -45,7 +56,8 @@ def send_proof(
     body_html: str | None = None,
     order: Model | None = None,
 ) -> list[tuple[str, SendResult]]:
-    """Render a template as :func:`preview` does and send it to ``user``.
+    """Render a template as :func:`preview` does and send it to ``user``, marked
+    as a test (:func:`mark_as_test`).
 
     Returns each address with the provider's answer. Raises
     :class:`~order_updates.exceptions.NoTestAddress` if the staff member has no
@@ -69,6 +81,12 @@ def send_proof(
         body_html=body_html,
         order=order,
     )
+    sent_subject = rendered.get("subject", "")
+    sent_text = rendered.get("text", "")
+    if "subject" in channel.parts:
+        sent_subject = mark_as_test(sent_subject)
+    else:
+        sent_text = mark_as_test(sent_text)
     results = []
     for recipient in recipients:
         message = OutgoingMessage(
@@ -77,10 +95,8 @@ def send_proof(
             type=type,
             recipient=recipient,
             language=language,
-            subject=rendered.get("subject", ""),
-            text=channel.complete_text(
-                rendered.get("text", ""), rendered.get("url", "")
-            ),
+            subject=sent_subject,
+            text=channel.complete_text(sent_text, rendered.get("url", "")),
             html=rendered.get("html", ""),
             url=rendered.get("url", ""),
             metadata={"order_updates_type": type, "order_updates_test": "1"},

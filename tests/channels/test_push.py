@@ -366,6 +366,6 @@ def test_a_test_send_goes_to_the_staff_members_own_browsers(
     )
     assert [address for address, _result in sent] == [str(subscription.pk)]
     payload = decrypt(http.last_request, browser)
-    assert payload["title"] == "Test 1001"
+    assert payload["title"] == "[Test] Test 1001"
     assert payload["body"]  # the default push text, rendered with sample data
     assert len(http.requests) == 1  # not to the other user's browser

@@ -551,7 +551,9 @@ def preview_context(
     shipment), or none (a "shipped" preview must not show a later delay's
     message).
 
-    Links that cannot be built yet (no ``SITE_URL``…) are left empty.
+    The preference and unsubscribe links are the sample data's
+    (:func:`sample_preference_links`), which change nobody's preferences; the
+    tracking link is the order's own (it only shows the order).
     """
     zone = zone or timezone.get_default_timezone()
     events = OrderEvent.objects.filter(order_id=order.pk).order_by("-sequence")
@@ -566,13 +568,6 @@ def preview_context(
         ),
         None,
     )
-    # The order model is swappable: the plugin types the FK from tests.settings.
-    unsaved = Notification(order=order, type=type_code, channel=channel)  # type: ignore[misc]
-    with translation.override(language):
-        try:
-            preference_links = _preference_links(unsaved)
-        except OrderUpdatesConfigurationError:
-            preference_links = {}
     return ContextLoader([order]).context(
         order,
         type_code=type_code,
@@ -580,7 +575,10 @@ def preview_context(
         language=language,
         event=event,
         zone=zone,
-        preference_links=preference_links,
+        # Never the customer's own links: a preview is shown to staff and a test
+        # send mails it to them, and a click on "Unsubscribe" there must not
+        # change the customer's preferences.
+        preference_links=sample_preference_links(),
     )
 
 
@@ -693,9 +691,7 @@ def sample_context(
     if type(get_adapter()).get_order_url is not DefaultOrderAdapter.get_order_url:
         order_link = "%s/orders/1001/" % site
     tracking = shipment["tracking_url"] if shipment else ""
-    # "sample", as long as a real signed token (which changes every second).
-    sample_token = "sample".ljust(len(links_module.make_tracking_token(1001)), "0")
-    track = site + _sample_path("tracking", sample_token)
+    track = site + _sample_path("tracking", _sample_token())
     return {
         "shop": shop,
         "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -741,10 +737,28 @@ def sample_context(
             "primary": primary_link(
                 notification["category"], tracking, order_link, track
             ),
-            "preferences": site + _sample_path("preferences", sample_token),
-            "unsubscribe": site + _sample_path("unsubscribe", sample_token),
+            **sample_preference_links(),
         },
     }
+
+
+def sample_preference_links() -> dict[str, str]:
+    """``links.preferences`` and ``links.unsubscribe`` that name no one, for
+    previews and test sends: their token, "sample…", is refused by the pages, so
+    a click changes nobody's preferences.
+    """
+    site = (app_settings.SITE_URL or "https://shop.example.com").rstrip("/")
+    token = _sample_token()
+    return {
+        "preferences": site + _sample_path("preferences", token),
+        "unsubscribe": site + _sample_path("unsubscribe", token),
+    }
+
+
+def _sample_token() -> str:
+    # "sample", as long as a real signed token (which changes every second), so
+    # that an SMS preview counts real lengths.
+    return "sample".ljust(len(links_module.make_tracking_token(1001)), "0")
 
 
 def _sample_path(name: str, token: str) -> str:
