@@ -151,7 +151,7 @@ def read_tracking_token(token: str) -> TrackingToken:
     return TrackingToken(order_pk=order_pk, version=version_number)
 
 
-def _tracking_signature(value: str, key: str) -> str:
+def _tracking_signature(value: str, key: str | bytes) -> str:
     # HMAC-SHA256 cut to 96 bits, for short links: guessing one still takes
     # about 2**95 tries.
     digest = salted_hmac(TRACKING_SALT, value, key, algorithm="sha256").digest()
