@@ -19,6 +19,7 @@ from order_updates import services
 from order_updates.models import Notification, NotificationPreference
 from order_updates.notifications import delivery
 from order_updates.notifications.links import make_token
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -229,12 +230,15 @@ def submit_lookup(browser, live_server, number, secret_label, secret):
     field = browser.switch_to.active_element
     kind = field.get_attribute("type")
     field.send_keys(secret)
-    button = browser.find_element(By.ID, "lookup-submit")
-    button.click()
-    wait(browser, EC.staleness_of(button))
-    # The old page is gone; the answer may still be loading.
-    wait(
-        browser, lambda b: b.execute_script("return document.readyState") == "complete"
+    browser.execute_script("window.lookupSubmitted = true")
+    browser.find_element(By.ID, "lookup-submit").click()
+    # The answer is a new page: loaded once the old page's mark is gone. (Asking
+    # an element of the old page whether it is stale can fail while Chromium
+    # swaps the pages: "Node with given id does not belong to the document".)
+    WebDriverWait(browser, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda b: b.execute_script(
+            "return !window.lookupSubmitted && document.readyState === 'complete'"
+        )
     )
     return kind
 
