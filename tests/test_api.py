@@ -710,7 +710,7 @@ def test_order_detail_shows_shipments_with_scans_in_constant_queries(
         "1Z999AA10123456784-2",
     ]
     assert shipment["tracking_url"] == (
-        "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+        "https://www.ups.com/track?loc=en_US&tracknum=1Z999AA10123456784"
     )
     assert shipment["tracking_status"] == "in_transit"
     assert shipment["tracking_status_label"] == "In transit"

@@ -197,3 +197,20 @@ def ship_order(db):
         )
 
     return ship
+
+
+@pytest.mark.parametrize(("language", "locale"), [("de", "de_DE"), ("en", "en_US")])
+def test_the_carriers_page_opens_in_the_message_language(
+    i18n_shop, make_order, language, locale
+):
+    order = customer_order(make_order, language)
+    services.start_tracking(order)
+    services.add_shipment(
+        order, carrier="dpd", tracking_number="01234567890123", status="shipped"
+    )
+    rows = Notification.objects.filter(order_id=order.pk, type="shipped")
+    delivery.deliver_batch([row.pk for row in rows])
+    [email] = mail.outbox
+    link = "https://tracking.dpd.de/status/%s/parcel/01234567890123" % locale
+    assert link in email.body
+    assert link in email.alternatives[0][0]

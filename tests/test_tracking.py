@@ -402,7 +402,7 @@ def test_the_delayed_email_shows_the_new_estimate_and_the_carrier_link(order, sh
     text = rendered["text"]
     assert "Estimated delivery: Dec. 2, 2026 – Dec. 3, 2026" in text
     assert "Carrier: UPS" in text
-    assert "Tracking link: https://www.ups.com/track?tracknum=1Z1" in text
+    assert "Tracking link: https://www.ups.com/track?loc=en_US&tracknum=1Z1" in text
 
 
 def test_default_estimates_for_a_shipping_wave_in_a_few_statements(

@@ -31,6 +31,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers import checkdigits
@@ -94,7 +96,8 @@ class Carrier:
     code: str
     name: StrOrPromise
     #: Link to the carrier's tracking page: ``{number}`` is replaced by the
-    #: URL-quoted tracking number.
+    #: URL-quoted tracking number, ``{language}`` by the entry of
+    #: ``url_languages`` for the language the link is shown in.
     tracking_url: str = ""
     patterns: tuple[NumberPattern, ...] = ()
     #: Default transit time in days by service ("" for any service): a number,
@@ -103,15 +106,33 @@ class Carrier:
     #: Days without a scan after which a shipment counts as stuck (None: the
     #: STUCK_AFTER_DAYS setting).
     stuck_after_days: int | None = None
+    #: What ``{language}`` in ``tracking_url`` becomes, by Django language code
+    #: ("de", or "de-at" for one variant); "" is for every other language.
+    url_languages: Mapping[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return str(self.name)
 
-    def tracking_link(self, number: str) -> str:
-        """The carrier's tracking page for ``number`` ('' without a template)."""
+    def tracking_link(self, number: str, language: str | None = None) -> str:
+        """The carrier's tracking page for ``number`` ('' without a template),
+        in ``language`` (default: the active one) where the carrier's site has it.
+        """
         if not self.tracking_url or not number:
             return ""
-        return self.tracking_url.replace("{number}", quote(str(number), safe=""))
+        url = self.tracking_url.replace("{number}", quote(str(number), safe=""))
+        if "{language}" in url:
+            url = url.replace("{language}", self.url_language(language))
+        return url
+
+    def url_language(self, language: str | None = None) -> str:
+        """The carrier site's code for ``language``: the entry for the exact
+        code, else for its base language ("de" for "de-at"), else ``""``'s.
+        """
+        code = (language or get_language() or settings.LANGUAGE_CODE).lower()
+        languages = self.url_languages
+        if code in languages:
+            return languages[code]
+        return languages.get(code.split("-")[0], languages.get("", ""))
 
     def transit_window(self, service: str = "") -> tuple[int, int] | None:
         """Default (fastest, slowest) transit days for ``service``, or None."""
@@ -153,13 +174,25 @@ def _p(regex: str, check: Callable[[str], bool] | None = None, **kw) -> NumberPa
     return NumberPattern(regex, check=check, **kw)
 
 
+#: dhl.com's site for each language: country and language.
+_DHL_LANGUAGES = {"": "global-en", "de": "de-de", "fr": "fr-fr"}
+
 #: The carriers order_updates knows out of the box.
 BUILTIN_CARRIERS: tuple[Carrier, ...] = (
     Carrier(
         "ups",
         _("UPS"),
-        "https://www.ups.com/track?tracknum={number}",
+        "https://www.ups.com/track?loc={language}&tracknum={number}",
         (_p(r"1Z[0-9A-Z]{16}", checkdigits.ups, distinctive=True),),
+        url_languages={
+            "": "en_US",
+            "en-gb": "en_GB",
+            "de": "de_DE",
+            "fr": "fr_FR",
+            "es": "es_ES",
+            "it": "it_IT",
+            "nl": "nl_NL",
+        },
     ),
     Carrier(
         "usps",
@@ -186,28 +219,32 @@ BUILTIN_CARRIERS: tuple[Carrier, ...] = (
     Carrier(
         "dhl_express",
         _("DHL Express"),
-        "https://www.dhl.com/global-en/home/tracking/tracking-express.html"
+        "https://www.dhl.com/{language}/home/tracking/tracking-express.html"
         "?submit=1&tracking-id={number}",
         (
             _p(r"\d{10,11}", checkdigits.mod7),
             _p(r"J[A-Z]{2,3}\d{9,10}", distinctive=True),
         ),
+        url_languages=_DHL_LANGUAGES,
     ),
     # DHL's divisions share one tracking page; numbers say which one (above, below).
     Carrier(
         "dhl",
         _("DHL"),
-        "https://www.dhl.com/global-en/home/tracking.html?tracking-id={number}",
+        "https://www.dhl.com/{language}/home/tracking.html?tracking-id={number}",
+        url_languages=_DHL_LANGUAGES,
     ),
     Carrier(
         "dhl_paket",
         _("DHL Paket"),
-        "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html"
+        "https://www.dhl.de/{language}/privatkunden/pakete-empfangen/verfolgen.html"
         "?piececode={number}",
         (
             _p(r"00340434\d{12}", checkdigits.mod10_3_1),
             _p(r"\d{12}"),
         ),
+        # dhl.de speaks German and English.
+        url_languages={"": "en", "de": "de"},
     ),
     Carrier(
         "deutsche_post",
@@ -230,8 +267,9 @@ BUILTIN_CARRIERS: tuple[Carrier, ...] = (
     Carrier(
         "dpd",
         _("DPD"),
-        "https://tracking.dpd.de/status/en_US/parcel/{number}",
+        "https://tracking.dpd.de/status/{language}/parcel/{number}",
         (_p(r"\d{27}[0-9A-Z]", checkdigits.iso7064_mod37_36), _p(r"\d{14}")),
+        url_languages={"": "en_US", "de": "de_DE", "fr": "fr_FR", "nl": "nl_NL"},
     ),
     Carrier(
         "gls",
@@ -248,9 +286,10 @@ BUILTIN_CARRIERS: tuple[Carrier, ...] = (
     Carrier(
         "canada_post",
         _("Canada Post"),
-        "https://www.canadapost-postescanada.ca/track-reperage/en#/search"
+        "https://www.canadapost-postescanada.ca/track-reperage/{language}#/search"
         "?searchFor={number}",
         (_p(r"\d{16}"), _s10("CA")),
+        url_languages={"": "en", "fr": "fr"},
     ),
     Carrier(
         "australia_post",
@@ -299,8 +338,9 @@ BUILTIN_CARRIERS: tuple[Carrier, ...] = (
         "japan_post",
         _("Japan Post"),
         "https://trackings.post.japanpost.jp/services/srv/search/direct"
-        "?reqCodeNo1={number}&locale=en",
+        "?reqCodeNo1={number}&locale={language}",
         (_p(r"\d{12}", checkdigits.mod7), _s10("JP")),
+        url_languages={"": "en", "ja": "ja"},
     ),
     Carrier(
         "china_post",
@@ -342,6 +382,17 @@ def _pattern(value: Any, name: str) -> NumberPattern:
         raise OrderUpdatesConfigurationError(
             "%s['regex'] is not a valid regular expression: %s" % (name, exc)
         ) from exc
+
+
+def _url_languages(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) and isinstance(code, str) for key, code in value.items()
+    ):
+        raise OrderUpdatesConfigurationError(
+            "%s['url_languages'] must be a dict of language code -> the carrier "
+            "site's code for it, not %r." % (name, value)
+        )
+    return {key.lower(): code for key, code in value.items()}
 
 
 def _carrier(code: str, value: Any, base: Carrier | None) -> Carrier:
@@ -389,6 +440,17 @@ def _carrier(code: str, value: Any, base: Carrier | None) -> Carrier:
         raise OrderUpdatesConfigurationError(
             "%s['tracking_url'] must contain {number}, where the tracking number "
             "goes." % name
+        )
+    if "url_languages" in options:
+        options["url_languages"] = _url_languages(options["url_languages"], name)
+    if tracking_url is None and base is not None:
+        tracking_url = base.tracking_url
+    languages = options.get("url_languages", base.url_languages if base else {})
+    if tracking_url and "{language}" in tracking_url and "" not in languages:
+        raise OrderUpdatesConfigurationError(
+            "%s['tracking_url'] contains {language}: give 'url_languages', a dict "
+            "of language code -> the site's code for it, with a '' entry for every "
+            "other language, e.g. {'': 'en', 'de': 'de'}." % name
         )
     if base is None:
         if not options.get("name"):

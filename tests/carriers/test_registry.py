@@ -35,9 +35,62 @@ def test_names_are_translated_and_unknown_carriers_keep_their_free_text():
 
 
 def test_tracking_link_prefers_the_shops_own_link():
-    assert tracking_link("ups", "1Z1") == "https://www.ups.com/track?tracknum=1Z1"
+    assert tracking_link("ups", "1Z1") == (
+        "https://www.ups.com/track?loc=en_US&tracknum=1Z1"
+    )
     assert tracking_link("ups", "1Z1", "https://x.example/1") == "https://x.example/1"
     assert tracking_link("", "123") == ""
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "part"),
+    [
+        ("dpd", "de", "/status/de_DE/parcel/"),
+        ("dpd", "de-at", "/status/de_DE/parcel/"),
+        ("dpd", "fr", "/status/fr_FR/parcel/"),
+        ("dpd", "pl", "/status/en_US/parcel/"),
+        ("dhl_paket", "de", "dhl.de/de/privatkunden/"),
+        ("dhl_paket", "fr", "dhl.de/en/privatkunden/"),
+        ("dhl", "fr-ca", "dhl.com/fr-fr/home/"),
+        ("dhl", "it", "dhl.com/global-en/home/"),
+        ("ups", "en-gb", "loc=en_GB&"),
+        ("ups", "en-us", "loc=en_US&"),
+        ("canada_post", "fr", "/track-reperage/fr#"),
+        ("japan_post", "ja", "&locale=ja"),
+    ],
+)
+def test_links_open_the_carriers_page_in_the_customers_language(code, language, part):
+    with translation.override(language):
+        url = tracking_link(code, "00123")
+    assert part in url and "{" not in url
+    assert get_carrier(code).tracking_link("00123", language) == url
+
+
+def test_every_builtin_language_placeholder_has_a_default():
+    for carrier in BUILTIN_CARRIERS:
+        if "{language}" in carrier.tracking_url:
+            assert "" in carrier.url_languages, carrier.code
+        for language in ("en", "de", "fr", "zh-hans"):
+            assert "{language}" not in carrier.tracking_link("1", language)
+
+
+def test_a_shop_gives_its_carriers_link_languages(settings):
+    with_carriers(
+        settings,
+        {
+            "bring": {
+                "name": "Bring",
+                "tracking_url": "https://sporing.bring.no/{language}/{number}",
+                "url_languages": {"": "en", "NB": "nb", "nn": "nb"},
+            },
+            "dpd": {"url_languages": {"": "en_GB"}},
+        },
+    )
+    assert tracking_link("bring", "7") == "https://sporing.bring.no/en/7"
+    with translation.override("nb"):
+        assert tracking_link("bring", "7") == "https://sporing.bring.no/nb/7"
+    with translation.override("de"):
+        assert "/status/en_GB/parcel/7" in tracking_link("dpd", "7")
 
 
 def test_shops_add_override_and_remove_carriers(settings):
@@ -89,6 +142,12 @@ def test_a_check_digit_from_a_dotted_path(settings):
         ({"ups": {"patterns": ["(unclosed"]}}, "not a valid regular expression"),
         ({"Bad Code": {"name": "x"}}, "lowercase"),
         ({"ups": "UPS"}, "must be a dict"),
+        (
+            {"new": {"name": "New", "tracking_url": "https://x/{language}/{number}"}},
+            r"contains {language}: give 'url_languages'",
+        ),
+        ({"dpd": {"url_languages": {"de": "de_DE"}}}, "with a '' entry"),
+        ({"dpd": {"url_languages": ["de"]}}, r"\['url_languages'\] must be a dict"),
     ],
 )
 def test_bad_carrier_settings_name_the_key(settings, carriers, message):

@@ -67,7 +67,7 @@ def test_a_webhook_scan_reaches_the_inbox_once(
         path.read_text() for path in wait_for(lambda: mails(celery_worker) or None)
     )
     assert "ada@example.com" in text
-    assert "https://www.ups.com/track?tracknum=1Z5R89390357567127" in text
+    assert "https://www.ups.com/track?loc=en_US&tracknum=1Z5R89390357567127" in text
 
 
 def test_the_beat_task_raises_alerts_in_the_worker(celery_worker, make_order):
