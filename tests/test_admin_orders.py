@@ -20,6 +20,7 @@ from order_updates.conf import get_order_model
 from order_updates.models import (
     EventKind,
     Notification,
+    NotificationTypeSetting,
     OrderEvent,
     OrderState,
     Shipment,
@@ -898,6 +899,77 @@ def test_add_a_note(merchant, make_order, visibility):
         assert (event.message, event.note, sent) == ("Engraving done", "", True)
     else:
         assert (event.message, event.note, sent) == ("", "Engraving done", False)
+
+
+UNSENT = "but no notification was sent with it"
+
+
+def shown_messages(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.parametrize("switched_off", [False, True])
+def test_staff_hear_when_their_message_to_the_customer_is_not_sent(
+    merchant, make_order, switched_off
+):
+    """A message typed with a change whose notification type is off reaches only
+    the order page: the shipment and note screens say so, as the status
+    screen's preview does.
+    """
+    if switched_off:
+        NotificationTypeSetting.objects.create(type="shipped", enabled=False)
+        NotificationTypeSetting.objects.create(type="note_added", enabled=False)
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    services.set_status(order, "processing")
+    unnotified = merchant.post(
+        admin_url("order_updates_add_shipment", order.pk),
+        {"carrier": "dpd", "status": "partially_shipped", "message": "First part."},
+        follow=True,
+    )
+    notified = merchant.post(
+        admin_url("order_updates_add_shipment", order.pk),
+        {"carrier": "ups", "status": "shipped", "message": "Gift!", "notify": "on"},
+        follow=True,
+    )
+    note = merchant.post(
+        admin_url("order_updates_add_note", order.pk),
+        {"text": "Engraving done", "visibility": "public", "notify": "on"},
+        follow=True,
+    )
+    assert OrderState.objects.get(order_id=order.pk).status == "shipped"
+    # Without "notify", nobody expected a message: no warning.
+    assert not any(UNSENT in said for said in shown_messages(unnotified))
+    for response in (notified, note):
+        assert response.status_code == 200
+        assert any(UNSENT in said for said in shown_messages(response)) is (
+            switched_off
+        )
+    preview = merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {
+            "status": "out_for_delivery",
+            "current": "shipped",
+            "message": "Ring twice.",
+            "notify": "on",
+            "_preview": "Preview",
+        },
+    )
+    assert "will show on their order page only" not in text(preview)
+    NotificationTypeSetting.objects.update_or_create(
+        type="out_for_delivery", defaults={"enabled": False}
+    )
+    preview = merchant.post(
+        admin_url("order_updates_status", order.pk),
+        {
+            "status": "out_for_delivery",
+            "current": "shipped",
+            "message": "Ring twice.",
+            "notify": "on",
+            "_preview": "Preview",
+        },
+    )
+    assert "will show on their order page only" in text(preview)
 
 
 def test_an_empty_note_is_a_form_error(merchant, order):

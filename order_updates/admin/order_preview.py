@@ -63,11 +63,7 @@ def preview_change(
     planned: list[PlannedMessage] = []
     try:
         with transaction.atomic():
-            before = (
-                OrderState.objects.filter(order_id=order.pk)
-                .values_list("last_sequence", flat=True)
-                .first()
-            ) or 0
+            before = last_sequence(order)
             change()
             rows = (
                 Notification.objects.filter(
@@ -81,6 +77,26 @@ def preview_change(
     except _RollBack:
         pass
     return planned
+
+
+def last_sequence(order: models.Model) -> int:
+    """The sequence number of the order's latest event (0 before the first)."""
+    return (
+        OrderState.objects.filter(order_id=order.pk)
+        .values_list("last_sequence", flat=True)
+        .first()
+    ) or 0
+
+
+def queued_after(order: models.Model, sequence: int) -> bool:
+    """Whether events after ``sequence`` queued a message that goes out (not one
+    suppressed or skipped at once).
+    """
+    return (
+        Notification.objects.filter(order_id=order.pk, event__sequence__gt=sequence)
+        .exclude(state__in=[NotificationState.SUPPRESSED, NotificationState.SKIPPED])
+        .exists()
+    )
 
 
 def _planned(row: Notification, order: models.Model) -> PlannedMessage:

@@ -42,7 +42,11 @@ from order_updates.admin.order_forms import (
     ShipmentForm,
     StatusChangeForm,
 )
-from order_updates.admin.order_preview import preview_change
+from order_updates.admin.order_preview import (
+    last_sequence,
+    preview_change,
+    queued_after,
+)
 from order_updates.carriers.monitoring import late_shipments, stuck_shipments
 from order_updates.carriers.registry import carrier_name
 from order_updates.conf import get_order_model
@@ -578,6 +582,7 @@ class OrderUpdatesAdminMixin:
                 "note": data["note"],
                 "notify": data["notify"],
             }
+            before = last_sequence(order)
             try:
                 with transaction.atomic():
                     if shipment is None:
@@ -619,6 +624,8 @@ class OrderUpdatesAdminMixin:
                 form.add_service_error(exc)
             else:
                 self.message_user(request, done, messages.SUCCESS)  # type: ignore[attr-defined]
+                if data["message"] and data["notify"]:
+                    self._warn_if_unsent(request, order, before)
                 return HttpResponseRedirect(self._change_page(obj))
         number = get_adapter().get_number(order)
         title = (
@@ -635,6 +642,24 @@ class OrderUpdatesAdminMixin:
             shipment=shipment,
         )
 
+    def _warn_if_unsent(
+        self, request: HttpRequest, order: models.Model, before: int
+    ) -> None:
+        """Say so when the customer's message went nowhere but the order page
+        (the change sent no notification), so staff can reach them otherwise.
+        """
+        if not queued_after(order, before):
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                _(
+                    "Your message to the customer shows on their order page, but "
+                    "no notification was sent with it: this notification type is "
+                    "off, or the customer has no address or opted out on every "
+                    "channel."
+                ),
+                messages.WARNING,
+            )
+
     def order_updates_note_view(
         self, request: HttpRequest, object_id: str
     ) -> HttpResponse:
@@ -642,6 +667,7 @@ class OrderUpdatesAdminMixin:
         obj, order = self._order_updates_object(request, object_id, "note")
         form = NoteForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
+            before = last_sequence(order)
             try:
                 services.add_note(
                     order,
@@ -656,6 +682,8 @@ class OrderUpdatesAdminMixin:
                 self.message_user(  # type: ignore[attr-defined]
                     request, _("The note was added."), messages.SUCCESS
                 )
+                if form.public and form.cleaned_data["notify"]:
+                    self._warn_if_unsent(request, order, before)
                 return HttpResponseRedirect(self._change_page(obj))
         return self._render(
             request,
