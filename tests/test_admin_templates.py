@@ -230,6 +230,31 @@ def test_the_preview_uses_a_real_order_or_says_it_does_not_exist(merchant, make_
     assert "There is no order NOPE-1." in missing
 
 
+def test_the_sample_order_can_be_in_any_status(merchant):
+    """The editor offers the pipeline's statuses for the sample order, so a
+    merchant sees the branches a template takes for each: the partial-shipment
+    wording and the parcel's own items, for instance.
+    """
+    page = text(merchant.get(editor()))
+    assert '<select name="preview_status" id="id_preview_status"' in page
+    assert '<option value="shipped" selected>Shipped</option>' in page
+    assert '<option value="partially_shipped">Partially shipped</option>' in page
+    whole = text(merchant.post(preview(), {}))
+    partial = text(merchant.post(preview(), {"preview_status": "partially_shipped"}))
+    assert "your order has shipped" in whole
+    assert "part of your order has shipped" in partial
+    assert "part of your order" not in whole
+    # A status the pipeline does not have falls back to the type's usual one.
+    fallback = text(merchant.post(preview(), {"preview_status": "nope"}))
+    assert "your order has shipped" in fallback and "part of" not in fallback
+    merchant.post(
+        editor(),
+        {"subject": "", "preview_status": "partially_shipped", "_send_test": "1"},
+    )
+    [test] = mail.outbox
+    assert "part of your order has shipped" in test.body
+
+
 def test_the_sms_preview_counts_segments(merchant):
     from order_updates.notifications.channels.sms import sms_segments
 

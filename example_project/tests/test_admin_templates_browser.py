@@ -12,6 +12,7 @@ from order_updates.models import (
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
 
 from shop.models import Profile
 
@@ -134,6 +135,11 @@ def test_edit_preview_test_send_restore_and_revert(browser, live_server, merchan
     finally:
         browser.switch_to.default_content()
     fits_and_snap(browser, None)
+    # The sample order's status takes the template's other branches.
+    Select(browser.find_element(By.ID, "id_preview_status")).select_by_value(
+        "partially_shipped"
+    )
+    wait(browser, lambda b: "part of your order has shipped" in preview_text(b))
 
     # 4. A test send goes to the merchant's own address, unsaved text included.
     click(browser, "ou-send-test")
@@ -141,6 +147,7 @@ def test_edit_preview_test_send_restore_and_revert(browser, live_server, merchan
     assert [message.to for message in mail.outbox] == [["merchant@example.com"]]
     assert mail.outbox[0].subject == "[Test] Preview of 1001"
     assert "Hello Ada Lovelace" in mail.outbox[0].alternatives[0][0]
+    assert "part of your order has shipped" in mail.outbox[0].body
     assert NotificationTemplate.objects.get().subject.startswith("Your order")
 
     # A second version, then restore the first from the history.

@@ -55,6 +55,7 @@ from order_updates.notifications.templating import (
     sample_context,
     save_template,
 )
+from order_updates.notifications.templating.context import sample_status
 from order_updates.notifications.templating.sources import (
     FIELD_PARTS,
     PART_FIELDS,
@@ -65,6 +66,7 @@ from order_updates.notifications.templating.sources import (
     shop_language,
 )
 from order_updates.notifications.types import get_notification_types
+from order_updates.pipeline import get_pipeline
 
 #: The CSP of a rendered template: a sandbox of its own, even opened directly.
 SANDBOX_POLICY = "sandbox"
@@ -395,6 +397,12 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
             raise Http404(_("Invalid language code."))
         return notification_type, channel, language
 
+    def _sample_status(self, request: Any, type_code: str) -> str:
+        """The status of the sample order the merchant chose (the type's usual
+        one if none, or one the pipeline does not have)."""
+        chosen = request.POST.get("preview_status", "")
+        return chosen if chosen in get_pipeline().statuses else sample_status(type_code)
+
     def _preview_order(self, request: Any) -> tuple[Any, str]:
         """The order a preview or test send uses (by number), or None; an error."""
         number = (request.POST.get("preview_order") or "").strip()
@@ -493,6 +501,7 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
                             language,
                             request.user,
                             order=order,
+                            sample_status=self._sample_status(request, type_code),
                             **form.template_values(),
                         )
                     except (NoTestAddress, TemplateError, ChannelError) as exc:
@@ -572,6 +581,10 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
             ),
             "preview_order": request.POST.get("preview_order", ""),
             "order_error": order_error,
+            "sample_statuses": [
+                (status.code, status.label) for status in get_pipeline()
+            ],
+            "sample_status": self._sample_status(request, type_code),
             "counts_segments": channel.segments("") is not None,
         }
         return TemplateResponse(
@@ -600,7 +613,14 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         rendered: dict[str, str] = {}
         if not error:
             try:
-                rendered = preview(type_code, channel, language, order=order, **values)
+                rendered = preview(
+                    type_code,
+                    channel,
+                    language,
+                    order=order,
+                    sample_status=self._sample_status(request, type_code),
+                    **values,
+                )
             except TemplateError as exc:
                 error = str(exc)
         parts = []

@@ -55,6 +55,7 @@ def send_proof(
     body_text: str | None = None,
     body_html: str | None = None,
     order: Model | None = None,
+    sample_status: str | None = None,
 ) -> list[tuple[str, SendResult]]:
     """Render a template as :func:`preview` does and send it to ``user``, marked
     as a test (:func:`mark_as_test`).
@@ -80,6 +81,7 @@ def send_proof(
         body_text=body_text,
         body_html=body_html,
         order=order,
+        sample_status=sample_status,
     )
     sent_subject = rendered.get("subject", "")
     sent_text = rendered.get("text", "")

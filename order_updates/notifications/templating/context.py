@@ -620,6 +620,13 @@ SAMPLE_MESSAGES = {
 }
 
 
+def sample_status(type_code: str) -> str:
+    """The order status the sample data of ``type_code`` shows by default."""
+    pipeline = get_pipeline()
+    status = SAMPLE_STATUSES.get(type_code, pipeline.initial)
+    return status if status in pipeline.statuses else pipeline.initial
+
+
 def sample_context(
     type_code: str, channel: str, status: str | None = None
 ) -> dict[str, Any]:
@@ -630,9 +637,8 @@ def sample_context(
     order. Labels come out in the active language.
     """
     pipeline = get_pipeline()
-    status = status or SAMPLE_STATUSES.get(type_code, pipeline.initial)
     if status not in pipeline.statuses:
-        status = pipeline.initial
+        status = sample_status(type_code)
     now = timezone.localtime()
     created = now - datetime.timedelta(days=3)
     site = (app_settings.SITE_URL or "https://shop.example.com").rstrip("/")

@@ -380,13 +380,16 @@ def preview(
     body_text: str | None = None,
     body_html: str | None = None,
     order: Model | None = None,
+    sample_status: str | None = None,
 ) -> dict[str, str]:
     """Render a template as the customer would get it, without saving anything.
 
     A part given as None uses the current template (the merchant's or the
     default), a blank part the default file. With ``order``, renders with that
     order's data (its latest customer-visible event that sends type); else
-    with sample data.
+    with sample data of an order in ``sample_status`` (default: the status the
+    type is typically sent in; "partially_shipped" shows a parcel with part of
+    the order).
     Raises :class:`TemplateError` if rendering fails.
     """
     language = normalize_language(language) or settings.LANGUAGE_CODE
@@ -407,5 +410,5 @@ def preview(
         context = preview_context(order, type, channel.name, language)
     else:
         with translation.override(language):
-            context = sample_context(type, channel.name)
+            context = sample_context(type, channel.name, status=sample_status)
     return render_sources(type, channel, language, sources, context)

@@ -14,12 +14,16 @@
     timer = null;
     form.requestSubmit(button);
   }
-  form.addEventListener("input", function () {
+  function later() {
     if (timer) {
       clearTimeout(timer);
     }
     timer = setTimeout(refresh, 700);
-  });
+  }
+  form.addEventListener("input", later);
+  // A choice in a list (the sample order's status) is a change, not an input,
+  // in some browsers.
+  form.addEventListener("change", later);
   // After a failed save or a test send, show the text as it is in the form.
   if (form.querySelector(".errorlist") || document.querySelector(".messagelist")) {
     refresh();
