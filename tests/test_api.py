@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -113,6 +114,28 @@ def test_my_orders_lists_only_mine_with_status(
     assert by_number[number(mine[2])]["status"] is None  # not tracked
     confirmed = as_customer.get(url("orders"), {"status": "confirmed"}).json()
     assert [item["number"] for item in confirmed["results"]] == [number(mine[1])]
+
+
+def test_my_orders_come_newest_first_by_when_they_were_placed(
+    as_customer, customer, make_order
+):
+    """By the order's "created" field, not its key (a UUID or a number typed in
+    says nothing of age): the same order as the "my orders" page.
+    """
+    mine = [make_order(user=customer) for _ in range(3)]
+    created = get_adapter().order_fields["created"]
+    model = type(mine[0])
+    now = timezone.now()
+    for days, order in zip([2, 9, 5], mine, strict=True):  # out of key order
+        model.objects.filter(pk=order.pk).update(
+            **{created: now - datetime.timedelta(days=days)}
+        )
+    body = as_customer.get(url("orders")).json()
+    assert [item["number"] for item in body["results"]] == [
+        number(mine[0]),
+        number(mine[2]),
+        number(mine[1]),
+    ]
 
 
 def test_my_orders_seen_through_a_to_many_join_come_once(

@@ -95,7 +95,7 @@ class OrderListView(BaseView, generics.ListAPIView):
     def get_queryset(self) -> Any:
         adapter = get_adapter()
         mine = adapter.get_orders_for_user(self.request.user)
-        orders = adapter.get_page_queryset(mine).order_by("-pk")
+        orders = adapter.newest_first(adapter.get_page_queryset(mine))
         code = self.request.query_params.get("status")
         if code and "\x00" in code:
             orders = orders.none()  # no status holds a NUL character

@@ -341,6 +341,14 @@ class DefaultOrderAdapter:
         related = self.related_paths(PAGE_ORDER_FIELDS)
         return orders.select_related(*related, "order_updates_state")
 
+    def newest_first(self, orders: QuerySet) -> QuerySet:
+        """``orders`` newest first: by ``ORDER_FIELDS["created"]`` when it is a
+        field path, then by primary key (UUID keys say nothing of age).
+        """
+        created = self.order_fields.get("created")
+        ordering = ["-%s" % created] if isinstance(created, str) and created else []
+        return orders.order_by(*ordering, "-pk")
+
     def related_paths(self, names: Iterable[str] | None = None) -> list[str]:
         """The forward relations that the ``ORDER_FIELDS`` of ``names`` (all of
         them when None) follow, for ``select_related()``.

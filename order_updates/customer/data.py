@@ -407,9 +407,7 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
         orders = orders.filter(order_updates_state__status__in=completed)
     elif status_filter == "open":
         orders = orders.exclude(order_updates_state__status__in=completed)
-    created = adapter.order_fields.get("created")
-    ordering = ["-%s" % created] if isinstance(created, str) and created else []
-    return orders.order_by(*ordering, "-pk")
+    return adapter.newest_first(orders)
 
 
 def orders_page(orders: QuerySet, number: Any, per_page: int) -> Page:
