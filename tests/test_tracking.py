@@ -250,7 +250,35 @@ def test_bad_scans_are_refused_before_anything_is_written(order, shipment):
     naive = Scan(occurred_at=datetime.datetime(2026, 1, 1), status="in_transit")
     with pytest.raises(InvalidInput, match="timezone-aware"):
         services.record_tracking_events(shipment, [naive])
+    with pytest.raises(InvalidInput, match=r"scans\[1\].location is not valid Unicode"):
+        services.record_tracking_events(
+            shipment, [scan("in_transit"), scan("in_transit", location="Ly\ud800on")]
+        )
     assert not TrackingEvent.objects.exists()
+
+
+def test_nul_characters_in_scans_are_removed(order, shipment):
+    """PostgreSQL cannot store them (it raised DataError); nobody means one."""
+    services.record_tracking_events(
+        shipment,
+        [
+            scan(
+                "in_transit",
+                location="Ly\x00on",
+                raw_status="I\x00T",
+                message="Arrived\x00",
+                event_id="e\x001",
+            )
+        ],
+    )
+    stored = TrackingEvent.objects.get()
+    assert (stored.location, stored.raw_status, stored.message) == (
+        "Lyon",
+        "IT",
+        "Arrived",
+    )
+    assert stored.dedupe_key == "id:e1"
+    assert services.find_shipments("1Z\x00") == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models, transaction
@@ -126,7 +126,7 @@ def find_shipments(number: str, carrier: str = "") -> list[Shipment]:
     (carriers recycle numbers, so a number can match several).
     """
     number = (number or "").strip()
-    if not number:
+    if not number or "\x00" in number:  # no column holds a NUL character
         return []
     found = list(
         Shipment.objects.filter(
@@ -283,6 +283,7 @@ def _checked_scan(scan: Any, index: int) -> Scan:
                 "known": ", ".join(TrackingSubstatus.values),
             },
         )
+    texts = {}
     for name in ("location", "raw_status", "message", "event_id"):
         if not isinstance(getattr(scan, name), str):
             raise InvalidInput(
@@ -294,10 +295,12 @@ def _checked_scan(scan: Any, index: int) -> Scan:
                     "type": validation.type_name(getattr(scan, name)),
                 },
             )
+        # NUL characters removed (no column holds them); a lone surrogate refused.
+        texts[name] = validation.text(getattr(scan, name), "%s.%s" % (path, name))
     when = validation.moment(scan.occurred_at, path + ".occurred_at")
     if when is None:
         raise InvalidInput(path, gettext("%s: the scan has no time.") % path)
-    return scan
+    return replace(scan, **texts)
 
 
 def _apply_newest_scan(shipment: Shipment, now: datetime.datetime) -> bool:

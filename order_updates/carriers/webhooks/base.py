@@ -36,6 +36,7 @@ from order_updates.core.tracking import (
     find_shipments,
     record_tracking_events,
 )
+from order_updates.core.validation import clean_text, max_message_length
 from order_updates.exceptions import InvalidInput, OrderUpdatesConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -226,5 +227,8 @@ def estimate_from(earliest: Any, latest: Any, path: str) -> Estimate | None:
 
 
 def text(value: Any) -> str:
-    """A payload's text value ('' for null)."""
-    return "" if value is None else str(value)
+    """A payload's text value ('' for null), storable: NUL characters removed,
+    lone surrogates replaced and cut to ``MAX_MESSAGE_LENGTH``, as the
+    provider's batch must not be refused for them.
+    """
+    return clean_text(value, max_message_length())

@@ -107,6 +107,38 @@ def test_replayed_events_without_ids_are_stored_once(client, webhook_secrets, or
     assert TrackingEvent.objects.count() == 1
 
 
+def test_nul_characters_and_lone_surrogates_do_not_lose_the_batch(
+    client, webhook_secrets, order
+):
+    """Text PostgreSQL cannot store is made storable, not answered with a 500
+    that the provider would retry for ever.
+    """
+    services.add_shipment(order, tracking_number="N1", notify=False)
+    body = encode(
+        [
+            event(
+                "N1\x00",
+                "in_transit",
+                "2026-11-30T08:00:00Z",
+                id="n\x00-1",
+                location="Ly\x00on",
+                raw_status="\x00IT",
+                message="Arriv\ud800ed",
+            )
+        ]
+    )
+    assert b"\\u0000" in body and b"\\ud800" in body  # as JSON escapes them
+    response = post(client, reverse(URL), body, **headers(body))
+    assert response.status_code == 200, response.content
+    assert response.json() == {"accepted": 1, "stored": 1, "unknown": []}
+    stored = TrackingEvent.objects.get()
+    assert (stored.location, stored.raw_status, stored.message) == (
+        "Lyon",
+        "IT",
+        "Arriv\ufffded",
+    )
+
+
 def test_stale_or_future_timestamps_are_refused(client, webhook_secrets, order):
     services.add_shipment(order, tracking_number="T1", notify=False)
     body = encode([event("T1", "in_transit", "2026-11-30T08:00:00Z")])
