@@ -436,3 +436,43 @@ def test_nul_in_a_one_click_body_is_no_one_click(strict_client, db):
     )
     assert response.status_code == 403  # the confirmation form's CSRF check
     assert stored() is None
+
+
+def test_the_pages_name_the_address_the_message_went_to(
+    make_order, django_user_model, strict_client
+):
+    """An account's messages may go to another address than the account's own
+    (the order's): the pages reached from a message name that one, and still
+    change the account's preferences.
+    """
+    from django.core import mail
+
+    from order_updates import services
+    from order_updates.models import Notification
+    from order_updates.notifications import delivery
+
+    user = django_user_model.objects.create_user(
+        "marie", "marie.account@example.com", "pw"
+    )
+    order = make_order(user=user, email="marie@example.com")
+    services.start_tracking(order)
+    delivery.deliver_batch(Notification.objects.values_list("pk", flat=True))
+    [email] = mail.outbox
+    assert email.to == ["marie@example.com"]
+    unsubscribe = email.extra_headers["List-Unsubscribe"].strip("<>")
+    path = unsubscribe.split("://", 1)[1].split("/", 1)[1]
+    page = strict_client.get("/" + path)
+    content = page.content.decode()
+    assert "This is for marie@example.com." in content
+    assert "marie.account@example.com" not in content
+    token = str(page.context["csrf_token"])
+    done = strict_client.post("/" + path, {"csrfmiddlewaretoken": token})
+    assert done.status_code == 200
+    preference = NotificationPreference.objects.get()
+    assert preference.user == user and preference.email == ""
+    assert "email" not in preference.channels["order"]
+    link = re.search(r"/order-updates/preferences/[^/\s\"]+/", email.body)[0]
+    assert (
+        "How we keep marie@example.com informed"
+        in strict_client.get(link).content.decode()
+    )

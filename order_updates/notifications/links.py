@@ -218,11 +218,13 @@ def _token_for(notification: Notification, channel: str = "") -> str:
         order = notification.order
         adapter = get_adapter()
         user = adapter.get_user(order)
-        if user is not None:
-            tokens[channel] = make_token(user_id=user.pk, channel=channel)
-        else:
-            email = adapter.get_email(order)
-            tokens[channel] = make_token(email=email, channel=channel)
+        # A customer with an account has the account's preferences; the address
+        # the order's messages go to is carried too, for the pages to name.
+        tokens[channel] = make_token(
+            user_id=None if user is None else user.pk,
+            email=adapter.get_email(order),
+            channel=channel,
+        )
     return tokens[channel]
 
 

@@ -120,7 +120,12 @@ def _channel_label(name: str) -> str:
         return name
 
 
-def _customer_email(preference: NotificationPreference) -> str:
+def _customer_email(link: PreferenceToken, preference: NotificationPreference) -> str:
+    """The address the page names: the one the link's message went to (the
+    order's, which may not be the account's), else the account's.
+    """
+    if link.email:
+        return link.email
     if preference.user_id is not None:
         return getattr(preference.user, "email", "") or ""
     return preference.email
@@ -169,7 +174,7 @@ def _confirm_unsubscribe(
         {
             "channel": link.channel,
             "channel_label": _channel_label(link.channel),
-            "email": _customer_email(preference),
+            "email": _customer_email(link, preference),
             "preferences_url": _preferences_path(link),
         },
     )
@@ -185,7 +190,7 @@ def _unsubscribe(
         {
             "channel": link.channel,
             "channel_label": _channel_label(link.channel),
-            "email": _customer_email(preference),
+            "email": _customer_email(link, preference),
             "preferences_url": _preferences_path(link),
         },
     )
@@ -200,7 +205,7 @@ def _unsubscribe(
 def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
     """Show and save the link's customer's channels per category."""
     try:
-        _link, preference = _read_link(token)
+        link, preference = _read_link(token)
     except _BadLink as error:
         return _bad_link(request, error)
     if request.method == "POST":
@@ -216,7 +221,7 @@ def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
         "order_updates/preferences.html",
         {
             "form": form,
-            "email": _customer_email(preference),
+            "email": _customer_email(link, preference),
             "saved": request.method != "POST" and request.GET.get("saved") == "1",
         },
     )
