@@ -283,7 +283,7 @@ def _checked_scan(scan: Any, index: int) -> Scan:
                 "known": ", ".join(TrackingSubstatus.values),
             },
         )
-    texts = {}
+    texts: dict[str, Any] = {}
     for name in ("location", "raw_status", "message", "event_id"):
         if not isinstance(getattr(scan, name), str):
             raise InvalidInput(
