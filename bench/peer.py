@@ -87,7 +87,7 @@ def find_python() -> tuple[str | None, str]:
     return None, (
         "no Python with django-oscar: none of %s imports it (make "
         ".venv-oscar/.installed builds one; BENCH_OSCAR_PYTHON names another)"
-        % ", ".join(str(path.relative_to(ROOT)) for path in CANDIDATES)
+        % ", ".join(os.path.relpath(path, ROOT) for path in CANDIDATES)
     )
 
 
