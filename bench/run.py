@@ -574,12 +574,18 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                     "" if summary["ok"] else "  CHECK FAILED",
                 )
             )
-        p(
-            "vs base, vs peer: median orders/s over the baseline's, the peer's; "
-            "by round: the median of each run over the baseline's (peer's) run of "
-            "its round. The peer sends its email in the request, so its rate is "
-            "its end to end too."
-        )
+        if with_peer:
+            p(
+                "vs base, vs peer: median orders/s over the baseline's, the "
+                "peer's; by round: the median of each run over the baseline's "
+                "(peer's) run of its round. The peer sends its email in the "
+                "request, so its rate is its end to end too."
+            )
+        else:
+            p(
+                "vs base: median orders/s over the baseline's; by round: the "
+                "median of each run over the baseline run of its round."
+            )
         if any(summary["disturbed_runs"] for summary in results.values()):
             p(
                 "* other processes used more than a fifth of a core during this run "
