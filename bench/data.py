@@ -51,6 +51,14 @@ def drop_database(server: str, database: str) -> None:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
 
 
+def drop_other_database(server: str, database: str) -> None:
+    """Drop ``database`` if it exists (one this process never connected to)."""
+    import psycopg
+
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
+
+
 def reset_tables() -> None:
     """Empty every table the workload writes (ids keep counting up, so a stray
     task of an earlier run can never match a new row)."""

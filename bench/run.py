@@ -34,6 +34,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench import data, scenarios  # noqa: E402
+from bench.peer import PeerProcess, find_python  # noqa: E402
 from bench.processes import SinkProcess, wait_for_quiet  # noqa: E402
 
 SERVER = os.environ.get("BENCH_SERVER_URL", "postgres://postgres@127.0.0.1:5432")
@@ -51,12 +52,20 @@ WITH_WORKERS = [
     ("end_to_end", "end to end (bulk call)", scenarios.end_to_end),
     ("end_to_end_single", "end to end (single calls)", scenarios.end_to_end_single),
 ]
-LABELS = {key: label for key, label, _ in IN_PROCESS + WITH_WORKERS}
+#: The peer shop: django-oscar without order_updates, in a process of its own
+#: (bench/peer.py); the second yardstick, the issue's.
+PEER = ("peer", "peer (django-oscar shop)", scenarios.peer)
+#: Every scenario, in the order of a round.
+SCENARIOS = [IN_PROCESS[0], PEER, *IN_PROCESS[1:], *WITH_WORKERS]
+LABELS = {key: label for key, label, _ in SCENARIOS}
 WORKER_KEYS = {key for key, _, _ in WITH_WORKERS}
 
-#: (label, scenario, what is compared, threshold).
+#: (label, scenario, what is compared, threshold). The issue's targets are
+#: against the peer; the baseline's are this bench's older, stricter yardstick.
 TARGETS = [
     ("end to end >= 500 orders/s", "end_to_end", "orders_per_s", 500),
+    ("end to end >= 10x peer", "end_to_end", "ratio_to_peer", 10),
+    ("per-order >= 2x peer", "per_order", "ratio_to_peer", 2),
     ("end to end >= 10x baseline", "end_to_end", "ratio_to_baseline", 10),
     ("per-order >= 2x baseline", "per_order", "ratio_to_baseline", 2),
     ("bulk_set_status >= 2,000 orders/s", "bulk_status", "orders_per_s", 2000),
@@ -114,8 +123,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scenarios",
         metavar="KEYS",
         help="only these scenarios, comma-separated (e.g. "
-        "baseline,per_order,bulk_shipments; default: all of %s); the baseline "
-        "always runs, the workers only for an end-to-end scenario" % ", ".join(LABELS),
+        "peer,per_order,end_to_end; default: all of %s); the baseline "
+        "always runs, the workers only for an end-to-end scenario, the peer's "
+        "process only for the peer" % ", ".join(LABELS),
     )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args(argv)
@@ -264,9 +274,11 @@ def run_once(bench, key, function, args, log, round_number, retries) -> dict:
     """One run of a scenario on fresh data. A run that other processes
     disturbed is done again while ``retries[key]`` allows."""
     while True:
-        workload = data.make_workload(
-            args.orders, tag="%s%d" % (key[:2].upper(), round_number)
-        )
+        tag = "%s%d" % (key[:2].upper(), round_number)
+        if key == "peer":
+            workload = bench.peer.prepare(args.orders, tag)
+        else:
+            workload = data.make_workload(args.orders, tag=tag)
         if args.wait_quiet:
             wait_for_quiet(args.wait_quiet)
         probe = cpu_probe()
@@ -347,14 +359,38 @@ def sample_message() -> bytes:
     return email.message().as_bytes(linesep="\r\n")
 
 
-def run_all(bench, args, worker_env, log) -> dict[str, Any]:
-    """Every scenario ``args.runs`` times, in rounds (baseline, per-order, bulk,
-    end to end; again…) so that a slower or faster spell of the machine
-    touches the baseline and the others alike."""
+def launch_peer(bench, args, log) -> dict[str, Any]:
+    """Start the peer shop's process (it migrates its database and warms up
+    while this one does); what the report says of it. Without a Python that
+    has django-oscar, say so: the peer is skipped, the rest runs."""
+    python, about = find_python()
+    if python is None:
+        log("Peer skipped: %s" % about)
+        return {"skipped": about}
+    database = "%s_peer" % args.database
+    log("Starting the peer shop (%s, %s), database %s" % (python, about, database))
+    bench.peer = PeerProcess(python, SERVER, database).launch(
+        {}, warm_up=10 if args.smoke else 50
+    )
+    return {"python": python, "database": database}
+
+
+def stop_peer(bench) -> None:
+    if bench.peer is not None:
+        bench.peer.stop()
+        bench.peer = None
+
+
+def run_all(bench, args, worker_env, log, peer_report) -> dict[str, Any]:
+    """Every scenario ``args.runs`` times, in rounds (baseline, peer, per-order,
+    bulk, end to end; again…) so that a slower or faster spell of the machine
+    touches the baseline, the peer and the others alike."""
+    if "peer" in args.scenarios:
+        peer_report.update(launch_peer(bench, args, log))
     chosen = [
         (key, label, function)
-        for key, label, function in IN_PROCESS + WITH_WORKERS
-        if key in args.scenarios
+        for key, label, function in SCENARIOS
+        if key in args.scenarios and (key != "peer" or bench.peer is not None)
     ]
     if WORKER_KEYS & set(args.scenarios):
         log("Starting 2 Celery workers (prefork, concurrency 1)")
@@ -365,6 +401,20 @@ def run_all(bench, args, worker_env, log) -> dict[str, Any]:
             bench.pause_workers()
         warm_up_in_process(bench, log)
         statements = scenarios.statement_patterns(bench)
+        if bench.peer is not None:
+            ready = bench.peer.wait_ready()
+            statements["peer"] = ready["statements_of_one_order"]
+            peer_report["versions"] = ready["versions"]
+            peer_report["setup_seconds"] = ready["setup_seconds"]
+            log(
+                "  peer ready: Django %s, django-oscar %s (migrated and warmed up "
+                "in %.0f s)"
+                % (
+                    ready["versions"]["django"],
+                    ready["versions"]["django_oscar"],
+                    ready["setup_seconds"],
+                )
+            )
         runs: dict[str, list] = {key: [] for key, _, _ in chosen}
         retries = dict.fromkeys(runs, args.retry_disturbed)
         for round_number in range(1, args.runs + 1):
@@ -375,40 +425,50 @@ def run_all(bench, args, worker_env, log) -> dict[str, Any]:
                 )
     finally:
         scenarios.stop_workers(bench)
+        stop_peer(bench)
     results = {key: summarize(key_runs) for key, key_runs in runs.items()}
     for key, summary in results.items():
         summary["discarded_disturbed_runs"] = args.retry_disturbed - retries[key]
-    results["baseline"]["statements_of_one_order"] = statements["baseline"]
-    if "per_order" in results:  # --scenarios may leave it out
-        results["per_order"]["statements_of_one_order"] = statements["per_order"]
-    base = results["baseline"]["median_orders_per_s"]
-    for summary in results.values():
-        summary["ratio_to_baseline"] = round(summary["median_orders_per_s"] / base, 2)
-        # The same, round by round: each run against the baseline run of its
-        # round, which the machine's mood of the moment touched alike.
-        summary["ratio_to_baseline_by_round"] = [
-            round(run["orders_per_s"] / base_run["orders_per_s"], 2)
-            for run, base_run in zip(summary["runs"], runs["baseline"], strict=True)
-        ]
-        summary["median_ratio_to_baseline_by_round"] = statistics.median(
-            summary["ratio_to_baseline_by_round"]
-        )
+    for key in ("baseline", "per_order", "peer"):  # --scenarios may leave some out
+        if key in results:
+            results[key]["statements_of_one_order"] = statements[key]
+    add_ratios(results, "baseline")
+    if "peer" in results:
+        # The peer sends its email in the request: its end to end is its
+        # per-order rate, so every scenario compares with that one figure.
+        add_ratios(results, "peer")
     return results
+
+
+def add_ratios(results: dict[str, Any], to: str) -> None:
+    """Each scenario's median orders/s over ``to``'s (``ratio_to_<to>``), and
+    the same round by round: each run against ``to``'s run of its round, which
+    the machine's mood of the moment touched alike."""
+    median = results[to]["median_orders_per_s"]
+    for summary in results.values():
+        summary["ratio_to_" + to] = round(summary["median_orders_per_s"] / median, 2)
+        by_round = [
+            round(run["orders_per_s"] / other["orders_per_s"], 2)
+            for run, other in zip(summary["runs"], results[to]["runs"], strict=True)
+        ]
+        summary["ratio_to_%s_by_round" % to] = by_round
+        summary["median_ratio_to_%s_by_round" % to] = statistics.median(by_round)
 
 
 def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     targets = []
     for label, key, figure, threshold in TARGETS:
-        if key not in results:
+        name = "median_orders_per_s" if figure == "orders_per_s" else figure
+        if name not in results.get(key, {}):  # not run, or the peer skipped
             continue
-        measured = results[key][
-            "median_orders_per_s" if figure == "orders_per_s" else figure
-        ]
+        measured = results[key][name]
         targets.append(
             {
                 "target": label,
                 "measured": measured,
-                "unit": "orders/s" if figure == "orders_per_s" else "x baseline",
+                "unit": "orders/s"
+                if figure == "orders_per_s"
+                else "x " + figure.removeprefix("ratio_to_"),
                 "met": measured >= threshold,
             }
         )
@@ -457,9 +517,24 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                 "  [SMOKE: figures not meaningful]" if config["smoke"] else "",
             )
         )
+        peer = report.get("peer", {})
+        if "versions" in peer:
+            p(
+                "peer: django-oscar %s, Django %s, Python %s (%s), database %s"
+                % (
+                    peer["versions"]["django_oscar"],
+                    peer["versions"]["django"],
+                    peer["versions"]["python"],
+                    peer["python"],
+                    peer["database"],
+                )
+            )
+        elif "skipped" in peer:
+            p("peer: SKIPPED, %s" % peer["skipped"])
+        with_peer = "peer" in results
         p()
         p(
-            "%-28s %10s %8s %9s %8s %8s  %s"
+            "%-28s %10s %8s %9s %8s %8s%s  %s"
             % (
                 "scenario",
                 "orders/s",
@@ -467,6 +542,7 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                 "SQL/order",
                 "vs base",
                 "by round",
+                " %8s %8s" % ("vs peer", "by round") if with_peer else "",
                 "runs (orders/s)",
             )
         )
@@ -475,7 +551,7 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
             if statements is None and "median_statements" in summary:
                 statements = summary["median_statements"] / config["orders"]
             p(
-                "%-28s %10.1f %8.2f %9s %7.2fx %7.2fx  %s%s"
+                "%-28s %10.1f %8.2f %9s %7.2fx %7.2fx%s  %s%s"
                 % (
                     LABELS[key],
                     summary["median_orders_per_s"],
@@ -483,6 +559,13 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                     "-" if statements is None else "%.2f" % statements,
                     summary["ratio_to_baseline"],
                     summary["median_ratio_to_baseline_by_round"],
+                    " %7.2fx %7.2fx"
+                    % (
+                        summary["ratio_to_peer"],
+                        summary["median_ratio_to_peer_by_round"],
+                    )
+                    if with_peer
+                    else "",
                     " ".join(
                         "%.1f%s"
                         % (run["orders_per_s"], "*" if run["disturbed"] else "")
@@ -491,10 +574,18 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                     "" if summary["ok"] else "  CHECK FAILED",
                 )
             )
-        p(
-            "vs base: median orders/s over the baseline's; by round: the median of "
-            "each run over the baseline run of its round."
-        )
+        if with_peer:
+            p(
+                "vs base, vs peer: median orders/s over the baseline's, the "
+                "peer's; by round: the median of each run over the baseline's "
+                "(peer's) run of its round. The peer sends its email in the "
+                "request, so its rate is its end to end too."
+            )
+        else:
+            p(
+                "vs base: median orders/s over the baseline's; by round: the "
+                "median of each run over the baseline run of its round."
+            )
         if any(summary["disturbed_runs"] for summary in results.values()):
             p(
                 "* other processes used more than a fifth of a core during this run "
@@ -511,7 +602,7 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
             % (min(probes), max(probes))
         )
         p()
-        for key in ("baseline", "end_to_end", "end_to_end_single"):
+        for key in ("baseline", "peer", "end_to_end", "end_to_end_single"):
             if key in results:
                 mails = [run["mail"] for run in results[key]["runs"]]
                 p(
@@ -548,7 +639,25 @@ def print_report(report: dict[str, Any], out=sys.stdout) -> None:
                         ),
                     )
                 )
-        for key in ("baseline", "per_order"):
+        if with_peer:
+            run = sorted(results["peer"]["runs"], key=lambda r: r["seconds"])[
+                len(results["peer"]["runs"]) // 2
+            ]
+            p(
+                "CPU seconds, %s (median run, %.2f s wall; the peer's own count: "
+                "%.2f): %s"
+                % (
+                    LABELS["peer"],
+                    run["cpu"]["wall"],
+                    run["cpu_seconds"],
+                    ", ".join(
+                        "%s %.2f" % (name, seconds)
+                        for name, seconds in run["cpu"].items()
+                        if name != "wall"
+                    ),
+                )
+            )
+        for key in ("baseline", "peer", "per_order"):
             statements = results.get(key, {}).get("statements_of_one_order")
             if statements:
                 p("SQL of one order, %s (BEGIN/COMMIT not counted):" % LABELS[key])
@@ -700,7 +809,12 @@ def measure(args, bench: scenarios.Bench, log) -> dict[str, Any]:
                 "SMTP sink alone: %.0f messages/s"
                 % report["sink_capacity"]["messages_per_s"]
             )
-        report["scenarios"] = run_all(bench, args, worker_env, log)
+        peer_report: dict[str, Any] = {}
+        try:
+            report["scenarios"] = run_all(bench, args, worker_env, log, peer_report)
+        finally:
+            if peer_report:
+                report["peer"] = peer_report
         report["targets"] = check_targets(report["scenarios"])
     if args.profile or args.smoke:
         from bench import profiling
@@ -768,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
                 "queue": queue,
                 "settings": "bench.settings (tests.settings, plainshop; "
                 "COALESCE_SECONDS 0, QUIET_HOURS off)",
+                "peer_settings": "bench.oscarpeer.settings (django-oscar, without "
+                "order_updates), in a process and database of its own",
             },
         }
         try:
@@ -781,6 +897,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_database:
             try:
                 data.drop_database(SERVER, args.database)
+                # The peer drops its own; not if it died.
+                data.drop_other_database(SERVER, "%s_peer" % args.database)
             except Exception as exc:  # reported, not fatal: the figures are in
                 print("Could not drop the database: %s" % exc, file=sys.stderr)
     report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]

@@ -47,9 +47,22 @@ class Bench:
     mail_dir: str | None
     cpu_sources: dict[str, Any]
     workers: list[WorkerProcess] = field(default_factory=list)
+    #: The peer shop's process (bench/peer.py), when the peer runs.
+    peer: Any = None
 
     def meter(self) -> CPUMeter:
         return CPUMeter(self.cpu_sources)
+
+    def peer_postgres_backends(self) -> list[int]:
+        """PostgreSQL's processes that work for the peer: the backends of its
+        database and the server's own."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = %s OR backend_type <> 'client backend'",
+                [self.peer.database],
+            )
+            return [row[0] for row in cursor.fetchall()]
 
     def database_sessions(self) -> int:
         """Connections opened to the benchmark's database so far (PostgreSQL's
@@ -281,6 +294,33 @@ def bulk_shipments(bench: Bench, workload: Workload) -> dict[str, Any]:
         cpu=cpu,
         ok=ok,
     )
+
+
+def peer(bench: Bench, workload: Any) -> dict[str, Any]:
+    """The peer shop (django-oscar, in its own process) ships its prepared
+    orders: per order, one transaction, Oscar's shipping event, status change
+    and note, and the "shipped" email rendered and sent synchronously.
+
+    The peer times itself and counts its statements; here, the CPU of every
+    process (its own, its database's backends, the sink's) and the mail."""
+    bench.reset_mail()
+    meter = CPUMeter(
+        {
+            **bench.cpu_sources,
+            "peer": (bench.peer.pid, "self"),
+            "postgresql": bench.peer_postgres_backends,
+        }
+    )
+    meter.start()
+    result = bench.peer.run()
+    cpu = meter.stop()
+    mail = bench.mail_report(workload.numbers())
+    return {
+        **result,
+        "mail": mail,
+        "cpu": cpu,
+        "ok": _mail_ok(mail) and result["rows_ok"],
+    }
 
 
 def _normalize(sql: str) -> str:
