@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+if not (Path(__file__).resolve().parent.parent / "bench").is_dir():
+    # The suite's run against the built wheel copies tests/ alone.
+    pytest.skip("no bench/ beside tests/ here", allow_module_level=True)
+
 from bench import peer
 
 RUN = {
