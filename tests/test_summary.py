@@ -65,6 +65,9 @@ def test_every_default_email_has_a_summary_that_adds_up(
     html = rendered["html"]
     assert html.count('class="item"') == 2
     assert 'class="shipping"' in html and 'class="total"' in html
+    # Every amount in the right-hand column (the styles are inlined).
+    amounts = re.findall(r'<td class="price"( style="[^"]*")?>', html)
+    assert len(amounts) >= 5 and all("text-align: right" in a for a in amounts)
 
 
 def test_a_price_mapped_as_a_line_total_is_not_multiplied(make_order, settings):
