@@ -177,9 +177,29 @@ def test_a_shipping_event_in_the_dashboard_becomes_a_shipment(make_order, staff_
     assert response.status_code == 302
     [shipment] = Shipment.objects.filter(order_id=order.pk)
     assert shipment.tracking_number == "1Z999AA10123456784"
+    # Oscar has no carrier field: the number's shape and check digit say UPS.
+    assert shipment.carrier == "ups"
     assert services.get_status(order).code == "shipped"
     order.refresh_from_db()
     assert order.status == "Shipped"  # written back into Oscar's field
+
+
+@pytest.mark.parametrize(
+    ("reference", "carrier"),
+    [
+        ("RB123456785GB", "royal_mail"),
+        ("986578788855", ""),  # twelve digits: FedEx, Japan Post, GLS or DHL Paket
+        ("left at the depot", ""),
+    ],
+)
+def test_a_shipping_events_carrier_is_detected_only_when_certain(
+    make_order, reference, carrier
+):
+    order = make_order()
+    event_type = ShippingEventType.objects.create(name="Dispatched")
+    order.shipping_events.create(event_type=event_type, notes=reference)
+    [shipment] = Shipment.objects.filter(order_id=order.pk)
+    assert shipment.carrier == carrier
 
 
 def test_other_shipping_event_types_are_not_shipments(make_order):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import models
 
+from order_updates.carriers.detection import detect
 from order_updates.core.adapter import DefaultOrderAdapter
 from order_updates.models import Shipment
 
@@ -63,7 +64,9 @@ class OscarOrderAdapter(DefaultOrderAdapter):
 
         The event's reference (its ``notes``, which Oscar's dashboard asks for
         with the event) is taken as the tracking number when it looks like
-        one, else kept as a staff note.
+        one, else kept as a staff note. Oscar has no carrier field: the carrier
+        is the one the number's shape and check digit point at
+        (:func:`~order_updates.carriers.detection.detect`), when only one does.
         """
         status = self.shipping_event_statuses.get(event.event_type.code)
         if status is None:
@@ -71,7 +74,9 @@ class OscarOrderAdapter(DefaultOrderAdapter):
         reference = (event.notes or "").strip()
         max_length = Shipment._meta.get_field("tracking_number").max_length or 0
         is_number = reference and " " not in reference and len(reference) <= max_length
+        detected = detect(reference).carrier if is_number else None
         return {
+            "carrier": detected.code if detected is not None else "",
             "tracking_number": reference if is_number else "",
             "note": "" if is_number else reference,
             "shipped_at": event.date_created,
