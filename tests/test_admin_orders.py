@@ -508,6 +508,41 @@ def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order)
     assert {event.actor_user for event in events} == {merchant.user}
 
 
+def test_bulk_review_says_whether_the_change_sends_a_notification(merchant, make_order):
+    orders = [make_order() for _ in range(2)]
+    pks = [order.pk for order in orders]
+    confirmed = text(
+        bulk_post(merchant, pks, step="review", status="confirmed", notify="on")
+    )
+    assert "will be notified (“Order confirmed”)" in confirmed
+    # "Order processing" is off by default: nobody hears of it, and a message
+    # typed for the customers reaches their order pages only.
+    review = text(
+        bulk_post(
+            merchant,
+            pks,
+            step="review",
+            status="processing",
+            notify="on",
+            message="Packing now.",
+        )
+    )
+    assert "customers of the orders that change will be notified" not in review
+    assert "a change to “Processing” sends no notification" in review
+    assert "will show on their order pages only" in review
+    done = bulk_post(
+        merchant,
+        pks,
+        step="confirm",
+        status="processing",
+        notify="on",
+        message="Packing now.",
+    )
+    assert "no notification was sent with it" in text(done)
+    assert not Notification.objects.filter(type="order_processing").exists()
+    assert OrderEvent.objects.filter(message="Packing now.").count() == 2
+
+
 def bulk_orders(count):
     """``count`` orders of the active shop shape, inserted in a few statements."""
     from django.conf import settings

@@ -65,6 +65,7 @@ from order_updates.models import (
     TrackingEvent,
 )
 from order_updates.notifications.channels import get_channels
+from order_updates.notifications.types import merchant_switches, type_for_event
 from order_updates.pipeline import get_pipeline
 
 #: The permission each kind of change needs (``app_label.codename``).
@@ -277,6 +278,22 @@ class OrderUpdatesAdminMixin:
                     notify=form.cleaned_data["notify"],
                 )
                 self._report_bulk(request, status, result)
+                if (
+                    result.changed
+                    and form.cleaned_data["message"]
+                    and form.cleaned_data["notify"]
+                    and status_notification(status) is None
+                ):
+                    self.message_user(  # type: ignore[attr-defined]
+                        request,
+                        _(
+                            "Your message to the customers shows on their order "
+                            "pages, but no notification was sent with it: a change "
+                            "to “%(status)s” sends none."
+                        )
+                        % {"status": get_pipeline().get(status).label},
+                        messages.WARNING,
+                    )
                 return None
             summary = bulk_summary(orders, status)
         opts = self.model._meta  # type: ignore[attr-defined]
@@ -771,7 +788,16 @@ def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:
         "skipped": skipped.most_common(),
         "skipped_count": sum(skipped.values()),
         "total": changing + sum(skipped.values()),
+        "sends": status_notification(status),
     }
+
+
+def status_notification(status: str) -> Any:
+    """The notification type a change to ``status`` sends (the merchant's
+    switches applied), or None when it sends none.
+    """
+    change = OrderEvent(kind=EventKind.STATUS_CHANGED, to_status=status)
+    return type_for_event(change, merchant_switches())
 
 
 def timeline(order: models.Model, request: HttpRequest) -> list[dict[str, Any]]:
