@@ -1,5 +1,6 @@
 """order_updates in a real django-oscar shop: its models, checkout, dashboard."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -227,3 +228,14 @@ def test_the_summary_adds_up_in_every_language(make_order, language, type_code):
     html = rendered["html"]
     assert '<html lang="%s">' % language in html
     assert "Ada Lovelace" in html  # the shipping address section
+
+
+def test_the_customer_pages_sit_in_oscars_layout_with_one_heading(client, db):
+    from order_updates.notifications.links import make_token
+
+    token = make_token(email="ada@example.com", channel="email")
+    url = reverse("order_updates:unsubscribe", args=[token])
+    html = client.get(url).content.decode()
+    assert 'id="content_inner"' in html  # Oscar's storefront layout
+    assert re.findall(r"<h1[^>]*>", html) == ["<h1>"]
+    assert "<h1></h1>" not in html

@@ -18,6 +18,7 @@ PRESET: dict[str, Any] = {
     # customers get one. docs/oscar.rst shows how to send ours instead.
     "NOTIFICATION_TYPES": {"order_received": {"enabled": False}},
     # The customer pages (tracking, lookup, preferences) in Oscar's storefront
-    # layout, which has the blocks "title" and "content" they fill.
-    "BASE_TEMPLATE": "oscar/layout.html",
+    # layout, which has the blocks "title" and "content" they fill, without its
+    # page header (the pages have their own h1).
+    "BASE_TEMPLATE": "order_updates/oscar/layout.html",
 }
