@@ -10,7 +10,7 @@ from django.test import TestCase
 from django.urls import reverse
 from oscar.apps.checkout.utils import CheckoutSessionData
 from oscar.apps.checkout.views import PaymentDetailsView
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
 
 from order_updates import services
 from order_updates.models import Notification, OrderEvent, Shipment
@@ -20,6 +20,7 @@ from order_updates.notifications.templating import preview
 from tests.summary import adds_up, parse_summary
 
 ShippingEventType = get_model("order", "ShippingEventType")
+EventHandler = get_class("order.processing", "EventHandler")
 
 
 def order_ids(messages):
@@ -185,6 +186,47 @@ def test_a_shipping_event_in_the_dashboard_becomes_a_shipment(make_order, staff_
     assert order.status == "Shipped"  # written back into Oscar's field
 
 
+def ship_lines(order, lines, quantities, reference="1Z999AA10123456784"):
+    """What Oscar's dashboard does for a "Shipped" event of these lines."""
+    event_type, _ = ShippingEventType.objects.get_or_create(
+        code="shipped", defaults={"name": "Shipped"}
+    )
+    EventHandler().handle_shipping_event(
+        order, event_type, lines, quantities, reference=reference
+    )
+
+
+def test_a_shipping_event_of_some_lines_is_a_partial_shipment(make_order):
+    """Oscar saves the event, then its lines: the parcel holds those lines, and
+    the order is partially shipped; the rest completes it.
+    """
+    order = make_order()
+    services.set_status(order, "processing")
+    mugs, teapot = order.lines.order_by("pk")  # 2 mugs, 1 teapot
+    ship_lines(order, [mugs, teapot], [1, 1])
+    [shipment] = Shipment.objects.filter(order_id=order.pk)
+    assert shipment.items == [
+        {"line": str(mugs.pk), "quantity": 1},
+        {"line": str(teapot.pk), "quantity": 1},
+    ]
+    assert services.get_status(order).code == "partially_shipped"
+    # One message for the parcel (its second line added itself quietly).
+    [partial] = Notification.objects.filter(state="pending", channel="email")
+    assert partial.type == "shipped"
+    ship_lines(order, [mugs], [1], reference="1Z999AA10123456795")
+    assert services.get_status(order).code == "shipped"
+    second = Shipment.objects.filter(order_id=order.pk).order_by("pk").last()
+    assert second.items == [{"line": str(mugs.pk), "quantity": 1}]
+    mail.outbox.clear()
+    pending = Notification.objects.filter(state="pending", channel="email")
+    delivery.deliver_batch(list(pending.values_list("pk", flat=True)))
+    subjects = [message.subject for message in mail.outbox]
+    # The customer hears of the partial parcel, then of the rest; nothing says
+    # the whole order left with the first.
+    assert len(subjects) == 1, subjects
+    assert "part of your order" not in mail.outbox[0].body
+
+
 @pytest.mark.parametrize(
     ("reference", "carrier"),
     [
@@ -197,8 +239,7 @@ def test_a_shipping_events_carrier_is_detected_only_when_certain(
     make_order, reference, carrier
 ):
     order = make_order()
-    event_type = ShippingEventType.objects.create(name="Dispatched")
-    order.shipping_events.create(event_type=event_type, notes=reference)
+    ship_lines(order, list(order.lines.all()), [2, 1], reference=reference)
     [shipment] = Shipment.objects.filter(order_id=order.pk)
     assert shipment.carrier == carrier
 

@@ -124,7 +124,7 @@ def add_shipment(
         shipment = _new_shipment(order.pk, fields, now, moves=move_too)
         if items is not None:
             shipment.items = validation.shipment_items(
-                items, get_adapter().get_line_quantities(order), _shipped_lines(order)
+                items, get_adapter().get_line_quantities(order), shipped_lines(order)
             )
         shipment.save()
         _save_more_numbers([shipment], {shipment.pk: fields["more_tracking_numbers"]})
@@ -268,7 +268,7 @@ def update_shipment(
             cleaned["items"] = validation.shipment_items(
                 items,
                 get_adapter().get_line_quantities(order),
-                _shipped_lines(order, excluding=shipment.pk),
+                shipped_lines(order, excluding=shipment.pk),
             )
             before["items"] = shipment.items or []
         if more_tracking_numbers is not None:
@@ -573,7 +573,7 @@ def _comparable(name: str, value: Any) -> Any:
     return value
 
 
-def _shipped_lines(order: models.Model, excluding: Any = None) -> dict[str, int]:
+def shipped_lines(order: models.Model, excluding: Any = None) -> dict[str, int]:
     """Line key → quantity already in the order's shipments (but the one
     ``excluding`` names)."""
     shipped: dict[str, int] = {}

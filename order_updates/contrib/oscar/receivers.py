@@ -5,7 +5,9 @@
 - ``order_status_changed`` (``Order.set_status()``, the dashboard): recorded as
   a change the shop made (its ``save()`` inside ``set_status()`` usually got
   there first; then this costs one query and changes nothing);
-- a new ``ShippingEvent`` whose type means a parcel left: a shipment.
+- the lines of a ``ShippingEvent`` whose type means a parcel left: a shipment
+  with those lines (Oscar saves the event first, then its lines one by one:
+  the first line records the shipment, each further one adds itself to it).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from oscar.core.loading import get_model
 
 from order_updates import services
 from order_updates.core.adapter import get_adapter
+from order_updates.core.shipments import shipped_lines
 from order_updates.core.sync import record_shop_status
+from order_updates.core.tracking import FOLLOWING_STATUSES
 from order_updates.exceptions import OrderUpdatesError
+from order_updates.models import Shipment
 from order_updates.pipeline import get_pipeline
 
 logger = logging.getLogger("order_updates.oscar")
@@ -44,37 +49,81 @@ def record_status_change(
     record_shop_status(order, new_status)
 
 
-def add_shipment_for_shipping_event(
+def add_shipping_event_line(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
-    """A new Oscar shipping event of a type that means a parcel left: a shipment.
+    """A line of an Oscar shipping event of a type that means a parcel left:
+    the event's shipment, with the event's lines so far.
 
-    The order moves to the event's status when the pipeline allows it from
-    where the order is; otherwise the shipment is recorded alone.
+    The first line records the shipment; the order follows its shipments
+    ("partially shipped" while lines remain, else "shipped"), or moves to the
+    event type's other status when the pipeline allows it. Each further line
+    adds itself to the shipment, which moves the order on when the parcel now
+    completes it (the customer's pending message is replaced by the newer one).
     """
     if not created or raw:
         return
+    event = instance.event
     adapter = get_adapter()
     method = getattr(adapter, "get_shipment_for_shipping_event", None)
-    shipment = method(instance) if method is not None else None
+    shipment = method(event) if method is not None else None
     if shipment is None:
         return
-    order = instance.order
+    order = event.order
+    items = [
+        {"line": str(line_id), "quantity": quantity}
+        for line_id, quantity in event.line_quantities.order_by("pk").values_list(
+            "line_id", "quantity"
+        )
+    ]
     status = shipment.pop("status", None)
-    if status:
+    if status in FOLLOWING_STATUSES:
+        status = None  # the order follows the parcel: partially or wholly shipped
+    elif status:
         current = services.get_status(order)
         code = current.code if current else adapter.get_initial_status(order)
         if code == status or not get_pipeline().can_transition(code, status):
             status = None
     try:
-        services.add_shipment(order, status=status, actor="oscar", **shipment)
+        recorded = event_shipment(order, shipment)
+        if recorded is None:
+            services.add_shipment(
+                order, items=items, status=status, actor="oscar", **shipment
+            )
+        else:
+            # Told as a status change when the parcel now completes the order;
+            # else its first line's message stays the one the customer gets.
+            shipped = shipped_lines(order, excluding=recorded.pk)
+            for item in items:
+                shipped[item["line"]] = shipped.get(item["line"], 0) + item["quantity"]
+            completes = all(
+                shipped.get(key, 0) >= count
+                for key, count in adapter.get_line_quantities(order).items()
+            )
+            services.update_shipment(
+                recorded, items=items, actor="oscar", notify=completes
+            )
     except OrderUpdatesError:
         # Oscar's dashboard has already saved the event: log, never break it.
         logger.exception(
             "Could not record Oscar shipping event %s of order %s as a shipment.",
-            instance.pk,
+            event.pk,
             order.number,
         )
+
+
+def event_shipment(order: Any, shipment: dict[str, Any]) -> Shipment | None:
+    """The shipment an earlier line of the same shipping event recorded: the
+    order's newest with the event's time and tracking number."""
+    return (
+        Shipment.objects.filter(
+            order_id=order.pk,
+            shipped_at=shipment["shipped_at"],
+            tracking_number=shipment["tracking_number"],
+        )
+        .order_by("-pk")
+        .first()
+    )
 
 
 def connect_receivers() -> None:
@@ -86,7 +135,7 @@ def connect_receivers() -> None:
         record_status_change, dispatch_uid="order_updates.oscar.order_status_changed"
     )
     post_save.connect(
-        add_shipment_for_shipping_event,
-        sender=get_model("order", "ShippingEvent"),
-        dispatch_uid="order_updates.oscar.shipping_event",
+        add_shipping_event_line,
+        sender=get_model("order", "ShippingEventQuantity"),
+        dispatch_uid="order_updates.oscar.shipping_event_line",
     )
