@@ -163,6 +163,30 @@ def test_my_orders_lists_only_mine_newest_first(alice_client, alice, bob, make_o
     assert ("€42.50" if currency else "42.50") in content
 
 
+def test_my_orders_shows_how_far_an_order_off_the_path_had_come(
+    alice_client, alice, make_order
+):
+    """As the order page does: a cancelled order that was being processed has
+    its first steps done, one cancelled at once none."""
+    late = make_order(user=alice)
+    services.start_tracking(late)
+    services.set_status(late, "processing")
+    services.set_status(late, "cancelled")
+    early = make_order(user=alice)
+    services.start_tracking(early)
+    services.set_status(early, "cancelled")
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+
+    def done_steps(order):
+        card = content.split('id="order-%s"' % number_of(order), 1)[1]
+        card = card.split('id="order-', 1)[0]  # up to the next card
+        return card.count("ou-step--done")
+
+    page = alice_client.get(reverse("order_updates:order", args=[number_of(late)]))
+    assert done_steps(late) == page.content.decode().count("ou-step--done") == 2
+    assert done_steps(early) == 1  # placed, where it left the path
+
+
 def test_my_orders_filters_open_and_completed(alice_client, alice, make_order):
     done = make_order(user=alice)
     ship(done)

@@ -29,7 +29,13 @@ from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
 from order_updates.core.adapter import get_adapter
-from order_updates.core.progress import Progress, completed_codes, get_order_progress
+from order_updates.core.progress import (
+    Progress,
+    completed_codes,
+    get_order_progress,
+    get_progress,
+    reached_status,
+)
 from order_updates.core.reads import FixedRead
 from order_updates.core.tracking import estimate_words, status_words
 from order_updates.models import (
@@ -487,14 +493,21 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
     estimates: dict[Any, list[Shipment]] = {}
     for shipment in _estimates(pks) if pks else ():
         estimates.setdefault(shipment.order_id, []).append(shipment)
-    # Orders in the same status share one (immutable) Progress.
-    progress: dict[str | None, Progress | None] = {}
+    # Orders in the same status (and, off the path, that came as far) share one
+    # (immutable) Progress.
+    statuses = get_pipeline().statuses
+    progress: dict[tuple[str | None, str | None], Progress | None] = {}
     result = []
     for order in orders:
         event = latest.get(order.pk)
         code = _status_code(order)
-        if code not in progress:
-            progress[code] = _progress(code)
+        # Off the path (cancelled, on hold…): how far it came, as the order page
+        # shows it; the change that left the path is usually its latest update.
+        off_path = code in statuses and statuses[code].stage is None
+        reached = reached_status([event]) if off_path and event is not None else None
+        key = (code, reached)
+        if key not in progress and code is not None:
+            progress[key] = get_progress(code, reached=reached)
         result.append(
             OrderSummary(
                 order=order,
@@ -502,7 +515,7 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 created=adapter.field(order, "created"),
                 total=adapter.field(order, "total"),
                 currency=adapter.field(order, "currency") or "",
-                progress=progress[code],
+                progress=progress.get(key),
                 latest=timeline_entry(event) if event is not None else None,
                 **_estimate(estimates.get(order.pk, ())),
             )
