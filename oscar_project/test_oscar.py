@@ -280,3 +280,35 @@ def test_the_customer_pages_sit_in_oscars_layout_with_one_heading(client, db):
     assert 'id="content_inner"' in html  # Oscar's storefront layout
     assert re.findall(r"<h1[^>]*>", html) == ["<h1>"]
     assert "<h1></h1>" not in html
+
+
+def test_the_admin_search_finds_orders_by_a_guests_or_an_accounts_email(
+    make_order, rf, admin_user
+):
+    from django.contrib import admin
+
+    from order_updates.admin import OrderUpdatesAdminMixin
+
+    class OrderAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
+        pass
+
+    Order = get_model("order", "Order")
+    model_admin = OrderAdmin(Order, admin.AdminSite())
+    guest = make_order(user=None, discount=False)
+    guest.guest_email = "carol.guest@example.com"
+    guest.save()
+    account = make_order(discount=False)  # ada@example.com's account
+    request = rf.get("/")
+    request.user = admin_user
+    fields = model_admin.get_search_fields(request)
+    assert "guest_email" in fields and "user__email" in fields
+
+    def found(term):
+        orders, _duplicates = model_admin.get_search_results(
+            request, Order.objects.all(), term
+        )
+        return set(orders)
+
+    assert found("carol.guest") == {guest}
+    assert found("ada@") == {account}
+    assert found(account.number) == {account}

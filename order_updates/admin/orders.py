@@ -213,23 +213,30 @@ class OrderUpdatesAdminMixin:
 
         Only paths of database fields (a property cannot be searched); the
         email falls back to the customer account's email when the order has no
-        email field of its own.
+        email field of its own (or maps a property). An adapter's
+        ``email_search_paths`` names the fields outright (Oscar's: the guest's
+        address and the account's).
         """
         adapter = get_adapter()
         model = get_order_model()
         candidates = [adapter.order_fields.get("number") or "pk"]
         email = adapter.order_fields.get("email")
         user = adapter.order_fields.get("user")
-        candidates.append(email or ("%s__email" % user if user else ""))
+        account_email = "%s__email" % user if isinstance(user, str) and user else ""
+        paths = getattr(adapter, "email_search_paths", None)
+        if paths:
+            candidates.extend(paths)
+        elif isinstance(email, str) and email and _is_field_path(model, email):
+            candidates.append(email)
+        else:
+            candidates.append(account_email)
         found = []
         for candidate in candidates:
-            if not candidate or not isinstance(candidate, str):
-                continue
-            try:
-                fields = get_fields_from_path(model, candidate)
-            except (FieldDoesNotExist, admin.utils.NotRelationField):
-                continue
-            if fields and not fields[-1].is_relation:
+            if (
+                candidate
+                and isinstance(candidate, str)
+                and _is_field_path(model, candidate)
+            ):
                 lookup = self.order_updates_order_prefix + candidate
                 found.append("=" + lookup if candidate == "pk" else lookup)
         return found
@@ -710,6 +717,15 @@ class OrderUpdatesAdminMixin:
             % {"number": get_adapter().get_number(order)},
             form=form,
         )
+
+
+def _is_field_path(model: type[models.Model], path: str) -> bool:
+    """Whether ``path`` leads through ``model``'s fields to a database column."""
+    try:
+        fields = get_fields_from_path(model, path)
+    except (FieldDoesNotExist, admin.utils.NotRelationField):
+        return False
+    return bool(fields) and not fields[-1].is_relation
 
 
 def shipment_initial(shipment: Shipment) -> dict[str, Any]:

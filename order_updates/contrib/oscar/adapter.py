@@ -44,6 +44,10 @@ class OscarOrderAdapter(DefaultOrderAdapter):
         "sku": "partner_sku",
     }
 
+    #: Where the admin's search finds a customer's email: a guest's own, else
+    #: the account's (``email`` is a property of Oscar's order).
+    email_search_paths = ["guest_email", "user__email"]
+
     #: Codes of Oscar shipping event types that mean a parcel left the shop,
     #: and the status each moves the order to (when the pipeline allows it).
     shipping_event_statuses: dict[str, str] = {
