@@ -66,6 +66,8 @@ def test_customer_checkout_starts_tracking(browser, live_server, products, alice
     add_to_cart(browser, live_server, tea, 2)
 
     browser.get(live_server.url + "/checkout/")
+    # The cart's money is drawn as the order's pages and emails draw it.
+    assert browser.find_element(By.ID, "cart-total").text == "€105.50"
     # Logged-in customers find their email and name filled in.
     assert browser.find_element(By.ID, "id_email").get_attribute("value") == (
         "alice@example.com"
