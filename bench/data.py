@@ -26,13 +26,22 @@ LINES = (
 
 def setup_django(server: str, database: str) -> None:
     """Create ``database`` afresh on ``server``, point Django at it and migrate."""
+    create_database(server, database, "bench.settings", "DATABASE_URL")
+
+
+def create_database(
+    server: str, database: str, settings_module: str, url_variable: str
+) -> None:
+    """Create ``database`` afresh on ``server``, name it in the environment
+    variable ``settings_module`` reads it from, set Django up and migrate (the
+    bench's own process and the peer's, each with its settings)."""
     import psycopg
 
     with psycopg.connect(server + "/postgres", autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
         conn.execute('CREATE DATABASE "%s"' % database)
-    os.environ["DATABASE_URL"] = "%s/%s" % (server, database)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ[url_variable] = "%s/%s" % (server, database)
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     import django
 
     django.setup()
@@ -49,6 +58,17 @@ def drop_database(server: str, database: str) -> None:
     connections.close_all()
     with psycopg.connect(server + "/postgres", autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
+
+
+class StatementCounter:
+    """Counts the SQL statements Django runs (``connection.execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
 
 
 def drop_other_database(server: str, database: str) -> None:

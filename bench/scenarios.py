@@ -19,22 +19,11 @@ from typing import Any
 
 from django.db import connection
 
-from bench.data import Workload, make_workload
+from bench.data import StatementCounter, Workload, make_workload
 from bench.processes import ROOT, CPUMeter, SinkProcess, WorkerProcess
 
 #: The order number in a "shipped" email's subject ("Your order #B-12 is on its way").
 ORDER_IN_SUBJECT = re.compile(r"#([\w-]+)")
-
-
-class StatementCounter:
-    """Counts the SQL statements Django runs (``connection.execute_wrapper``)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 @dataclass

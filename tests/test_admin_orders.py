@@ -980,31 +980,26 @@ def test_staff_hear_when_their_message_to_the_customer_is_not_sent(
         assert any(UNSENT in said for said in shown_messages(response)) is (
             switched_off
         )
-    preview = merchant.post(
-        admin_url("order_updates_status", order.pk),
-        {
-            "status": "out_for_delivery",
-            "current": "shipped",
-            "message": "Ring twice.",
-            "notify": "on",
-            "_preview": "Preview",
-        },
-    )
-    assert "will show on their order page only" not in text(preview)
+
+    def preview():
+        return text(
+            merchant.post(
+                admin_url("order_updates_status", order.pk),
+                {
+                    "status": "out_for_delivery",
+                    "current": "shipped",
+                    "message": "Ring twice.",
+                    "notify": "on",
+                    "_preview": "Preview",
+                },
+            )
+        )
+
+    assert "will show on their order page only" not in preview()
     NotificationTypeSetting.objects.update_or_create(
         type="out_for_delivery", defaults={"enabled": False}
     )
-    preview = merchant.post(
-        admin_url("order_updates_status", order.pk),
-        {
-            "status": "out_for_delivery",
-            "current": "shipped",
-            "message": "Ring twice.",
-            "notify": "on",
-            "_preview": "Preview",
-        },
-    )
-    assert "will show on their order page only" in text(preview)
+    assert "will show on their order page only" in preview()
 
 
 def test_an_empty_note_is_a_form_error(merchant, order):

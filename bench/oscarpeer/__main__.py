@@ -31,17 +31,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-class StatementCounter:
-    """Counts the SQL statements Django runs (``connection.execute_wrapper``)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
-
-
 class Peer:
     """The shop, its merchant and the orders of the current run."""
 
@@ -64,7 +53,7 @@ class Peer:
         """Ship every prepared order, one transaction each, timed."""
         from django.db import connection
 
-        from bench.data import Workload
+        from bench.data import StatementCounter, Workload
         from bench.oscarpeer.shipping import ship
 
         orders, self.orders = self.orders, []
@@ -195,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     def answer(message: dict[str, Any]) -> None:
         answers.write(json.dumps(message, default=str) + "\n")
 
+    from bench.data import drop_database
     from bench.oscarpeer import data
 
     try:
@@ -232,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:
                 answer({"error": traceback.format_exc()})
     finally:
-        data.drop_database(args.server, args.database)
+        drop_database(args.server, args.database)
     return 0
 
 

@@ -11,42 +11,22 @@ checkout writes them) and their ``LinePrice`` rows.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bench.data import CUSTOMERS, LINES
+from bench.data import CUSTOMERS, LINES, create_database
 
 SHIPPING = Decimal("4.90")
 STATUS = "Being processed"
 
 
 def setup_django(server: str, database: str) -> None:
-    """Create ``database`` afresh on ``server``, point Django at it, migrate and
-    add what every run shares (:func:`seed`)."""
-    import psycopg
-
-    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
-        conn.execute('CREATE DATABASE "%s"' % database)
-    os.environ["BENCH_PEER_DATABASE_URL"] = "%s/%s" % (server, database)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.oscarpeer.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def drop_database(server: str, database: str) -> None:
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
+    """Create ``database`` afresh on ``server``, point Django at it and migrate
+    (then :func:`seed` adds what every run shares)."""
+    create_database(
+        server, database, "bench.oscarpeer.settings", "BENCH_PEER_DATABASE_URL"
+    )
 
 
 @dataclass
