@@ -429,7 +429,7 @@ def test_parcels_items_cost_no_statement_per_order(
     assert set(outcomes.values()) == {delivery.SENT}
     for message in mail.outbox:
         assert "In this parcel\n- Tea x 1\n" in message.body
-        assert "Mug" not in message.body
+        assert "- Mug" not in message.body  # as a line: a token may hold "Mug"
 
 
 @pytest.mark.parametrize("late", ["sent", "failed"])
