@@ -12,6 +12,11 @@ VENV_OSCAR ?= .venv-oscar
 # drops its own test_… database there).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 DEMO_HOST ?= 127.0.0.1:8000
+# Each suite runs in this many pytest processes (pytest-xdist; each process has
+# its own test database). Most of the slow tests wait on worker processes,
+# brokers and a browser, so two halve the wall time on two cores.
+TEST_PROCESSES ?= 2
+PYTEST := $(BIN)/pytest -q -n $(TEST_PROCESSES)
 
 .PHONY: demo test test-sqlite test-postgres test-browser lint docs messages bench bench-smoke clean
 
@@ -52,13 +57,13 @@ test: $(VENV)/.installed-test
 
 # Both order-model shapes, on SQLite then on PostgreSQL (see tests/settings.py).
 test-sqlite: $(VENV)/.installed-test
-	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
-	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
+	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=plainshop $(PYTEST)
+	env -u DATABASE_URL ORDER_UPDATES_TEST_SHOP=customershop $(PYTEST)
 
 test-postgres: $(VENV)/.installed-test
 	@scripts/require-postgres "$(TEST_DATABASE_URL)"
-	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=plainshop $(BIN)/pytest -q
-	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=customershop $(BIN)/pytest -q
+	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=plainshop $(PYTEST)
+	DATABASE_URL=$(TEST_DATABASE_URL) ORDER_UPDATES_TEST_SHOP=customershop $(PYTEST)
 
 # axe-core, which the browser tests inject into each customer page
 # (example_project/package.json, from the npm registry).
@@ -71,8 +76,8 @@ $(AXE): example_project/package.json example_project/package-lock.json
 # demo runs) and on PostgreSQL.
 test-browser: $(VENV)/.installed-test $(AXE)
 	@scripts/require-chromium
-	cd example_project && env -u DATABASE_URL ../$(BIN)/pytest -q
-	cd example_project && DATABASE_URL=$(TEST_DATABASE_URL) ../$(BIN)/pytest -q
+	cd example_project && env -u DATABASE_URL ../$(PYTEST)
+	cd example_project && DATABASE_URL=$(TEST_DATABASE_URL) ../$(PYTEST)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
