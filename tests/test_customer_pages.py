@@ -172,6 +172,29 @@ def test_my_orders_lists_only_mine_newest_first(alice_client, alice, bob, make_o
     assert ("€42.50" if currency else "42.50") in content
 
 
+def test_my_orders_latest_update_is_the_newest_the_customer_may_see(
+    alice_client, alice, make_order
+):
+    """A staff-only note written after the public ones is never the "latest
+    update" (nor shown); each order gets its own newest public event."""
+    noted = make_order(user=alice)
+    ship(noted)
+    services.add_note(noted, "Customer called, very kind", public=False)
+    other = make_order(user=alice)
+    services.start_tracking(other)
+    services.add_note(other, "Your engraving is ready.", notify=False)
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+
+    def card(order):
+        card = content.split('id="order-%s"' % number_of(order), 1)[1]
+        return card.split('id="order-', 1)[0]  # up to the next card
+
+    assert "<strong>Shipped</strong>. Packed with care." in card(noted)
+    assert "very kind" not in content
+    assert "Your engraving is ready." in card(other)
+    assert "Packed with care" not in card(other)
+
+
 def test_my_orders_shows_how_far_an_order_off_the_path_had_come(
     alice_client, alice, make_order
 ):
