@@ -2,12 +2,18 @@
 
 import datetime
 
+import pytest
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from order_updates import services
-from order_updates.core.reads import FixedRead, instances, read_together
+from order_updates.core.reads import (
+    FixedRead,
+    instances,
+    read_together,
+    run_fixed_reads,
+)
 from order_updates.models import (
     Notification,
     NotificationPreference,
@@ -16,6 +22,7 @@ from order_updates.models import (
     Shipment,
 )
 from order_updates.notifications.outbox import PREFERENCE_FIELDS
+from tests.queries import round_trips, statements
 
 
 def test_reads_of_several_tables_come_back_as_their_values(db, django_user_model):
@@ -168,3 +175,56 @@ def test_a_fixed_read_defers_what_its_queryset_defers(make_order):
         assert got.created_at == expected.created_at is not None
         assert got._state.db == expected._state.db and not got._state.adding
     assert [value is not None for value in read._compiled.values()] == [True]
+
+
+def test_fixed_reads_run_together_answer_as_each_alone(make_order):
+    """Independent reads in one round trip on PostgreSQL (one statement each
+    in a single execute), one by one elsewhere; a read the ORM must run (an id
+    as text) and a read with no rows keep their places."""
+    order = make_order()
+    services.start_tracking(order)
+    services.add_shipment(
+        order, carrier="dhl", tracking_number="JD1", more_tracking_numbers=["JD1B"]
+    )
+    events = FixedRead(OrderEvent, lambda pk: OrderEvent.objects.filter(order_id=pk))
+    shipments = FixedRead(Shipment, _shipments_with_numbers)
+    reads = [
+        (events, (order.pk,)),
+        (shipments, (order.pk,)),
+        (events, (order.pk + 1000,)),  # nothing there
+        (events, (str(order.pk),)),  # text: the ORM's, in a statement of its own
+    ]
+    alone = [read(*args) for read, args in reads]
+    with CaptureQueriesContext(connection) as queries:
+        together = run_fixed_reads(reads)
+    assert [_values(rows) for rows in together] == [_values(rows) for rows in alone]
+    assert [s.more_number for s in together[1]] == ["JD1B"]
+    assert together[2] == [] and len(together[0]) == 2
+    assert statements(queries) == 4
+    assert len(queries) == round_trips(on_sqlite=4, on_postgresql=2)
+    assert run_fixed_reads([]) == []
+
+
+@pytest.mark.postgres
+def test_with_server_side_binding_each_fixed_read_is_a_round_trip(make_order):
+    """psycopg 3's server-side binding takes one statement per execute():
+    the reads then run one by one, with the same answers."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    order = make_order()
+    services.start_tracking(order)
+    events = FixedRead(OrderEvent, lambda pk: OrderEvent.objects.filter(order_id=pk))
+    shipments = FixedRead(Shipment, _shipments_with_numbers)
+    reads = [(events, (order.pk,)), (shipments, (order.pk,))]
+    alone = [read(*args) for read, args in reads]
+    connection.ensure_connection()
+    raw = connection.connection
+    default = raw.cursor_factory
+    raw.cursor_factory = ServerBindingCursor
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            together = run_fixed_reads(reads)
+    finally:
+        raw.cursor_factory = default
+    assert [_values(rows) for rows in together] == [_values(rows) for rows in alone]
+    assert statements(queries) == len(queries) == 2

@@ -12,7 +12,8 @@ A page reads an order's events, parcels and scans with the same queries on
 every request; only the order changes. Django builds and compiles a queryset's
 SQL afresh each time, which costs more than running such a short query does.
 :class:`FixedRead` keeps the SQL Django compiled for a queryset, per database,
-and runs it again with the new values.
+and runs it again with the new values; :func:`run_fixed_reads` sends a page's
+independent reads to PostgreSQL in one round trip.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
@@ -168,6 +169,12 @@ class FixedRead:
         self._lock = threading.Lock()
 
     def __call__(self, *args: Any) -> list[Any]:
+        return run_fixed_reads([(self, args)])[0]
+
+    def statement(self, args: tuple[Any, ...]) -> _Statement | None:
+        """The read of ``args`` ready to run: its database, SQL with the real
+        values among its parameters, and the plan of its rows; None if the ORM
+        must run it (see the class)."""
         db = router.db_for_read(self.model)
         shape = (db, *(len(arg) if isinstance(arg, list) else None for arg in args))
         if shape not in self._compiled:
@@ -180,16 +187,13 @@ class FixedRead:
         # The SQL was made for integers (the stand-ins): anything else (a text
         # id the field would convert) goes through the ORM.
         if compiled is None or not all(type(value) is int for value in values):
-            return list(self.build(*args).using(db))
+            return None
         sql, params, positions, rows = compiled
         params = list(params)
         for places, value in zip(positions, values, strict=True):
             for place in places:
                 params[place] = value
-        connection = connections[db]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return rows.instances(cursor.fetchall(), db, connection)
+        return _Statement(db, sql, params, rows)
 
     def _compile(
         self, db: str, args: tuple[Any, ...]
@@ -223,6 +227,78 @@ class FixedRead:
                 return None
             positions.append(found)
         return sql, params, positions, rows
+
+
+class _Statement(NamedTuple):
+    db: str
+    sql: str
+    params: list[Any]
+    rows: _Rows
+
+
+def run_fixed_reads(
+    reads: Sequence[tuple[FixedRead, tuple[Any, ...]]],
+) -> list[list[Any]]:
+    """What calling each ``(read, args)`` would return, in order.
+
+    A page makes several such reads that do not depend on each other (an
+    order's events, parcels and scans). On PostgreSQL through psycopg 3's
+    client-side binding (Django's default) their statements go to the server
+    in one ``execute()``, each result read in turn with ``nextset()``: one
+    round trip instead of one per read. Elsewhere (SQLite, psycopg 2,
+    ``server_side_binding``) each runs on its own.
+    """
+    results: list[list[Any] | None] = [None] * len(reads)
+    pending: list[tuple[int, _Statement]] = []
+    for index, (read, args) in enumerate(reads):
+        statement = read.statement(args)
+        if statement is None:
+            results[index] = list(
+                read.build(*args).using(router.db_for_read(read.model))
+            )
+        else:
+            pending.append((index, statement))
+    while pending:
+        db = pending[0][1].db
+        together = [(i, s) for i, s in pending if s.db == db]
+        pending = [(i, s) for i, s in pending if s.db != db]
+        connection = connections[db]
+        with connection.cursor() as cursor:
+            if len(together) > 1 and _takes_many_statements(connection, cursor):
+                cursor.execute(
+                    STATEMENT_SEPARATOR.join(s.sql for _i, s in together),
+                    [param for _i, s in together for param in s.params],
+                )
+                for position, (index, statement) in enumerate(together):
+                    if position:
+                        cursor.nextset()
+                    results[index] = statement.rows.instances(
+                        cursor.fetchall(), db, connection
+                    )
+            else:
+                for index, statement in together:
+                    cursor.execute(statement.sql, statement.params)
+                    results[index] = statement.rows.instances(
+                        cursor.fetchall(), db, connection
+                    )
+    return results  # type: ignore[return-value]
+
+
+#: Between the statements that run_fixed_reads() sends in one execute().
+STATEMENT_SEPARATOR = ";\n"
+
+
+def _takes_many_statements(connection: Any, cursor: Any) -> bool:
+    """Several statements with parameters in one execute(): psycopg 3's
+    ClientCursor (it sends them as one simple query, results read with
+    nextset()); not its server-side binding cursor, nor psycopg 2."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        from psycopg import ClientCursor
+    except ImportError:  # psycopg 2
+        return False
+    return isinstance(cursor.cursor, ClientCursor)
 
 
 class _Rows:

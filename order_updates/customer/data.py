@@ -37,10 +37,11 @@ from order_updates.core.progress import (
     get_progress,
     reached_status,
 )
-from order_updates.core.reads import FixedRead
+from order_updates.core.reads import FixedRead, run_fixed_reads
 from order_updates.core.tracking import estimate_words, status_words
 from order_updates.models import (
     EventKind,
+    NotificationPreference,
     OrderEvent,
     OrderState,
     Shipment,
@@ -222,19 +223,29 @@ def load_shipments(
     order: Model, *, line_names: dict[str, str] | None = None
 ) -> list[ShipmentInfo]:
     """The order's parcels, oldest first, each with all its tracking numbers and
-    scans: two queries whatever their number (the further numbers are joined to
-    the shipments; the scans of all of them come in one more).
+    scans: two reads whatever their number (the further numbers are joined to
+    the shipments; the scans of all of them come in the other), one round trip
+    where the database allows (:func:`~order_updates.core.reads.run_fixed_reads`).
     """
+    rows, scans = run_fixed_reads(
+        [(_order_shipments, (order.pk,)), (_order_scans, (order.pk,))]
+    )
+    return _shipment_infos(rows, scans, line_names)
+
+
+def _shipment_infos(
+    rows: list[Any],
+    scan_rows: list[Any],
+    line_names: dict[str, str] | None,
+) -> list[ShipmentInfo]:
     shipments: dict[int, Shipment] = {}
     numbers: dict[int, list[str]] = {}
-    for row in _order_shipments(order.pk):
+    for row in rows:
         shipments.setdefault(row.pk, row)
         if row.more_number and row.more_number != row.tracking_number:
             numbers.setdefault(row.pk, []).append(row.more_number)
-    if not shipments:
-        return []
     scans: dict[int, list[TrackingEvent]] = {}
-    for scan in _order_scans(order.pk):
+    for scan in scan_rows:
         scans.setdefault(scan.shipment_id, []).append(scan)
     return [
         ShipmentInfo.from_model(
@@ -292,6 +303,8 @@ class OrderDetail:
     #: The tax already in the total ("including tax"), or None.
     tax_included: Any = None
     currency: str = ""
+    #: The time zone the customer chose, when asked for ("" if none).
+    time_zone: str = ""
 
 
 # Events in words ---------------------------------------------------------------------
@@ -505,16 +518,42 @@ def _estimate(shipments: Iterable[Shipment]) -> dict[str, datetime.date | None]:
     }
 
 
-def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
-    """One :class:`OrderSummary` per order (state rows joined): one query more,
-    for the latest customer-visible event of every order.
+#: The logged-in customer's saved preference, for its time zone.
+_customer_preference = FixedRead(
+    NotificationPreference,
+    lambda user_pk: NotificationPreference.objects.filter(user_id=user_pk).only(
+        "pk", "timezone"
+    )[:1],
+)
+
+
+def _time_zone(preferences: list[Any]) -> str:
+    return (preferences[0].timezone or "") if preferences else ""
+
+
+def summaries(
+    orders: Iterable[Model], *, customer_pk: Any = None
+) -> tuple[list[OrderSummary], str]:
+    """One :class:`OrderSummary` per order (state rows joined), and the time
+    zone the customer ``customer_pk`` chose ("" if none, or not asked for).
+    Two reads (the latest customer-visible event of every order, the estimated
+    deliveries of their parcels) and the customer's preference: one round trip
+    where the database allows.
     """
     adapter = get_adapter()
     orders = list(orders)
     pks = [order.pk for order in orders]
-    latest = {event.order_id: event for event in _latest_events(pks)} if pks else {}
+    reads: list[tuple[FixedRead, tuple[Any, ...]]] = []
+    if pks:
+        reads += [(_latest_events, (pks,)), (_estimates, (pks,))]
+    if customer_pk is not None:
+        reads.append((_customer_preference, (customer_pk,)))
+    found = run_fixed_reads(reads)
+    latest_rows, estimate_rows = found[:2] if pks else ([], [])
+    time_zone = _time_zone(found[-1]) if customer_pk is not None else ""
+    latest = {event.order_id: event for event in latest_rows}
     estimates: dict[Any, list[Shipment]] = {}
-    for shipment in _estimates(pks) if pks else ():
+    for shipment in estimate_rows:
         estimates.setdefault(shipment.order_id, []).append(shipment)
     # Orders in the same status (and, off the path, that came as far) share one
     # (immutable) Progress.
@@ -543,25 +582,39 @@ def summaries(orders: Iterable[Model]) -> list[OrderSummary]:
                 **_estimate(estimates.get(order.pk, ())),
             )
         )
-    return result
+    return result, time_zone
 
 
 # One order ---------------------------------------------------------------------------
 
 
-def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
-    """The order page's data: three queries (events, shipments with their
-    tracking numbers, scans) when ``order`` was loaded with its state row joined
-    (and its lines prefetched, for ``items``). Without ``items`` (the public
-    tracking page) neither the order's lines nor the parcels' items are shown.
+def order_detail(
+    order: Model, *, items: bool = True, customer_pk: Any = None
+) -> OrderDetail:
+    """The order page's data: three reads (events, shipments with their
+    tracking numbers, scans), and the preference of the customer
+    ``customer_pk`` for its time zone, in one round trip where the database
+    allows, when ``order`` was loaded with its state row joined (and its lines
+    prefetched, for ``items``). Without ``items`` (the public tracking page)
+    neither the order's lines nor the parcels' items are shown.
     """
     adapter = get_adapter()
+    reads: list[tuple[FixedRead, tuple[Any, ...]]] = [
+        (_order_events, (order.pk,)),
+        (_order_shipments, (order.pk,)),
+        (_order_scans, (order.pk,)),
+    ]
+    if customer_pk is not None:
+        reads.append((_customer_preference, (customer_pk,)))
+    event_rows, shipment_rows, scan_rows, *preference = run_fixed_reads(reads)
     # All of the order's events, the customer's picked here by the same rule
     # as ``public()``: a query without its two exclusions is cheaper to build,
     # and an order's staff-only events are few.
-    events = [event for event in _order_events(order.pk) if event.is_public]
-    shipments = load_shipments(
-        order, line_names=adapter.get_line_names(order) if items else None
+    events = [event for event in event_rows if event.is_public]
+    shipments = _shipment_infos(
+        shipment_rows,
+        scan_rows,
+        adapter.get_line_names(order) if items else None,
     )
     status_events = [e for e in events if e.to_status]
     timeline = [timeline_entry(event) for event in reversed(events)]
@@ -587,6 +640,7 @@ def order_detail(order: Model, *, items: bool = True) -> OrderDetail:
         shipments=shipments,
         attention=attention,
         currency=(adapter.field(order, "currency") or "") if items else "",
+        time_zone=_time_zone(preference[0]) if preference else "",
         **(_figures(adapter, order) if items else {}),
     )
 

@@ -21,7 +21,6 @@ from django.views.decorators.http import require_http_methods
 
 from order_updates.conf import app_settings
 from order_updates.core.adapter import get_adapter
-from order_updates.core.reads import FixedRead
 from order_updates.customer.data import (
     ORDER_FILTERS,
     customer_orders,
@@ -32,24 +31,13 @@ from order_updates.customer.data import (
 )
 from order_updates.customer.forms import LookupForm
 from order_updates.customer.lookup import LookupRateLimit, find_order
-from order_updates.models import NotificationPreference
 from order_updates.notifications.links import order_for_tracking_token, tracking_path
 from order_updates.notifications.views import private_page, render_page
 
-_customer_preference = FixedRead(
-    NotificationPreference,
-    lambda user_pk: NotificationPreference.objects.filter(user_id=user_pk).only(
-        "pk", "timezone"
-    )[:1],
-)
 
-
-def _customer_zone(request: HttpRequest):
-    """The logged-in customer's chosen time zone, else the shop's (one query)."""
-    if request.user.pk is None:
-        return nullcontext()
-    found = _customer_preference(request.user.pk)
-    name = found[0].timezone if found else None
+def _customer_zone(name: str):
+    """``timezone.override()`` for the zone the customer chose (read with the
+    page's data), else the shop's."""
     try:
         return timezone.override(zoneinfo.ZoneInfo(name)) if name else nullcontext()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -79,13 +67,14 @@ def my_orders_view(request: HttpRequest) -> HttpResponse:
         )
     except (EmptyPage, PageNotAnInteger):
         raise Http404(_("No such page.")) from None
-    with _customer_zone(request):
+    orders, time_zone = summaries(page.object_list, customer_pk=request.user.pk)
+    with _customer_zone(time_zone):
         return render_page(
             request,
             "order_updates/customer/my_orders.html",
             {
                 "page": page,
-                "orders": summaries(page.object_list),
+                "orders": orders,
                 "show": show,
                 "filters": ORDER_FILTERS,
             },
@@ -107,11 +96,10 @@ def order_view(request: HttpRequest, number: str) -> HttpResponse:
         order = adapter.with_items(mine).get(**{path: number})
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(_("No such order.")) from None
-    with _customer_zone(request):
+    detail = order_detail(order, customer_pk=request.user.pk)
+    with _customer_zone(detail.time_zone):
         return render_page(
-            request,
-            "order_updates/customer/order.html",
-            {"detail": order_detail(order)},
+            request, "order_updates/customer/order.html", {"detail": detail}
         )
 
 
