@@ -274,6 +274,8 @@ class OrderSummary:
     #: and the latest last day of their estimates (None when none is known).
     estimated_from: datetime.date | None = None
     estimated_to: datetime.date | None = None
+    #: The order page's address ("my orders" sets it).
+    url: str = ""
 
     @property
     def estimated_window(self) -> bool:
