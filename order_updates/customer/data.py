@@ -509,15 +509,14 @@ _estimates = FixedRead(
 )
 
 
-def _estimate(shipments: Iterable[Shipment]) -> dict[str, datetime.date | None]:
+def _estimate(
+    shipments: Iterable[Shipment],
+) -> tuple[datetime.date | None, datetime.date | None]:
     """When an order's parcels still on their way should arrive: the earliest
     first day and the latest last day of their estimates."""
     firsts = [s.estimated_delivery_from for s in shipments if s.estimated_delivery_from]
     lasts = [s.estimated_delivery_to for s in shipments if s.estimated_delivery_to]
-    return {
-        "estimated_from": min(firsts) if firsts else None,
-        "estimated_to": max(lasts) if lasts else None,
-    }
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
 
 
 #: The logged-in customer's saved preference, for its time zone.
@@ -572,6 +571,7 @@ def summaries(
         key = (code, reached)
         if key not in progress and code is not None:
             progress[key] = get_progress(code, reached=reached)
+        estimated_from, estimated_to = _estimate(estimates.get(order.pk, ()))
         result.append(
             OrderSummary(
                 order=order,
@@ -581,7 +581,8 @@ def summaries(
                 currency=adapter.field(order, "currency") or "",
                 progress=progress.get(key),
                 latest=timeline_entry(event) if event is not None else None,
-                **_estimate(estimates.get(order.pk, ())),
+                estimated_from=estimated_from,
+                estimated_to=estimated_to,
             )
         )
     return result, time_zone
