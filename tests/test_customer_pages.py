@@ -355,9 +355,9 @@ def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):
     assert len(re.findall(r'id="order-', response.content.decode())) == 10
     assert response.content.decode().count('class="ou-order__estimate"') == 8
     assert few == many
-    # Session, user, the page's orders with their states and count, their
-    # latest events, their parcels' estimated delivery, the time zone (the
-    # last three in one round trip on PostgreSQL).
+    # Session, user, the page's orders and their count, their states with
+    # their parcels' estimated delivery, their latest events, the time zone
+    # (the last three in one round trip on PostgreSQL).
     assert many == (6, round_trips(on_sqlite=6, on_postgresql=4))
 
 
@@ -553,6 +553,16 @@ def test_my_orders_shows_the_estimated_delivery(alice_client, alice, make_order)
     )
     content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
     assert "Estimated delivery" not in order_row(content, arrived)
+    # Two parcels on their way: from the first one's earliest day to the last
+    # one's latest.
+    services.add_shipment(
+        waiting,
+        carrier="dhl",
+        tracking_number="JD-LATE",
+        estimated_delivery=(datetime.date(2026, 12, 5), datetime.date(2026, 12, 6)),
+    )
+    content = alice_client.get(reverse("order_updates:my_orders")).content.decode()
+    assert "between Dec. 2, 2026 and Dec. 6, 2026" in order_row(content, waiting)
 
 
 @pytest.mark.skipif(
@@ -1192,3 +1202,25 @@ def test_an_empty_lookup_post_is_a_bad_request_with_errors(client):
     response = client.post(reverse("order_updates:lookup"))
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
+
+
+def test_my_orders_cards_hold_their_state_rows_as_if_joined(
+    alice, make_order, django_assert_num_queries
+):
+    """customer_orders() leaves the state rows out of the shop's query and
+    summaries() reads them beside its other reads: a card's order then holds its
+    state row (or the lack of one) without a query of its own."""
+    from order_updates.customer import data
+
+    shipped, untracked = make_order(user=alice), make_order(user=alice)
+    ship(shipped)
+    orders = list(data.customer_orders(alice))
+    with CaptureQueriesContext(connection) as reads:
+        cards, _zone = data.summaries(orders)
+    assert statements(reads) == 2  # the state rows, the latest events
+    by_pk = {card.order.pk: card for card in cards}
+    with django_assert_num_queries(0):
+        assert by_pk[shipped.pk].order.order_updates_state.status == "shipped"
+        with pytest.raises(OrderState.DoesNotExist):
+            by_pk[untracked.pk].order.order_updates_state  # noqa: B018
+    assert by_pk[untracked.pk].progress is None
