@@ -431,7 +431,11 @@ def customer_orders(user: Any, status_filter: str = "") -> QuerySet:
     orders = adapter.get_page_queryset(adapter.get_orders_for_user(user))
     joined = orders.query.select_related
     if isinstance(joined, dict) and STATE in joined:
-        others = [path for path in _related_paths(joined) if path != STATE]
+        others = [
+            path
+            for path in _related_paths(joined)
+            if path != STATE and not path.startswith(STATE + "__")
+        ]
         orders = orders.select_related(None).select_related(*others)
     completed = completed_codes()
     if status_filter == "completed":
