@@ -37,3 +37,15 @@ EMAIL_FILE_PATH = os.environ.get(
 ORDER_UPDATES = {**ORDER_UPDATES, "COALESCE_SECONDS": 0, "QUIET_HOURS": None}
 
 ROOT_URLCONF = "bench.urls"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ALLOWED_HOSTS = ["testserver"]

@@ -21,12 +21,13 @@ from django.db import connection
 from django.template import Context, Template
 from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
-from django.urls import resolve, reverse
-from django.utils import timezone
+from django.urls import resolve, reverse, set_script_prefix
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
+from order_updates.customer.views import order_links
 from order_updates.models import NotificationPreference, OrderState
 from order_updates.notifications.links import (
     TrackingToken,
@@ -35,6 +36,7 @@ from order_updates.notifications.links import (
     read_tracking_token,
     tracking_path,
 )
+from order_updates.templatetags.order_updates import kept_parts
 from tests.queries import round_trips, statements
 
 UTC = datetime.timezone.utc
@@ -271,15 +273,40 @@ def test_my_orders_draws_each_distinct_status_once(alice_client, alice, make_ord
         ship(order)
     placed = make_order(user=alice)
     services.start_tracking(placed)
-    rendered = []
-    with _record_templates(rendered):
-        response = alice_client.get(reverse("order_updates:my_orders"))
-    content = response.content.decode()
-    assert content.count('data-status="shipped"') == 3
-    assert content.count('data-status="placed"') == 1
-    assert content.count('aria-current="step"') == 4
-    assert rendered.count("order_updates/customer/progress.html") == 2
-    assert rendered.count("order_updates/customer/status.html") == 2
+    kept_parts.clear()
+    for request in ("first", "next"):
+        rendered = []
+        with _record_templates(rendered):
+            response = alice_client.get(reverse("order_updates:my_orders"))
+        content = response.content.decode()
+        assert content.count('data-status="shipped"') == 3
+        assert content.count('data-status="placed"') == 1
+        assert content.count('aria-current="step"') == 4
+        # Drawn once per distinct status on the first page, then kept.
+        times = 1 if request == "first" else 0
+        assert rendered.count("order_updates/customer/progress.html") == 2 * times
+        assert rendered.count("order_updates/customer/status.html") == 2 * times
+    with translation.override("de"):
+        content = alice_client.get(reverse("order_updates:my_orders")).content
+    assert b'data-status="shipped">Versandt<' in content
+
+
+def test_parts_that_can_differ_between_requests_are_drawn_each_time(tmp_path, settings):
+    (tmp_path / "form_part.html").write_text("<form>{% csrf_token %}{{ label }}</form>")
+    (tmp_path / "clock_part.html").write_text('{% now "u" %} {{ label }}')
+    (tmp_path / "plain_part.html").write_text("{{ label }}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    page = Template(
+        "{% load order_updates %}"
+        '{% order_updates_part "form_part.html" label="x" %}|'
+        '{% order_updates_part "clock_part.html" label="x" %}|'
+        '{% order_updates_part "plain_part.html" label="x" %}'
+    )
+    first = page.render(Context({"csrf_token": "token-one"}))
+    second = page.render(Context({"csrf_token": "token-two"}))
+    assert 'value="token-one"' in first and 'value="token-two"' in second
+    assert first.split("|")[1] != second.split("|")[1]  # microseconds of now
+    assert first.split("|")[2] == second.split("|")[2] == "x"
 
 
 @contextlib.contextmanager
@@ -340,6 +367,18 @@ def test_numbers_with_slashes_and_any_letters_list_and_open(
         assert page.status_code == 200
         assert escape("Order %s" % number) in page.content.decode()
     assert alice_client.get(links[-1] + "more/").status_code == 404
+
+
+@pytest.mark.parametrize("prefix", ["/", "/shop/"])
+def test_order_links_are_what_reverse_gives(prefix):
+    numbers = ["1001", "A-7_b", "2026/1", "a b", "ü", "..", "-", "%41", "x?y", "0"]
+    set_script_prefix(prefix)
+    try:
+        expected = [reverse("order_updates:order", args=[n]) for n in numbers]
+        assert order_links(numbers, "order_updates") == expected
+    finally:
+        set_script_prefix("/")
+    assert expected[0] == prefix + "order-updates/orders/1001/"
 
 
 def test_my_orders_query_count_does_not_grow(alice_client, alice, make_order):

@@ -28,6 +28,7 @@ from django.db.models import (
     TextChoices,
     Window,
 )
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
@@ -278,6 +279,8 @@ class OrderSummary:
     estimated_to: datetime.date | None = None
     #: The order page's address ("my orders" sets it).
     url: str = ""
+    #: "Order 1001", in the active language.
+    heading: str = ""
 
     @property
     def estimated_window(self) -> bool:
@@ -591,6 +594,7 @@ def summaries(
     # (immutable) Progress.
     statuses = get_pipeline().statuses
     progress: dict[tuple[str | None, str | None], Progress | None] = {}
+    heading = gettext("Order %(number)s")  # translated once, not per order
     result = []
     for order in orders:
         event = latest.get(order.pk)
@@ -603,10 +607,12 @@ def summaries(
         if key not in progress and code is not None:
             progress[key] = get_progress(code, reached=reached)
         state = states.get(order.pk)
+        number = adapter.get_number(order)
         result.append(
             OrderSummary(
                 order=order,
-                number=adapter.get_number(order),
+                number=number,
+                heading=heading % {"number": number},
                 created=adapter.field(order, "created"),
                 total=adapter.field(order, "total"),
                 currency=adapter.field(order, "currency") or "",

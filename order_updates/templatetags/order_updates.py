@@ -15,7 +15,7 @@ format of the customer pages and the notifications, and
 The pages themselves draw the status and the stepper of each order with
 ``{% order_updates_part "order_updates/customer/progress.html" progress=... %}``:
 the template rendered with those values alone, once for each distinct set of
-them on a page (ten orders on their way share one rendering).
+them (ten orders on their way share one rendering), and kept for the next pages.
 """
 
 from __future__ import annotations
@@ -23,11 +23,17 @@ from __future__ import annotations
 import datetime
 import functools
 import html
+import threading
+from collections import OrderedDict
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django import template
-from django.template import Context, Engine
-from django.utils import formats, translation
+from django.template import Context, Engine, Template, Variable
+from django.template.base import VariableNode
+from django.template.defaulttags import CsrfTokenNode, NowNode
+from django.template.loader_tags import ExtendsNode, IncludeNode
+from django.utils import formats, timezone, translation
 from django.utils.dateformat import DateFormat, TimeFormat, re_escaped, re_formatchars
 from django.utils.safestring import SafeString
 
@@ -65,36 +71,117 @@ def order_shipments(order: Any) -> dict[str, Any]:
 @register.simple_tag(takes_context=True)
 def order_updates_part(context: Context, template_name: str, **values: Any) -> str:
     """``template_name`` rendered with ``values`` alone, as an inclusion tag
-    renders its template; rendered once per page for each distinct ``values``
-    (in the active language) and repeated from then on.
+    renders its template.
+
+    What it renders depends on ``values``, the language, the time zone and the
+    template alone, so the result is kept (per process, the last
+    :data:`KEPT_PARTS` of them) and repeated for the same values: a page of ten
+    orders on their way renders their stepper once, and the next page not at
+    all. A template that can differ from one request to the next is rendered
+    each time: one with ``{% csrf_token %}`` (it gets the page's token), a
+    ``csrf_token`` variable, ``{% now %}``, or an ``{% include %}`` or
+    ``{% extends %}`` (whose template is not looked into).
     """
-    parts = context.render_context.get(_PARTS)
-    if parts is None:
-        parts = context.render_context[_PARTS] = {}
+    page = context.render_context.get(_PAGE)
+    if page is None:
+        page = context.render_context[_PAGE] = {}
     try:
-        key = (
+        # Within a page the same values are the same objects: a cheap lookup
+        # before the process-wide one, which compares values.
+        values_key = (
             template_name,
-            translation.get_language(),
-            context.autoescape,
             tuple(sorted(values.items())),
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+            context.autoescape,
         )
-        rendered = parts.get(key)
+        rendered = page.get(values_key)
     except TypeError:  # a value that cannot be a dict key: render it each time
-        key, rendered = None, None
+        values_key, rendered = None, None
+    if rendered is not None:
+        return rendered
+    part_template = page.get(template_name)
+    if part_template is None:
+        engine = context.template.engine if context.template else Engine.get_default()
+        part_template = page[template_name] = engine.get_template(template_name)
+    key = None
+    if values_key is not None and _can_keep(part_template):
+        key = (part_template, *values_key[1:], context.use_l10n, context.use_tz)
+        rendered = kept_parts.get(key)
     if rendered is None:
         part = context.new(values)
-        csrf_token = context.get("csrf_token")
-        if csrf_token is not None:
-            part["csrf_token"] = csrf_token
-        engine = context.template.engine if context.template else Engine.get_default()
-        rendered = engine.get_template(template_name).render(part)
+        if key is None:
+            csrf_token = context.get("csrf_token")
+            if csrf_token is not None:
+                part["csrf_token"] = csrf_token
+        rendered = part_template.render(part)
         if key is not None:
-            parts[key] = rendered
+            kept_parts.put(key, rendered)
+    if values_key is not None:
+        page[values_key] = rendered
     return rendered
 
 
-#: Where the rendered parts are kept in the template's render context.
-_PARTS = "order_updates.parts"
+#: How many rendered parts a process keeps (the least recently used go first).
+KEPT_PARTS = 256
+
+#: Where a page keeps its parts and their templates, in its render context.
+_PAGE = "order_updates.parts"
+
+
+class _KeptParts:
+    """The rendered parts, least recently used first; safe across threads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._parts: OrderedDict[Any, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> str | None:
+        with self._lock:
+            rendered = self._parts.get(key)
+            if rendered is not None:
+                self._parts.move_to_end(key)
+            return rendered
+
+    def put(self, key: Any, rendered: str) -> None:
+        with self._lock:
+            self._parts[key] = rendered
+            if len(self._parts) > self.size:
+                self._parts.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._parts.clear()
+
+
+#: The parts rendered in this process (``kept_parts.clear()`` forgets them).
+kept_parts = _KeptParts(KEPT_PARTS)
+
+
+def _can_keep(part_template: Template) -> bool:
+    """Whether ``part_template``'s output depends on its values alone (see
+    :func:`order_updates_part`); worked out once per template."""
+    try:
+        return _keepable[part_template]
+    except KeyError:
+        pass
+    nodelist = part_template.nodelist
+    varies = any(
+        nodelist.get_nodes_by_type(node_type)
+        for node_type in (CsrfTokenNode, NowNode, IncludeNode, ExtendsNode)
+    ) or any(
+        variable.var == "csrf_token" or str(variable.var).startswith("csrf_token.")
+        for node in nodelist.get_nodes_by_type(VariableNode)
+        for variable in [node.filter_expression.var]
+        if isinstance(variable, Variable)
+    )
+    _keepable[part_template] = not varies
+    return not varies
+
+
+#: Templates (compiled) and whether their rendered parts can be kept.
+_keepable: WeakKeyDictionary[Template, bool] = WeakKeyDictionary()
 
 
 @register.filter
