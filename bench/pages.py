@@ -3,8 +3,9 @@
 The workload (issue 12): one customer with 100 orders, each with 3 lines, its
 status changes (placed, confirmed, processing, then shipped by its shipment)
 and 1 shipment with 5 carrier scans. Each page is requested
-``--requests`` times through the whole middleware stack (Django's test client:
-sessions, authentication, CSRF, messages), interleaved with the baseline
+``--requests`` times with Django's test client through a shop's whole
+middleware stack (the demo shop's: security, sessions, locale, common, CSRF,
+authentication, messages, clickjacking), interleaved with the baseline
 (bench/baselineshop/views.py: the customer's orders in one query, a minimal
 template), so that a slower or faster spell of the machine touches all alike.
 The report gives the median and the 95th percentile of each, their ratio to the

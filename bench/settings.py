@@ -6,6 +6,7 @@ few things a benchmark needs.
 * Email goes to the local SMTP sink (bench/smtp_sink.py) at ``BENCH_SMTP_PORT``,
   for the baseline and the workers alike; ``BENCH_EMAIL_BACKEND`` may name
   another backend (the file-based one) for both.
+* The demo shop's middleware stack, for the page benchmark (bench/pages.py).
 * Persistent database connections for this process, and for the workers
   ``CELERY_DB_REUSE_MAX`` (Celery's Django fix-up closes connections around
   every task otherwise), as docs/deployment.rst recommends.
@@ -38,6 +39,9 @@ ORDER_UPDATES = {**ORDER_UPDATES, "COALESCE_SECONDS": 0, "QUIET_HOURS": None}
 
 ROOT_URLCONF = "bench.urls"
 
+# The page benchmark's requests go through a shop's whole middleware stack: the
+# demo shop's (Django's default project stack and LocaleMiddleware), not the
+# test suite's three.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,4 +52,4 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-ALLOWED_HOSTS = ["testserver"]
+ALLOWED_HOSTS = ["testserver"]  # the test client's host (CommonMiddleware checks it)
