@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Prefetch
 from django.template import Context, Template
 from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
@@ -691,10 +692,60 @@ def test_order_page_query_count_does_not_grow(alice_client, alice, make_order):
     assert content.count('class="ou-scan"') == 1 + 5 + 3 * 4
     assert content.count('class="ou-shipment__number"') == 1 + 3 * 2
     assert few == many
-    # Session, user, the order with its state, its lines, the events, the
-    # shipments with their tracking numbers, the scans, the time zone (the last
-    # four in one round trip on PostgreSQL).
-    assert many == (8, round_trips(on_sqlite=8, on_postgresql=5))
+    # Session, user, the order with its state, then in one round trip on
+    # PostgreSQL: the events, the shipments with their tracking numbers, the
+    # scans, the time zone and the order's lines.
+    assert many == (8, round_trips(on_sqlite=8, on_postgresql=4))
+
+
+class PrefetchingAdapter(DefaultOrderAdapter):
+    """A shop that prefetches its lines its own way."""
+
+    def with_items(self, queryset):
+        return (
+            super()
+            .with_items(queryset)
+            .prefetch_related(
+                Prefetch(self.order_fields["items"], to_attr="prefetched_lines")
+            )
+        )
+
+
+def test_order_page_leaves_a_shops_own_line_prefetching_alone(
+    alice_client, alice, make_order, settings
+):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "ADAPTER": "tests.test_customer_pages.PrefetchingAdapter",
+    }
+    order = make_order(user=alice)
+    ship(order)
+    url = reverse("order_updates:order", args=[number_of(order)])
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_client.get(url)
+    assert response.status_code == 200
+    assert hasattr(response.context["detail"].order, "prefetched_lines")
+    lines = response.context["detail"].items
+    assert lines and all(line["name"] in response.content.decode() for line in lines)
+    # The shop's prefetch: the lines twice (its own and the manager's), as
+    # prefetch_related() reads them, and nothing per line.
+    assert statements(captured) == 9
+
+
+def test_order_page_lines_read_with_the_other_reads_know_their_order(
+    alice_client, alice, make_order
+):
+    order = make_order(user=alice)
+    ship(order)
+    response = alice_client.get(reverse("order_updates:order", args=[number_of(order)]))
+    detail = response.context["detail"]
+    items = DefaultOrderAdapter().order_fields["items"]
+    lines = list(getattr(detail.order, items).all())
+    assert len(lines) == len(detail.items) > 0
+    foreign_key = detail.order._meta.get_field(items).field.name
+    with CaptureQueriesContext(connection) as captured:
+        owners = {getattr(line, foreign_key) for line in lines}
+    assert owners == {detail.order} and len(captured) == 0
 
 
 # The tracking page -------------------------------------------------------------------

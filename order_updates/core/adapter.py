@@ -368,6 +368,14 @@ class DefaultOrderAdapter:
         """``queryset`` of orders with their lines prefetched (and the relations
         the ``ITEM_FIELDS`` follow), when ``items`` is a relation.
         """
+        lookups = self.item_lookups()
+        return queryset.prefetch_related(*lookups) if lookups else queryset
+
+    def item_lookups(self) -> list[str]:
+        """What :meth:`with_items` prefetches: the ``items`` relation, then the
+        relations the ``ITEM_FIELDS`` follow from it (none when ``items`` is not
+        a relation).
+        """
         path = self.order_fields.get("items")
         model = self.get_order_model()
         try:
@@ -375,16 +383,16 @@ class DefaultOrderAdapter:
         except FieldDoesNotExist:
             field = None  # a property or method: nothing to prefetch
         if field is None or not (field.one_to_many or field.many_to_many):
-            return queryset
+            return []
         item_model = field.related_model
         if item_model is None:
-            return queryset
+            return []
         lookups = [path]
         for item_path in self.item_fields.values():
             chain = _forward_relation_chain(item_model, item_path or "")
             if chain:
                 lookups.append("%s__%s" % (path, chain))
-        return queryset.prefetch_related(*lookups)
+        return lookups
 
     def field(self, order: models.Model, name: str) -> Any:
         """The value at ``ORDER_FIELDS[name]`` on ``order`` (None if unmapped)."""

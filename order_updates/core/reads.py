@@ -13,7 +13,8 @@ every request; only the order changes. Django builds and compiles a queryset's
 SQL afresh each time, which costs more than running such a short query does.
 :class:`FixedRead` keeps the SQL Django compiled for a queryset, per database,
 and runs it again with the new values; :func:`run_fixed_reads` sends a page's
-independent reads to PostgreSQL in one round trip.
+independent reads (those, and :class:`QuerysetRead`'s querysets compiled each
+time) to PostgreSQL in one round trip.
 """
 
 from __future__ import annotations
@@ -171,6 +172,10 @@ class FixedRead:
     def __call__(self, *args: Any) -> list[Any]:
         return run_fixed_reads([(self, args)])[0]
 
+    def run(self, args: tuple[Any, ...]) -> list[Any]:
+        """The rows through the ORM (what :meth:`statement` stands in for)."""
+        return list(self.build(*args).using(router.db_for_read(self.model)))
+
     def statement(self, args: tuple[Any, ...]) -> _Statement | None:
         """The read of ``args`` ready to run: its database, SQL with the real
         values among its parameters, and the plan of its rows; None if the ORM
@@ -229,15 +234,70 @@ class FixedRead:
         return sql, params, positions, rows
 
 
+class QuerysetRead:
+    """A queryset to send with a page's other reads (:func:`run_fixed_reads`),
+    compiled by Django on each call: for querysets of the shop's models, whose
+    SQL may differ from one call to the next (a manager that filters by the
+    request's tenant), where :class:`FixedRead` would keep the first.
+
+    Its rows become instances as the queryset makes them, with the objects it
+    already knows set on them (a related manager's instance); a queryset this
+    cannot run that way (``select_related``, ``prefetch_related``, ``values()``)
+    is run by the ORM.
+    """
+
+    def __init__(self, queryset: models.QuerySet):
+        self.queryset = queryset
+        self.model = queryset.model
+
+    def statement(self, args: tuple[Any, ...] = ()) -> _Statement | None:
+        queryset = self.queryset
+        if (
+            queryset.query.select_related
+            or queryset._prefetch_related_lookups
+            or queryset._iterable_class is not models.query.ModelIterable
+        ):
+            return None
+        try:
+            compiler = queryset.query.get_compiler(using=queryset.db)
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            return None
+        rows = _Rows.of(compiler)
+        if rows is None:
+            return None
+        return _Statement(queryset.db, sql, list(params), rows, self._set_known)
+
+    def run(self, args: tuple[Any, ...] = ()) -> list[Any]:
+        return list(self.queryset)
+
+    def _set_known(self, instances: list[models.Model]) -> None:
+        # What ModelIterable does with a related manager's instance: each line's
+        # ``order`` is that order, not a query.
+        for field, known in self.queryset._known_related_objects.items():
+            for instance in instances:
+                found = known.get(getattr(instance, field.attname))
+                if found is not None:
+                    setattr(instance, field.name, found)
+
+
 class _Statement(NamedTuple):
     db: str
     sql: str
     params: list[Any]
     rows: _Rows
+    #: Called with the instances made (QuerysetRead's known related objects).
+    finish: Callable[[list[models.Model]], None] | None = None
+
+    def instances(self, rows: list[tuple[Any, ...]], connection: Any) -> list[Any]:
+        made = self.rows.instances(rows, self.db, connection)
+        if self.finish is not None:
+            self.finish(made)
+        return made
 
 
 def run_fixed_reads(
-    reads: Sequence[tuple[FixedRead, tuple[Any, ...]]],
+    reads: Sequence[tuple[FixedRead | QuerysetRead, tuple[Any, ...]]],
 ) -> list[list[Any]]:
     """What calling each ``(read, args)`` would return, in order.
 
@@ -253,9 +313,7 @@ def run_fixed_reads(
     for index, (read, args) in enumerate(reads):
         statement = read.statement(args)
         if statement is None:
-            results[index] = list(
-                read.build(*args).using(router.db_for_read(read.model))
-            )
+            results[index] = read.run(args)
         else:
             pending.append((index, statement))
     while pending:
@@ -272,15 +330,11 @@ def run_fixed_reads(
                 for position, (index, statement) in enumerate(together):
                     if position:
                         cursor.nextset()
-                    results[index] = statement.rows.instances(
-                        cursor.fetchall(), db, connection
-                    )
+                    results[index] = statement.instances(cursor.fetchall(), connection)
             else:
                 for index, statement in together:
                     cursor.execute(statement.sql, statement.params)
-                    results[index] = statement.rows.instances(
-                        cursor.fetchall(), db, connection
-                    )
+                    results[index] = statement.instances(cursor.fetchall(), connection)
     return results  # type: ignore[return-value]
 
 

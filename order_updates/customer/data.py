@@ -32,7 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from order_updates.carriers.registry import carrier_name, tracking_link
-from order_updates.core.adapter import get_adapter
+from order_updates.core.adapter import DefaultOrderAdapter, get_adapter
 from order_updates.core.progress import (
     Progress,
     completed_codes,
@@ -40,7 +40,7 @@ from order_updates.core.progress import (
     get_progress,
     reached_status,
 )
-from order_updates.core.reads import FixedRead, run_fixed_reads
+from order_updates.core.reads import FixedRead, QuerysetRead, run_fixed_reads
 from order_updates.core.tracking import estimate_words, status_words
 from order_updates.models import (
     EventKind,
@@ -633,20 +633,27 @@ def order_detail(
 ) -> OrderDetail:
     """The order page's data: three reads (events, shipments with their
     tracking numbers, scans), and the preference of the customer
-    ``customer_pk`` for its time zone, in one round trip where the database
-    allows, when ``order`` was loaded with its state row joined (and its lines
-    prefetched, for ``items``). Without ``items`` (the public tracking page)
-    neither the order's lines nor the parcels' items are shown.
+    ``customer_pk`` for its time zone, and for ``items`` the order's lines
+    unless prefetched (:func:`order_page_queryset`), in one round trip where
+    the database allows, when ``order`` was loaded with its state row joined.
+    Without ``items`` (the public tracking page) neither the order's lines nor
+    the parcels' items are shown.
     """
     adapter = get_adapter()
-    reads: list[tuple[FixedRead, tuple[Any, ...]]] = [
+    reads: list[tuple[FixedRead | QuerysetRead, tuple[Any, ...]]] = [
         (_order_events, (order.pk,)),
         (_order_shipments, (order.pk,)),
         (_order_scans, (order.pk,)),
     ]
     if customer_pk is not None:
         reads.append((_customer_preference, (customer_pk,)))
-    event_rows, shipment_rows, scan_rows, *preference = run_fixed_reads(reads)
+    lines = _unread_lines(adapter, order) if items else None
+    if lines is not None:
+        reads.append((QuerysetRead(lines[0]), ()))
+    found = run_fixed_reads(reads)
+    if lines is not None:
+        _keep_lines(order, lines, found.pop())
+    event_rows, shipment_rows, scan_rows, *preference = found
     # All of the order's events, the customer's picked here by the same rule
     # as ``public()``: a query without its two exclusions is cheaper to build,
     # and an order's staff-only events are few.
@@ -683,6 +690,52 @@ def order_detail(
         time_zone=_time_zone(preference[0]) if preference else "",
         **(_figures(adapter, order) if items else {}),
     )
+
+
+def order_page_queryset(orders: QuerySet) -> QuerySet:
+    """``orders`` as the order page loads one: with its lines prefetched, unless
+    :func:`order_detail` reads them itself, with its other reads (in the same
+    round trip on PostgreSQL): when the adapter's ``items`` is a plain
+    one-to-many relation, with no further relations to prefetch from the lines,
+    and ``with_items()`` is the default adapter's.
+    """
+    adapter = get_adapter()
+    return orders if _lines_path(adapter) else adapter.with_items(orders)
+
+
+def _lines_path(adapter: Any) -> str | None:
+    """The ``items`` relation when order_detail() reads the lines itself (see
+    :func:`order_page_queryset`), else None."""
+    if type(adapter).with_items is not DefaultOrderAdapter.with_items:
+        return None  # the shop's own prefetching: leave it to with_items()
+    lookups = adapter.item_lookups()
+    if len(lookups) != 1:
+        return None
+    field = adapter.get_order_model()._meta.get_field(lookups[0])
+    return lookups[0] if field.one_to_many else None
+
+
+def _unread_lines(adapter: Any, order: Model) -> tuple[QuerySet, str] | None:
+    """The queryset of ``order``'s lines and the name prefetch_related() keeps
+    them under, when order_detail() is to read them (not already prefetched)."""
+    path = _lines_path(adapter)
+    if path is None:
+        return None
+    manager = getattr(order, path)
+    cache_name = manager.field.remote_field.cache_name
+    if cache_name in getattr(order, "_prefetched_objects_cache", {}):
+        return None
+    return manager.all(), cache_name
+
+
+def _keep_lines(order: Model, lines: tuple[QuerySet, str], rows: list[Model]) -> None:
+    # As prefetch_related() leaves them: the related manager's queryset, done.
+    queryset, cache_name = lines
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    if not hasattr(order, "_prefetched_objects_cache"):
+        order._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    order._prefetched_objects_cache[cache_name] = queryset  # type: ignore[attr-defined]
 
 
 def _figures(adapter: Any, order: Model) -> dict[str, Any]:

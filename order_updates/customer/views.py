@@ -28,6 +28,7 @@ from order_updates.customer.data import (
     customer_orders,
     link_version,
     order_detail,
+    order_page_queryset,
     orders_page,
     summaries,
 )
@@ -133,7 +134,7 @@ def order_view(request: HttpRequest, number: str) -> HttpResponse:
     path = adapter.order_fields.get("number") or "pk"
     try:
         mine = adapter.get_page_queryset(adapter.get_orders_for_user(request.user))
-        order = adapter.with_items(mine).get(**{path: number})
+        order = order_page_queryset(mine).get(**{path: number})
     except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404(_("No such order.")) from None
     detail = order_detail(order, customer_pk=request.user.pk)
