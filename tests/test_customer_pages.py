@@ -28,6 +28,7 @@ from django.utils.html import escape
 
 from order_updates import services
 from order_updates.core.adapter import DefaultOrderAdapter
+from order_updates.customer.data import TimelineEntry
 from order_updates.customer.views import order_links
 from order_updates.models import NotificationPreference, OrderState
 from order_updates.notifications.links import (
@@ -290,6 +291,22 @@ def test_my_orders_draws_each_distinct_status_once(alice_client, alice, make_ord
     with translation.override("de"):
         content = alice_client.get(reverse("order_updates:my_orders")).content
     assert b'data-status="shipped">Versandt<' in content
+
+
+def test_page_data_answers_template_lookups_as_keys_and_is_no_collection():
+    entry = TimelineEntry(kind="note", at=timezone.now(), title="Hello")
+    html = Template(
+        "{{ entry.title }}|{{ entry.missing }}|{{ entry.0 }}|{{ entry.problem }}"
+    ).render(Context({"entry": entry}))
+    assert html == "Hello|||False"
+    assert entry["title"] == "Hello"
+    for key in ("missing", 0):
+        with pytest.raises(KeyError):
+            entry[key]
+    with pytest.raises(TypeError):
+        iter(entry)
+    with pytest.raises(TypeError):
+        "title" in entry  # noqa: B015 (what the test is about)
 
 
 def test_parts_that_can_differ_between_requests_are_drawn_each_time(tmp_path, settings):

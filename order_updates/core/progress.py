@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from order_updates.pipeline import Pipeline, Status, get_pipeline
@@ -59,7 +60,12 @@ class Progress:
     completed: bool
 
     def __hash__(self) -> int:
-        # By the codes: hashing the (lazily translated) labels would translate them.
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        # By the codes: hashing the (lazily translated) labels would translate
+        # them. Worked out once: a page looks its parts up by progress.
         return hash(
             (
                 self.status.code,

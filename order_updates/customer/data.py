@@ -70,8 +70,25 @@ ORDER_FILTERS: dict[str, StrOrPromise] = {
 }
 
 
+class KeyLookups:
+    """Django's templates look ``summary.number`` up as a key before trying an
+    attribute: answering as a mapping spares them raising and catching an
+    exception for each of a page's few hundred lookups (a tenth of the "my
+    orders" template's time). Not a collection otherwise: not iterable.
+    """
+
+    __slots__ = ()
+    __iter__ = None  # type: ignore[assignment]
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except (AttributeError, TypeError):  # TypeError: not a name (summary.0)
+            raise KeyError(name) from None
+
+
 @dataclass(frozen=True)
-class TimelineEntry:
+class TimelineEntry(KeyLookups):
     """One customer-visible event, in words."""
 
     kind: str
@@ -85,7 +102,7 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
-class ScanInfo:
+class ScanInfo(KeyLookups):
     """One carrier scan as customers see it."""
 
     at: datetime.datetime
@@ -96,7 +113,7 @@ class ScanInfo:
 
 
 @dataclass(frozen=True)
-class ShipmentInfo:
+class ShipmentInfo(KeyLookups):
     """One parcel as customers see it."""
 
     carrier: str
@@ -262,7 +279,7 @@ def _shipment_infos(
 
 
 @dataclass
-class OrderSummary:
+class OrderSummary(KeyLookups):
     """An order as a line of "my orders"."""
 
     order: Model
@@ -289,7 +306,7 @@ class OrderSummary:
 
 
 @dataclass
-class OrderDetail:
+class OrderDetail(KeyLookups):
     """Everything the order page and the tracking page show of one order."""
 
     order: Model
