@@ -387,7 +387,7 @@ class DefaultOrderAdapter:
         item_model = field.related_model
         if item_model is None:
             return []
-        lookups = [path]
+        lookups = [str(path)]
         for item_path in self.item_fields.values():
             chain = _forward_relation_chain(item_model, item_path or "")
             if chain:

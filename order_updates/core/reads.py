@@ -254,7 +254,7 @@ class QuerysetRead:
         queryset = self.queryset
         if (
             queryset.query.select_related
-            or queryset._prefetch_related_lookups
+            or queryset._prefetch_related_lookups  # type: ignore[attr-defined]
             or queryset._iterable_class is not models.query.ModelIterable
         ):
             return None
@@ -274,7 +274,8 @@ class QuerysetRead:
     def _set_known(self, instances: list[models.Model]) -> None:
         # What ModelIterable does with a related manager's instance: each line's
         # ``order`` is that order, not a query.
-        for field, known in self.queryset._known_related_objects.items():
+        known_objects = self.queryset._known_related_objects  # type: ignore[attr-defined]
+        for field, known in known_objects.items():
             for instance in instances:
                 found = known.get(getattr(instance, field.attname))
                 if found is not None:

@@ -78,7 +78,7 @@ class KeyLookups:
     """
 
     __slots__ = ()
-    __iter__ = None  # type: ignore[assignment]
+    __iter__ = None
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -749,7 +749,7 @@ def _keep_lines(order: Model, lines: tuple[QuerySet, str], rows: list[Model]) ->
     # As prefetch_related() leaves them: the related manager's queryset, done.
     queryset, cache_name = lines
     queryset._result_cache = rows
-    queryset._prefetch_done = True
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
     if not hasattr(order, "_prefetched_objects_cache"):
         order._prefetched_objects_cache = {}  # type: ignore[attr-defined]
     order._prefetched_objects_cache[cache_name] = queryset  # type: ignore[attr-defined]

@@ -29,9 +29,8 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from django import template
-from django.template import Context, Engine, Template, Variable
-from django.template.base import VariableNode
-from django.template.defaulttags import CsrfTokenNode, NowNode
+from django.template import Context, Engine, Template
+from django.template.defaulttags import NowNode
 from django.template.loader_tags import ExtendsNode, IncludeNode
 from django.utils import formats, timezone, translation
 from django.utils.dateformat import DateFormat, TimeFormat, re_escaped, re_formatchars
@@ -166,15 +165,10 @@ def _can_keep(part_template: Template) -> bool:
         return _keepable[part_template]
     except KeyError:
         pass
-    nodelist = part_template.nodelist
-    varies = any(
-        nodelist.get_nodes_by_type(node_type)
-        for node_type in (CsrfTokenNode, NowNode, IncludeNode, ExtendsNode)
-    ) or any(
-        variable.var == "csrf_token" or str(variable.var).startswith("csrf_token.")
-        for node in nodelist.get_nodes_by_type(VariableNode)
-        for variable in [node.filter_expression.var]
-        if isinstance(variable, Variable)
+    # Any mention of csrf_token (the tag, a variable, an argument) counts.
+    varies = "csrf_token" in (part_template.source or "") or any(
+        part_template.nodelist.get_nodes_by_type(node_type)
+        for node_type in (NowNode, IncludeNode, ExtendsNode)
     )
     _keepable[part_template] = not varies
     return not varies
