@@ -4,10 +4,12 @@ PostgreSQL only: SQLite serialises writers on the whole database and has no row
 locks to test.
 """
 
+import logging
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 
 from order_updates import services
 from order_updates.exceptions import InvalidTransition
@@ -118,3 +120,64 @@ def test_bulk_and_single_changes_race_safely(make_order):
     run_in_threads(work)
     for order in orders:
         assert_valid_chain(order)
+
+
+def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog):
+    first, second = sorted((make_order() for _ in range(2)), key=lambda o: o.pk)
+    for order in (first, second):
+        services.start_tracking(order, notify=False)
+    holding_second = threading.Event()
+    errors = []
+
+    def other_transaction():
+        # Holds the second row, then wants the first, which the bulk change
+        # (waiting for the second) holds: a deadlock, which the bulk change
+        # detects first (it has waited longer) and loses.
+        try:
+            with transaction.atomic():
+                OrderState.objects.select_for_update().get(order_id=second.pk)
+                holding_second.set()
+                time.sleep(0.3)
+                OrderState.objects.select_for_update().get(order_id=first.pk)
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding_second.wait(10)
+    with caplog.at_level(logging.INFO, logger="order_updates.core.events"):
+        result = services.bulk_set_status([first, second], "confirmed", notify=False)
+    thread.join(30)
+    assert errors == []
+    assert sorted(result.changed) == [first.pk, second.pk]
+    assert "chosen to break a deadlock; running it again" in caplog.text
+    for order in (first, second):
+        assert OrderState.objects.get(order_id=order.pk).status == "confirmed"
+        assert_valid_chain(order)
+
+
+def test_a_deadlock_inside_the_callers_transaction_reaches_the_caller(make_order):
+    first, second = sorted((make_order() for _ in range(2)), key=lambda o: o.pk)
+    for order in (first, second):
+        services.start_tracking(order, notify=False)
+    holding_second = threading.Event()
+
+    def other_transaction():
+        try:
+            with transaction.atomic():
+                OrderState.objects.select_for_update().get(order_id=second.pk)
+                holding_second.set()
+                time.sleep(0.3)
+                OrderState.objects.select_for_update().get(order_id=first.pk)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding_second.wait(10)
+    with pytest.raises(OperationalError, match="deadlock"), transaction.atomic():
+        services.bulk_set_status([first, second], "confirmed", notify=False)
+    thread.join(30)
+    assert OrderState.objects.get(order_id=first.pk).status == "placed"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import models, transaction
+from django.db import OperationalError, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from order_updates.core.adapter import get_adapter
 from order_updates.models import EventKind, OrderEvent, OrderState
 
 logger = logging.getLogger("order_updates.signals")
+bulk_logger = logging.getLogger(__name__)
 
 #: Who made a change: a user, a label such as "system" or "carrier:ups", or None
 #: (recorded as "system"). An anonymous ``request.user`` is recorded as "customer".
@@ -128,6 +129,51 @@ def lock_states(
             .order_by("order_id")
         )
     return states
+
+
+#: How many times in all a change runs when PostgreSQL breaks deadlocks.
+DEADLOCK_ATTEMPTS = 3
+
+
+def retrying_deadlocks(write: Callable[[], _Result]) -> _Result:
+    """``write()`` (which opens its transaction), run again when PostgreSQL
+    aborted its transaction to break a deadlock, up to :data:`DEADLOCK_ATTEMPTS`
+    times in all.
+
+    A bulk change locks the state rows that exist (in order), then creates and
+    locks the missing ones: two bulk changes running into orders that other
+    changes are just starting to track can each end up holding a row the other
+    waits for, and PostgreSQL aborts one of the transactions waiting in that
+    circle, a bulk change's or a single change's queued behind it. Nothing of
+    an aborted attempt remains (Django drops its ``on_commit`` callbacks), so
+    the services run it again. Inside the caller's own transaction there is
+    nothing to run again: the error reaches the caller, as any database error
+    does.
+    """
+    if transaction.get_connection().in_atomic_block:
+        return write()
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return write()
+        except OperationalError as error:
+            if attempt == DEADLOCK_ATTEMPTS or not _is_deadlock(error):
+                raise
+            bulk_logger.info(
+                "A change was chosen to break a deadlock; running it again "
+                "(attempt %d of %d).",
+                attempt + 1,
+                DEADLOCK_ATTEMPTS,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    # SQLSTATE 40P01, deadlock_detected: psycopg 3 (sqlstate), psycopg 2 (pgcode).
+    cause = error.__cause__
+    return "40P01" in (getattr(cause, "sqlstate", None), getattr(cause, "pgcode", None))
+
+
+_Result = TypeVar("_Result")
 
 
 # Events -------------------------------------------------------------------------------

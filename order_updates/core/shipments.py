@@ -23,6 +23,7 @@ from order_updates.core.events import (
     build_event,
     lock_state,
     lock_states,
+    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -412,107 +413,115 @@ def bulk_add_shipments(
     pipeline = get_pipeline()
     fields_by_pk, instances = _shipments_by_pk(shipments)
     pks = sorted(fields_by_pk)
-    result = BulkShipmentResult()
-    now = timezone.now()
-    actor_row = actor_fields(actor)
-    bulk = uuid.uuid4().hex
-    with transaction.atomic():
-        for start in range(0, len(pks), app_settings.BULK_BATCH_SIZE):
-            batch = pks[start : start + app_settings.BULK_BATCH_SIZE]
-            states = lock_states(batch, instances, now)
-            load_orders(instances, states)
-            new: dict[Any, Shipment] = {}
-            for pk in batch:
-                state = states.get(pk)
-                fields = fields_by_pk[pk]
-                if state is None:
-                    result.skipped[pk] = gettext("Order does not exist.")
-                    continue
-                moves = target is not None and state.status != target.code
-                reason = ""
-                if moves and target is not None:
-                    reason = skip_reason(pipeline, state.status, target)
-                if not reason and isinstance(fields, InvalidInput):
-                    reason = str(fields)
-                if reason:
-                    result.skipped[pk] = reason
-                elif isinstance(fields, dict):
-                    new[pk] = _new_shipment(pk, fields, now, moves=moves)
-            Shipment.objects.bulk_create(list(new.values()))
-            _save_more_numbers(
-                list(new.values()),
-                {
-                    shipment.pk: fields_by_pk[pk]["more_tracking_numbers"]  # type: ignore[index]
-                    for pk, shipment in new.items()
-                },
-            )
-            changes = []
-            moved: list[Any] = []
-            # State rows grouped by (events added, moved): a few plain UPDATEs.
-            updates: dict[tuple[int, bool], list[Any]] = {}
-            for pk, state in states.items():
-                order = instances[pk]
-                first_sequence = state.last_sequence
-                started = start_event(order, state, actor=actor, at=now)
-                events = [started] if started else []
-                shipment = new.get(pk)
-                moves = False
-                if shipment is not None:
-                    assert state is not None
+
+    def write() -> BulkShipmentResult:
+        result = BulkShipmentResult()
+        now = timezone.now()
+        actor_row = actor_fields(actor)
+        bulk = uuid.uuid4().hex
+        with transaction.atomic():
+            for start in range(0, len(pks), app_settings.BULK_BATCH_SIZE):
+                batch = pks[start : start + app_settings.BULK_BATCH_SIZE]
+                states = lock_states(batch, instances, now)
+                load_orders(instances, states)
+                new: dict[Any, Shipment] = {}
+                for pk in batch:
+                    state = states.get(pk)
+                    fields = fields_by_pk[pk]
+                    if state is None:
+                        result.skipped[pk] = gettext("Order does not exist.")
+                        continue
                     moves = target is not None and state.status != target.code
-                    events.append(
-                        _shipment_event(
-                            state,
-                            shipment,
-                            actor=actor_row,
-                            at=now,
-                            message="" if moves else message,
-                            note=note,
-                            notify=notify and not moves,
-                        )
-                    )
-                    send_after_commit(
-                        signals.shipment_added,
-                        order,
-                        shipment=shipment,
-                        event=events[-1],
-                        actor=actor,
-                        notify=notify,
-                    )
-                    if moves:
-                        assert target is not None
+                    reason = ""
+                    if moves and target is not None:
+                        reason = skip_reason(pipeline, state.status, target)
+                    if not reason and isinstance(fields, InvalidInput):
+                        reason = str(fields)
+                    if reason:
+                        result.skipped[pk] = reason
+                    elif isinstance(fields, dict):
+                        new[pk] = _new_shipment(pk, fields, now, moves=moves)
+                Shipment.objects.bulk_create(list(new.values()))
+                _save_more_numbers(
+                    list(new.values()),
+                    {
+                        shipment.pk: fields_by_pk[pk]["more_tracking_numbers"]  # type: ignore[index]
+                        for pk, shipment in new.items()
+                    },
+                )
+                changes = []
+                moved: list[Any] = []
+                # State rows grouped by (events added, moved): a few plain UPDATEs.
+                updates: dict[tuple[int, bool], list[Any]] = {}
+                for pk, state in states.items():
+                    order = instances[pk]
+                    first_sequence = state.last_sequence
+                    started = start_event(order, state, actor=actor, at=now)
+                    events = [started] if started else []
+                    shipment = new.get(pk)
+                    moves = False
+                    if shipment is not None:
+                        assert state is not None
+                        moves = target is not None and state.status != target.code
                         events.append(
-                            move(
-                                order,
+                            _shipment_event(
                                 state,
-                                target.code,
-                                actor=actor,
+                                shipment,
+                                actor=actor_row,
                                 at=now,
-                                message=message,
-                                notify=notify,
-                                data={"bulk": bulk, "shipment": shipment.pk},
-                                write_shop=False,  # for the whole batch, below
+                                message="" if moves else message,
+                                note=note,
+                                notify=notify and not moves,
                             )
                         )
-                        moved.append(pk)
-                        result.changed.append(pk)
-                    result.shipments.append(shipment)
-                if events:
-                    changes.append((order, events))
-                    added = state.last_sequence - first_sequence
-                    updates.setdefault((added, moves), []).append(state.pk)
-            if target is not None:
-                # The shop's own status field follows in one statement, not one
-                # per order (as in bulk_set_status).
-                write_shop_status([instances[pk] for pk in moved], moved, target.code)
-            write_events(changes)
-            for (added, moves), state_pks in updates.items():
-                values: dict[str, Any] = {"last_sequence": F("last_sequence") + added}
-                if moves:
-                    assert target is not None
-                    values.update(status=target.code, status_changed_at=now)
-                OrderState.objects.filter(pk__in=state_pks).update(**values)
-    return result
+                        send_after_commit(
+                            signals.shipment_added,
+                            order,
+                            shipment=shipment,
+                            event=events[-1],
+                            actor=actor,
+                            notify=notify,
+                        )
+                        if moves:
+                            assert target is not None
+                            events.append(
+                                move(
+                                    order,
+                                    state,
+                                    target.code,
+                                    actor=actor,
+                                    at=now,
+                                    message=message,
+                                    notify=notify,
+                                    data={"bulk": bulk, "shipment": shipment.pk},
+                                    write_shop=False,  # for the whole batch, below
+                                )
+                            )
+                            moved.append(pk)
+                            result.changed.append(pk)
+                        result.shipments.append(shipment)
+                    if events:
+                        changes.append((order, events))
+                        added = state.last_sequence - first_sequence
+                        updates.setdefault((added, moves), []).append(state.pk)
+                if target is not None:
+                    # The shop's own status field follows in one statement, not one
+                    # per order (as in bulk_set_status).
+                    write_shop_status(
+                        [instances[pk] for pk in moved], moved, target.code
+                    )
+                write_events(changes)
+                for (added, moves), state_pks in updates.items():
+                    values: dict[str, Any] = {
+                        "last_sequence": F("last_sequence") + added
+                    }
+                    if moves:
+                        assert target is not None
+                        values.update(status=target.code, status_changed_at=now)
+                    OrderState.objects.filter(pk__in=state_pks).update(**values)
+        return result
+
+    return retrying_deadlocks(write)
 
 
 def _shipments_by_pk(

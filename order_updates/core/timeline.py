@@ -15,6 +15,7 @@ from order_updates.core.events import (
     actor_fields,
     build_event,
     lock_state,
+    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -47,21 +48,25 @@ def add_note(
     order, public, actor, notify, data, at = validation.arguments(
         order=order, public=public, actor=actor, notify=notify, data=data, at=at
     )
-    with transaction.atomic():
-        event = record(
-            order,
-            kind=EventKind.NOTE,
-            actor=actor,
-            message=message if public else "",
-            note="" if public else message,
-            notify=notify and public,
-            data=data,
-            at=at,
-        )
-        send_after_commit(
-            signals.order_note_added, order, event=event, public=public, actor=actor
-        )
-    return event
+
+    def write() -> OrderEvent:
+        with transaction.atomic():
+            event = record(
+                order,
+                kind=EventKind.NOTE,
+                actor=actor,
+                message=message if public else "",
+                note="" if public else message,
+                notify=notify and public,
+                data=data,
+                at=at,
+            )
+            send_after_commit(
+                signals.order_note_added, order, event=event, public=public, actor=actor
+            )
+        return event
+
+    return retrying_deadlocks(write)
 
 
 def report_delivery_issue(
@@ -91,26 +96,30 @@ def report_delivery_issue(
         data=data,
         at=at,
     )
-    with transaction.atomic():
-        event = record(
-            order,
-            kind=DELIVERY_ISSUES[issue],
-            actor=actor,
-            message=message,
-            note=note,
-            notify=notify,
-            data=data,
-            at=at,
-        )
-        send_after_commit(
-            signals.delivery_issue_reported,
-            order,
-            event=event,
-            issue=issue,
-            actor=actor,
-            notify=notify,
-        )
-    return event
+
+    def write() -> OrderEvent:
+        with transaction.atomic():
+            event = record(
+                order,
+                kind=DELIVERY_ISSUES[issue],
+                actor=actor,
+                message=message,
+                note=note,
+                notify=notify,
+                data=data,
+                at=at,
+            )
+            send_after_commit(
+                signals.delivery_issue_reported,
+                order,
+                event=event,
+                issue=issue,
+                actor=actor,
+                notify=notify,
+            )
+        return event
+
+    return retrying_deadlocks(write)
 
 
 def add_delivery_feedback(
@@ -154,12 +163,16 @@ def record(
     of an untracked order before it); return it.
     """
     at = at or timezone.now()
-    with transaction.atomic():
-        state = lock_state(order, at=at)
-        started = start_event(order, state, actor=actor, at=at)
-        event = build_event(
-            state, kind=kind, actor=actor_fields(actor), at=at, **fields
-        )
-        write_events([(order, [started, event] if started else [event])])
-        state.save(update_fields=["last_sequence"])
-    return event
+
+    def write() -> OrderEvent:
+        with transaction.atomic():
+            state = lock_state(order, at=at)
+            started = start_event(order, state, actor=actor, at=at)
+            event = build_event(
+                state, kind=kind, actor=actor_fields(actor), at=at, **fields
+            )
+            write_events([(order, [started, event] if started else [event])])
+            state.save(update_fields=["last_sequence"])
+        return event
+
+    return retrying_deadlocks(write)
