@@ -4,6 +4,7 @@ PostgreSQL only: SQLite serialises writers on the whole database and has no row
 locks to test.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -122,7 +123,13 @@ def test_bulk_and_single_changes_race_safely(make_order):
         assert_valid_chain(order)
 
 
-def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog):
+@contextlib.contextmanager
+def deadlocking_bulk_change(make_order):
+    """Two tracked orders, and another transaction that holds the second's row,
+    then wants the first's, which a bulk change of both (waiting for the
+    second) holds by then: a deadlock, which the bulk change detects first (it
+    has waited longer) and loses. Yields the orders and the other
+    transaction's errors; the other transaction is over on leaving."""
     first, second = sorted((make_order() for _ in range(2)), key=lambda o: o.pk)
     for order in (first, second):
         services.start_tracking(order, notify=False)
@@ -130,16 +137,13 @@ def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog)
     errors = []
 
     def other_transaction():
-        # Holds the second row, then wants the first, which the bulk change
-        # (waiting for the second) holds: a deadlock, which the bulk change
-        # detects first (it has waited longer) and loses.
         try:
             with transaction.atomic():
                 OrderState.objects.select_for_update().get(order_id=second.pk)
                 holding_second.set()
                 time.sleep(0.3)
                 OrderState.objects.select_for_update().get(order_id=first.pk)
-        except Exception as exc:  # reported by the main thread
+        except Exception as exc:  # reported by the test
             errors.append(exc)
         finally:
             connections.close_all()
@@ -147,9 +151,18 @@ def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog)
     thread = threading.Thread(target=other_transaction)
     thread.start()
     assert holding_second.wait(10)
-    with caplog.at_level(logging.INFO, logger="order_updates.core.events"):
+    try:
+        yield first, second, errors
+    finally:
+        thread.join(30)
+
+
+def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog):
+    with (
+        deadlocking_bulk_change(make_order) as (first, second, errors),
+        caplog.at_level(logging.INFO, logger="order_updates.core.events"),
+    ):
         result = services.bulk_set_status([first, second], "confirmed", notify=False)
-    thread.join(30)
     assert errors == []
     assert sorted(result.changed) == [first.pk, second.pk]
     assert "chosen to break a deadlock; running it again" in caplog.text
@@ -159,25 +172,10 @@ def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog)
 
 
 def test_a_deadlock_inside_the_callers_transaction_reaches_the_caller(make_order):
-    first, second = sorted((make_order() for _ in range(2)), key=lambda o: o.pk)
-    for order in (first, second):
-        services.start_tracking(order, notify=False)
-    holding_second = threading.Event()
-
-    def other_transaction():
-        try:
-            with transaction.atomic():
-                OrderState.objects.select_for_update().get(order_id=second.pk)
-                holding_second.set()
-                time.sleep(0.3)
-                OrderState.objects.select_for_update().get(order_id=first.pk)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=other_transaction)
-    thread.start()
-    assert holding_second.wait(10)
-    with pytest.raises(OperationalError, match="deadlock"), transaction.atomic():
+    with (
+        deadlocking_bulk_change(make_order) as (first, second, _errors),
+        pytest.raises(OperationalError, match="deadlock"),
+        transaction.atomic(),
+    ):
         services.bulk_set_status([first, second], "confirmed", notify=False)
-    thread.join(30)
     assert OrderState.objects.get(order_id=first.pk).status == "placed"
