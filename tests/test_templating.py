@@ -999,3 +999,79 @@ def test_preview_blank_part_shows_the_default(db):
 def test_preview_raises_template_error(db):
     with pytest.raises(TemplateError, match="line 1"):
         preview("shipped", EMAIL, "en", subject="{{ order.number | nope }}")
+
+
+class _Lookup(dict):
+    """A mapping that is not a plain dict: its keys are looked up by Liquid."""
+
+
+#: Lookups the notification context's fast path answers, and some it leaves to
+#: Liquid: locals, loop variables and counters before or behind render
+#: arguments, ``size``/``first``/``last``, indexes, nested paths, missing names.
+LOOKUPS = [
+    "{{ order.number }}/{{ order.customer.name }}",
+    '{% assign order = "shadowed" %}{{ order }}',
+    "{% capture order %}captured{% endcapture %}{{ order }}",
+    "{% for item in order.items %}{{ forloop.index }}:{{ item.name }},{% endfor %}",
+    "{% for order in order.items %}{{ order.name }}{% endfor %}{{ order.number }}",
+    "{{ order.items.size }} {{ order.items.first.name }} {{ order.items.last.name }}",
+    "{{ order.items[0].name }} {{ order.items[-1].name }} {{ order.items[9].name }}",
+    "{{ order.size }} {{ order.first }} {{ order.last }}",
+    "{{ info.size }} {{ info.first }} {{ info.last }} {{ info.number }}",
+    '{% assign key = "number" %}{{ order[key] }} {{ order["customer"].name }}',
+    "{{ order.number.size }} {{ order.number.first }} {{ order.missing.deeper }}",
+    "{{ missing }}{{ missing.x }}[{{ order.customer.missing }}]",
+    "{{ other.number }} {{ other.size }} {{ other.inner.name }}",
+    "{% increment visits %}{% increment visits %}{{ visits }}",
+    "{% assign visits = 7 %}{% increment visits %}{{ visits }}",
+    "{{ order.items | map: 'name' | join: '+' }}",
+    "{% if order.customer.name == 'Ann' and order.items.size > 1 %}yes{% endif %}",
+    "{% for i in (1..2) %}{% for item in order.items %}{{ i }}{{ item.name }}"
+    "{% endfor %}{% endfor %}",
+    "{{ now | date: '%Y' }}",
+    "{{ nil_value.x }}[{{ nil_value }}]{{ number.x }}",
+]
+
+
+@pytest.mark.parametrize("html", [False, True], ids=["text", "html"])
+@pytest.mark.parametrize("source", LOOKUPS)
+def test_lookups_give_what_liquid_gives(monkeypatch, source, html):
+    """The environment resolves plain dicts its own faster way: the same output
+    (or the same error) as python-liquid's own lookups."""
+    from liquid import BoundTemplate, RenderContext, StrictUndefined
+
+    from order_updates.notifications.templating import limits
+
+    data = {
+        "order": {
+            "number": "1001",
+            "customer": {"name": "Ann"},
+            "items": [{"name": "Mug"}, {"name": "Tea <b>"}],
+        },
+        "info": {"size": "XL", "first": "one", "last": "end", "number": 2},
+        "other": _Lookup(number="9", inner={"name": "x"}),
+        "nil_value": None,
+        "number": 5,
+    }
+
+    def results() -> list[str]:
+        found = []
+        for undefined in (None, StrictUndefined):
+            environment = (
+                get_environment(html)
+                if undefined is None
+                else NotificationEnvironment(autoescape=html, undefined=undefined)
+            )
+            template = environment.from_string(source)
+            try:
+                found.append(template.render(**data))
+            except Exception as exc:
+                found.append("%s: %s" % (type(exc).__name__, exc))
+        return found
+
+    fast = results()
+    monkeypatch.setattr(limits.LimitedContext, "get", RenderContext.get)
+    monkeypatch.setattr(
+        limits.LimitedTemplate, "make_globals", BoundTemplate.make_globals
+    )
+    assert fast == results()
