@@ -1039,6 +1039,7 @@ def test_lookups_give_what_liquid_gives(monkeypatch, source, html):
     """The environment resolves plain dicts its own faster way: the same output
     (or the same error) as python-liquid's own lookups."""
     from liquid import BoundTemplate, RenderContext, StrictUndefined
+    from liquid.builtin.expressions import Path
 
     from order_updates.notifications.templating import limits
 
@@ -1071,7 +1072,33 @@ def test_lookups_give_what_liquid_gives(monkeypatch, source, html):
 
     fast = results()
     monkeypatch.setattr(limits.LimitedContext, "get", RenderContext.get)
+    monkeypatch.setattr(limits.PlainPath, "evaluate", Path.evaluate)
     monkeypatch.setattr(
         limits.LimitedTemplate, "make_globals", BoundTemplate.make_globals
     )
     assert fast == results()
+
+
+def test_paths_without_nested_paths_are_looked_up_as_written():
+    from liquid.builtin.expressions import Path
+
+    from order_updates.notifications.templating.limits import (
+        PlainPath,
+        walk_expressions,
+    )
+
+    template = get_environment(False).from_string("{{ order.number }}{{ order[key] }}")
+    paths = [
+        found
+        for node in template.nodes
+        for expression in node.expressions()
+        for found in walk_expressions(expression)
+        if isinstance(found, Path)
+    ]
+    kinds = sorted((str(path), type(path).__name__) for path in paths)
+    assert kinds == [
+        ("key", "PlainPath"),
+        ("order.number", "PlainPath"),
+        ("order[key]", "Path"),
+    ]
+    assert issubclass(PlainPath, Path)

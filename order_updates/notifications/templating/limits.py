@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext as _
 from liquid import BoundTemplate, Markup, RenderContext, soft_str
 from liquid.ast import Node
-from liquid.builtin.expressions import LoopExpression
+from liquid.builtin.expressions import LoopExpression, Path
 from liquid.builtin.expressions.primitive import Literal, RangeLiteral
 from liquid.builtin.filters.array import join as liquid_join
 from liquid.builtin.filters.string import replace as liquid_replace
@@ -432,6 +432,17 @@ def _find(maps: Iterable[Mapping[str, object]], name: str) -> object:
     return _MISSING
 
 
+class PlainPath(Path):
+    """A variable path without nested paths (``order.items``, not
+    ``order[key]``): looked up as written, without evaluating each segment."""
+
+    __slots__ = ()
+
+    def evaluate(self, context: RenderContext) -> object:
+        """The variable's value (or Liquid's undefined)."""
+        return context.get(self.path, token=self.token)
+
+
 class LimitedContext(RenderContext):
     """A render context that checks the budget at every loop iteration, and
     resolves names and keys of plain dicts without python-liquid's general
@@ -587,6 +598,10 @@ def check_template(
                 # class of ours): arm each one now, before any render.
                 if type(found) is RangeLiteral:
                     found.__class__ = LimitedRangeLiteral
+            elif type(found) is Path and not any(
+                isinstance(segment, Path) for segment in found.path
+            ):
+                found.__class__ = PlainPath
 
     def visit(node: Node, repeats: int | float) -> None:
         if swap and type(node) in swap:
