@@ -440,7 +440,8 @@ class PlainPath(Path):
 
     def evaluate(self, context: RenderContext) -> object:
         """The variable's value (or Liquid's undefined)."""
-        return context.get(self.path, token=self.token)
+        # No segment is a Path (check_template made sure): plain names and indexes.
+        return context.get(self.path, token=self.token)  # type: ignore[arg-type]
 
 
 class LimitedContext(RenderContext):
