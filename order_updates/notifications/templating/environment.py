@@ -25,6 +25,7 @@ from django.utils import formats
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, to_locale
 from liquid import BoundTemplate, Environment, Mode, Undefined
+from liquid.ast import BlockNode
 from liquid.exceptions import TemplateNotFoundError
 from liquid.extra import BlockTag
 from liquid.loader import BaseLoader, TemplateSource
@@ -34,6 +35,7 @@ from order_updates.conf import app_settings
 from order_updates.exceptions import OrderUpdatesConfigurationError
 from order_updates.notifications.templating.inheritance import ExtendsOnceTag
 from order_updates.notifications.templating.limits import (
+    DirectBlockNode,
     LimitedCaseTag,
     LimitedTemplate,
     check_template,
@@ -219,7 +221,7 @@ class NotificationEnvironment(Environment):
 
     def check_template(self, template: BoundTemplate) -> None:
         """Check and arm a parsed template (see :func:`.limits.check_template`)."""
-        check_template(template)
+        check_template(template, swap={BlockNode: DirectBlockNode})
 
     def render_budget_ms(self) -> float:
         """The CPU time one render may take (``TEMPLATE_RENDER_BUDGET_MS``)."""

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 from liquid import BoundTemplate, Markup, RenderContext, soft_str
-from liquid.ast import Node
+from liquid.ast import BlockNode, Node
 from liquid.builtin.expressions import LoopExpression, Path
 from liquid.builtin.expressions.primitive import Literal, RangeLiteral
 from liquid.builtin.filters.array import join as liquid_join
@@ -442,6 +442,25 @@ class PlainPath(Path):
         """The variable's value (or Liquid's undefined)."""
         # No segment is a Path (check_template made sure): plain names and indexes.
         return context.get(self.path, token=self.token)  # type: ignore[arg-type]
+
+
+class DirectBlockNode(BlockNode):
+    """A block of statements that renders each one directly: where no tag is
+    disabled (partials disable ``include``), ``render()`` would only check that
+    and call ``render_to_output()``."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: Any) -> int:
+        """Render the block's statements into ``buffer``, as Liquid does."""
+        if context.disabled_tags or (
+            self.blank and context.env.suppress_blank_control_flow_blocks
+        ):
+            return super().render_to_output(context, buffer)
+        written = 0
+        for node in self.nodes:
+            written += node.render_to_output(context, buffer)
+        return written
 
 
 class LimitedContext(RenderContext):
