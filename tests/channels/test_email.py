@@ -1,5 +1,7 @@
 """The email channel: Django's mail API, anymail ESPs over HTTP, SMTP errors."""
 
+import email
+import email.policy
 import re
 import smtplib
 import socket
@@ -149,6 +151,40 @@ def test_send_with_locmem(channel):
     assert mime["Message-ID"].endswith("@shop.example.com>")
     assert result.provider == "django.core.mail.backends.locmem.EmailBackend"
     assert result.message_id == mime["Message-ID"]
+
+
+def _parts(raw: bytes) -> tuple[str, list[tuple[str, str]]]:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return parsed.get_boundary(), [
+        (part.get_content_type(), part.get_content()) for part in parsed.iter_parts()
+    ]
+
+
+def test_the_mime_boundary_is_chosen_once_and_parses(channel):
+    channel.send(outgoing())
+    raw = mail.outbox[0].message().as_bytes()
+
+    boundary, parts = _parts(raw)
+    assert re.fullmatch(r"==order_updates_[0-9a-f]{32}==", boundary)
+    assert raw.count(("--%s" % boundary).encode()) == 3  # two parts, the end
+    assert [kind for kind, _content in parts] == ["text/plain", "text/html"]
+    assert parts[0][1].strip() == "Order PS-1 has shipped."
+    assert "<b>shipped</b>" in parts[1][1]
+
+
+def test_a_boundary_found_in_a_part_is_left_to_the_standard_library(
+    channel, monkeypatch
+):
+    taken = "==order_updates_%s==" % ("0" * 32)
+    monkeypatch.setattr(
+        "order_updates.notifications.channels.email.new_boundary", lambda: taken
+    )
+    channel.send(outgoing(text="Quoting %s here." % taken))
+    raw = mail.outbox[0].message().as_bytes()
+
+    boundary, parts = _parts(raw)
+    assert boundary != taken and not boundary.startswith("==order_updates_")
+    assert parts[0][1].strip() == "Quoting %s here." % taken
 
 
 def test_from_defaults_to_default_from_email(settings):

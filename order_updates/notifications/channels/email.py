@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+import uuid
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
@@ -256,7 +257,7 @@ class EmailChannel(BaseChannel):
             # matches on, and some refuse a Message-ID header.)
             domain = parseaddr(from_email)[1].rpartition("@")[2] or "localhost"
             headers.setdefault("Message-ID", message_id_for(message, domain))
-        email = EmailMultiAlternatives(
+        email = NotificationEmail(
             subject=message.subject,
             body=message.text,
             from_email=from_email,
@@ -284,6 +285,34 @@ class EmailChannel(BaseChannel):
                 raise
             email.tags = email.tags[-1:]  # type: ignore[attr-defined]
             return connection.send_messages([email])
+
+
+class NotificationEmail(EmailMultiAlternatives):
+    """A notification's email: Django's, with the MIME boundary chosen here.
+
+    Without one, the standard library's generator makes a regular expression
+    for each message to choose it (about a seventh of the time a notification
+    email takes to turn into bytes). A random one, checked against the parts,
+    is as safe.
+    """
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        """The MIME message, its boundary set when it has parts."""
+        mime = super().message(*args, **kwargs)
+        if mime.is_multipart() and mime.get_boundary() is None:
+            boundary = new_boundary()
+            if not any(
+                boundary in str(part.get_payload())
+                for part in mime.walk()
+                if not part.is_multipart()
+            ):
+                mime.set_boundary(boundary)
+        return mime
+
+
+def new_boundary() -> str:
+    """A MIME boundary no text has by chance (128 random bits)."""
+    return "==order_updates_%s==" % uuid.uuid4().hex
 
 
 def message_id_for(message: OutgoingMessage, domain: str) -> str:
