@@ -5,16 +5,20 @@ locks to test.
 """
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
+from django.utils import timezone
 
 from order_updates import services
+from order_updates.core import alerts
+from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import InvalidTransition
-from order_updates.models import EventKind, OrderEvent, OrderState
+from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -179,3 +183,147 @@ def test_a_deadlock_inside_the_callers_transaction_reaches_the_caller(make_order
     ):
         services.bulk_set_status([first, second], "confirmed", notify=False)
     assert OrderState.objects.get(order_id=first.pk).status == "placed"
+
+
+@contextlib.contextmanager
+def holding_then_wanting_the_state(order, take_first):
+    """Another transaction that takes a row a single-order change needs after
+    the order's state row (``take_first()``), then, once the change holds the
+    state row, wants it: a deadlock the change detects first (it has waited
+    longer) and loses. Yields the other transaction's errors."""
+    holding = threading.Event()
+    errors = []
+
+    def other_transaction():
+        try:
+            with transaction.atomic():
+                take_first()
+                holding.set()
+                time.sleep(0.3)
+                OrderState.objects.select_for_update().get(order_id=order.pk)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        yield errors
+    finally:
+        thread.join(30)
+
+
+def _lock_order(order):
+    return lambda: type(order)._default_manager.select_for_update().get(pk=order.pk)
+
+
+def _lock_shipment(shipment):
+    return lambda: Shipment.objects.select_for_update().get(pk=shipment.pk)
+
+
+def _shipped(order, days_ago=0):
+    return services.add_shipment(
+        order,
+        carrier="ups",
+        tracking_number="1Z999AA10123456784",
+        shipped_at=timezone.now() - datetime.timedelta(days=days_ago),
+        notify=False,
+    )
+
+
+# Single-order changes, each with what the other transaction takes first: the
+# shop's order (the change's new rows point to it) or the shipment it locks.
+
+
+def _add_shipment(order):
+    return _lock_order(order), lambda: services.add_shipment(
+        order, carrier="dhl", tracking_number="JD014600006281234567"
+    )
+
+
+def _add_shipment_of_generated_items(order):
+    # A generator is read once: the attempt run again must see its items too.
+    line = next(iter(get_adapter().get_line_quantities(order)))
+    items = ({"line": key, "quantity": 1} for key in [line])
+    return _lock_order(order), lambda: services.add_shipment(order, items=items)
+
+
+def _update_shipment(order):
+    shipment = _shipped(order)
+    return _lock_shipment(shipment), lambda: services.update_shipment(
+        shipment, service="Express"
+    )
+
+
+def _record_tracking_events(order):
+    shipment = _shipped(order)
+    scans = [services.Scan(occurred_at=timezone.now(), status="in_transit")]
+    return _lock_shipment(shipment), lambda: services.record_tracking_events(
+        shipment, scans
+    )
+
+
+def _set_estimated_delivery(order):
+    shipment = _shipped(order)
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    return _lock_shipment(shipment), lambda: services.set_estimated_delivery(
+        shipment, day
+    )
+
+
+def _report_stuck_shipment(order):
+    shipment = _shipped(order, days_ago=10)
+    return _lock_shipment(shipment), lambda: alerts.report_stuck_shipment(
+        shipment, days=3
+    )
+
+
+def _report_overdue_status(order):
+    state = OrderState.objects.get(order_id=order.pk)
+    return _lock_order(order), lambda: alerts.report_overdue_status(state, days=0)
+
+
+SINGLE_CHANGES = {
+    setup.__name__.lstrip("_"): setup
+    for setup in (
+        _add_shipment,
+        _add_shipment_of_generated_items,
+        _update_shipment,
+        _record_tracking_events,
+        _set_estimated_delivery,
+        _report_stuck_shipment,
+        _report_overdue_status,
+    )
+}
+
+
+@pytest.mark.parametrize("change", SINGLE_CHANGES)
+def test_a_single_change_chosen_to_break_a_deadlock_runs_again(
+    make_order, caplog, change
+):
+    order = make_order()
+    services.start_tracking(order, notify=False)
+    take_first, run_change = SINGLE_CHANGES[change](order)
+    before = OrderEvent.objects.filter(order_id=order.pk).count()
+    with (
+        holding_then_wanting_the_state(order, take_first) as errors,
+        caplog.at_level(logging.INFO, logger="order_updates.core.events"),
+    ):
+        result = run_change()
+    assert errors == []
+    assert result is not None
+    assert "chosen to break a deadlock; running it again" in caplog.text
+    if change == "add_shipment_of_generated_items":
+        assert len(Shipment.objects.get(pk=result.pk).items) == 1
+    # The attempt PostgreSQL aborted left nothing: the change's events once,
+    # numbered without a gap.
+    sequences = list(
+        OrderEvent.objects.filter(order_id=order.pk)
+        .order_by("sequence")
+        .values_list("sequence", flat=True)
+    )
+    assert len(sequences) > before
+    assert sequences == list(range(1, len(sequences) + 1))
+    assert OrderState.objects.get(order_id=order.pk).last_sequence == len(sequences)

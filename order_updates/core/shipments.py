@@ -115,81 +115,97 @@ def add_shipment(
         order=order, actor=actor, message=message, note=note, notify=notify, at=at
     )
     now = at or timezone.now()
-    with transaction.atomic():
-        state = lock_state(order, at=now)
-        started = start_event(order, state, actor=actor, at=now)
-        new_status = status if status != state.status else None
-        move_too = new_status is not None
-        if new_status is not None:
-            pipeline.check_transition(state.status, new_status)
-        shipment = _new_shipment(order.pk, fields, now, moves=move_too)
-        if items is not None:
-            shipment.items = validation.shipment_items(
-                items, get_adapter().get_line_quantities(order), shipped_lines(order)
+    # A transaction run again reads the items again: keep a one-shot
+    # iterator's.
+    items = validation.replayable(items)
+
+    def write() -> Shipment:
+        with transaction.atomic():
+            state = lock_state(order, at=now)
+            started = start_event(order, state, actor=actor, at=now)
+            new_status = status if status != state.status else None
+            move_too = new_status is not None
+            if new_status is not None:
+                pipeline.check_transition(state.status, new_status)
+            shipment = _new_shipment(order.pk, fields, now, moves=move_too)
+            if items is not None:
+                shipment.items = validation.shipment_items(
+                    items,
+                    get_adapter().get_line_quantities(order),
+                    shipped_lines(order),
+                )
+            shipment.save()
+            _save_more_numbers(
+                [shipment], {shipment.pk: fields["more_tracking_numbers"]}
             )
-        shipment.save()
-        _save_more_numbers([shipment], {shipment.pk: fields["more_tracking_numbers"]})
-        # With a status move, the move's message tells the customer; the shipment
-        # event itself then notifies nobody (one message, not two).
-        shipment_event = _shipment_event(
-            state,
-            shipment,
-            actor=actor_fields(actor),
-            at=now,
-            message="" if move_too else message,
-            note=note,
-            notify=notify and not move_too,
-        )
-        send_after_commit(
-            signals.shipment_added,
-            order,
-            shipment=shipment,
-            event=shipment_event,
-            actor=actor,
-            notify=notify,
-        )
-        events = [started] if started else []
-        events.append(shipment_event)
-        if estimate is not None:
-            revised = revise_estimate(
+            # With a status move, the move's message tells the customer; the shipment
+            # event itself then notifies nobody (one message, not two).
+            shipment_event = _shipment_event(
                 state,
                 shipment,
-                estimate,
-                EstimateSource.STAFF,
-                actor=actor,
+                actor=actor_fields(actor),
                 at=now,
-                notify=False,
+                message="" if move_too else message,
+                note=note,
+                notify=notify and not move_too,
             )
-            if revised is not None:
-                events.append(revised)
-                shipment.save(
-                    update_fields=["estimated_delivery_from", "estimated_delivery_to"]
-                )
-        if status is None and shipment.shipped_at is not None:
-            moves = follow_shipments(
-                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            send_after_commit(
+                signals.shipment_added,
+                order,
+                shipment=shipment,
+                event=shipment_event,
+                actor=actor,
+                notify=notify,
             )
-            if moves:
-                shipment_event.notify = False  # the status change tells the customer
-                shipment_event.message = ""
-                moves[-1].message = message
-                events.extend(moves)
-        if new_status is not None:
-            events.append(
-                move(
-                    order,
+            events = [started] if started else []
+            events.append(shipment_event)
+            if estimate is not None:
+                revised = revise_estimate(
                     state,
-                    new_status,
+                    shipment,
+                    estimate,
+                    EstimateSource.STAFF,
                     actor=actor,
                     at=now,
-                    message=message,
-                    notify=notify,
-                    data={"shipment": shipment.pk},
+                    notify=False,
                 )
-            )
-        write_events([(order, events)])
-        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
-    return shipment
+                if revised is not None:
+                    events.append(revised)
+                    shipment.save(
+                        update_fields=[
+                            "estimated_delivery_from",
+                            "estimated_delivery_to",
+                        ]
+                    )
+            if status is None and shipment.shipped_at is not None:
+                moves = follow_shipments(
+                    order, state, actor=actor, at=now, notify=notify, shipment=shipment
+                )
+                if moves:
+                    shipment_event.notify = (
+                        False  # the status change tells the customer
+                    )
+                    shipment_event.message = ""
+                    moves[-1].message = message
+                    events.extend(moves)
+            if new_status is not None:
+                events.append(
+                    move(
+                        order,
+                        state,
+                        new_status,
+                        actor=actor,
+                        at=now,
+                        message=message,
+                        notify=notify,
+                        data={"shipment": shipment.pk},
+                    )
+                )
+            write_events([(order, events)])
+            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        return shipment
+
+    return retrying_deadlocks(write)
 
 
 #: What :func:`update_shipment` may change.
@@ -256,96 +272,107 @@ def update_shipment(
     )
     order = shipment.order
     now = at or timezone.now()
-    with transaction.atomic():
-        state = lock_state(order, at=now)
-        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
-        before = {
-            name: getattr(shipment, name)
-            for name in cleaned
-            if name != "more_tracking_numbers"
-        }
-        if items is not None:
-            # What the order's other shipments hold limits what this one may.
-            cleaned["items"] = validation.shipment_items(
-                items,
-                get_adapter().get_line_quantities(order),
-                shipped_lines(order, excluding=shipment.pk),
-            )
-            before["items"] = shipment.items or []
-        if more_tracking_numbers is not None:
-            main = cleaned.get("tracking_number", shipment.tracking_number)
-            cleaned["more_tracking_numbers"] = [
-                number for number in cleaned["more_tracking_numbers"] if number != main
-            ]
-            before["more_tracking_numbers"] = list(
-                shipment.more_tracking_numbers.order_by("pk").values_list(
-                    "number", flat=True
+    requested, shipment_pk = cleaned, shipment.pk
+    items = validation.replayable(items)
+
+    def write() -> OrderEvent | None:
+        cleaned = dict(requested)
+        with transaction.atomic():
+            state = lock_state(order, at=now)
+            shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
+            before = {
+                name: getattr(shipment, name)
+                for name in cleaned
+                if name != "more_tracking_numbers"
+            }
+            if items is not None:
+                # What the order's other shipments hold limits what this one may.
+                cleaned["items"] = validation.shipment_items(
+                    items,
+                    get_adapter().get_line_quantities(order),
+                    shipped_lines(order, excluding=shipment.pk),
                 )
+                before["items"] = shipment.items or []
+            if more_tracking_numbers is not None:
+                main = cleaned.get("tracking_number", shipment.tracking_number)
+                cleaned["more_tracking_numbers"] = [
+                    number
+                    for number in cleaned["more_tracking_numbers"]
+                    if number != main
+                ]
+                before["more_tracking_numbers"] = list(
+                    shipment.more_tracking_numbers.order_by("pk").values_list(
+                        "number", flat=True
+                    )
+                )
+            changed = {
+                name: value
+                for name, value in cleaned.items()
+                if _comparable(name, before[name]) != _comparable(name, value)
+            }
+            if not changed:
+                return None
+            left = before.get("shipped_at", shipment.shipped_at) is None and bool(
+                changed.get("shipped_at")
             )
-        changed = {
-            name: value
-            for name, value in cleaned.items()
-            if _comparable(name, before[name]) != _comparable(name, value)
-        }
-        if not changed:
-            return None
-        left = before.get("shipped_at", shipment.shipped_at) is None and bool(
-            changed.get("shipped_at")
-        )
-        # Items moved between parcels that have left: lines may now all be sent.
-        regroup = "items" in changed and shipment.shipped_at is not None
-        columns = [name for name in changed if name != "more_tracking_numbers"]
-        for name in columns:
-            setattr(shipment, name, changed[name])
-        if columns:
-            shipment.save(update_fields=columns)
-        if "more_tracking_numbers" in changed:
-            shipment.more_tracking_numbers.all().delete()
-            _save_more_numbers(
-                [shipment], {shipment.pk: changed["more_tracking_numbers"]}
+            # Items moved between parcels that have left: lines may now all be sent.
+            regroup = "items" in changed and shipment.shipped_at is not None
+            columns = [name for name in changed if name != "more_tracking_numbers"]
+            for name in columns:
+                setattr(shipment, name, changed[name])
+            if columns:
+                shipment.save(update_fields=columns)
+            if "more_tracking_numbers" in changed:
+                shipment.more_tracking_numbers.all().delete()
+                _save_more_numbers(
+                    [shipment], {shipment.pk: changed["more_tracking_numbers"]}
+                )
+            started = start_event(order, state, actor=actor, at=now)
+            event = build_event(
+                state,
+                kind=EventKind.SHIPMENT_UPDATED,
+                actor=actor_fields(actor),
+                at=now,
+                message=message,
+                note=note,
+                notify=notify,
+                data={
+                    "shipment": shipment.pk,
+                    # The shipment as it is now, for the timeline (as shipment_added).
+                    "carrier": shipment.carrier,
+                    "carrier_name": shipment.carrier_name,
+                    "tracking_number": shipment.tracking_number,
+                    "tracking_url": shipment.tracking_url,
+                    "changed": sorted(changed),
+                    "before": {name: before[name] for name in changed},
+                },
             )
-        started = start_event(order, state, actor=actor, at=now)
-        event = build_event(
-            state,
-            kind=EventKind.SHIPMENT_UPDATED,
-            actor=actor_fields(actor),
-            at=now,
-            message=message,
-            note=note,
-            notify=notify,
-            data={
-                "shipment": shipment.pk,
-                # The shipment as it is now, for the timeline (as shipment_added).
-                "carrier": shipment.carrier,
-                "carrier_name": shipment.carrier_name,
-                "tracking_number": shipment.tracking_number,
-                "tracking_url": shipment.tracking_url,
-                "changed": sorted(changed),
-                "before": {name: before[name] for name in changed},
-            },
-        )
-        events = [started, event] if started else [event]
-        if left or regroup:
-            moves = follow_shipments(
-                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            events = [started, event] if started else [event]
+            if left or regroup:
+                moves = follow_shipments(
+                    order, state, actor=actor, at=now, notify=notify, shipment=shipment
+                )
+                if moves:
+                    event.notify = False  # the status change tells the customer
+                    event.message = ""
+                    moves[-1].message = message
+                    events.extend(moves)
+            write_events([(order, events)])
+            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+            send_after_commit(
+                signals.shipment_updated,
+                order,
+                shipment=shipment,
+                event=event,
+                changed={
+                    name: [before[name], value] for name, value in changed.items()
+                },
+                actor=actor,
+                notify=notify,
             )
-            if moves:
-                event.notify = False  # the status change tells the customer
-                event.message = ""
-                moves[-1].message = message
-                events.extend(moves)
-        write_events([(order, events)])
-        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
-        send_after_commit(
-            signals.shipment_updated,
-            order,
-            shipment=shipment,
-            event=event,
-            changed={name: [before[name], value] for name, value in changed.items()},
-            actor=actor,
-            notify=notify,
-        )
-    return event
+        return event
+
+    return retrying_deadlocks(write)
 
 
 def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:

@@ -83,6 +83,17 @@ def max_message_length() -> int:
 # Text ---------------------------------------------------------------------------------
 
 
+def replayable(values: Any) -> Any:
+    """``values``, as a list if it is a one-shot iterator (a generator…), so
+    that a transaction run again (after a deadlock) reads the same values; any
+    other value as it is, for the checks that follow to judge."""
+    try:
+        one_shot = iter(values) is values
+    except TypeError:
+        return values
+    return list(values) if one_shot else values
+
+
 def text(
     value: Any,
     argument: str,
