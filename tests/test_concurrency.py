@@ -127,6 +127,24 @@ def test_bulk_and_single_changes_race_safely(make_order):
         assert_valid_chain(order)
 
 
+def wait_until_another_waits_for_a_lock(timeout=30):
+    """Return once another session of this database waits for a lock: the
+    change, blocked by what this transaction holds, and holding by then what
+    it locks first (so the deadlock is sure, however slow the machine)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid() AND "
+                "wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("The change never waited for a lock.")
+
+
 @contextlib.contextmanager
 def deadlocking_bulk_change(make_order):
     """Two tracked orders, and another transaction that holds the second's row,
@@ -145,7 +163,7 @@ def deadlocking_bulk_change(make_order):
             with transaction.atomic():
                 OrderState.objects.select_for_update().get(order_id=second.pk)
                 holding_second.set()
-                time.sleep(0.3)
+                wait_until_another_waits_for_a_lock()
                 OrderState.objects.select_for_update().get(order_id=first.pk)
         except Exception as exc:  # reported by the test
             errors.append(exc)
@@ -199,7 +217,7 @@ def holding_then_wanting_the_state(order, take_first):
             with transaction.atomic():
                 take_first()
                 holding.set()
-                time.sleep(0.3)
+                wait_until_another_waits_for_a_lock()
                 OrderState.objects.select_for_update().get(order_id=order.pk)
         except Exception as exc:  # reported by the test
             errors.append(exc)
