@@ -146,6 +146,36 @@ def wait_until_another_waits_for_a_lock(timeout=30):
 
 
 @contextlib.contextmanager
+def holding_then_wanting_the_state(order, take_first):
+    """Another transaction that takes a row a change needs after the state row
+    of ``order`` (``take_first()``), then, once the change holds that state
+    row, wants it: a deadlock the change detects first (it has waited longer)
+    and loses. Yields the other transaction's errors; it is over on leaving."""
+    holding = threading.Event()
+    errors = []
+
+    def other_transaction():
+        try:
+            with transaction.atomic():
+                take_first()
+                holding.set()
+                wait_until_another_waits_for_a_lock()
+                OrderState.objects.select_for_update().get(order_id=order.pk)
+        except Exception as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        yield errors
+    finally:
+        thread.join(30)
+
+
+@contextlib.contextmanager
 def deadlocking_bulk_change(make_order):
     """Two tracked orders, and another transaction that holds the second's row,
     then wants the first's, which a bulk change of both (waiting for the
@@ -155,28 +185,12 @@ def deadlocking_bulk_change(make_order):
     first, second = sorted((make_order() for _ in range(2)), key=lambda o: o.pk)
     for order in (first, second):
         services.start_tracking(order, notify=False)
-    holding_second = threading.Event()
-    errors = []
 
-    def other_transaction():
-        try:
-            with transaction.atomic():
-                OrderState.objects.select_for_update().get(order_id=second.pk)
-                holding_second.set()
-                wait_until_another_waits_for_a_lock()
-                OrderState.objects.select_for_update().get(order_id=first.pk)
-        except Exception as exc:  # reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def take_second():
+        OrderState.objects.select_for_update().get(order_id=second.pk)
 
-    thread = threading.Thread(target=other_transaction)
-    thread.start()
-    assert holding_second.wait(10)
-    try:
+    with holding_then_wanting_the_state(first, take_second) as errors:
         yield first, second, errors
-    finally:
-        thread.join(30)
 
 
 def test_a_bulk_change_chosen_to_break_a_deadlock_runs_again(make_order, caplog):
@@ -201,36 +215,6 @@ def test_a_deadlock_inside_the_callers_transaction_reaches_the_caller(make_order
     ):
         services.bulk_set_status([first, second], "confirmed", notify=False)
     assert OrderState.objects.get(order_id=first.pk).status == "placed"
-
-
-@contextlib.contextmanager
-def holding_then_wanting_the_state(order, take_first):
-    """Another transaction that takes a row a single-order change needs after
-    the order's state row (``take_first()``), then, once the change holds the
-    state row, wants it: a deadlock the change detects first (it has waited
-    longer) and loses. Yields the other transaction's errors."""
-    holding = threading.Event()
-    errors = []
-
-    def other_transaction():
-        try:
-            with transaction.atomic():
-                take_first()
-                holding.set()
-                wait_until_another_waits_for_a_lock()
-                OrderState.objects.select_for_update().get(order_id=order.pk)
-        except Exception as exc:  # reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=other_transaction)
-    thread.start()
-    assert holding.wait(10)
-    try:
-        yield errors
-    finally:
-        thread.join(30)
 
 
 def _lock_order(order):

@@ -135,9 +135,9 @@ def lock_states(
 DEADLOCK_ATTEMPTS = 3
 
 
-def retrying_deadlocks(write: Callable[[], _Result]) -> _Result:
-    """``write()`` (which opens its transaction), run again when PostgreSQL
-    aborted its transaction to break a deadlock, up to :data:`DEADLOCK_ATTEMPTS`
+def in_transaction(write: Callable[[], _Result]) -> _Result:
+    """``write()`` in a transaction (``transaction.atomic()``), run again when
+    PostgreSQL aborted it to break a deadlock, up to :data:`DEADLOCK_ATTEMPTS`
     times in all.
 
     A bulk change locks the state rows that exist (in order), then creates and
@@ -151,10 +151,12 @@ def retrying_deadlocks(write: Callable[[], _Result]) -> _Result:
     does.
     """
     if transaction.get_connection().in_atomic_block:
-        return write()
+        with transaction.atomic():
+            return write()
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
-            return write()
+            with transaction.atomic():
+                return write()
         except OperationalError as error:
             if attempt == DEADLOCK_ATTEMPTS or not _is_deadlock(error):
                 raise

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -21,9 +21,9 @@ from order_updates.core.events import (
     Actor,
     actor_fields,
     build_event,
+    in_transaction,
     lock_state,
     lock_states,
-    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -120,92 +120,87 @@ def add_shipment(
     items = validation.replayable(items)
 
     def write() -> Shipment:
-        with transaction.atomic():
-            state = lock_state(order, at=now)
-            started = start_event(order, state, actor=actor, at=now)
-            new_status = status if status != state.status else None
-            move_too = new_status is not None
-            if new_status is not None:
-                pipeline.check_transition(state.status, new_status)
-            shipment = _new_shipment(order.pk, fields, now, moves=move_too)
-            if items is not None:
-                shipment.items = validation.shipment_items(
-                    items,
-                    get_adapter().get_line_quantities(order),
-                    shipped_lines(order),
-                )
-            shipment.save()
-            _save_more_numbers(
-                [shipment], {shipment.pk: fields["more_tracking_numbers"]}
+        state = lock_state(order, at=now)
+        started = start_event(order, state, actor=actor, at=now)
+        new_status = status if status != state.status else None
+        move_too = new_status is not None
+        if new_status is not None:
+            pipeline.check_transition(state.status, new_status)
+        shipment = _new_shipment(order.pk, fields, now, moves=move_too)
+        if items is not None:
+            shipment.items = validation.shipment_items(
+                items,
+                get_adapter().get_line_quantities(order),
+                shipped_lines(order),
             )
-            # With a status move, the move's message tells the customer; the shipment
-            # event itself then notifies nobody (one message, not two).
-            shipment_event = _shipment_event(
+        shipment.save()
+        _save_more_numbers([shipment], {shipment.pk: fields["more_tracking_numbers"]})
+        # With a status move, the move's message tells the customer; the shipment
+        # event itself then notifies nobody (one message, not two).
+        shipment_event = _shipment_event(
+            state,
+            shipment,
+            actor=actor_fields(actor),
+            at=now,
+            message="" if move_too else message,
+            note=note,
+            notify=notify and not move_too,
+        )
+        send_after_commit(
+            signals.shipment_added,
+            order,
+            shipment=shipment,
+            event=shipment_event,
+            actor=actor,
+            notify=notify,
+        )
+        events = [started] if started else []
+        events.append(shipment_event)
+        if estimate is not None:
+            revised = revise_estimate(
                 state,
                 shipment,
-                actor=actor_fields(actor),
-                at=now,
-                message="" if move_too else message,
-                note=note,
-                notify=notify and not move_too,
-            )
-            send_after_commit(
-                signals.shipment_added,
-                order,
-                shipment=shipment,
-                event=shipment_event,
+                estimate,
+                EstimateSource.STAFF,
                 actor=actor,
-                notify=notify,
+                at=now,
+                notify=False,
             )
-            events = [started] if started else []
-            events.append(shipment_event)
-            if estimate is not None:
-                revised = revise_estimate(
+            if revised is not None:
+                events.append(revised)
+                shipment.save(
+                    update_fields=[
+                        "estimated_delivery_from",
+                        "estimated_delivery_to",
+                    ]
+                )
+        if status is None and shipment.shipped_at is not None:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            if moves:
+                shipment_event.notify = False  # the status change tells the customer
+                shipment_event.message = ""
+                moves[-1].message = message
+                events.extend(moves)
+        if new_status is not None:
+            events.append(
+                move(
+                    order,
                     state,
-                    shipment,
-                    estimate,
-                    EstimateSource.STAFF,
+                    new_status,
                     actor=actor,
                     at=now,
-                    notify=False,
+                    message=message,
+                    notify=notify,
+                    data={"shipment": shipment.pk},
                 )
-                if revised is not None:
-                    events.append(revised)
-                    shipment.save(
-                        update_fields=[
-                            "estimated_delivery_from",
-                            "estimated_delivery_to",
-                        ]
-                    )
-            if status is None and shipment.shipped_at is not None:
-                moves = follow_shipments(
-                    order, state, actor=actor, at=now, notify=notify, shipment=shipment
-                )
-                if moves:
-                    shipment_event.notify = (
-                        False  # the status change tells the customer
-                    )
-                    shipment_event.message = ""
-                    moves[-1].message = message
-                    events.extend(moves)
-            if new_status is not None:
-                events.append(
-                    move(
-                        order,
-                        state,
-                        new_status,
-                        actor=actor,
-                        at=now,
-                        message=message,
-                        notify=notify,
-                        data={"shipment": shipment.pk},
-                    )
-                )
-            write_events([(order, events)])
-            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+            )
+        write_events([(order, events)])
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
         return shipment
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 #: What :func:`update_shipment` may change.
@@ -277,102 +272,97 @@ def update_shipment(
 
     def write() -> OrderEvent | None:
         cleaned = dict(requested)
-        with transaction.atomic():
-            state = lock_state(order, at=now)
-            shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
-            before = {
-                name: getattr(shipment, name)
-                for name in cleaned
-                if name != "more_tracking_numbers"
-            }
-            if items is not None:
-                # What the order's other shipments hold limits what this one may.
-                cleaned["items"] = validation.shipment_items(
-                    items,
-                    get_adapter().get_line_quantities(order),
-                    shipped_lines(order, excluding=shipment.pk),
-                )
-                before["items"] = shipment.items or []
-            if more_tracking_numbers is not None:
-                main = cleaned.get("tracking_number", shipment.tracking_number)
-                cleaned["more_tracking_numbers"] = [
-                    number
-                    for number in cleaned["more_tracking_numbers"]
-                    if number != main
-                ]
-                before["more_tracking_numbers"] = list(
-                    shipment.more_tracking_numbers.order_by("pk").values_list(
-                        "number", flat=True
-                    )
-                )
-            changed = {
-                name: value
-                for name, value in cleaned.items()
-                if _comparable(name, before[name]) != _comparable(name, value)
-            }
-            if not changed:
-                return None
-            left = before.get("shipped_at", shipment.shipped_at) is None and bool(
-                changed.get("shipped_at")
+        state = lock_state(order, at=now)
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
+        before = {
+            name: getattr(shipment, name)
+            for name in cleaned
+            if name != "more_tracking_numbers"
+        }
+        if items is not None:
+            # What the order's other shipments hold limits what this one may.
+            cleaned["items"] = validation.shipment_items(
+                items,
+                get_adapter().get_line_quantities(order),
+                shipped_lines(order, excluding=shipment.pk),
             )
-            # Items moved between parcels that have left: lines may now all be sent.
-            regroup = "items" in changed and shipment.shipped_at is not None
-            columns = [name for name in changed if name != "more_tracking_numbers"]
-            for name in columns:
-                setattr(shipment, name, changed[name])
-            if columns:
-                shipment.save(update_fields=columns)
-            if "more_tracking_numbers" in changed:
-                shipment.more_tracking_numbers.all().delete()
-                _save_more_numbers(
-                    [shipment], {shipment.pk: changed["more_tracking_numbers"]}
+            before["items"] = shipment.items or []
+        if more_tracking_numbers is not None:
+            main = cleaned.get("tracking_number", shipment.tracking_number)
+            cleaned["more_tracking_numbers"] = [
+                number for number in cleaned["more_tracking_numbers"] if number != main
+            ]
+            before["more_tracking_numbers"] = list(
+                shipment.more_tracking_numbers.order_by("pk").values_list(
+                    "number", flat=True
                 )
-            started = start_event(order, state, actor=actor, at=now)
-            event = build_event(
-                state,
-                kind=EventKind.SHIPMENT_UPDATED,
-                actor=actor_fields(actor),
-                at=now,
-                message=message,
-                note=note,
-                notify=notify,
-                data={
-                    "shipment": shipment.pk,
-                    # The shipment as it is now, for the timeline (as shipment_added).
-                    "carrier": shipment.carrier,
-                    "carrier_name": shipment.carrier_name,
-                    "tracking_number": shipment.tracking_number,
-                    "tracking_url": shipment.tracking_url,
-                    "changed": sorted(changed),
-                    "before": {name: before[name] for name in changed},
-                },
             )
-            events = [started, event] if started else [event]
-            if left or regroup:
-                moves = follow_shipments(
-                    order, state, actor=actor, at=now, notify=notify, shipment=shipment
-                )
-                if moves:
-                    event.notify = False  # the status change tells the customer
-                    event.message = ""
-                    moves[-1].message = message
-                    events.extend(moves)
-            write_events([(order, events)])
-            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
-            send_after_commit(
-                signals.shipment_updated,
-                order,
-                shipment=shipment,
-                event=event,
-                changed={
-                    name: [before[name], value] for name, value in changed.items()
-                },
-                actor=actor,
-                notify=notify,
+        changed = {
+            name: value
+            for name, value in cleaned.items()
+            if _comparable(name, before[name]) != _comparable(name, value)
+        }
+        if not changed:
+            return None
+        left = before.get("shipped_at", shipment.shipped_at) is None and bool(
+            changed.get("shipped_at")
+        )
+        # Items moved between parcels that have left: lines may now all be sent.
+        regroup = "items" in changed and shipment.shipped_at is not None
+        columns = [name for name in changed if name != "more_tracking_numbers"]
+        for name in columns:
+            setattr(shipment, name, changed[name])
+        if columns:
+            shipment.save(update_fields=columns)
+        if "more_tracking_numbers" in changed:
+            shipment.more_tracking_numbers.all().delete()
+            _save_more_numbers(
+                [shipment], {shipment.pk: changed["more_tracking_numbers"]}
             )
+        started = start_event(order, state, actor=actor, at=now)
+        event = build_event(
+            state,
+            kind=EventKind.SHIPMENT_UPDATED,
+            actor=actor_fields(actor),
+            at=now,
+            message=message,
+            note=note,
+            notify=notify,
+            data={
+                "shipment": shipment.pk,
+                # The shipment as it is now, for the timeline (as shipment_added).
+                "carrier": shipment.carrier,
+                "carrier_name": shipment.carrier_name,
+                "tracking_number": shipment.tracking_number,
+                "tracking_url": shipment.tracking_url,
+                "changed": sorted(changed),
+                "before": {name: before[name] for name in changed},
+            },
+        )
+        events = [started, event] if started else [event]
+        if left or regroup:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            if moves:
+                event.notify = False  # the status change tells the customer
+                event.message = ""
+                moves[-1].message = message
+                events.extend(moves)
+        write_events([(order, events)])
+        state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        send_after_commit(
+            signals.shipment_updated,
+            order,
+            shipment=shipment,
+            event=event,
+            changed={name: [before[name], value] for name, value in changed.items()},
+            actor=actor,
+            notify=notify,
+        )
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def _shipment_event(state: OrderState, shipment: Shipment, **fields: Any) -> OrderEvent:
@@ -446,109 +436,104 @@ def bulk_add_shipments(
         now = timezone.now()
         actor_row = actor_fields(actor)
         bulk = uuid.uuid4().hex
-        with transaction.atomic():
-            for start in range(0, len(pks), app_settings.BULK_BATCH_SIZE):
-                batch = pks[start : start + app_settings.BULK_BATCH_SIZE]
-                states = lock_states(batch, instances, now)
-                load_orders(instances, states)
-                new: dict[Any, Shipment] = {}
-                for pk in batch:
-                    state = states.get(pk)
-                    fields = fields_by_pk[pk]
-                    if state is None:
-                        result.skipped[pk] = gettext("Order does not exist.")
-                        continue
+        for start in range(0, len(pks), app_settings.BULK_BATCH_SIZE):
+            batch = pks[start : start + app_settings.BULK_BATCH_SIZE]
+            states = lock_states(batch, instances, now)
+            load_orders(instances, states)
+            new: dict[Any, Shipment] = {}
+            for pk in batch:
+                state = states.get(pk)
+                fields = fields_by_pk[pk]
+                if state is None:
+                    result.skipped[pk] = gettext("Order does not exist.")
+                    continue
+                moves = target is not None and state.status != target.code
+                reason = ""
+                if moves and target is not None:
+                    reason = skip_reason(pipeline, state.status, target)
+                if not reason and isinstance(fields, InvalidInput):
+                    reason = str(fields)
+                if reason:
+                    result.skipped[pk] = reason
+                elif isinstance(fields, dict):
+                    new[pk] = _new_shipment(pk, fields, now, moves=moves)
+            Shipment.objects.bulk_create(list(new.values()))
+            _save_more_numbers(
+                list(new.values()),
+                {
+                    shipment.pk: fields_by_pk[pk]["more_tracking_numbers"]  # type: ignore[index]
+                    for pk, shipment in new.items()
+                },
+            )
+            changes = []
+            moved: list[Any] = []
+            # State rows grouped by (events added, moved): a few plain UPDATEs.
+            updates: dict[tuple[int, bool], list[Any]] = {}
+            for pk, state in states.items():
+                order = instances[pk]
+                first_sequence = state.last_sequence
+                started = start_event(order, state, actor=actor, at=now)
+                events = [started] if started else []
+                shipment = new.get(pk)
+                moves = False
+                if shipment is not None:
+                    assert state is not None
                     moves = target is not None and state.status != target.code
-                    reason = ""
-                    if moves and target is not None:
-                        reason = skip_reason(pipeline, state.status, target)
-                    if not reason and isinstance(fields, InvalidInput):
-                        reason = str(fields)
-                    if reason:
-                        result.skipped[pk] = reason
-                    elif isinstance(fields, dict):
-                        new[pk] = _new_shipment(pk, fields, now, moves=moves)
-                Shipment.objects.bulk_create(list(new.values()))
-                _save_more_numbers(
-                    list(new.values()),
-                    {
-                        shipment.pk: fields_by_pk[pk]["more_tracking_numbers"]  # type: ignore[index]
-                        for pk, shipment in new.items()
-                    },
-                )
-                changes = []
-                moved: list[Any] = []
-                # State rows grouped by (events added, moved): a few plain UPDATEs.
-                updates: dict[tuple[int, bool], list[Any]] = {}
-                for pk, state in states.items():
-                    order = instances[pk]
-                    first_sequence = state.last_sequence
-                    started = start_event(order, state, actor=actor, at=now)
-                    events = [started] if started else []
-                    shipment = new.get(pk)
-                    moves = False
-                    if shipment is not None:
-                        assert state is not None
-                        moves = target is not None and state.status != target.code
-                        events.append(
-                            _shipment_event(
-                                state,
-                                shipment,
-                                actor=actor_row,
-                                at=now,
-                                message="" if moves else message,
-                                note=note,
-                                notify=notify and not moves,
-                            )
+                    events.append(
+                        _shipment_event(
+                            state,
+                            shipment,
+                            actor=actor_row,
+                            at=now,
+                            message="" if moves else message,
+                            note=note,
+                            notify=notify and not moves,
                         )
-                        send_after_commit(
-                            signals.shipment_added,
-                            order,
-                            shipment=shipment,
-                            event=events[-1],
-                            actor=actor,
-                            notify=notify,
-                        )
-                        if moves:
-                            assert target is not None
-                            events.append(
-                                move(
-                                    order,
-                                    state,
-                                    target.code,
-                                    actor=actor,
-                                    at=now,
-                                    message=message,
-                                    notify=notify,
-                                    data={"bulk": bulk, "shipment": shipment.pk},
-                                    write_shop=False,  # for the whole batch, below
-                                )
-                            )
-                            moved.append(pk)
-                            result.changed.append(pk)
-                        result.shipments.append(shipment)
-                    if events:
-                        changes.append((order, events))
-                        added = state.last_sequence - first_sequence
-                        updates.setdefault((added, moves), []).append(state.pk)
-                if target is not None:
-                    # The shop's own status field follows in one statement, not one
-                    # per order (as in bulk_set_status).
-                    write_shop_status(
-                        [instances[pk] for pk in moved], moved, target.code
                     )
-                write_events(changes)
-                for (added, moves), state_pks in updates.items():
-                    values: dict[str, Any] = {
-                        "last_sequence": F("last_sequence") + added
-                    }
+                    send_after_commit(
+                        signals.shipment_added,
+                        order,
+                        shipment=shipment,
+                        event=events[-1],
+                        actor=actor,
+                        notify=notify,
+                    )
                     if moves:
                         assert target is not None
-                        values.update(status=target.code, status_changed_at=now)
-                    OrderState.objects.filter(pk__in=state_pks).update(**values)
+                        events.append(
+                            move(
+                                order,
+                                state,
+                                target.code,
+                                actor=actor,
+                                at=now,
+                                message=message,
+                                notify=notify,
+                                data={"bulk": bulk, "shipment": shipment.pk},
+                                write_shop=False,  # for the whole batch, below
+                            )
+                        )
+                        moved.append(pk)
+                        result.changed.append(pk)
+                    result.shipments.append(shipment)
+                if events:
+                    changes.append((order, events))
+                    added = state.last_sequence - first_sequence
+                    updates.setdefault((added, moves), []).append(state.pk)
+            if target is not None:
+                # The shop's own status field follows in one statement, not one
+                # per order (as in bulk_set_status).
+                write_shop_status([instances[pk] for pk in moved], moved, target.code)
+            write_events(changes)
+            for (added, moves), state_pks in updates.items():
+                values: dict[str, Any] = {"last_sequence": F("last_sequence") + added}
+                if moves:
+                    assert target is not None
+                    values.update(status=target.code, status_changed_at=now)
+                OrderState.objects.filter(pk__in=state_pks).update(**values)
         return result
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def _shipments_by_pk(

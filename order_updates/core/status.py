@@ -27,9 +27,9 @@ from order_updates.core.events import (
     actor_fields,
     build_event,
     checked_order,
+    in_transaction,
     lock_state,
     lock_states,
-    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -75,28 +75,25 @@ def start_tracking(
     at = at or timezone.now()
 
     def write() -> OrderEvent:
-        with transaction.atomic():
-            state = lock_state(order, status=status, at=at)
-            started = start_event(
-                order,
-                state,
-                actor=actor,
-                at=at,
-                message=message,
-                note=note,
-                notify=notify,
-                data=data,
-            )
-            if started is None:
-                return OrderEvent.objects.filter(order_id=order.pk).order_by(
-                    "sequence"
-                )[0]
-            write_events([(order, [started])])
-            state.save(update_fields=["last_sequence"])
-            write_shop_status([order], [order.pk], state.status)
+        state = lock_state(order, status=status, at=at)
+        started = start_event(
+            order,
+            state,
+            actor=actor,
+            at=at,
+            message=message,
+            note=note,
+            notify=notify,
+            data=data,
+        )
+        if started is None:
+            return OrderEvent.objects.filter(order_id=order.pk).order_by("sequence")[0]
+        write_events([(order, [started])])
+        state.save(update_fields=["last_sequence"])
+        write_shop_status([order], [order.pk], state.status)
         return started
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def set_status(
@@ -137,34 +134,31 @@ def set_status(
     at = at or timezone.now()
 
     def write() -> OrderEvent | None:
-        with transaction.atomic():
-            state = lock_state(order, at=at)
-            started = start_event(order, state, actor=actor, at=at)
-            events = [started] if started else []
-            event = None
-            if state.status != status or force:
-                if state.status != status:
-                    pipeline.check_transition(state.status, status)
-                event = move(
-                    order,
-                    state,
-                    status,
-                    actor=actor,
-                    at=at,
-                    message=message,
-                    note=note,
-                    notify=notify,
-                    data=data,
-                )
-                events.append(event)
-            if events:
-                write_events([(order, events)])
-                state.save(
-                    update_fields=["status", "last_sequence", "status_changed_at"]
-                )
+        state = lock_state(order, at=at)
+        started = start_event(order, state, actor=actor, at=at)
+        events = [started] if started else []
+        event = None
+        if state.status != status or force:
+            if state.status != status:
+                pipeline.check_transition(state.status, status)
+            event = move(
+                order,
+                state,
+                status,
+                actor=actor,
+                at=at,
+                message=message,
+                note=note,
+                notify=notify,
+                data=data,
+            )
+            events.append(event)
+        if events:
+            write_events([(order, events)])
+            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def move(
@@ -303,102 +297,99 @@ def bulk_set_status(
         has_listeners = signals.order_status_changed.has_listeners(
             model
         ) or signals.order_tracking_started.has_listeners(model)
-        with transaction.atomic():
-            for start in range(0, len(pks), batch_size):
-                batch = pks[start : start + batch_size]
-                states = lock_states(batch, instances, now)
-                changes: dict[Any, list[OrderEvent]] = {}
-                # State rows to update, by what changes: moved (+1 event), moved from
-                # untracked (2 events), untracked but left in place (1 event).
-                moved_pks: list[Any] = []
-                moved_fresh_pks: list[Any] = []
-                fresh_pks: list[Any] = []
-                batch_changed: list[Any] = []
-                for pk in batch:
-                    state = states.get(pk)
-                    if state is None:
-                        result.skipped[pk] = gettext("Order does not exist.")
-                        continue
-                    fresh = state.last_sequence == 0
-                    events = changes.setdefault(pk, [])
-                    if fresh:
-                        # Bulk-touched orders are not "just received": no message.
-                        events.append(
-                            build_event(
-                                state,
-                                kind=EventKind.TRACKING_STARTED,
-                                to_status=state.status,
-                                actor=actor_row,
-                                at=now,
-                                notify=False,
-                            )
+        for start in range(0, len(pks), batch_size):
+            batch = pks[start : start + batch_size]
+            states = lock_states(batch, instances, now)
+            changes: dict[Any, list[OrderEvent]] = {}
+            # State rows to update, by what changes: moved (+1 event), moved from
+            # untracked (2 events), untracked but left in place (1 event).
+            moved_pks: list[Any] = []
+            moved_fresh_pks: list[Any] = []
+            fresh_pks: list[Any] = []
+            batch_changed: list[Any] = []
+            for pk in batch:
+                state = states.get(pk)
+                if state is None:
+                    result.skipped[pk] = gettext("Order does not exist.")
+                    continue
+                fresh = state.last_sequence == 0
+                events = changes.setdefault(pk, [])
+                if fresh:
+                    # Bulk-touched orders are not "just received": no message.
+                    events.append(
+                        build_event(
+                            state,
+                            kind=EventKind.TRACKING_STARTED,
+                            to_status=state.status,
+                            actor=actor_row,
+                            at=now,
+                            notify=False,
                         )
-                        result.started.append(events[-1])
-                    reason = skip_reason(pipeline, state.status, target)
-                    if reason:
-                        result.skipped[pk] = reason
-                        if fresh:
-                            fresh_pks.append(state.pk)
-                        continue
-                    event = build_event(
-                        state,
-                        kind=EventKind.STATUS_CHANGED,
-                        actor=actor_row,
-                        at=now,
-                        from_status=state.status,
-                        to_status=target.code,
-                        message=message,
-                        note=note,
-                        notify=notify,
-                        data=data,
                     )
-                    events.append(event)
-                    result.changed.append(pk)
-                    batch_changed.append(pk)
-                    result.events.append(event)
-                    (moved_fresh_pks if fresh else moved_pks).append(state.pk)
-                written = {pk: events for pk, events in changes.items() if events}
-                load_orders(instances, written)
-                write_events(
-                    [(instances[pk], events) for pk, events in written.items()]
+                    result.started.append(events[-1])
+                reason = skip_reason(pipeline, state.status, target)
+                if reason:
+                    result.skipped[pk] = reason
+                    if fresh:
+                        fresh_pks.append(state.pk)
+                    continue
+                event = build_event(
+                    state,
+                    kind=EventKind.STATUS_CHANGED,
+                    actor=actor_row,
+                    at=now,
+                    from_status=state.status,
+                    to_status=target.code,
+                    message=message,
+                    note=note,
+                    notify=notify,
+                    data=data,
                 )
-                # Every changed row gets the same values: a few plain UPDATEs, not
-                # one CASE per row (bulk_update), which is slow for thousands.
-                moved_to = {"status": target.code, "status_changed_at": now}
-                OrderState.objects.filter(pk__in=moved_pks).update(
-                    last_sequence=F("last_sequence") + 1, **moved_to
+                events.append(event)
+                result.changed.append(pk)
+                batch_changed.append(pk)
+                result.events.append(event)
+                (moved_fresh_pks if fresh else moved_pks).append(state.pk)
+            written = {pk: events for pk, events in changes.items() if events}
+            load_orders(instances, written)
+            write_events([(instances[pk], events) for pk, events in written.items()])
+            # Every changed row gets the same values: a few plain UPDATEs, not
+            # one CASE per row (bulk_update), which is slow for thousands.
+            moved_to = {"status": target.code, "status_changed_at": now}
+            OrderState.objects.filter(pk__in=moved_pks).update(
+                last_sequence=F("last_sequence") + 1, **moved_to
+            )
+            OrderState.objects.filter(pk__in=moved_fresh_pks).update(
+                last_sequence=2, **moved_to
+            )
+            OrderState.objects.filter(pk__in=fresh_pks).update(last_sequence=1)
+            # The shop's own status field follows, set-based too.
+            write_shop_status(
+                [instances[pk] for pk in batch_changed], batch_changed, target.code
+            )
+        if has_listeners:
+            # The same signals one set_status() per order would send.
+            for event in result.started:
+                send_after_commit(
+                    signals.order_tracking_started,
+                    instances[event.order_id],
+                    event=event,
+                    status=event.to_status,
+                    actor=actor,
                 )
-                OrderState.objects.filter(pk__in=moved_fresh_pks).update(
-                    last_sequence=2, **moved_to
+            for event in result.events:
+                send_after_commit(
+                    signals.order_status_changed,
+                    instances[event.order_id],
+                    event=event,
+                    old_status=event.from_status,
+                    new_status=event.to_status,
+                    actor=actor,
+                    notify=notify,
                 )
-                OrderState.objects.filter(pk__in=fresh_pks).update(last_sequence=1)
-                # The shop's own status field follows, set-based too.
-                write_shop_status(
-                    [instances[pk] for pk in batch_changed], batch_changed, target.code
-                )
-            if has_listeners:
-                # The same signals one set_status() per order would send.
-                for event in result.started:
-                    send_after_commit(
-                        signals.order_tracking_started,
-                        instances[event.order_id],
-                        event=event,
-                        status=event.to_status,
-                        actor=actor,
-                    )
-                for event in result.events:
-                    send_after_commit(
-                        signals.order_status_changed,
-                        instances[event.order_id],
-                        event=event,
-                        old_status=event.from_status,
-                        new_status=event.to_status,
-                        actor=actor,
-                        notify=notify,
-                    )
         return result
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def skip_reason(pipeline: Any, current: str, target: Status) -> str:

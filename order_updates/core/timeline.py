@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from order_updates import signals
@@ -14,8 +14,8 @@ from order_updates.core.events import (
     Actor,
     actor_fields,
     build_event,
+    in_transaction,
     lock_state,
-    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -50,23 +50,22 @@ def add_note(
     )
 
     def write() -> OrderEvent:
-        with transaction.atomic():
-            event = record(
-                order,
-                kind=EventKind.NOTE,
-                actor=actor,
-                message=message if public else "",
-                note="" if public else message,
-                notify=notify and public,
-                data=data,
-                at=at,
-            )
-            send_after_commit(
-                signals.order_note_added, order, event=event, public=public, actor=actor
-            )
+        event = record(
+            order,
+            kind=EventKind.NOTE,
+            actor=actor,
+            message=message if public else "",
+            note="" if public else message,
+            notify=notify and public,
+            data=data,
+            at=at,
+        )
+        send_after_commit(
+            signals.order_note_added, order, event=event, public=public, actor=actor
+        )
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def report_delivery_issue(
@@ -98,28 +97,27 @@ def report_delivery_issue(
     )
 
     def write() -> OrderEvent:
-        with transaction.atomic():
-            event = record(
-                order,
-                kind=DELIVERY_ISSUES[issue],
-                actor=actor,
-                message=message,
-                note=note,
-                notify=notify,
-                data=data,
-                at=at,
-            )
-            send_after_commit(
-                signals.delivery_issue_reported,
-                order,
-                event=event,
-                issue=issue,
-                actor=actor,
-                notify=notify,
-            )
+        event = record(
+            order,
+            kind=DELIVERY_ISSUES[issue],
+            actor=actor,
+            message=message,
+            note=note,
+            notify=notify,
+            data=data,
+            at=at,
+        )
+        send_after_commit(
+            signals.delivery_issue_reported,
+            order,
+            event=event,
+            issue=issue,
+            actor=actor,
+            notify=notify,
+        )
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def add_delivery_feedback(
@@ -165,14 +163,13 @@ def record(
     at = at or timezone.now()
 
     def write() -> OrderEvent:
-        with transaction.atomic():
-            state = lock_state(order, at=at)
-            started = start_event(order, state, actor=actor, at=at)
-            event = build_event(
-                state, kind=kind, actor=actor_fields(actor), at=at, **fields
-            )
-            write_events([(order, [started, event] if started else [event])])
-            state.save(update_fields=["last_sequence"])
+        state = lock_state(order, at=at)
+        started = start_event(order, state, actor=actor, at=at)
+        event = build_event(
+            state, kind=kind, actor=actor_fields(actor), at=at, **fields
+        )
+        write_events([(order, [started, event] if started else [event])])
+        state.save(update_fields=["last_sequence"])
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)

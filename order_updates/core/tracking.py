@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,8 +27,8 @@ from order_updates.core.events import (
     Actor,
     actor_fields,
     build_event,
+    in_transaction,
     lock_state,
-    retrying_deadlocks,
     send_after_commit,
     start_event,
     write_events,
@@ -175,100 +175,93 @@ def record_tracking_events(
     shipment_pk = shipment.pk
 
     def write() -> TrackingResult:
-        with transaction.atomic():
-            state = lock_state(order, at=now)
-            shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
-            result = TrackingResult(shipment)
-            keys = {scan.dedupe_key(): scan for scan in scans}
-            known = set(
-                TrackingEvent.objects.filter(
-                    shipment=shipment, dedupe_key__in=list(keys)
-                ).values_list("dedupe_key", flat=True)
+        state = lock_state(order, at=now)
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
+        result = TrackingResult(shipment)
+        keys = {scan.dedupe_key(): scan for scan in scans}
+        known = set(
+            TrackingEvent.objects.filter(
+                shipment=shipment, dedupe_key__in=list(keys)
+            ).values_list("dedupe_key", flat=True)
+        )
+        result.added = [
+            TrackingEvent(
+                shipment=shipment,
+                occurred_at=scan.occurred_at,
+                status=scan.status,
+                substatus=scan.substatus,
+                location=scan.location[:200],
+                raw_status=scan.raw_status[:100],
+                message=scan.message,
+                source=source,
+                dedupe_key=key,
+                created_at=now,
             )
-            result.added = [
-                TrackingEvent(
-                    shipment=shipment,
-                    occurred_at=scan.occurred_at,
-                    status=scan.status,
-                    substatus=scan.substatus,
-                    location=scan.location[:200],
-                    raw_status=scan.raw_status[:100],
-                    message=scan.message,
-                    source=source,
-                    dedupe_key=key,
-                    created_at=now,
-                )
-                for key, scan in keys.items()
-                if key not in known
-            ]
-            TrackingEvent.objects.bulk_create(result.added)
-            events: list[OrderEvent] = []
-            started = start_event(order, state, actor=actor, at=now)
-            if started:
-                events.append(started)
-            old_status = shipment.tracking_status
-            changed = _apply_newest_scan(shipment, now) if result.added else False
-            tracking_event = None
-            if changed:
-                tracking_event = build_event(
-                    state,
-                    kind=EventKind.TRACKING_UPDATED,
-                    actor=actor_fields(actor),
-                    at=now,
-                    # A new reason for the same status is recorded, not announced.
-                    notify=notify and shipment.tracking_status != old_status,
-                    data=_tracking_data(shipment, old_status),
-                )
-                events.append(tracking_event)
-            if estimate is not None:
-                revised = revise_estimate(
-                    state,
-                    shipment,
-                    estimate,
-                    EstimateSource.CARRIER,
-                    actor=actor,
-                    at=now,
-                    notify=notify,
-                )
-                if revised is not None:
-                    events.append(revised)
-            if changed:
-                moves = follow_shipments(
-                    order, state, actor=actor, at=now, notify=notify, shipment=shipment
-                )
-                # One message per change: a problem is told as a problem, anything
-                # else by the order's status change.
-                if shipment.tracking_status in PROBLEM_STATUSES:
-                    for moved in moves:
-                        moved.notify = False
-                elif (
-                    any(moved.notify for moved in moves) and tracking_event is not None
-                ):
-                    tracking_event.notify = False
-                events.extend(moves)
-            if result.added or any(
-                e.kind == EventKind.ESTIMATE_CHANGED for e in events
-            ):
-                shipment.save()
-            if events:
-                write_events([(order, events)])
-                state.save(
-                    update_fields=["status", "last_sequence", "status_changed_at"]
-                )
-            result.events = [e for e in events if e is not started]
-            if tracking_event is not None:
-                send_after_commit(
-                    signals.tracking_updated,
-                    order,
-                    shipment=shipment,
-                    event=tracking_event,
-                    old_status=old_status,
-                    new_status=shipment.tracking_status,
-                    scans=result.added,
-                )
+            for key, scan in keys.items()
+            if key not in known
+        ]
+        TrackingEvent.objects.bulk_create(result.added)
+        events: list[OrderEvent] = []
+        started = start_event(order, state, actor=actor, at=now)
+        if started:
+            events.append(started)
+        old_status = shipment.tracking_status
+        changed = _apply_newest_scan(shipment, now) if result.added else False
+        tracking_event = None
+        if changed:
+            tracking_event = build_event(
+                state,
+                kind=EventKind.TRACKING_UPDATED,
+                actor=actor_fields(actor),
+                at=now,
+                # A new reason for the same status is recorded, not announced.
+                notify=notify and shipment.tracking_status != old_status,
+                data=_tracking_data(shipment, old_status),
+            )
+            events.append(tracking_event)
+        if estimate is not None:
+            revised = revise_estimate(
+                state,
+                shipment,
+                estimate,
+                EstimateSource.CARRIER,
+                actor=actor,
+                at=now,
+                notify=notify,
+            )
+            if revised is not None:
+                events.append(revised)
+        if changed:
+            moves = follow_shipments(
+                order, state, actor=actor, at=now, notify=notify, shipment=shipment
+            )
+            # One message per change: a problem is told as a problem, anything
+            # else by the order's status change.
+            if shipment.tracking_status in PROBLEM_STATUSES:
+                for moved in moves:
+                    moved.notify = False
+            elif any(moved.notify for moved in moves) and tracking_event is not None:
+                tracking_event.notify = False
+            events.extend(moves)
+        if result.added or any(e.kind == EventKind.ESTIMATE_CHANGED for e in events):
+            shipment.save()
+        if events:
+            write_events([(order, events)])
+            state.save(update_fields=["status", "last_sequence", "status_changed_at"])
+        result.events = [e for e in events if e is not started]
+        if tracking_event is not None:
+            send_after_commit(
+                signals.tracking_updated,
+                order,
+                shipment=shipment,
+                event=tracking_event,
+                old_status=old_status,
+                new_status=shipment.tracking_status,
+                scans=result.added,
+            )
         return result
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def _checked_scan(scan: Any, index: int) -> Scan:
@@ -516,30 +509,29 @@ def set_estimated_delivery(
     shipment_pk = shipment.pk
 
     def write() -> OrderEvent | None:
-        with transaction.atomic():
-            state = lock_state(order, at=now)
-            shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
-            started = start_event(order, state, actor=actor, at=now)
-            event = revise_estimate(
-                state,
-                shipment,
-                estimate,
-                source,
-                actor=actor,
-                at=now,
-                notify=notify,
-                message=message,
-            )
-            if event is None:
-                return None
-            shipment.save(
-                update_fields=["estimated_delivery_from", "estimated_delivery_to"]
-            )
-            write_events([(order, [started, event] if started else [event])])
-            state.save(update_fields=["last_sequence"])
+        state = lock_state(order, at=now)
+        shipment = Shipment.objects.select_for_update().get(pk=shipment_pk)
+        started = start_event(order, state, actor=actor, at=now)
+        event = revise_estimate(
+            state,
+            shipment,
+            estimate,
+            source,
+            actor=actor,
+            at=now,
+            notify=notify,
+            message=message,
+        )
+        if event is None:
+            return None
+        shipment.save(
+            update_fields=["estimated_delivery_from", "estimated_delivery_to"]
+        )
+        write_events([(order, [started, event] if started else [event])])
+        state.save(update_fields=["last_sequence"])
         return event
 
-    return retrying_deadlocks(write)
+    return in_transaction(write)
 
 
 def checked_estimate(earliest: Any, latest: Any = None) -> Estimate:
