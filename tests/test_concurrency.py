@@ -19,6 +19,7 @@ from order_updates.core import alerts
 from order_updates.core.adapter import get_adapter
 from order_updates.exceptions import InvalidTransition
 from order_updates.models import EventKind, OrderEvent, OrderState, Shipment
+from tests.test_status_sync import SHOP_STATUS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -146,11 +147,12 @@ def wait_until_another_waits_for_a_lock(timeout=30):
 
 
 @contextlib.contextmanager
-def holding_then_wanting_the_state(order, take_first):
+def holding_then_wanting_the_state(order, take_first, want=None):
     """Another transaction that takes a row a change needs after the state row
     of ``order`` (``take_first()``), then, once the change holds that state
-    row, wants it: a deadlock the change detects first (it has waited longer)
-    and loses. Yields the other transaction's errors; it is over on leaving."""
+    row, wants it (``want()``, by default a lock of the row): a deadlock the
+    change detects first (it has waited longer) and loses. Yields the other
+    transaction's errors; it is over on leaving."""
     holding = threading.Event()
     errors = []
 
@@ -160,7 +162,10 @@ def holding_then_wanting_the_state(order, take_first):
                 take_first()
                 holding.set()
                 wait_until_another_waits_for_a_lock()
-                OrderState.objects.select_for_update().get(order_id=order.pk)
+                if want is None:
+                    OrderState.objects.select_for_update().get(order_id=order.pk)
+                else:
+                    want()
         except Exception as exc:  # reported by the test
             errors.append(exc)
         finally:
@@ -329,3 +334,62 @@ def test_a_single_change_chosen_to_break_a_deadlock_runs_again(
     assert len(sequences) > before
     assert sequences == list(range(1, len(sequences) + 1))
     assert OrderState.objects.get(order_id=order.pk).last_sequence == len(sequences)
+
+
+def test_sync_from_shop_chosen_to_break_a_deadlock_runs_again(
+    make_order, settings, caplog
+):
+    field, mapping = SHOP_STATUS[settings.TEST_SHOP]
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "STATUS_FIELD": field,
+        "STATUS_MAP": mapping,
+    }
+    paid = next(value for value, code in mapping.items() if code == "confirmed")
+    order = make_order()
+    services.start_tracking(order, notify=False)
+    model = type(order)
+    model.objects.filter(pk=order.pk).update(**{field: paid})  # no signal
+    with (
+        holding_then_wanting_the_state(order, _lock_order(order)) as errors,
+        caplog.at_level(logging.INFO, logger="order_updates.core.events"),
+    ):
+        moved = services.sync_from_shop(model.objects.filter(pk=order.pk))
+    assert errors == []
+    assert moved == [order.pk]
+    assert "chosen to break a deadlock; running it again" in caplog.text
+    assert services.get_status(order).code == "confirmed"
+    assert [event.kind for event in assert_valid_chain(order)] == [
+        EventKind.TRACKING_STARTED,
+        EventKind.STATUS_CHANGED,
+    ]
+
+
+def test_a_batch_of_track_existing_orders_chosen_to_break_a_deadlock_runs_again(
+    make_order, caplog
+):
+    # The shop's checkout holds its order row, then starts tracking the order,
+    # while the back catalogue is being adopted: the batch has created the
+    # order's state row and waits for the order row (the state row's key).
+    order = make_order()
+
+    def start_tracking():
+        services.start_tracking(order, notify=False)
+
+    with (
+        holding_then_wanting_the_state(
+            order, _lock_order(order), want=start_tracking
+        ) as errors,
+        caplog.at_level(logging.INFO, logger="order_updates.core.events"),
+    ):
+        adopted = services.track_existing_orders(
+            type(order).objects.filter(pk=order.pk)
+        )
+    assert errors == []
+    assert "chosen to break a deadlock; running it again" in caplog.text
+    # The checkout started tracking it once the batch was aborted; the batch,
+    # run again, finds it started: one "tracking started", counted by neither twice.
+    assert adopted == 0
+    assert [event.kind for event in assert_valid_chain(order)] == [
+        EventKind.TRACKING_STARTED
+    ]

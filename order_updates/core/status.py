@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import models, transaction
@@ -469,7 +470,6 @@ def track_existing_orders(
     happened to these orders. Bad arguments raise
     :class:`~order_updates.exceptions.InvalidInput` before anything is written.
     """
-    pipeline = get_pipeline()
     if status is not None:
         status = validation.status(status).code
     if orders is not None:
@@ -482,7 +482,6 @@ def track_existing_orders(
             gettext("progress must be a function (done, total), not %s.")
             % type(progress).__name__,
         )
-    adapter = get_adapter()
     queryset = (
         orders if orders is not None else get_order_model()._default_manager.all()
     )
@@ -498,49 +497,57 @@ def track_existing_orders(
         if not batch:
             break
         last_pk = batch[-1].pk
-        now = timezone.now()
-        with transaction.atomic():
-            OrderState.objects.bulk_create(
-                [
-                    OrderState(
-                        order_id=order.pk,
-                        status=pipeline.get(
-                            status or adapter.get_initial_status(order)
-                        ).code,
-                        created_at=now,
-                        status_changed_at=now,
-                    )
-                    for order in batch
-                ],
-                ignore_conflicts=True,
-            )
-            # Only rows nobody else has started (last_sequence 0) get a first event.
-            fresh = list(
-                OrderState.objects.select_for_update()
-                .filter(order_id__in=[order.pk for order in batch], last_sequence=0)
-                .order_by("order_id")
-            )
-            # Straight to the table: adopted orders are not news to anyone.
-            OrderEvent.objects.bulk_create(
-                [
-                    build_event(
-                        state,
-                        kind=EventKind.TRACKING_STARTED,
-                        to_status=state.status,
-                        actor=actor_row,
-                        at=now,
-                        notify=False,
-                    )
-                    for state in fresh
-                ]
-            )
-            OrderState.objects.filter(pk__in=[state.pk for state in fresh]).update(
-                last_sequence=1
-            )
-        done += len(fresh)
+        # Each batch runs again if a deadlock aborts it (the shop's checkout
+        # holding an order row while it starts tracking it, say).
+        done += in_transaction(partial(_track_batch, batch, status, actor_row))
         if progress is not None:
             progress(done, total)
     return done
+
+
+def _track_batch(
+    batch: list[models.Model], status: str | None, actor_row: dict[str, Any]
+) -> int:
+    """Start tracking the untracked orders of ``batch``; return how many."""
+    pipeline = get_pipeline()
+    adapter = get_adapter()
+    now = timezone.now()
+    OrderState.objects.bulk_create(
+        [
+            OrderState(
+                order_id=order.pk,
+                status=pipeline.get(status or adapter.get_initial_status(order)).code,
+                created_at=now,
+                status_changed_at=now,
+            )
+            for order in batch
+        ],
+        ignore_conflicts=True,
+    )
+    # Only rows nobody else has started (last_sequence 0) get a first event.
+    fresh = list(
+        OrderState.objects.select_for_update()
+        .filter(order_id__in=[order.pk for order in batch], last_sequence=0)
+        .order_by("order_id")
+    )
+    # Straight to the table: adopted orders are not news to anyone.
+    OrderEvent.objects.bulk_create(
+        [
+            build_event(
+                state,
+                kind=EventKind.TRACKING_STARTED,
+                to_status=state.status,
+                actor=actor_row,
+                at=now,
+                notify=False,
+            )
+            for state in fresh
+        ]
+    )
+    OrderState.objects.filter(pk__in=[state.pk for state in fresh]).update(
+        last_sequence=1
+    )
+    return len(fresh)
 
 
 def track_new_order(

@@ -22,13 +22,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
 from order_updates.core import validation
 from order_updates.core.adapter import get_adapter
-from order_updates.core.events import Actor, write_events
+from order_updates.core.events import Actor, in_transaction, write_events
 from order_updates.core.shop_field import pipeline_code, status_attname, status_field
 from order_updates.core.status import load_orders, move, order_pks
 from order_updates.exceptions import OrderUpdatesConfigurationError
@@ -81,8 +81,9 @@ def sync_from_shop(
     if not pks:
         return []
     model = get_adapter().get_order_model()
-    moved: dict[str, list[Any]] = {}
-    with transaction.atomic():
+
+    def write() -> list[Any]:
+        moved: dict[str, list[Any]] = {}
         states = {
             state.order_id: state
             for state in OrderState.objects.select_for_update()
@@ -136,7 +137,11 @@ def sync_from_shop(
             OrderState.objects.filter(pk__in=state_pks).update(
                 status=code, status_changed_at=now, last_sequence=F("last_sequence") + 1
             )
-    return list(targets)
+        return list(targets)
+
+    # A deadlock (with a transaction of the shop's that holds an order row, then
+    # wants its state row) aborts the attempt: the whole change runs again.
+    return in_transaction(write)
 
 
 def record_shop_status(
