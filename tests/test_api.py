@@ -117,6 +117,11 @@ def test_my_orders_lists_only_mine_with_status(
     assert by_number[number(mine[2])]["status"] is None  # not tracked
     confirmed = as_customer.get(url("orders"), {"status": "confirmed"}).json()
     assert [item["number"] for item in confirmed["results"]] == [number(mine[1])]
+    # A typo is an error, not "no orders".
+    typo = as_customer.get(url("orders"), {"status": "confimred"})
+    assert typo.status_code == 400
+    assert typo.json()["code"] == "unknown_status"
+    assert "confimred" in typo.json()["detail"]
 
 
 def test_my_orders_come_newest_first_by_when_they_were_placed(
@@ -363,6 +368,35 @@ def test_bulk_change_with_per_order_results(as_staff, make_order):
     }
 
 
+def test_bulk_change_answers_each_entry_in_the_order_given(as_staff, make_order):
+    # A client pairs the results with what it sent by position: a number given
+    # twice gets two results, the order changes once.
+    first, second = make_order(), make_order()
+    services.set_status(second, "confirmed")
+    given = [number(first), number(second), "NO-SUCH-ORDER", number(first)]
+    response = as_staff.post(
+        url("bulk_status"), {"orders": given, "status": "confirmed"}, format="json"
+    )
+    body = response.json()
+    assert [item["number"] for item in body["results"]] == given
+    assert [item["result"] for item in body["results"]] == [
+        "changed",
+        "skipped",
+        "not_found",
+        "skipped",
+    ]
+    assert body["results"][1]["reason"] == (
+        "The order is already in status “Confirmed”."
+    )
+    assert body["results"][3]["reason"] == (
+        "The order is given earlier in this request."
+    )
+    assert (body["changed"], body["skipped"], body["not_found"]) == (1, 2, 1)
+    assert (
+        OrderEvent.objects.filter(order_id=first.pk, to_status="confirmed").count() == 1
+    )
+
+
 def test_bulk_change_of_thousands_in_constant_queries(as_staff, make_order):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -555,6 +589,51 @@ def test_schema_is_valid_openapi_with_examples(api):
     assert all(path.startswith("/api/order-updates/") for path in schema["paths"])
 
 
+def _as_json_schema(node):
+    """OpenAPI 3.0's ``nullable`` as JSON Schema's ``null`` type."""
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if "type" in node:
+            node["type"] = [node["type"], "null"]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+def test_every_answer_example_fits_its_schema(api):
+    # An example a client generator or Swagger UI shows must have the answer's
+    # shape (a page of orders, not a page of pages).
+    import jsonschema
+
+    schema = api.get(url("schema"), {"format": "json"}).json()
+    components = _as_json_schema(schema["components"])
+    checked = 0
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for code, answer in operation["responses"].items():
+                for content in answer.get("content", {}).values():
+                    if "schema" not in content:
+                        continue
+                    root = {
+                        **_as_json_schema(content["schema"]),
+                        "components": components,
+                    }
+                    for name, example in content.get("examples", {}).items():
+                        where = "%s %s %s example %r" % (method, path, code, name)
+                        try:
+                            jsonschema.validate(example["value"], root)
+                        except jsonschema.ValidationError as error:
+                            raise AssertionError(
+                                "%s: %s" % (where, error.message)
+                            ) from None
+                        checked += 1
+    assert checked >= 15
+
+
 # The customer's choices -------------------------------------------------------------
 
 
@@ -587,6 +666,26 @@ def test_preferences_read_and_change(as_customer, customer, settings):
     preference.refresh_from_db()
     assert preference.sms_consent_at is None
     assert preference.timezone == "Europe/Berlin"
+
+
+def test_preferences_choose_sms_only_with_consent(as_customer, customer):
+    from order_updates.notifications.preferences import preference_for
+
+    without = as_customer.patch(
+        url("preferences"), {"channels": {"shipping": ["sms"]}}, format="json"
+    )
+    assert without.status_code == 400
+    assert without.json() == {
+        "sms_consent": ["To get updates by text message, please agree to receive them."]
+    }
+    assert preference_for(user=customer).pk is None  # nothing saved
+    # Consent given before counts; so does consent given in the same request.
+    as_customer.patch(url("preferences"), {"sms_consent": True}, format="json")
+    later = as_customer.patch(
+        url("preferences"), {"channels": {"shipping": ["sms"]}}, format="json"
+    )
+    assert later.status_code == 200
+    assert later.json()["channels"]["shipping"] == ["sms"]
 
 
 @pytest.mark.parametrize(
@@ -654,7 +753,7 @@ def test_nul_characters_name_nothing(as_customer, as_staff):
     assert as_customer.get(url("order", "a\x00b")).status_code == 404
     assert as_staff.post(url("notes", "a\x00b"), {"message": "x"}).status_code == 404
     listing = as_customer.get(url("orders"), {"status": "a\x00"})
-    assert listing.status_code == 200 and listing.json()["count"] == 0
+    assert listing.status_code == 400 and listing.json()["code"] == "unknown_status"
     bulk = as_staff.post(
         url("bulk_status"), {"orders": ["a\x00b"], "status": "confirmed"}, format="json"
     )

@@ -97,7 +97,7 @@ SHIPMENT_EXAMPLE = {
     "service": "express",
     "tracking_number": "1Z999AA10123456784",
     "tracking_numbers": ["1Z999AA10123456784", "1Z999AA10123456795"],
-    "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    "tracking_url": "https://www.ups.com/track?loc=en_US&tracknum=1Z999AA10123456784",
     "items": [{"line": "17", "quantity": 2}],
     "tracking_status": "in_transit",
     "tracking_status_label": "In transit",
@@ -174,6 +174,15 @@ class Pagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """DRF's schema of a page, with examples of one whole page (the schema
+        examples put one item in it) instead of DRF's placeholder links."""
+        page = super().get_paginated_response_schema(schema)
+        examples = {"count": 1, "next": None, "previous": None}
+        for name, example in examples.items():
+            page["properties"][name]["example"] = example
+        return page
 
 
 def order_by_number(number: str) -> Any:

@@ -37,6 +37,7 @@ from order_updates.core.adapter import get_adapter
 from order_updates.models import OrderEvent, Shipment
 from order_updates.notifications.links import order_for_tracking_token
 from order_updates.notifications.views import private_page
+from order_updates.pipeline import get_pipeline
 
 
 def customer_order(request: Request, number: str) -> Any:
@@ -63,21 +64,34 @@ def customer_order(request: Request, number: str) -> Any:
             "status", str, description=_("Only orders in this status (a code).")
         )
     ],
-    responses={200: serializers.OrderSerializer(many=True), 404: PAGE, **AUTH},
+    responses={
+        200: serializers.OrderSerializer(many=True),
+        400: OpenApiResponse(
+            ERROR,
+            description=_("``?status=`` names no status of the pipeline."),
+            examples=[
+                OpenApiExample(
+                    "unknown status",
+                    value={
+                        "detail": "Unknown order status 'shiped'. Known "
+                        "statuses: placed, confirmed, shipped.",
+                        "code": "unknown_status",
+                    },
+                    status_codes=["400"],
+                )
+            ],
+        ),
+        404: PAGE,
+        **AUTH,
+    },
     examples=[
+        # One order: drf-spectacular puts it in a page (Pagination's example).
         OpenApiExample(
             "a page",
             value={
-                "count": 1,
-                "next": None,
-                "previous": None,
-                "results": [
-                    {
-                        "number": "1042",
-                        "status": STATUS_EXAMPLE,
-                        "status_changed_at": "2026-03-04T10:15:00Z",
-                    }
-                ],
+                "number": "1042",
+                "status": STATUS_EXAMPLE,
+                "status_changed_at": "2026-03-04T10:15:00Z",
             },
             response_only=True,
         )
@@ -97,9 +111,9 @@ class OrderListView(BaseView, generics.ListAPIView):
         mine = adapter.get_orders_for_user(self.request.user)
         orders = adapter.newest_first(adapter.get_page_queryset(mine))
         code = self.request.query_params.get("status")
-        if code and "\x00" in code:
-            orders = orders.none()  # no status holds a NUL character
-        elif code:
+        if code:
+            # A typo must not look like "no orders": unknown_status (400).
+            get_pipeline().get(code)
             orders = orders.filter(order_updates_state__status=code)
         return orders
 
@@ -282,11 +296,14 @@ class PreferencesView(BaseView):
             save_choices,
         )
 
-        serializer = serializers.PreferencesSerializer(data=request.data)
+        preference = preference_for(user=request.user)
+        serializer = serializers.PreferencesSerializer(
+            data=request.data, context={"preference": preference}
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         preference = save_choices(
-            preference_for(user=request.user),
+            preference,
             channels=data.get("channels"),
             sms_consent=data.get("sms_consent"),
             timezone_name=data.get("timezone"),

@@ -389,7 +389,7 @@ class BulkStatusChangeSerializer(StatusChangeSerializer):
                 _("At most %(limit)d orders per request.") % {"limit": limit},
                 code="too_many",
             )
-        return list(dict.fromkeys(value))
+        return value
 
 
 class BulkItemSerializer(serializers.Serializer):
@@ -581,6 +581,30 @@ class PreferencesSerializer(serializers.Serializer):
                     code="unknown_channel",
                 )
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A channel that needs consent is chosen only with it (given now, or
+        before: the ``preference`` of the serializer's context), as the
+        preferences page asks: saved without, it would silently do nothing."""
+        from order_updates.notifications.channels import get_channels
+        from order_updates.notifications.forms import consent_message
+
+        preference = self.context.get("preference")
+        consent = attrs.get("sms_consent")
+        if consent is None:
+            consent = preference is not None and preference.sms_consent_at is not None
+        channels = attrs.get("channels", {})
+        chosen = {name for names in channels.values() for name in names}
+        needing = [
+            channel
+            for name, channel in get_channels().items()
+            if channel.requires_consent and name in chosen
+        ]
+        if needing and not consent:
+            raise serializers.ValidationError(
+                {"sms_consent": [consent_message(needing)]}, code="consent_required"
+            )
+        return attrs
 
     def validate_timezone(self, value: str) -> str:
         import zoneinfo

@@ -221,15 +221,23 @@ class BulkStatusChangeView(StaffView):
         )
         changed = set(result.changed)
         items = []
+        given: set[Any] = set()
         for number in data["orders"]:
             order = orders.get(number)
             if order is None:
                 items.append({"number": number, "result": "not_found", "reason": ""})
+            elif order.pk in given:
+                # One result per entry, so a client can pair them by position;
+                # the order itself changed (or not) once, at its first entry.
+                reason = str(_("The order is given earlier in this request."))
+                items.append({"number": number, "result": "skipped", "reason": reason})
             elif order.pk in changed:
                 items.append({"number": number, "result": "changed", "reason": ""})
             else:
                 reason = str(result.skipped.get(order.pk, ""))
                 items.append({"number": number, "result": "skipped", "reason": reason})
+            if order is not None:
+                given.add(order.pk)
         counts = {
             kind: sum(1 for item in items if item["result"] == kind)
             for kind in ("changed", "skipped", "not_found")
@@ -519,16 +527,8 @@ class NoteCreateView(StaffView):
         **AUTH,
     },
     examples=[
-        OpenApiExample(
-            "a page",
-            value={
-                "count": 1,
-                "next": None,
-                "previous": None,
-                "results": [NOTIFICATION_EXAMPLE],
-            },
-            response_only=True,
-        )
+        # One notification: drf-spectacular puts it in a page.
+        OpenApiExample("a page", value=NOTIFICATION_EXAMPLE, response_only=True)
     ],
 )
 class NotificationListView(StaffView, generics.ListAPIView):

@@ -143,6 +143,15 @@ def _labels(channels) -> StrOrPromise:
     return get_text_list([str(channel.label) for channel in channels], _("and"))
 
 
+def consent_message(channels) -> StrOrPromise:
+    """Why channels that need consent cannot be chosen without it (the page's
+    and the API's error)."""
+    return format_lazy(
+        _("To get updates by {channels}, please agree to receive them."),
+        channels=_labels(channels),
+    )
+
+
 class PreferencesForm(forms.Form):
     """Channels per category, consent and time zone for one customer.
 
@@ -210,13 +219,7 @@ class PreferencesForm(forms.Form):
         }
         needing = [c for c in self.consent_channels if c.name in chosen]
         if needing and not cleaned.get("sms_consent"):
-            self.add_error(
-                "sms_consent",
-                format_lazy(
-                    _("To get updates by {channels}, please agree to receive them."),
-                    channels=_labels(needing),
-                ),
-            )
+            self.add_error("sms_consent", consent_message(needing))
         return cleaned
 
     def save(self) -> NotificationPreference:
