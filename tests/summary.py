@@ -33,7 +33,7 @@ LABELS = {
         "shipping": "Livraison",
         "discount": "Remise",
         "tax": "TVA",
-        "total": "Total TTC",
+        "total": "Total",
         "tax_included": "(dont TVA",
     },
 }

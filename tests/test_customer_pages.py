@@ -1272,6 +1272,50 @@ def test_the_documented_override_fills_the_layouts_blocks(settings, client):
     assert 'name="number"' in html
 
 
+def test_an_override_that_names_its_layout_needs_no_base_template(settings, client):
+    # The documented override extends the shop's layout by name: the default
+    # BASE_TEMPLATE ("base.html") need not exist, and is not an error.
+    from order_updates.checks import check_customer_pages
+
+    templates_in_memory(
+        settings,
+        {"shop/layout.html": OTHER_LAYOUT, "order_updates/base.html": docs_override()},
+    )
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "BASE_TEMPLATE": "no/such/base.html",
+    }
+    assert check_customer_pages() == []
+    html = client.get(reverse("order_updates:lookup")).content.decode()
+    assert "SHOP-HEADER" in html and 'name="number"' in html
+
+
+def test_e025_w028_an_override_without_the_pages_blocks(settings, client):
+    # An override that fills the layout's blocks with blocks of the wrong
+    # names ("title", "content"): every page answers 200, with nothing in it.
+    from order_updates.checks import check_customer_pages
+
+    templates_in_memory(
+        settings,
+        {
+            "shop/layout.html": OTHER_LAYOUT,
+            "order_updates/base.html": '{% extends "shop/layout.html" %}'
+            "{% block head_title %}{% block title %}{% endblock %}{% endblock %}"
+            "{% block body %}{% block content %}{% endblock %}{% endblock %}",
+        },
+    )
+    found = {message.id: message for message in check_customer_pages()}
+    assert set(found) == {"order_updates.E025", "order_updates.W028"}
+    blank = found["order_updates.E025"]
+    assert "has no block 'order_updates_content'" in blank.msg
+    assert "every page is blank" in blank.msg
+    assert "{% block order_updates_content %}" in blank.hint
+    page = client.get(reverse("order_updates:lookup")).content.decode()
+    assert page == (
+        "<html><head><title></title></head><body>SHOP-HEADER  SHOP-FOOTER</body></html>"
+    )
+
+
 def test_blocks_of_the_layouts_own_parents_count(settings):
     from order_updates.checks import check_customer_pages
 

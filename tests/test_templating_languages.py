@@ -128,6 +128,34 @@ def test_translated_default_renders_with_sample_data(db, language, type_code, ch
         assert len(rendered["text"]) <= 140
 
 
+BUTTONS = {
+    # (an order message, a shipping message, no tracking link): the button
+    # names the parcel only where there is one.
+    "fr": ("Suivre votre commande", "Suivre votre colis", "Voir votre commande"),
+    "de": ("Bestellung verfolgen", "Sendung verfolgen", "Bestellung ansehen"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_button_tracks_the_order_or_the_parcel(db, language):
+    order_label, parcel_label, view_label = BUTTONS[language]
+    for type_code, label in (
+        ("order_confirmed", order_label),
+        ("shipped", parcel_label),
+    ):
+        context = sample(type_code, "email", language)
+        context["links"]["primary"] = context["links"]["track"]
+        rendered = render(type_code, EMAIL, language, context)
+        for part in ("html", "text"):
+            assert label in rendered[part], (type_code, part)
+    context = sample("order_confirmed", "email", language)
+    context["links"]["order"] = "https://shop.example.com/account/orders/1001/"
+    context["links"]["primary"] = context["links"]["order"]
+    assert view_label in render("order_confirmed", EMAIL, language, context)["html"]
+    # No total claims tax it may not include ("TTC").
+    assert "TTC" not in render("shipped", EMAIL, language, context)["text"]
+
+
 @pytest.mark.parametrize("type_code", TYPES)
 def test_regional_language_falls_back_to_base_language_files(db, type_code):
     for channel in CHANNELS:
