@@ -777,16 +777,40 @@ def _holds_whole_numbers(field: Any) -> bool:
     )
 
 
-def _whole_number_amount(where: str, field: Any, label: str) -> CheckMessage:
-    """W027: an amount in a whole-number field, perhaps in cents: 2740 would be
-    shown as 2,740.00, not 27.40."""
+def _holds_fractions(field: Any) -> bool:
+    """A DecimalField with decimal places, or a FloatField: units, not cents."""
+    value = None if field.is_relation else _value_field(field)
+    if isinstance(value, models.DecimalField):
+        return bool(value.decimal_places)
+    return isinstance(value, models.FloatField)
+
+
+def _amount_kind(where: str, field: Any, label: str) -> CheckMessage | None:
+    """W027: an amount in a whole-number field, perhaps in cents, read as
+    units: 2740 would be shown as 2,740.00, not 27.40. W032: the opposite, with
+    ``AMOUNTS_IN_MINOR_UNITS``: 27.40 in a decimal field shown as 0.27."""
+    setting = setting_name("AMOUNTS_IN_MINOR_UNITS")
+    if app_settings.AMOUNTS_IN_MINOR_UNITS is True:
+        if not _holds_fractions(field):
+            return None
+        return Warning(
+            "%s, %s of %s, holds fractions, but %s says amounts are in minor units "
+            "(cents): 27.40 would be shown as 0.27."
+            % (where, _describe(field), label, setting),
+            hint="Remove %s if your amounts are in units of the currency. If this "
+            "field does hold cents, add 'order_updates.W032' to "
+            "SILENCED_SYSTEM_CHECKS." % setting,
+            id="order_updates.W032",
+        )
+    if not _holds_whole_numbers(field):
+        return None
     return Warning(
         "%s, %s of %s: amounts are read in units of the currency, so if it "
         "holds cents, 2740 is shown as 2,740.00 instead of 27.40."
         % (where, _describe(field), label),
-        hint="If it holds cents (minor units), map a property that returns "
-        "the amount in units instead, e.g. Decimal(self.total_cents) / 100. If it "
-        "holds whole units, add 'order_updates.W027' to SILENCED_SYSTEM_CHECKS.",
+        hint="If your amounts are in cents (minor units), set %s = True. If it "
+        "holds whole units, add 'order_updates.W027' to SILENCED_SYSTEM_CHECKS."
+        % setting,
         id="order_updates.W027",
     )
 
@@ -824,9 +848,22 @@ def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
     """E023: ORDER_FIELDS["user"] is no relation to the user model; W024: an
     amount (total, subtotal…) is not a number field; W025: ``created`` is not a
     date field; W026: a line's price or quantity is not a number field; W027:
-    an amount is a whole-number field (cents?). Paths ending in a property or
-    method are not checked.
+    an amount is a whole-number field (cents?); W032: with
+    ``AMOUNTS_IN_MINOR_UNITS``, an amount field holds fractions. Paths ending in
+    a property or method are not checked. E026: that setting is not a bool.
     """
+    if not isinstance(app_settings.AMOUNTS_IN_MINOR_UNITS, bool):
+        return [
+            Error(
+                "%s must be True or False, not %r."
+                % (
+                    setting_name("AMOUNTS_IN_MINOR_UNITS"),
+                    app_settings.AMOUNTS_IN_MINOR_UNITS,
+                ),
+                hint="True when your amounts are stored in cents (minor units).",
+                id="order_updates.E026",
+            )
+        ]
     adapter = _default_adapter()
     if adapter is None:
         return []
@@ -869,8 +906,8 @@ def check_field_kinds(app_configs=None, **kwargs) -> list[CheckMessage]:
                     )
                 )
         elif name in AMOUNT_ORDER_FIELDS:
-            if _holds_whole_numbers(field):
-                messages.append(_whole_number_amount(where, field, label))
+            if kind := _amount_kind(where, field, label):
+                messages.append(kind)
             if _may_hold_amount(field):
                 continue
             messages.append(
@@ -915,8 +952,10 @@ def _item_field_kinds(adapter: DefaultOrderAdapter) -> list[CheckMessage]:
         if field is None:
             continue
         where = _mapped_as(adapter, name, path, lines=True)
-        if name != "quantity" and _holds_whole_numbers(field):
-            messages.append(_whole_number_amount(where, field, item_model._meta.label))
+        if name != "quantity" and (
+            kind := _amount_kind(where, field, item_model._meta.label)
+        ):
+            messages.append(kind)
         if _may_hold_amount(field):
             continue
         messages.append(

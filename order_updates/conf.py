@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "ORDER_FIELDS": {},
     # Where the default adapter finds things on an order line.
     "ITEM_FIELDS": {},
+    # True: the order's and lines' amounts are stored in the currency's minor
+    # unit (cents: 2740 for 27.40); the default adapter converts them.
+    "AMOUNTS_IN_MINOR_UNITS": False,
     # Where the default adapter finds a user's own phone number, a path from the
     # user ("phone", "profile__phone"; "__" follows relations). The template
     # editor sends SMS tests there. None: users have none.

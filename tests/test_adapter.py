@@ -99,6 +99,59 @@ def test_notification_context_is_plain_data(make_order, settings):
     assert is_plain(context)
 
 
+def test_amounts_in_minor_units(make_order, settings):
+    """With AMOUNTS_IN_MINOR_UNITS, the same order stored in cents gives the
+    same plain data as in units: messages, pages and the API see units."""
+    from django.db.models import F
+
+    order = make_order(email="ada@example.com")
+    units = get_adapter().get_notification_context(order)
+    adapter = get_adapter()
+    # Every amount the shop's model stores, times 100.
+    model = type(order)
+    amounts = [
+        path
+        for name, path in adapter.order_fields.items()
+        if name in ("total", "subtotal", "shipping", "discount", "tax") and path
+    ]
+    model.objects.filter(pk=order.pk).update(**{p: F(p) * 100 for p in amounts})
+    lines = adapter.field(order, "items")
+    line_paths = [
+        path
+        for name, path in adapter.item_fields.items()
+        if name in ("unit_price", "line_total") and path
+    ]
+    lines.model.objects.filter(pk__in=[line.pk for line in lines.all()]).update(
+        **{p: F(p) * 100 for p in line_paths}
+    )
+    order = model.objects.get(pk=order.pk)
+    settings.ORDER_UPDATES = {**settings.ORDER_UPDATES, "AMOUNTS_IN_MINOR_UNITS": True}
+    cents = get_adapter().get_notification_context(order)
+    assert cents["total"] == "42.50"
+    assert cents["items"] == units["items"]
+    assert {key: cents[key] for key in units} == units
+
+
+@pytest.mark.parametrize(
+    "value, currency, units",
+    [
+        (2740, "EUR", "27.40"),
+        ("2740", "eur", "27.40"),
+        (Decimal("4250.00"), "EUR", "42.50"),  # not 42.5000
+        (Decimal("1234.5"), "EUR", "12.345"),  # a fraction of a cent is kept
+        (2740, "JPY", "2740"),  # no minor unit
+        (2740, "KWD", "2.740"),  # three digits
+        (2740, "", "27.40"),  # no currency: two digits
+        (None, "EUR", None),
+    ],
+)
+def test_in_units(value, currency, units):
+    from order_updates.core.adapter import in_units
+
+    result = in_units(value, currency)
+    assert (None if result is None else str(result)) == units
+
+
 def test_email_falls_back_to_the_user_account(make_order, customer):
     order = make_order(user=customer, email="")
     assert get_adapter().get_email(order) == "account@example.com"

@@ -633,7 +633,39 @@ def test_w027_amount_in_a_whole_number_field_may_be_cents(plainshop, key, path, 
     assert message.id == "order_updates.W027"
     assert "[%r] names %r, %s of plainshop.Order" % (key, path, kind) in message.msg
     assert "2740 is shown as 2,740.00 instead of 27.40" in message.msg
-    assert "property" in message.hint and "SILENCED_SYSTEM_CHECKS" in message.hint
+    assert "AMOUNTS_IN_MINOR_UNITS'] = True" in message.hint
+    assert "SILENCED_SYSTEM_CHECKS" in message.hint
+    # Amounts in cents, said so: nothing to warn of.
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "AMOUNTS_IN_MINOR_UNITS": True,
+    }
+    assert [m.id for m in check_field_kinds() if m.id == "order_updates.W027"] == []
+
+
+def test_w032_minor_units_but_decimal_places(plainshop):
+    # plainshop's amounts are DecimalFields with two places: units, not cents.
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "AMOUNTS_IN_MINOR_UNITS": True,
+    }
+    messages = check_field_kinds()
+    assert set(ids(messages)) == {"order_updates.W032"}
+    found = " ".join(message.msg for message in messages)
+    assert "27.40 would be shown as 0.27" in found
+    assert "a DecimalField of plainshop.Order" in found
+    assert "a DecimalField of plainshop.OrderLine" in found
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_e026_minor_units_setting_is_a_bool(plainshop, value):
+    plainshop.ORDER_UPDATES = {
+        **plainshop.ORDER_UPDATES,
+        "AMOUNTS_IN_MINOR_UNITS": value,
+    }
+    [message] = check_field_kinds()
+    assert message.id == "order_updates.E026"
+    assert "must be True or False, not %r" % (value,) in message.msg
 
 
 def test_w027_line_price_in_a_whole_number_field(plainshop):

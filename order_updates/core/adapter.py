@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from babel.numbers import get_currency_precision
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -142,6 +143,31 @@ def _amount(value: Any) -> decimal.Decimal | None:
         return decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError):
         return None
+
+
+#: The order amounts ``ORDER_FIELDS`` maps (``field()`` converts them from minor
+#: units with ``AMOUNTS_IN_MINOR_UNITS``), and those of a line.
+ORDER_AMOUNTS = frozenset({"total", "subtotal", "shipping", "discount", "tax"})
+LINE_AMOUNTS = ("unit_price", "line_total", "price")
+
+
+def in_units(value: Any, currency: Any) -> decimal.Decimal | None:
+    """An amount in the currency's minor unit as an amount in units: 2740 EUR
+    cents is 27.40, 2740 yen 2740, 2740 Kuwaiti fils 2.740 (the currency's
+    digits, from the CLDR; two for an unknown or missing currency)."""
+    amount = _amount(value)
+    if amount is None:
+        return None
+    code = str(currency or "").upper()
+    digits = get_currency_precision(code) if code else 2
+    units = amount.scaleb(-digits)
+    # 4250.00 cents is 42.50, not 42.5000; a fraction of a cent is kept.
+    step = decimal.Decimal(1).scaleb(-digits)
+    try:
+        rounded = units.quantize(step)
+    except decimal.InvalidOperation:
+        return units
+    return rounded if rounded == units else units
 
 
 def conventional_path(
@@ -395,8 +421,13 @@ class DefaultOrderAdapter:
         return lookups
 
     def field(self, order: models.Model, name: str) -> Any:
-        """The value at ``ORDER_FIELDS[name]`` on ``order`` (None if unmapped)."""
-        return _resolve(order, self.order_fields.get(name))
+        """The value at ``ORDER_FIELDS[name]`` on ``order`` (None if unmapped);
+        an amount in units of the currency, also when the shop stores minor
+        units (``AMOUNTS_IN_MINOR_UNITS``)."""
+        value = _resolve(order, self.order_fields.get(name))
+        if name in ORDER_AMOUNTS and app_settings.AMOUNTS_IN_MINOR_UNITS:
+            return in_units(value, _resolve(order, self.order_fields.get("currency")))
+        return value
 
     def get_number(self, order: models.Model) -> str:
         """The order number customers see (the primary key if there is none)."""
@@ -553,7 +584,14 @@ class DefaultOrderAdapter:
         if related is None:
             return []
         rows = related.all() if hasattr(related, "all") else related
-        return [self.get_item_context(item) for item in rows]
+        items = [self.get_item_context(item) for item in rows]
+        if app_settings.AMOUNTS_IN_MINOR_UNITS:
+            currency = self.field(order, "currency")
+            for item in items:
+                for key in LINE_AMOUNTS:
+                    if item.get(key) is not None:
+                        item[key] = plain(in_units(item[key], currency))
+        return items
 
     def get_line_quantities(self, order: models.Model) -> dict[str, int]:
         """How many of each order line were ordered, by line key (its primary key
