@@ -145,6 +145,14 @@ def test_the_editor_offers_the_parts_of_the_channels_class(merchant):
     assert "order.number" in sms and "1001" in sms
 
 
+def test_sample_values_are_written_as_liquid_writes_them():
+    from order_updates.admin.templates import sample_value, variables
+
+    assert sample_value(True) == "true" and sample_value(False) == "false"
+    rows = dict(row for group in variables("shipped", "email") for row in group["rows"])
+    assert rows["order.tax_included"] in ("true", "false")
+
+
 def test_saving_with_an_error_shows_it_inline_and_saves_nothing(merchant):
     response = merchant.post(
         editor(),

@@ -130,6 +130,8 @@ def sample_value(value: Any) -> str:
         return ""
     if isinstance(value, datetime.datetime):
         return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as Liquid writes it, not Python
     text = "" if value is None else str(value)
     return text if len(text) <= 40 else text[:39] + "…"
 
