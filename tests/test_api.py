@@ -577,7 +577,7 @@ def test_schema_is_valid_openapi_with_examples(api):
         for path, item in schema["paths"].items()
         for method, operation in item.items()
     ]
-    assert len(operations) == 15
+    assert len(operations) == 16
     for path, method, operation in operations:
         examples = [
             example
@@ -1238,6 +1238,83 @@ def test_revoke_tracking_links(django_user_model, as_customer, make_order, custo
     answer = staff.post(url("revoke_tracking_links", number(untracked)))
     assert answer.status_code == 200
     assert answer.json()["tracking_link_version"] == 0
+
+
+def test_public_tracking_by_number_and_email(api, make_order):
+    order = make_order(email="Ada@Example.com")
+    services.set_status(order, "confirmed", message="Thanks!")
+    response = api.post(
+        url("tracking_lookup"),
+        {"number": number(order).lower(), "email": " ada@example.COM "},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert set(body) == {
+        "token",
+        "number",
+        "status",
+        "progress",
+        "timeline",
+        "shipments",
+    }
+    assert body["number"] == number(order) and body["status"]["code"] == "confirmed"
+    assert "ada@example.com" not in response.content.decode().lower()
+    assert "no-store" in response.headers["Cache-Control"]
+    # The token opens the same data later, as a tracking link would.
+    later = api.get(url("tracking", body["token"])).json()
+    assert later == {key: value for key, value in body.items() if key != "token"}
+
+
+def test_public_tracking_lookup_tells_strangers_nothing(api, make_order):
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    untracked = make_order(email="bob@example.com")
+    answers = [
+        api.post(url("tracking_lookup"), data, format="json")
+        for data in (
+            {"number": number(order), "email": "eve@example.com"},  # wrong email
+            {"number": "NO-SUCH-ORDER", "email": "ada@example.com"},
+            {"number": number(untracked), "email": "bob@example.com"},  # no page
+            {"number": number(order), "postcode": "SW1Y 4JH"},  # shop has none
+        )
+    ]
+    assert {answer.status_code for answer in answers} == {404}
+    assert {answer.content for answer in answers} == {answers[0].content}
+    assert answers[0].json() == {
+        "detail": "No order matches this number and email address.",
+        "code": "not_found",
+    }
+    missing = api.post(url("tracking_lookup"), {"number": "1"}, format="json")
+    assert missing.status_code == 400 and "email" in missing.json()
+    nul = api.post(
+        url("tracking_lookup"), {"number": "a\x00", "email": "a@b.c"}, format="json"
+    )
+    assert nul.status_code == 400 and "number" in nul.json()
+
+
+def test_public_tracking_lookup_counts_attempts_with_the_page(
+    api, client, make_order, settings
+):
+    settings.ORDER_UPDATES = {
+        **settings.ORDER_UPDATES,
+        "LOOKUP_MAX_ATTEMPTS_PER_ORDER": 2,
+        "API_THROTTLE_RATES": {"customer": None, "staff": None},
+    }
+    order = make_order(email="ada@example.com")
+    services.start_tracking(order)
+    # One wrong try on the page, one through the API: the third is refused,
+    # even with the right email.
+    client.post(
+        reverse("order_updates:lookup"),
+        {"number": number(order), "secret": "eve@example.com"},
+    )
+    wrong = {"number": number(order), "email": "eve@example.com"}
+    assert api.post(url("tracking_lookup"), wrong, format="json").status_code == 404
+    right = {"number": number(order), "email": "ada@example.com"}
+    refused = api.post(url("tracking_lookup"), right, format="json")
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert int(refused.headers["Retry-After"]) > 0
 
 
 def test_public_tracking_is_throttled_per_address(api, make_order, settings):

@@ -32,6 +32,7 @@ from order_updates.api.base import (
     BaseView,
     Pagination,
     order_by_number,
+    validated,
 )
 from order_updates.core.adapter import get_adapter
 from order_updates.models import OrderEvent, Shipment
@@ -240,6 +241,86 @@ class TrackingView(BaseView):
             raise errors.TrackingLinkNotFound()
         detail = order_detail(order, items=False)
         return Response(serializers.TrackingSerializer(detail).data)
+
+
+@extend_schema(
+    tags=["customer"],
+    summary=_("Public tracking by order number and email"),
+    auth=[],
+    request=serializers.TrackingLookupSerializer,
+    responses={
+        200: serializers.TrackingLookupResultSerializer,
+        400: VALIDATION,
+        404: OpenApiResponse(
+            ERROR,
+            description=_(
+                "No tracked order has this number with this email address (or "
+                "postcode): the same answer whether the number exists or not."
+            ),
+            examples=[
+                OpenApiExample(
+                    "no match",
+                    value={
+                        "detail": "No order matches this number and email address.",
+                        "code": "not_found",
+                    },
+                    status_codes=["404"],
+                )
+            ],
+        ),
+        429: OpenApiResponse(
+            ERROR,
+            description=_(
+                "Too many attempts from this address or for this number "
+                "(LOOKUP_MAX_ATTEMPTS_PER_IP, LOOKUP_MAX_ATTEMPTS_PER_ORDER, shared "
+                "with the lookup page); Retry-After says when to try again."
+            ),
+        ),
+    },
+    examples=[
+        OpenApiExample(
+            "number and email",
+            value={"number": "1042", "email": "ada@example.com"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "found",
+            value={**TRACKING_EXAMPLE, "token": "Gs.0.1Tq8Xc.dGhpcyBpcyBhIHNpZw"},
+            response_only=True,
+        ),
+    ],
+)
+@method_decorator(private_page, name="dispatch")
+class TrackingLookupView(BaseView):
+    """The lookup page for apps: a guest gives the order number and the order's
+    email address (or delivery postcode) and gets what the tracking page shows,
+    with the token of its signed link. A wrong answer gets the same 404 whether
+    or not the order exists; attempts are limited as on the page, with the same
+    counters."""
+
+    operation_id = "find_order_to_track"
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    def post(self, request: Request) -> Response:
+        from order_updates.customer.data import link_version, order_detail
+        from order_updates.customer.lookup import LookupRateLimit, find_order
+        from order_updates.notifications.links import make_tracking_token
+
+        data = validated(serializers.TrackingLookupSerializer, request)
+        limit = LookupRateLimit().hit(request, data["number"])
+        if not limit.allowed:
+            raise exceptions.Throttled(wait=limit.retry_after)
+        found = find_order(data["number"], data.get("email") or data["postcode"])
+        token = ""
+        if found is not None and (version := link_version(found)) is not None:
+            token = make_tracking_token(found.pk, version)
+        # The order as the tracking page reads it (its relations joined).
+        order = order_for_tracking_token(token) if token else None
+        if order is None:
+            raise errors.LookupNotFound()
+        detail = order_detail(order, items=False)
+        return Response({"token": token, **serializers.TrackingSerializer(detail).data})
 
 
 # The customer's choices ---------------------------------------------------------------

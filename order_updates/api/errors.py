@@ -42,6 +42,11 @@ class TrackingLinkNotFound(exceptions.NotFound):
     default_code = "not_found"
 
 
+class LookupNotFound(exceptions.NotFound):
+    default_detail = _("No order matches this number and email address.")
+    default_code = "not_found"
+
+
 class UnknownCarrierError(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = _(

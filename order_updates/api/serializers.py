@@ -617,6 +617,41 @@ class PreferencesSerializer(serializers.Serializer):
         return value
 
 
+class TrackingLookupSerializer(serializers.Serializer):
+    """An order number and what only its customer knows: the order's email
+    address, or its delivery postcode where the shop has one."""
+
+    number = serializers.CharField(max_length=200, help_text=_("The order number."))
+    email = serializers.CharField(
+        max_length=254,
+        required=False,
+        allow_blank=True,
+        help_text=_("The order's email address (any case)."),
+    )
+    postcode = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text=_("The delivery postcode, instead of the email address."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not (attrs.get("email") or attrs.get("postcode")):
+            raise serializers.ValidationError(
+                {"email": [_("Give the order's email address or delivery postcode.")]},
+                code="required",
+            )
+        return attrs
+
+
+class TrackingLookupResultSerializer(TrackingSerializer):
+    """The tracking page's data, and the token of the order's tracking link."""
+
+    token = serializers.CharField(
+        help_text=_("For GET tracking/<token>/ later (a link's last path segment).")
+    )
+
+
 class PushSubscriptionKeysSerializer(serializers.Serializer):
     p256dh = serializers.CharField()
     auth = serializers.CharField()

@@ -12,6 +12,12 @@ app_name = "order_updates_api"
 urlpatterns = [
     path("orders/", customer.OrderListView.as_view(), name="orders"),
     path("orders/<path:number>/", customer.OrderDetailView.as_view(), name="order"),
+    # Before tracking/<token>/: "lookup" is no token.
+    path(
+        "tracking/lookup/",
+        customer.TrackingLookupView.as_view(),
+        name="tracking_lookup",
+    ),
     path("tracking/<str:token>/", customer.TrackingView.as_view(), name="tracking"),
     path("me/preferences/", customer.PreferencesView.as_view(), name="preferences"),
     path(
