@@ -6,6 +6,7 @@ Both test shops add order_updates to their own order admin with the mixin
 """
 
 import datetime
+import html.parser
 import re
 
 import pytest
@@ -455,13 +456,22 @@ def test_a_transition_the_pipeline_refuses_is_a_form_error(merchant, order):
 # Bulk ---------------------------------------------------------------------------------
 
 
-def bulk_post(client, pks, step=None, select_across=False, query="", **data):
+def bulk_post(
+    client, pks, step=None, select_across=False, query="", selection=None, **data
+):
+    """Post the bulk status action's form. Confirming without ``selection``
+    reviews first and sends the review's fingerprint back, as the page does."""
     payload = {
         "action": "order_updates_set_status",
         "_selected_action": [str(pk) for pk in pks],
         "select_across": "1" if select_across else "0",
         **data,
     }
+    if step == "confirm" and selection is None:
+        review = bulk_post(client, pks, "review", select_across, query, **data)
+        selection = reviewed_selection(review)
+    if selection is not None:
+        payload["order_updates_selection"] = selection
     if step:
         payload["order_updates_step"] = step
     else:
@@ -469,6 +479,12 @@ def bulk_post(client, pks, step=None, select_across=False, query="", **data):
     return client.post(
         admin_url("changelist") + query, payload, follow=bool(step == "confirm")
     )
+
+
+def reviewed_selection(review):
+    """The fingerprint of what a review showed (its hidden field)."""
+    found = re.search(r'name="order_updates_selection" value="(\w*)"', text(review))
+    return found.group(1) if found else ""
 
 
 def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order):
@@ -506,6 +522,53 @@ def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order)
     events = OrderEvent.objects.filter(kind=EventKind.STATUS_CHANGED, note="Batch 7")
     assert events.count() == 3
     assert {event.actor_user for event in events} == {merchant.user}
+
+
+def test_bulk_confirm_changes_only_what_was_reviewed(merchant, make_order):
+    # "Select all" runs the list's query again at confirm time: an order placed
+    # after the review, or another's status change, must not slip in.
+    orders = [make_order() for _ in range(3)]
+    pks = [order.pk for order in orders]
+    review = bulk_post(
+        merchant, pks, step="review", select_across=True, status="on_hold"
+    )
+    assert "3 orders will be set to “On hold”." in text(review)
+    late = make_order()  # placed while the merchant read the review
+    done = bulk_post(
+        merchant,
+        pks,
+        step="confirm",
+        select_across=True,
+        status="on_hold",
+        selection=reviewed_selection(review),
+    )
+    html = text(done)
+    assert "The selected orders changed since your review" in html
+    assert "4 orders will be set to “On hold”." in html  # the review, again
+    assert not OrderState.objects.filter(status="on_hold").exists()
+    # Confirming what is now shown works.
+    again = bulk_post(
+        merchant,
+        pks,
+        step="confirm",
+        select_across=True,
+        status="on_hold",
+        selection=reviewed_selection(done),
+    )
+    assert "4 orders set to “On hold”." in text(again)
+    assert OrderState.objects.get(order_id=late.pk).status == "on_hold"
+    # A status changed by someone else since the review counts as well.
+    services.start_tracking(orders[0])
+    review = bulk_post(merchant, pks[:1], step="review", status="confirmed")
+    services.set_status(orders[0], "cancelled")
+    stale = bulk_post(
+        merchant,
+        pks[:1],
+        step="confirm",
+        status="confirmed",
+        selection=reviewed_selection(review),
+    )
+    assert "The selected orders changed since your review" in text(stale)
 
 
 def test_bulk_review_says_whether_the_change_sends_a_notification(merchant, make_order):
@@ -579,6 +642,7 @@ def test_bulk_over_5000_orders_takes_a_bounded_number_of_queries(
             merchant, page, step="review", select_across=True, status="processing"
         )
     assert "5000 orders will be set to “Processing”." in text(review)
+    selection = reviewed_selection(review)
     # bulk_set_status: per batch of BULK_BATCH_SIZE (1000), about a dozen
     # statements; 5 batches, plus the admin's own (session, user, changelist).
     # SQLite splits inserts and long IN lists at its 999 parameters: its count is
@@ -592,6 +656,7 @@ def test_bulk_over_5000_orders_takes_a_bounded_number_of_queries(
             select_across=True,
             status="processing",
             notify="on",
+            selection=selection,
         )
     assert "5000 orders set to “Processing”." in text(done)
     # About eleven per batch (each batch also reads the webhook endpoints that
@@ -681,6 +746,64 @@ def test_edit_a_shipment(merchant, make_order, django_capture_on_commit_callback
     # Saving it unchanged writes nothing.
     merchant.post(url, {"carrier": "dhl_express", "tracking_number": "JD0001"})
     assert OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).count() == 1
+
+
+class _FormValues(html.parser.HTMLParser):
+    """What a browser would submit of a page's form: inputs (checkboxes only
+    when checked), textareas and each select's selected option."""
+
+    def __init__(self):
+        super().__init__()
+        self.values, self._textarea, self._select = {}, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.values[name] = attrs.get("value") or ""
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = ""
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data.removeprefix("\n")
+
+
+def form_values(page):
+    parser = _FormValues()
+    parser.feed(page)
+    parser.values.pop("csrfmiddlewaretoken", None)
+    return parser.values
+
+
+def test_saving_a_shipment_as_it_is_changes_nothing(merchant, make_order):
+    # Created by code with a time to the microsecond; its form shows seconds.
+    order = make_order(email="ada@example.com")
+    shipped = timezone.now().replace(microsecond=557000) - datetime.timedelta(hours=1)
+    shipment = services.add_shipment(
+        order, carrier="ups", tracking_number="1Z999AA1", shipped_at=shipped
+    )
+    url = admin_url("order_updates_change_shipment", order.pk, shipment.pk)
+    values = form_values(text(merchant.get(url)))
+    assert values["tracking_number"] == "1Z999AA1"
+    response = merchant.post(url, values, follow=True)
+    assert "Nothing was changed." in text(response)
+    assert not OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).exists()
+    shipment.refresh_from_db()
+    assert shipment.shipped_at == shipped
 
 
 def line_keys(order):

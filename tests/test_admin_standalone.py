@@ -1,6 +1,8 @@
 """The standalone "order statuses" page, for shops that keep their order admin
 as it is (tests/standalone_admin.py registers it)."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -87,14 +89,22 @@ def test_change_status_from_the_standalone_page(merchant, orders):
 
 def test_bulk_from_the_standalone_page(merchant, orders):
     states = list(OrderState.objects.values_list("pk", flat=True))
+    form = {
+        "action": "order_updates_set_status",
+        "_selected_action": states,
+        "select_across": "0",
+        "status": "on_hold",
+    }
+    review = merchant.post(url("changelist"), {**form, "order_updates_step": "review"})
+    selection = re.search(
+        r'name="order_updates_selection" value="(\w+)"', review.content.decode()
+    ).group(1)
     response = merchant.post(
         url("changelist"),
         {
-            "action": "order_updates_set_status",
-            "_selected_action": states,
-            "select_across": "0",
+            **form,
             "order_updates_step": "confirm",
-            "status": "on_hold",
+            "order_updates_selection": selection,
         },
         follow=True,
     )

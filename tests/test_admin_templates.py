@@ -2,6 +2,8 @@
 test send, revisions, restore and revert, through Django's test client.
 """
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
@@ -160,7 +162,15 @@ def test_saving_with_an_error_shows_it_inline_and_saves_nothing(merchant):
     )
     assert response.status_code == 200
     html = text(response)
-    errors = html[html.index('id="errors-subject"') :]
+    errors = html[html.index('id="id_subject_error"') :]
+    # Screen readers find each field's help and error by the ids it names.
+    described = {
+        name
+        for names in re.findall(r'aria-describedby="([^"]*)"', html)
+        for name in names.split()
+    }
+    assert "id_subject_error" in described
+    assert described <= set(re.findall(r'id="([^"]*)"', html))
     assert "unknown variable &#x27;order.numbr&#x27;" in errors[:400]
     assert "Did you mean &#x27;order.number&#x27;?" in errors[:400]
     # The text the merchant wrote is still in the field.

@@ -34,6 +34,8 @@ ADD = "admin:order_updates_webhookendpoint_add"
 
 
 def test_add_an_endpoint(merchant, receiver):
+    # No secret before saving: one shown here would not be the one saved.
+    assert "whsec_" not in merchant.get(reverse(ADD)).content.decode()
     response = merchant.post(
         reverse(ADD),
         {
@@ -134,6 +136,14 @@ def test_log_attempts_and_resend(
     assert "1 delivery queued again." in response.content.decode()
     row.refresh_from_db()
     assert row.state == WebhookDeliveryState.PENDING
+    # A waiting one is not sent twice, and the merchant is told why.
+    again = merchant.post(
+        reverse("admin:order_updates_webhookdelivery_changelist"),
+        {"action": "resend", "_selected_action": [row.pk]},
+        follow=True,
+    ).content.decode()
+    assert "0 deliveries queued again." in again
+    assert "1 delivery was not queued again: it is still waiting" in again
     assert delivery.deliver_batch([row.pk])[row.pk] == delivery.SENT
     assert receiver.received[-1].signature_ok
 
@@ -145,6 +155,9 @@ def test_deliveries_cannot_be_edited(merchant, order):
     services.set_status(order, "confirmed")
     row = WebhookDelivery.objects.get()
     change = reverse("admin:order_updates_webhookdelivery_change", args=[row.pk])
+    page = merchant.get(change).content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert str(row.event_id) in page  # shown, read-only
     assert merchant.post(change, {"body": "{}"}).status_code == 403
     assert (
         merchant.get(reverse("admin:order_updates_webhookdelivery_add")).status_code

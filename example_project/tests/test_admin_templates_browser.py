@@ -93,7 +93,9 @@ def test_edit_preview_test_send_restore_and_revert(browser, live_server, merchan
     # 1. An error is shown inline, next to its field, and nothing is saved.
     set_field(browser, "subject", "Order {{ order.numbr }} shipped")
     click(browser, "ou-save")
-    errors = wait(browser, EC.visibility_of_element_located((By.ID, "errors-subject")))
+    errors = wait(
+        browser, EC.visibility_of_element_located((By.ID, "id_subject_error"))
+    )
     assert "unknown variable 'order.numbr'. Did you mean 'order.number'?" in errors.text
     assert not NotificationTemplate.objects.exists()
     fits_and_snap(browser, "admin-template-editor-error")

@@ -296,8 +296,19 @@ class ShipmentForm(forms.Form):
         return cleaned
 
     def shipment_fields(self) -> dict[str, Any]:
-        """The cleaned shipment fields, as the services take them."""
-        return {name: self.cleaned_data[name] for name in SHIPMENT_FIELDS}
+        """The cleaned shipment fields, as the services take them. Editing, a
+        field left as it was keeps the shipment's own value: its form shows
+        times to the second, and a stored 15:03:45.557 sent back as 15:03:45
+        would be a change (an event, an email) nobody made."""
+        changed = set(self.changed_data)
+        return {
+            name: (
+                self.initial[name]
+                if not self.adding and name not in changed and name in self.initial
+                else self.cleaned_data[name]
+            )
+            for name in SHIPMENT_FIELDS
+        }
 
     def more_tracking_numbers(self) -> list[str]:
         """The further tracking numbers typed, one per line."""

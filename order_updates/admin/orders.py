@@ -16,6 +16,7 @@ models (superusers have them all); without them the screens are read-only:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from typing import Any
 
@@ -273,8 +274,26 @@ class OrderUpdatesAdminMixin:
         step = request.POST.get("order_updates_step", "")
         form = BulkStatusForm(request.POST if step else None)
         summary = None
+        fingerprint = ""
         if step in ("review", "confirm") and form.is_valid():
             status = form.cleaned_data["status"]
+            fingerprint = selection_fingerprint(orders)
+            if step == "confirm" and (
+                request.POST.get("order_updates_selection") != fingerprint
+            ):
+                # "Select all" runs the list's query again: orders placed since
+                # the review, or changed by someone else, are not what the
+                # merchant confirmed. Show the review again instead.
+                self.message_user(  # type: ignore[attr-defined]
+                    request,
+                    _(
+                        "The selected orders changed since your review (orders "
+                        "were added, removed or changed status): nothing was "
+                        "changed. Check the review below and confirm again."
+                    ),
+                    messages.ERROR,
+                )
+                step = "review"
             if step == "confirm":
                 result = services.bulk_set_status(
                     orders,
@@ -312,6 +331,7 @@ class OrderUpdatesAdminMixin:
             "summary": summary,
             "selected_count": orders.count() if summary is None else None,
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "fingerprint": fingerprint,
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,  # type: ignore[attr-defined]
@@ -726,6 +746,16 @@ def _is_field_path(model: type[models.Model], path: str) -> bool:
     except (FieldDoesNotExist, admin.utils.NotRelationField):
         return False
     return bool(fields) and not fields[-1].is_relation
+
+
+def selection_fingerprint(orders: models.QuerySet) -> str:
+    """What a bulk review showed, in short: the orders and their statuses. The
+    confirm step changes nothing when it differs."""
+    rows = orders.order_by("pk").values_list("pk", "order_updates_state__status")
+    digest = hashlib.sha256()
+    for pk, status in rows.iterator(chunk_size=2000):
+        digest.update(("%s\x00%s\x01" % (pk, status)).encode())
+    return digest.hexdigest()[:32]
 
 
 def shipment_initial(shipment: Shipment) -> dict[str, Any]:

@@ -95,6 +95,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None:
+            # The secret is made when the endpoint is saved: one shown on the
+            # add page would not be the one saved (it is shown after saving).
+            fields = [name for name in fields if name != "secret"]
+        return fields
+
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
             _warn_disabled(request)
@@ -164,10 +172,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # Viewing is allowed (read-only form); nothing is editable.
-        return request.method in ("GET", "HEAD") and super().has_view_permission(
-            request, obj
-        )
+        # Nothing is editable: with the view permission, Django shows the page
+        # read-only, without save buttons that could only answer 403.
+        return False
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "GET":
@@ -187,7 +194,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         description=_("Send selected deliveries again"), permissions=["resend"]
     )
     def resend(self, request, queryset):
-        count = resend(list(queryset))
+        deliveries = list(queryset)
+        count = resend(deliveries)
         self.message_user(
             request,
             ngettext(
@@ -198,3 +206,19 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS if count else messages.WARNING,
         )
+        waiting = len(deliveries) - count
+        if waiting:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery was not queued again: it is still waiting "
+                    "to be sent or being sent (only delivered and failed ones can "
+                    "be sent again).",
+                    "%(count)d deliveries were not queued again: they are still "
+                    "waiting to be sent or being sent (only delivered and failed "
+                    "ones can be sent again).",
+                    waiting,
+                )
+                % {"count": waiting},
+                messages.WARNING,
+            )
