@@ -83,7 +83,7 @@ def test_prune_command_and_task(make_order):
     call_command("order_updates_prune", "--dry-run", stdout=out)
     assert out.getvalue().strip() == (
         "Would clear the bodies of 1 notification(s); would delete 1 old "
-        "notification(s)."
+        "notification(s).\nWould delete 0 old webhook delivery(ies)."
     )
     assert prune_outbox.run() == {
         "bodies_cleared": 1,

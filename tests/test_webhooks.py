@@ -491,6 +491,10 @@ def test_old_finished_deliveries_are_pruned(endpoint, make_order, settings):
         state=WebhookDeliveryState.FAILED
     )
     out = io.StringIO()
+    call_command("order_updates_prune", "--dry-run", stdout=out)
+    assert "Would delete 1 old webhook delivery(ies)." in out.getvalue()
+    assert len(deliveries()) == 3  # counted, kept
+    out = io.StringIO()
     call_command("order_updates_prune", stdout=out)
     assert "Deleted 1 old webhook delivery(ies)." in out.getvalue()
     assert [row.pk for row in deliveries()] == [old_pending.pk, new_failed.pk]

@@ -134,8 +134,9 @@ def publish_after_commit(
     if not hasattr(_local, "pending"):
         _local.pending = {}
     pending = _local.pending.get(task)
-    registered = any(
-        callback is getattr(pending, "flush", None)
+    # Equal, not identical: each ``pending.flush`` is a new bound method.
+    registered = pending is not None and any(
+        callback == pending.flush
         for _savepoints, callback, _robust in connection.run_on_commit
     )
     if pending is None or not registered or not connection.in_atomic_block:

@@ -214,10 +214,13 @@ def sweep(budget: float | None = None) -> dict[str, int]:
     }
 
 
-def prune(rows_days: int | None = None, batch_size: int = 1000) -> int:
+def prune(
+    rows_days: int | None = None, batch_size: int = 1000, *, dry_run: bool = False
+) -> int:
     """Delete delivered and failed deliveries (with their attempts) older than
     ``rows_days`` (default ``PRUNE_ROWS_AFTER_DAYS``; None keeps them), in
-    batches; return how many were deleted. Waiting ones are never touched.
+    batches; return how many were deleted (with ``dry_run``: would be). Waiting
+    ones are never touched.
     """
     days = app_settings.PRUNE_ROWS_AFTER_DAYS if rows_days is None else rows_days
     if days is None:
@@ -226,6 +229,8 @@ def prune(rows_days: int | None = None, batch_size: int = 1000) -> int:
         state__in=[WebhookDeliveryState.SENT, WebhookDeliveryState.FAILED],
         created_at__lt=timezone.now() - datetime.timedelta(days=days),
     )
+    if dry_run:
+        return old.count()
     deleted = 0
     while True:
         pks = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])

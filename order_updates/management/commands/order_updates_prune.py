@@ -41,6 +41,8 @@ class Command(BaseCommand):
                 result.rows_deleted,
             )
         )
-        if not dry_run:
-            deleted = webhook_delivery.prune(rows_days=rows_days)
-            self.stdout.write("Deleted %d old webhook delivery(ies)." % deleted)
+        deleted = webhook_delivery.prune(rows_days=rows_days, dry_run=dry_run)
+        self.stdout.write(
+            "%s %d old webhook delivery(ies)."
+            % ("Would delete" if dry_run else "Deleted", deleted)
+        )
