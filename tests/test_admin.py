@@ -44,6 +44,13 @@ def test_the_log_lists_messages_with_state_and_error(merchant, failed_row):
     )
     assert detail.status_code == 200
     assert "RuntimeError: ESP down" in detail.content.decode()
+    # Failed for good: no "next attempt" (the column still holds the last one).
+    next_attempt = re.search(
+        r"field-next_attempt_display.*?<div class=\"readonly\">(.*?)</div>",
+        detail.content.decode(),
+        re.S,
+    )
+    assert next_attempt and next_attempt.group(1).strip() == "-"
 
 
 def test_nothing_can_be_edited_or_added(merchant, failed_row):

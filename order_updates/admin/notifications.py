@@ -175,7 +175,7 @@ class NotificationAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "attempts",
-                    "next_attempt_at",
+                    "next_attempt_display",
                     "sent_at",
                     "delivered_at",
                     "resent_at",
@@ -213,7 +213,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "language",
         "state_display",
         "attempts",
-        "next_attempt_at",
+        "next_attempt_display",
         "sent_at",
         "delivered_at",
         "resent_at",
@@ -328,6 +328,14 @@ class NotificationAdmin(admin.ModelAdmin):
         if not at:
             return obj.recipient
         return format_html("{}<wbr>@{}", name, domain)
+
+    @admin.display(description=gettext_lazy("next attempt at"))
+    def next_attempt_display(self, obj: Notification) -> Any:
+        """When it is tried (again): only for a message still to be sent; a sent
+        or failed one has no next attempt, whatever the column still holds."""
+        if obj.state in (NotificationState.PENDING, NotificationState.SENDING):
+            return obj.next_attempt_at
+        return self.get_empty_value_display()
 
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_display(self, obj: Notification) -> str:

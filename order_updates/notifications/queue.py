@@ -125,27 +125,34 @@ def publish_after_commit(
 ) -> None:
     """Publish ``(id, due time)`` pairs once the current transaction commits.
 
-    Every call within one transaction adds to one batch, published by a single
-    callback after the commit (one round of messages per commit, not per
-    change). Rows of a rolled-back savepoint may be published too: their ids
-    no longer exist, and the worker finds nothing to claim.
+    Every call within one transaction adds to one batch: the first of its
+    callbacks to run after the commit publishes the whole batch (one round of
+    messages per commit, not per change; the others find nothing left). Each
+    call registers a callback of its own, so one survives whichever savepoint
+    is rolled back. Rows of a rolled-back savepoint may be published too: their
+    ids no longer exist, and the worker finds nothing to claim.
     """
     connection = transaction.get_connection()
     if not hasattr(_local, "pending"):
         _local.pending = {}
     pending = _local.pending.get(task)
-    # Equal, not identical: each ``pending.flush`` is a new bound method.
-    registered = pending is not None and any(
-        callback == pending.flush
-        for _savepoints, callback, _robust in connection.run_on_commit
+    # This transaction's batch if one of its callbacks is still waiting (equal,
+    # not identical: each ``pending.flush`` is a new bound method); else the
+    # batch of a transaction that committed or rolled back: start a new one.
+    current = (
+        pending is not None
+        and connection.in_atomic_block
+        and any(
+            callback == pending.flush
+            for _savepoints, callback, _robust in connection.run_on_commit
+        )
     )
-    if pending is None or not registered or not connection.in_atomic_block:
+    if not current:
         pending = _PendingPublish(task)
         _local.pending[task] = pending
-        pending.rows.extend(rows)
-        transaction.on_commit(pending.flush, robust=True)
-    else:
-        pending.rows.extend(rows)
+    assert pending is not None
+    pending.rows.extend(rows)
+    transaction.on_commit(pending.flush, robust=True)
 
 
 class _PendingPublish:
@@ -161,7 +168,12 @@ class _PendingPublish:
             del pending[self.task]
         rows, self.rows = self.rows, []
         if rows:
-            publish_due(rows, task=self.task)
+            # A row queued twice in the transaction needs one message, the
+            # earliest.
+            due: dict[int, datetime.datetime] = {}
+            for pk, at in rows:
+                due[pk] = min(at, due[pk]) if pk in due else at
+            publish_due(list(due.items()), task=self.task)
 
 
 def _connection() -> Any:
