@@ -159,6 +159,12 @@ def holding_then_wanting_the_state(order, take_first, want=None):
     def other_transaction():
         try:
             with transaction.atomic():
+                # PostgreSQL looks for a circle once, deadlock_timeout after a
+                # session starts waiting: the change looks after 3 s, by when
+                # this transaction waits too, however busy the machine; this
+                # one only after 30 s, so the change is always the one aborted.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL deadlock_timeout = '30s'")
                 take_first()
                 holding.set()
                 wait_until_another_waits_for_a_lock()
@@ -171,13 +177,17 @@ def holding_then_wanting_the_state(order, take_first, want=None):
         finally:
             connections.close_all()
 
+    with connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '3s'")
     thread = threading.Thread(target=other_transaction)
     thread.start()
     assert holding.wait(10)
     try:
         yield errors
     finally:
-        thread.join(30)
+        thread.join(60)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET deadlock_timeout")
 
 
 @contextlib.contextmanager
