@@ -743,6 +743,7 @@ def test_edit_a_shipment(merchant, make_order, django_capture_on_commit_callback
     assert Notification.objects.filter(event=event, type="shipping_update").exists()
     page = text(merchant.get(admin_url("change", order.pk)))
     assert "DHL Express JD0001" in page
+    assert "Changed: Carrier, Tracking number" in page  # as the docs say
     # Saving it unchanged writes nothing.
     merchant.post(url, {"carrier": "dhl_express", "tracking_number": "JD0001"})
     assert OrderEvent.objects.filter(kind=EventKind.SHIPMENT_UPDATED).count() == 1

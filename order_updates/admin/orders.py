@@ -32,6 +32,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -924,7 +925,22 @@ def event_detail(event: OrderEvent) -> str:
         return "%s → %s" % (before, after) if before else after
     if event.kind == EventKind.ESTIMATE_CHANGED:
         return estimate_words(data.get("earliest"), data.get("latest"))
+    if event.kind == EventKind.SHIPMENT_UPDATED and data.get("changed"):
+        return _("Changed: %(fields)s") % {
+            "fields": ", ".join(shipment_field_label(name) for name in data["changed"])
+        }
     return ""
+
+
+def shipment_field_label(name: str) -> str:
+    """A shipment field's name for people ("tracking number"), as its form
+    names it; the further tracking numbers, which are not a column, too."""
+    if name == "more_tracking_numbers":
+        return str(_("Further tracking numbers"))
+    try:
+        return capfirst(str(Shipment._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        return name
 
 
 class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
