@@ -507,6 +507,11 @@ def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order)
     assert "2 orders will be left unchanged:" in review
     assert "The order is already in status “Confirmed”." in review
     assert "An order in status “Cancelled” cannot move to “Confirmed”." in review
+    # Which ones, so the merchant can find them.
+    skipped = review[review.index('id="order-updates-bulk-skipped"') :]
+    skipped = skipped[: skipped.index("</table>")]
+    assert number(orders[0]) in skipped and number(orders[1]) in skipped
+    assert number(orders[2]) not in skipped
     assert set(OrderState.objects.values_list("status", flat=True)) == {
         "placed",
         "confirmed",
@@ -522,6 +527,21 @@ def test_bulk_review_says_what_changes_and_what_is_skipped(merchant, make_order)
     events = OrderEvent.objects.filter(kind=EventKind.STATUS_CHANGED, note="Batch 7")
     assert events.count() == 3
     assert {event.actor_user for event in events} == {merchant.user}
+
+
+def test_bulk_review_names_a_few_skipped_orders_and_counts_the_rest(
+    merchant, make_order, monkeypatch
+):
+    from order_updates.admin import orders as admin_orders
+
+    monkeypatch.setattr(admin_orders, "SKIPPED_NUMBERS_SHOWN", 2)
+    orders = [make_order() for _ in range(3)]
+    for order in orders:
+        services.set_status(order, "cancelled")
+    review = text(
+        bulk_post(merchant, [o.pk for o in orders], step="review", status="confirmed")
+    )
+    assert "%s, %s and 1 more" % (number(orders[0]), number(orders[1])) in review
 
 
 def test_bulk_confirm_changes_only_what_was_reviewed(merchant, make_order):

@@ -800,6 +800,10 @@ def newest_scans(shipments: list[Shipment]) -> dict[int, TrackingEvent]:
     return {scan.shipment_id: scan for scan in scans}
 
 
+#: Order numbers a bulk review shows per reason an order is left unchanged.
+SKIPPED_NUMBERS_SHOWN = 10
+
+
 def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:
     """How many of ``orders`` a bulk move to ``status`` changes, and which it
     skips, why: counted by current status in one query (plus one for orders not
@@ -823,16 +827,28 @@ def bulk_summary(orders: models.QuerySet, status: str) -> dict[str, Any]:
             by_status[adapter.get_initial_status(order)] += 1
     changing = 0
     skipped: Counter[str] = Counter()
+    codes: dict[str, list[str]] = {}
     for code, count in by_status.items():
         reason = skip_reason(pipeline, code, target)
         if reason:
             skipped[reason] += count
+            codes.setdefault(reason, []).append(code)
         else:
             changing += count
+    # Which orders, not only how many: the first few of each reason (one query
+    # per reason), so the merchant can find them.
+    adapter = get_adapter()
+    rows_skipped = []
+    for reason, count in skipped.most_common():
+        some = orders.filter(order_updates_state__status__in=codes[reason]).order_by(
+            "pk"
+        )[:SKIPPED_NUMBERS_SHOWN]
+        numbers = [adapter.get_number(order) for order in some]
+        rows_skipped.append((reason, count, numbers, count - len(numbers)))
     return {
         "status": target,
         "changing": changing,
-        "skipped": skipped.most_common(),
+        "skipped": rows_skipped,
         "skipped_count": sum(skipped.values()),
         "total": changing + sum(skipped.values()),
         "sends": status_notification(status),
@@ -938,9 +954,10 @@ def shipment_field_label(name: str) -> str:
     if name == "more_tracking_numbers":
         return str(_("Further tracking numbers"))
     try:
-        return capfirst(str(Shipment._meta.get_field(name).verbose_name))
+        field = Shipment._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    return capfirst(str(getattr(field, "verbose_name", name)))
 
 
 class OrderUpdatesAdmin(OrderUpdatesAdminMixin, admin.ModelAdmin):
