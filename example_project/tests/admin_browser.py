@@ -8,6 +8,10 @@ fit the 1280 px wide window.
 import os
 from pathlib import Path
 
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -16,7 +20,13 @@ SCREENSHOTS = os.environ.get("ORDER_UPDATES_SCREENSHOTS", "")
 
 
 def wait(browser, condition, timeout=15):
-    return WebDriverWait(browser, timeout).until(condition)
+    # A preview frame reloading while a condition reads it leaves a stale
+    # element: read it again on the next poll, as a person would look again.
+    return WebDriverWait(
+        browser,
+        timeout,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition)
 
 
 def admin_login(browser, live_server, username, password):
