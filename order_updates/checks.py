@@ -417,44 +417,62 @@ _PAGE_BLOCKS = {
 }
 
 
+def _pages_base_template() -> Any:
+    """``order_updates/base.html`` (the shop's override or the package's) as a
+    Django template; None when it cannot be loaded or is another engine's."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    try:
+        return getattr(get_template("order_updates/base.html"), "template", None)
+    except (TemplateDoesNotExist, TemplateSyntaxError):
+        return None
+
+
+def _extended_name(template: Any, base_name: str) -> Any:
+    """What ``template``'s ``{% extends %}`` names when ``BASE_TEMPLATE`` is
+    ``base_name`` (a name, or a template object); None without one."""
+    from django.template import Context
+    from django.template.loader_tags import ExtendsNode
+
+    nodes = template.nodelist.get_nodes_by_type(ExtendsNode)
+    if not nodes:
+        return None
+    context = Context({"order_updates_base_template": base_name})
+    context.template = template  # for a variable that does not resolve
+    return nodes[0].parent_name.resolve(context)
+
+
 def _check_page_blocks(base_name: str) -> list[CheckMessage]:
     """E025/W028: ``order_updates/base.html`` (the package's or the shop's own)
     fills blocks its layout does not have. Django drops such blocks without a
     word, so every customer page, unsubscribe included, would answer 200 and
     show only the shop's header and footer.
     """
-    from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
     from django.template.loader import get_template
-    from django.template.loader_tags import BlockNode, ExtendsNode
-
-    def django_template(template: Any) -> Any:
-        return getattr(template, "template", None)  # None: another engine
+    from django.template.loader_tags import BlockNode
 
     def layout_of(template: Any) -> Any:
         """The template ``template`` extends: None if none, ``unknown`` if this
         check cannot tell (a variable, another engine)."""
-        nodes = template.nodelist.get_nodes_by_type(ExtendsNode)
-        if not nodes:
-            return None
-        context = Context({"order_updates_base_template": base_name})
-        context.template = template  # for a variable that does not resolve
         try:
-            parent = nodes[0].parent_name.resolve(context)
+            parent = _extended_name(template, base_name)
+            if parent is None:
+                return None
             if not parent:
                 return unknown  # a variable this check does not have
             found = get_template(parent) if isinstance(parent, str) else parent
         except (TemplateDoesNotExist, TemplateSyntaxError, TypeError, OSError):
             return unknown
-        return django_template(found) or unknown
+        return getattr(found, "template", None) or unknown  # None: another engine
 
     unknown = object()
 
-    try:
-        pages_base = django_template(get_template("order_updates/base.html"))
-    except (TemplateDoesNotExist, TemplateSyntaxError):
-        return []  # the package's own is missing only if its templates are
+    # None: missing (only if the package's templates are), or another engine's.
+    pages_base = _pages_base_template()
     if pages_base is None:
-        return []  # another engine: this check cannot read it
+        return []
     # An override of order_updates/base.html that never defines the blocks the
     # pages fill (say, "title" and "content" instead) drops the pages' text.
     defined = {n.name for n in pages_base.nodelist.get_nodes_by_type(BlockNode)}
@@ -517,24 +535,13 @@ def _uses_base_template() -> bool:
     """Whether ``order_updates/base.html`` extends ``BASE_TEMPLATE``: the
     package's does; a shop's own override may extend its layout by name instead,
     and then ``BASE_TEMPLATE`` need not exist. True when this cannot be told."""
-    from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError
-    from django.template.loader import get_template
-    from django.template.loader_tags import ExtendsNode
-
     marker = "order_updates.checks:BASE_TEMPLATE"
-    try:
-        template = getattr(get_template("order_updates/base.html"), "template", None)
-    except (TemplateDoesNotExist, TemplateSyntaxError):
-        return True
+    template = _pages_base_template()
     if template is None:
-        return True  # another engine
-    nodes = template.nodelist.get_nodes_by_type(ExtendsNode)
-    if not nodes:
-        return False  # a whole page of its own
-    context = Context({"order_updates_base_template": marker})
-    context.template = template
+        return True  # missing, or another engine
     try:
-        return nodes[0].parent_name.resolve(context) == marker
+        # None (no {% extends %}): a whole page of its own.
+        return _extended_name(template, marker) == marker
     except Exception:  # a filter of the shop's that needs more: check as before
         return True
 

@@ -312,13 +312,12 @@ class TrackingLookupView(BaseView):
         if not limit.allowed:
             raise exceptions.Throttled(wait=limit.retry_after)
         found = find_order(data["number"], data.get("email") or data["postcode"])
-        token = ""
-        if found is not None and (version := link_version(found)) is not None:
-            token = make_tracking_token(found.pk, version)
-        # The order as the tracking page reads it (its relations joined).
-        order = order_for_tracking_token(token) if token else None
-        if order is None:
+        version = link_version(found) if found is not None else None
+        if found is None or version is None:
             raise errors.LookupNotFound()
+        token = make_tracking_token(found.pk, version)
+        # The order as the tracking page reads it (its relations joined).
+        order = get_adapter().get_page_queryset().get(pk=found.pk)
         detail = order_detail(order, items=False)
         return Response({"token": token, **serializers.TrackingSerializer(detail).data})
 

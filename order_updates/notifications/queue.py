@@ -139,18 +139,15 @@ def publish_after_commit(
     # This transaction's batch if one of its callbacks is still waiting (equal,
     # not identical: each ``pending.flush`` is a new bound method); else the
     # batch of a transaction that committed or rolled back: start a new one.
-    current = (
-        pending is not None
-        and connection.in_atomic_block
+    if pending is None or not (
+        connection.in_atomic_block
         and any(
             callback == pending.flush
             for _savepoints, callback, _robust in connection.run_on_commit
         )
-    )
-    if not current:
+    ):
         pending = _PendingPublish(task)
         _local.pending[task] = pending
-    assert pending is not None
     pending.rows.extend(rows)
     transaction.on_commit(pending.flush, robust=True)
 
