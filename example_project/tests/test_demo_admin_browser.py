@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from order_updates import services
 from order_updates.models import EventKind, Notification, OrderEvent, OrderState
 from selenium.webdriver.common.by import By
@@ -252,6 +253,20 @@ def test_change_status_with_preview_shipment_and_notes(
     assert str(shipment.estimated_delivery_to) == "2026-12-06"
     updated = OrderEvent.objects.get(order=order, kind=EventKind.SHIPMENT_UPDATED)
     assert updated.actor_user == merchant
+    # Saved again as it is (its time to the microsecond, as code records it;
+    # the form shows seconds): nothing changes, nobody is emailed.
+    shipped = (shipment.shipped_at or timezone.now()).replace(microsecond=557000)
+    type(shipment).objects.filter(pk=shipment.pk).update(shipped_at=shipped)
+    browser.find_element(By.LINK_TEXT, "Edit").click()
+    wait(browser, EC.presence_of_element_located((By.ID, "id_carrier")))
+    browser.find_element(By.ID, "order-updates-save").click()
+    assert "Nothing was changed." in success_message(browser)
+    assert (
+        OrderEvent.objects.filter(order=order, kind=EventKind.SHIPMENT_UPDATED).count()
+        == 1
+    )
+    shipment.refresh_from_db()
+    assert shipment.shipped_at == shipped
 
     # The progress bar and the shipment's tracking, estimate and latest scan.
     current = browser.find_element(
